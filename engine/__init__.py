@@ -1,0 +1,1 @@
+"""agentdeck engine: the asyncio core (never imports Qt)."""

@@ -1,0 +1,221 @@
+"""Domain objects of agentdeck: tasks, their states, log entries and agent profiles.
+
+The state machines live here and only here: `TaskState.check_transition` and
+`ReviewState.check_transition` are the single place that says which moves are legal.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.errors import IllegalTransition
+
+
+class TaskState(str, enum.Enum):
+    """Lifecycle of one task (one attempt at a time)."""
+
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    NEEDS_INPUT = "needs_input"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        """True while a sandbox may exist for the task."""
+        return self in (TaskState.PREPARING, TaskState.RUNNING, TaskState.NEEDS_INPUT)
+
+    def check_transition(self, new: "TaskState") -> None:
+        """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
+        if new not in _TASK_MOVES[self]:
+            raise IllegalTransition(f"task state {self.value} -> {new.value} is not allowed")
+
+
+TERMINAL_STATES = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
+)
+
+_ENDINGS = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
+_TASK_MOVES: dict[TaskState, set[TaskState]] = {
+    TaskState.QUEUED: {TaskState.PREPARING, TaskState.CANCELLED, TaskState.FAILED},
+    TaskState.PREPARING: {TaskState.RUNNING, TaskState.QUEUED} | _ENDINGS,
+    TaskState.RUNNING: {TaskState.NEEDS_INPUT, TaskState.QUEUED} | _ENDINGS,
+    TaskState.NEEDS_INPUT: {TaskState.QUEUED, TaskState.RUNNING} | _ENDINGS,
+    # A finished task goes back to the queue as a new attempt (retry / follow-up).
+    TaskState.SUCCEEDED: {TaskState.QUEUED},
+    TaskState.FAILED: {TaskState.QUEUED},
+    TaskState.CANCELLED: {TaskState.QUEUED},
+    TaskState.TIMED_OUT: {TaskState.QUEUED},
+}
+
+
+class ReviewState(str, enum.Enum):
+    """Where the human review of a task's diff stands."""
+
+    NONE = "none"
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+    def check_transition(self, new: "ReviewState") -> None:
+        """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
+        if new not in _REVIEW_MOVES[self]:
+            raise IllegalTransition(f"review state {self.value} -> {new.value} is not allowed")
+
+
+_REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
+    ReviewState.NONE: {ReviewState.PENDING, ReviewState.NONE, ReviewState.REJECTED},
+    ReviewState.PENDING: {
+        ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.CONFLICT, ReviewState.NONE,
+    },
+    ReviewState.CONFLICT: {
+        ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.CONFLICT, ReviewState.NONE,
+        ReviewState.PENDING,
+    },
+    ReviewState.ACCEPTED: set(),
+    ReviewState.REJECTED: set(),
+}
+
+
+class EntryKind(str, enum.Enum):
+    """What a log entry is, as the agent adapter understood it."""
+
+    RAW = "raw"            # a plain output line
+    MESSAGE = "message"    # assistant text
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    COMMAND = "command"    # a shell command the agent ran (data: command, output, exit_code)
+    FILE_EDIT = "file_edit"
+    ERROR = "error"
+    USAGE = "usage"        # data: input_tokens, output_tokens, cost_usd
+    QUESTION = "question"  # the agent waits for the user (needs_input)
+    SYSTEM = "system"      # said by agentdeck itself (state changes, notices)
+
+
+class Stream(str, enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One stored log line. ``seq`` is per task, increasing across attempts."""
+
+    task_id: str
+    seq: int
+    ts: float
+    attempt: int
+    stream: Stream
+    kind: EntryKind
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """What an agent adapter makes of one output line, before it gets a sequence number."""
+
+    kind: EntryKind
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DiffStats:
+    files: int = 0
+    added: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """A snapshot of one task row. Immutable: changes go through the store."""
+
+    id: str
+    prompt: str
+    repo: str
+    agent: str = "shell"
+    title: str = ""
+    runtime: str = "local"
+    endpoint: str = ""
+    priority: int = 0
+    not_before: float | None = None
+    timeout: float | None = None
+    state: TaskState = TaskState.QUEUED
+    review: ReviewState = ReviewState.NONE
+    exit_code: int | None = None
+    error: str | None = None
+    attempt: int = 1
+    batch_id: str | None = None
+    base_commit: str | None = None
+    result_commit: str | None = None
+    include_uncommitted: bool = False
+    workdir: str | None = None
+    sandbox_ref: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    lines_added: int = 0
+    lines_removed: int = 0
+    files_changed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    session_id: str | None = None
+    question: str | None = None
+    follow_up: str | None = None
+
+    def with_(self, **changes: Any) -> "Task":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (what `agentdeck show --json` prints)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["state"] = self.state.value
+        out["review"] = self.review.value
+        return out
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    name: str
+    created_at: float
+    not_before: float | None = None
+    budget_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """How to run one kind of agent. Loaded from `agents.toml`.
+
+    ``command`` is an argv template; ``{prompt}`` and friends are substituted per
+    argument, never through a shell, so prompt text cannot inject commands.
+    """
+
+    name: str
+    kind: str = "shell"
+    command: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()          # names of host environment variables passed through
+    secrets: tuple[str, ...] = ()      # env var names whose values are masked everywhere
+    timeout: float | None = None
+    runtime: str | None = None         # None: the engine default
+    image: str = "agentdeck-agent:latest"
+    network: bool = False
+    memory: str = "2g"
+    cpus: float = 2.0
+    pids: int = 512
+    provider: str | None = None
+    model: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)

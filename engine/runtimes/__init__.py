@@ -1,0 +1,1 @@
+"""Where a task runs: the embedded local runtime and the Docker runtime."""
