@@ -92,6 +92,10 @@ class Runtime(abc.ABC):
         left behind, if it finished while we were away).
         """
 
+    def free_slots(self) -> int | None:
+        """How many more sandboxes this runtime can take now; None means no own limit."""
+        return None
+
     async def check(self) -> None:
         """Raise `RuntimeUnavailable` with a clear reason if tasks cannot run now."""
 
