@@ -31,8 +31,8 @@ class TaskState(str, enum.Enum):
 
     @property
     def is_active(self) -> bool:
-        """True while a sandbox may exist for the task."""
-        return self in (TaskState.PREPARING, TaskState.RUNNING, TaskState.NEEDS_INPUT)
+        """True while a sandbox may exist for the task (it holds a slot)."""
+        return self in (TaskState.PREPARING, TaskState.RUNNING)
 
     def check_transition(self, new: "TaskState") -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
@@ -48,8 +48,9 @@ _ENDINGS = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskStat
 _TASK_MOVES: dict[TaskState, set[TaskState]] = {
     TaskState.QUEUED: {TaskState.PREPARING, TaskState.CANCELLED, TaskState.FAILED},
     TaskState.PREPARING: {TaskState.RUNNING, TaskState.QUEUED} | _ENDINGS,
-    TaskState.RUNNING: {TaskState.NEEDS_INPUT, TaskState.QUEUED} | _ENDINGS,
-    TaskState.NEEDS_INPUT: {TaskState.QUEUED, TaskState.RUNNING} | _ENDINGS,
+    TaskState.RUNNING: {TaskState.NEEDS_INPUT} | _ENDINGS,
+    # The agent stopped to ask something; the answer goes back to the queue as a follow-up.
+    TaskState.NEEDS_INPUT: {TaskState.QUEUED, TaskState.CANCELLED, TaskState.FAILED},
     # A finished task goes back to the queue as a new attempt (retry / follow-up).
     TaskState.SUCCEEDED: {TaskState.QUEUED},
     TaskState.FAILED: {TaskState.QUEUED},

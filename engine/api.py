@@ -1,0 +1,357 @@
+"""`Engine`: the one facade the GUI and the CLI talk to.
+
+Every user action is one async method here. State changes are written to SQLite
+(compare-and-set) before they are announced on `Engine.bus`. Only the engine that holds
+the lease drives the queue; any other process (a CLI `submit` while the GUI runs) only
+inserts rows and files requests, which the driving engine picks up within a second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Iterable, Sequence
+
+from engine.batchfile import BatchSpec
+from engine.errors import InvalidInput, LeaseHeld, NotFound
+from engine.events import EventBus, Notice, TaskUpdated
+from engine.models import AgentProfile, Batch, LogEntry, ReviewState, Task, TaskState
+from engine.paths import data_dir
+from engine.profiles import load_profiles
+from engine.reviews import Reviews
+from engine.runner import AttemptRunner
+from engine.runtimes.base import Runtime
+from engine.runtimes.select import RuntimeRegistry
+from engine.scheduler import LEASE_TTL, Scheduler, default_max_parallel
+from engine import store as st
+from engine.workspace import RepoInfo, Workspace
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 1.0
+
+
+class Engine(Reviews):
+    """The agentdeck engine. Create with `await Engine.open(...)`, end with `close()`."""
+
+    def __init__(self, home: Path, store: st.Store, *, max_parallel: int | None,
+                 default_runtime: str | None) -> None:
+        self.home = home
+        self.store = store
+        self.bus = EventBus()
+        self.workspace = Workspace(home)
+        self.owner = uuid.uuid4().hex
+        self.drives = False
+        self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
+        self._profiles = load_profiles(home)
+        parallel = max_parallel or store.get_setting("max_parallel") or default_max_parallel()
+        self.scheduler = Scheduler(self, int(parallel))
+        self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
+                                        or store.get_setting("default_runtime", "auto"))
+        self._runners: dict[str, AttemptRunner] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._seq: dict[str, int] = {}
+        self._watch_since = time.time()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    @classmethod
+    async def open(cls, home: Path | str | None = None, *, max_parallel: int | None = None,
+                   drive_queue: bool = True, require_lease: bool = False,
+                   default_runtime: str | None = None) -> "Engine":
+        """Open the data dir; with ``drive_queue`` take the lease, recover and start working."""
+        home = Path(home).resolve() if home else data_dir()
+        home.mkdir(parents=True, exist_ok=True)
+        store = await asyncio.to_thread(st.Store, st.db_path(home))
+        engine = cls(home, store, max_parallel=max_parallel, default_runtime=default_runtime)
+        if drive_queue:
+            engine.drives = await store.awrite(st.take_lease(engine.owner, LEASE_TTL))
+            if not engine.drives and require_lease:
+                await engine.close()
+                raise LeaseHeld("another agentdeck process is already working the queue "
+                                "(the GUI or `agentdeck run`); tasks you submit go to it")
+        if engine.drives:
+            await engine.runtimes.resolve_default()
+            await engine._recover()
+            engine.spawn(engine.scheduler.run())
+        engine.spawn(engine._watch())
+        return engine
+
+    async def close(self) -> None:
+        """Stop working. Running sandboxes keep running; the next engine re-attaches."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.drives:
+            await self.store.awrite(st.release_lease(self.owner))
+        await self.runtimes.close()
+        await asyncio.to_thread(self.store.close)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
+        """Start a background task and keep a strong reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed", exc_info=task.exception())
+
+    async def renew_lease(self) -> None:
+        if not await self.store.awrite(st.take_lease(self.owner, LEASE_TTL)):
+            log.error("lost the queue lease to another process")
+
+    async def _recover(self) -> None:
+        """Re-attach to sandboxes of a previous engine; requeue half-prepared tasks."""
+        active = await asyncio.to_thread(
+            self.store.list_tasks, state=["preparing", "running"], order="created_at")
+        for task in active:
+            if task.state == TaskState.PREPARING or not task.sandbox_ref:
+                await self.transition(task.id, state=TaskState.QUEUED, sandbox_ref=None)
+                continue
+            self._launch(AttemptRunner(self, task, resume=True))
+        if active:
+            self.bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
+
+    async def _watch(self) -> None:
+        """Announce rows changed by other processes (a CLI accept, a CLI submit...)."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            since, self._watch_since = self._watch_since, time.time() - 0.001
+            for task in await asyncio.to_thread(self.store.changed_since, since):
+                self.bus.publish(TaskUpdated(task))
+
+    # ---- queries ------------------------------------------------------------------------
+    def profile(self, name: str) -> AgentProfile:
+        try:
+            return self._profiles[name]
+        except KeyError:
+            raise NotFound(f"no agent profile named {name!r}; known: "
+                           f"{', '.join(sorted(self._profiles))}") from None
+
+    async def profiles(self) -> dict[str, AgentProfile]:
+        return dict(self._profiles)
+
+    async def reload_profiles(self) -> None:
+        self._profiles = await asyncio.to_thread(load_profiles, self.home)
+
+    async def get_task(self, task_id: str) -> Task:
+        return await asyncio.to_thread(self.store.get_task, self.resolve_id(task_id))
+
+    def resolve_id(self, task_id: str) -> str:
+        """Accept a unique prefix of a task id, like git does for commits."""
+        ids = self.store.find_task_ids(task_id.strip())
+        if task_id in ids:
+            return task_id
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise NotFound(f"no task with id {task_id!r}")
+        raise InvalidInput(f"task id prefix {task_id!r} is ambiguous: {', '.join(ids)}, ...")
+
+    async def list_tasks(self, **filters: Any) -> list[Task]:
+        return await asyncio.to_thread(self.store.list_tasks, **filters)
+
+    async def get_logs(self, task_id: str, **kw: Any) -> list[LogEntry]:
+        return await asyncio.to_thread(self.store.get_logs, task_id, **kw)
+
+    async def counts(self) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.counts)
+
+    async def list_batches(self) -> list[Batch]:
+        return await asyncio.to_thread(self.store.list_batches)
+
+    async def batch_progress(self, batch_id: str) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.batch_progress, batch_id)
+
+    async def attempts(self, task_id: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.store.attempts, task_id)
+
+    async def inspect_repo(self, path: str | Path) -> RepoInfo:
+        return await asyncio.to_thread(self.workspace.inspect, path)
+
+    def active_count(self) -> int:
+        return len(self._runners)
+
+    def provider_load(self) -> dict[str, int]:
+        load: dict[str, int] = {}
+        for runner in self._runners.values():
+            if runner.profile.provider:
+                load[runner.profile.provider] = load.get(runner.profile.provider, 0) + 1
+        return load
+
+    def provider_cap(self, agent: str) -> tuple[str | None, int | None]:
+        profile = self._profiles.get(agent)
+        if profile is None or not profile.provider:
+            return None, None
+        return profile.provider, profile.options.get("provider_max_parallel")
+
+    def runtime(self, name: str) -> Runtime:
+        return self.runtimes.get(name)
+
+    def next_seq(self, task_id: str) -> int:
+        if task_id not in self._seq:
+            self.store.flush()
+            self._seq[task_id] = self.store.last_seq(task_id) + 1
+        return self._seq[task_id]
+
+    # ---- submitting ---------------------------------------------------------------------
+    async def submit(self, repo: str | Path, prompt: str, *, agent: str = "shell",
+                     runtime: str | None = None, priority: int = 0,
+                     not_before: float | None = None, title: str | None = None,
+                     timeout: float | None = None, include_uncommitted: bool = False) -> Task:
+        """Queue one task. The repo is snapshotted now: later edits do not leak in."""
+        task = await self._new_task(repo, prompt, agent=agent, runtime=runtime,
+                                    priority=priority, not_before=not_before, title=title,
+                                    timeout=timeout, include_uncommitted=include_uncommitted)
+        await self.store.awrite(st.insert_tasks([task]))
+        self._announce_new([task])
+        return task
+
+    async def submit_batch(self, spec: BatchSpec) -> list[Task]:
+        """Queue every task of a batch file in one transaction, or none of them."""
+        batch = Batch(self._new_id("b"), spec.name, time.time(), spec.not_before)
+        tasks = []
+        for t in spec.tasks:
+            tasks.append(await self._new_task(
+                t.repo, t.prompt, agent=t.agent, runtime=t.runtime, priority=t.priority,
+                not_before=t.not_before or spec.not_before, title=t.title, timeout=t.timeout,
+                batch_id=batch.id))
+        await self.store.awrite(st.insert_tasks(tasks, batch))
+        self._announce_new(tasks)
+        return tasks
+
+    async def _new_task(self, repo: str | Path, prompt: str, *, agent: str,
+                        runtime: str | None, priority: int, not_before: float | None,
+                        title: str | None, timeout: float | None,
+                        include_uncommitted: bool = False, batch_id: str | None = None) -> Task:
+        if not prompt or not prompt.strip():
+            raise InvalidInput("the prompt is empty: say what the agent should do")
+        profile = self.profile(agent or "shell")
+        info = await self.inspect_repo(repo)
+        task_id = self._new_id("")
+        base = await asyncio.to_thread(self.workspace.snapshot, task_id, info.path,
+                                       include_uncommitted)
+        return Task(
+            id=task_id, prompt=prompt, repo=str(info.path), agent=profile.name,
+            title=(title or _title_of(prompt)), runtime=self.runtimes.choose(runtime, profile),
+            priority=int(priority), not_before=not_before,
+            timeout=timeout if timeout is not None else profile.timeout,
+            base_commit=base, include_uncommitted=include_uncommitted, batch_id=batch_id)
+
+    def _new_id(self, prefix: str) -> str:
+        return prefix + secrets.token_hex(5)
+
+    def _announce_new(self, tasks: Iterable[Task]) -> None:
+        for task in tasks:
+            self.bus.publish(TaskUpdated(task))
+        self.scheduler.wake()
+
+    # ---- running ------------------------------------------------------------------------
+    async def transition(self, task_id: str, *, expect: Sequence[TaskState] | None = None,
+                         expect_review: Sequence[ReviewState] | None = None,
+                         **fields: Any) -> Task:
+        """Store a change (checked by the state machine), then announce it."""
+        task = await self.store.awrite(
+            st.update_task(task_id, expect=expect, expect_review=expect_review, **fields))
+        self.bus.publish(TaskUpdated(task))
+        return task
+
+    async def record_attempt(self, task: Task, state: TaskState, error: str | None) -> None:
+        await self.store.awrite(st.record_attempt(
+            task.id, task.attempt, prompt=task.follow_up or task.prompt, state=state.value,
+            exit_code=task.exit_code, error=error, started_at=task.started_at,
+            finished_at=task.finished_at, result_commit=task.result_commit))
+
+    async def start_task(self, task: Task) -> None:
+        """Claim a queued task (compare-and-set) and run it."""
+        runtime = self.runtimes.default if task.runtime == "auto" else task.runtime
+        task = await self.transition(task.id, expect=[TaskState.QUEUED],
+                                     state=TaskState.PREPARING, started_at=time.time(),
+                                     runtime=runtime, exit_code=None, error=None,
+                                     question=None)
+        self._launch(AttemptRunner(self, task))
+
+    def _launch(self, runner: AttemptRunner) -> None:
+        self._runners[runner.task.id] = runner
+
+        async def run() -> None:
+            try:
+                await runner.run()
+            finally:
+                self._runners.pop(runner.task.id, None)
+                self._seq[runner.task.id] = runner.tasklog.next_seq
+                self.scheduler.wake()
+        self.spawn(run())
+
+    async def apply_requests(self) -> None:
+        """Carry out requests other processes filed (only the driving engine does)."""
+        for task_id, request in await asyncio.to_thread(self.store.pending_requests):
+            await self.store.awrite(st.update_task(task_id, requested=None))
+            if request == "cancel":
+                await self.cancel(task_id)
+
+    async def cancel(self, task_id: str) -> Task:
+        """Cancel a queued or running task (running: SIGTERM, grace, SIGKILL)."""
+        task = await self.get_task(task_id)
+        if task.state in (TaskState.QUEUED, TaskState.NEEDS_INPUT):
+            return await self.transition(task.id, expect=[task.state],
+                                         state=TaskState.CANCELLED, finished_at=time.time())
+        if not task.state.is_active:
+            raise InvalidInput(f"task {task.id} is {task.state.value}: nothing to cancel")
+        runner = self._runners.get(task.id)
+        if runner is not None:
+            await runner.cancel()
+        elif not self.drives:
+            await self.store.awrite(st.update_task(task.id, requested="cancel"))
+        return await self.get_task(task.id)
+
+    async def retry(self, task_id: str) -> Task:
+        """Run a finished task again from its snapshot, as a new attempt (old log kept)."""
+        return await self._requeue(task_id, follow_up=None)
+
+    async def follow_up(self, task_id: str, message: str) -> Task:
+        """Send a new instruction to a finished task: a new attempt in the same working copy."""
+        if not message or not message.strip():
+            raise InvalidInput("the follow-up message is empty")
+        return await self._requeue(task_id, follow_up=message)
+
+    answer = follow_up  # the reply to an agent that asked a question (needs_input)
+
+    async def _requeue(self, task_id: str, follow_up: str | None) -> Task:
+        task = await self.get_task(task_id)
+        if not (task.state.is_terminal or task.state == TaskState.NEEDS_INPUT):
+            raise InvalidInput(f"task {task.id} is {task.state.value}; wait for it to end "
+                               "or cancel it first")
+        task = await self.transition(
+            task.id, expect=[task.state], state=TaskState.QUEUED, attempt=task.attempt + 1,
+            follow_up=follow_up, review=ReviewState.NONE, exit_code=None, error=None,
+            finished_at=None, not_before=None, question=None)
+        self.scheduler.wake()
+        return task
+
+    async def update_settings(self, **settings: Any) -> None:
+        for key, value in settings.items():
+            await self.store.awrite(st.set_setting(key, value))
+        if "max_parallel" in settings:
+            self.scheduler.max_parallel = int(settings["max_parallel"])
+            self.scheduler.wake()
+        if "keep_failed_sandboxes" in settings:
+            self.keep_failed_sandboxes = bool(settings["keep_failed_sandboxes"])
+
+    async def get_settings(self) -> dict[str, Any]:
+        return {
+            "max_parallel": self.scheduler.max_parallel,
+            "default_runtime": self.store.get_setting("default_runtime", "auto"),
+            "keep_failed_sandboxes": self.keep_failed_sandboxes,
+            "docker_endpoints": self.store.get_setting("docker_endpoints", []),
+        }
+
+
+def _title_of(prompt: str) -> str:
+    first = prompt.strip().splitlines()[0] if prompt.strip() else ""
+    return first[:80] + ("…" if len(first) > 80 else "")

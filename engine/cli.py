@@ -1,0 +1,221 @@
+"""`agentdeck`: the command line front end (the GUI when run without a command).
+
+Every command calls the same `Engine` methods the GUI does. Exit code 0 on success;
+otherwise a one-line reason on stderr and exit code 1 (2 for usage errors).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from engine import cli_format as fmt
+from engine.api import Engine
+from engine.batchfile import parse_batch_file
+from engine.errors import AgentdeckError, InvalidInput
+from engine.models import TaskState
+from engine.timeparse import parse_when
+
+Handler = Callable[[Engine, argparse.Namespace], Awaitable[int]]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def out(text: str) -> None:
+    print(text, flush=True)
+
+
+@command("submit")
+async def _submit(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.submit(
+        a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
+        not_before=parse_when(a.at) if a.at else None, title=a.title, timeout=a.timeout,
+        include_uncommitted=a.uncommitted)
+    out(fmt.dumps({"id": task.id}) if a.json else task.id)
+    return 0
+
+
+@command("list")
+async def _list(engine: Engine, a: argparse.Namespace) -> int:
+    if a.state and a.state not in {s.value for s in TaskState}:
+        raise InvalidInput(f"unknown state {a.state!r}: use one of "
+                           f"{', '.join(s.value for s in TaskState)}")
+    tasks = await engine.list_tasks(state=a.state, repo=_abs(a.repo), batch_id=a.batch,
+                                    limit=a.limit)
+    out(fmt.dumps([t.to_dict() for t in tasks]) if a.json else fmt.task_table(tasks))
+    return 0
+
+
+@command("show")
+async def _show(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.get_task(a.id)
+    attempts = await engine.attempts(task.id)
+    if a.json:
+        out(fmt.dumps({**task.to_dict(), "attempts": attempts}))
+    else:
+        out(fmt.task_details(task, attempts))
+    return 0
+
+
+@command("logs")
+async def _logs(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.get_task(a.id)
+    seq = 0
+    while True:
+        entries = await engine.get_logs(task.id, after_seq=seq, limit=5000)
+        for entry in entries:
+            out(fmt.entry_line(entry))
+        if entries:
+            seq = entries[-1].seq
+            continue
+        if not a.follow or (await engine.get_task(task.id)).state.is_terminal:
+            return 0
+        await asyncio.sleep(0.2)
+
+
+@command("diff")
+async def _diff(engine: Engine, a: argparse.Namespace) -> int:
+    patch = await engine.get_patch(a.id)
+    if patch:
+        sys.stdout.write(patch)
+    else:
+        print("(no changes)", file=sys.stderr)
+    return 0
+
+
+@command("accept")
+async def _accept(engine: Engine, a: argparse.Namespace) -> int:
+    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch)
+    out(f"created branch {result}" if a.branch else f"committed {result}")
+    return 0
+
+
+@command("reject")
+async def _reject(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.reject(a.id)
+    out(f"rejected {task.id}")
+    return 0
+
+
+@command("cancel")
+async def _cancel(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.cancel(a.id)
+    out(f"{task.id}: {task.state.value}" + (" (cancel requested)" if task.state.is_active else ""))
+    return 0
+
+
+@command("retry")
+async def _retry(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.retry(a.id)
+    out(f"{task.id}: queued as attempt {task.attempt}")
+    return 0
+
+
+@command("follow-up")
+async def _follow_up(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.follow_up(a.id, a.message)
+    out(f"{task.id}: follow-up queued as attempt {task.attempt}")
+    return 0
+
+
+@command("batch")
+async def _batch(engine: Engine, a: argparse.Namespace) -> int:
+    spec = await asyncio.to_thread(
+        parse_batch_file, Path(a.file), default_repo=a.repo,
+        at_override=parse_when(a.at) if a.at else None)
+    tasks = await engine.submit_batch(spec)
+    if a.json:
+        out(fmt.dumps({"batch": tasks[0].batch_id if tasks else None,
+                       "ids": [t.id for t in tasks]}))
+    else:
+        out("\n".join(t.id for t in tasks))
+    return 0
+
+
+@command("agents")
+async def _agents(engine: Engine, a: argparse.Namespace) -> int:
+    profiles = await engine.profiles()
+    if a.json:
+        out(fmt.dumps({n: {"kind": p.kind, "command": list(p.command), "runtime": p.runtime,
+                           "timeout": p.timeout} for n, p in profiles.items()}))
+        return 0
+    for name, p in sorted(profiles.items()):
+        out(f"{name:10} {p.kind:12} {' '.join(p.command)}")
+    return 0
+
+
+@command("run")
+async def _run(engine: Engine, a: argparse.Namespace) -> int:
+    until = parse_when(a.until) if a.until else None
+    unsubscribe = engine.bus.subscribe(_print_progress)
+    try:
+        while True:
+            counts = await engine.counts()
+            busy = counts["queued"] + counts["preparing"] + counts["running"]
+            if not busy and not engine.active_count():
+                out("queue empty: done")
+                return 0
+            if until and time.time() >= until:
+                out("reached --until: stopping (running agents keep running)")
+                return 0
+            await asyncio.sleep(0.3)
+    finally:
+        unsubscribe()
+
+
+def _print_progress(event: Any) -> None:
+    from engine.events import Notice, TaskUpdated
+    if isinstance(event, TaskUpdated) and event.task.state != TaskState.QUEUED:
+        t = event.task
+        extra = f" ({t.error})" if t.error else ""
+        print(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}",
+              file=sys.stderr, flush=True)
+    elif isinstance(event, Notice):
+        print(f"{event.level}: {event.message}", file=sys.stderr, flush=True)
+
+
+def _abs(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+async def _dispatch(a: argparse.Namespace) -> int:
+    drive = a.command == "run"
+    engine = await Engine.open(max_parallel=getattr(a, "max_parallel", None),
+                               drive_queue=drive, require_lease=drive)
+    try:
+        return await COMMANDS[a.command](engine, a)
+    finally:
+        await engine.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine.cli_parser import build_parser
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from desktop.app import main as gui_main
+        return gui_main()
+    if args.command == "image":
+        from engine.cli_image import run_image_command
+        return run_image_command(args)
+    try:
+        return asyncio.run(_dispatch(args))
+    except AgentdeckError as exc:
+        print(f"agentdeck: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("agentdeck: interrupted (running agents keep running)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

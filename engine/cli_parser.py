@@ -1,0 +1,98 @@
+"""The argument parser of `agentdeck` (kept apart so `--help` stays readable)."""
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Supervise many coding agents at once. Each task runs isolated (a Docker container, or its
+own working copy on the local runtime), its log is kept, and its diff waits for you to
+accept or reject it. Without a command, opens the desktop dashboard.
+
+Data lives in $AGENTDECK_HOME (default: the platform data dir)."""
+
+EXAMPLES = """\
+examples:
+  agentdeck submit ~/src/shop "Add rate limiting to src/api" --agent claude
+  agentdeck submit . 'sed -i "s/colour/color/g" *.md' --agent shell --at "tonight 01:00"
+  agentdeck batch techdebt.toml --at tonight
+  agentdeck run --max-parallel 4          # work the queue headless, exit when done
+  agentdeck logs 3f2a -f                  # ids may be abbreviated
+  agentdeck diff 3f2a && agentdeck accept 3f2a
+"""
+
+
+def _add_id(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", help="task id (a unique prefix is enough)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentdeck", description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("submit", help="queue a task for an agent")
+    p.add_argument("repo", help="path to a git repository")
+    p.add_argument("prompt", help="what the agent should do (for --agent shell: a script)")
+    p.add_argument("--agent", default="shell", help="agent profile (see `agentdeck agents`)")
+    p.add_argument("--runtime", choices=["local", "docker", "auto"], help="where it runs")
+    p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--at", metavar="TIME", help='start no earlier than TIME ("tonight 01:00", "+2h", "2026-12-01 09:00")')
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the agent after this long")
+    p.add_argument("--title", help="a short title (default: the prompt's first line)")
+    p.add_argument("--uncommitted", action="store_true",
+                   help="include uncommitted changes of the repo in the snapshot")
+    p.add_argument("--json", action="store_true", help='print {"id": ...}')
+
+    p = sub.add_parser("list", help="list tasks")
+    p.add_argument("--state", help="only tasks in this state (queued, running, failed, ...)")
+    p.add_argument("--repo", help="only tasks of this repository")
+    p.add_argument("--batch", help="only tasks of this batch id")
+    p.add_argument("--limit", type=int, help="at most this many (newest first)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="details of a task")
+    _add_id(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("logs", help="print a task's log")
+    _add_id(p)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+
+    p = sub.add_parser("diff", help="print a task's diff (git format)")
+    _add_id(p)
+
+    p = sub.add_parser("accept", help="commit a task's change to its repository")
+    _add_id(p)
+    p.add_argument("--branch", action="store_true",
+                   help="only create branch agentdeck/<id>; leave the checkout alone")
+    p.add_argument("--exclude", action="append", metavar="PATH",
+                   help="leave this file out (repeatable)")
+
+    for name, text in (("reject", "discard a task's change"), ("cancel", "stop a task"),
+                       ("retry", "run a finished task again as a new attempt")):
+        _add_id(sub.add_parser(name, help=text))
+
+    p = sub.add_parser("follow-up", help="send a new instruction to a finished task")
+    _add_id(p)
+    p.add_argument("message")
+
+    p = sub.add_parser("batch", help="queue every task of a TOML batch file (all or none)")
+    p.add_argument("file")
+    p.add_argument("--at", metavar="TIME", help="start time for the whole batch")
+    p.add_argument("--repo", help="repository for tasks that name none")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("agents", help="list agent profiles")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("run", help="work the queue headless; exit when nothing is left")
+    p.add_argument("--until", metavar="TIME", help="stop at TIME even if work is left")
+    p.add_argument("--max-parallel", type=int, metavar="N", help="agents at once")
+
+    p = sub.add_parser("image", help="build the agent container image")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--offline", action="store_true",
+                   help="build from Debian packages with no registry (docker import)")
+    p.add_argument("--tag", default="agentdeck-agent:latest")
+    return parser

@@ -1,0 +1,89 @@
+"""Review actions of the `Engine`: read a task's diff, accept it, reject it."""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Sequence
+
+from engine.errors import ConflictError, InvalidInput
+from engine.models import ReviewState, Task
+from engine.workspace import DiffResult
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+
+_REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+
+
+class Reviews:
+    """Mixed into `Engine`; split out only to keep each module readable."""
+
+    async def get_patch(self: "Engine", task_id: str, paths: Sequence[str] | None = None) -> str:
+        """The unified diff (git format, binary included) of what the agent changed."""
+        task = await self.get_task(task_id)
+        if not task.result_commit:
+            return ""
+        return await asyncio.to_thread(self.workspace.patch, task.repo, task.base_commit,
+                                       task.result_commit, list(paths) if paths else None)
+
+    async def get_diff(self: "Engine", task_id: str) -> DiffResult | None:
+        """Files with status and +/- counts, and the paths refused as unsafe."""
+        task = await self.get_task(task_id)
+        if not task.result_commit:
+            return None
+        return await asyncio.to_thread(self.workspace.diff_result, task.repo,
+                                       task.base_commit, task.result_commit)
+
+    async def accept(self: "Engine", task_id: str, *, exclude: Sequence[str] = (),
+                     branch: bool = False) -> str:
+        """Apply the change to the user's repo as one commit (or only branch
+        ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
+        ``conflict`` and `ConflictError` names the files."""
+        task = await self.get_task(task_id)
+        _check_reviewable(task)
+        try:
+            result = await asyncio.to_thread(
+                self.workspace.accept, task.id, task.repo, task.base_commit,
+                task.result_commit, commit_message(task), exclude=list(exclude), branch=branch)
+        except ConflictError as exc:
+            await self.transition(task.id, expect_review=_REVIEWABLE,
+                                  review=ReviewState.CONFLICT,
+                                  error=f"{exc} ({', '.join(exc.files)})")
+            raise
+        await self.transition(task.id, expect_review=_REVIEWABLE, review=ReviewState.ACCEPTED)
+        if not branch:
+            await asyncio.to_thread(self.workspace.discard, task.id)
+        return result
+
+    async def reject(self: "Engine", task_id: str) -> Task:
+        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        task = await self.get_task(task_id)
+        if task.state.is_active:
+            await self.cancel(task.id)
+            await self.wait_idle(task.id)
+        task = await self.transition(task.id, review=ReviewState.REJECTED)
+        await asyncio.to_thread(self.workspace.discard, task.id)
+        return task
+
+    async def wait_idle(self: "Engine", task_id: str, timeout: float = 60.0) -> None:
+        """Wait until this engine no longer runs an attempt of the task."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while task_id in self._runners and loop.time() < end:
+            await asyncio.sleep(0.05)
+
+
+def _check_reviewable(task: Task) -> None:
+    if task.state.is_active:
+        raise InvalidInput(f"task {task.id} is still {task.state.value}; wait for its diff")
+    if task.review not in _REVIEWABLE:
+        what = {"none": "has no change to review", "accepted": "was already accepted",
+                "rejected": "was rejected"}.get(task.review.value, task.review.value)
+        raise InvalidInput(f"task {task.id} {what}")
+
+
+def commit_message(task: Task) -> str:
+    """An honest commit message: what was asked, which agent did it, which task."""
+    body = task.follow_up and f"Follow-up: {task.follow_up}\n\n" or ""
+    return (f"{task.title or 'agentdeck task'}\n\n{body}Prompt:\n{task.prompt}\n\n"
+            f"Made by agent '{task.agent}' in agentdeck task {task.id} "
+            f"(attempt {task.attempt}).\n")

@@ -1,0 +1,199 @@
+"""Runs one attempt of a task: working copy → sandbox → wait → diff → final state.
+
+Every state change is stored (compare-and-set) before it is announced. An engine that
+is shut down while attempts run leaves their sandboxes running; the next engine resumes
+them through `AttemptRunner(resume=True)`.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.agents.registry import adapter_for
+from engine.errors import AgentdeckError
+from engine.logsink import TaskLog
+from engine.masking import Masker, secret_values
+from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
+from engine.runtimes.base import LaunchSpec, Outcome, Sandbox
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 10.0
+
+
+class AttemptRunner:
+    """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
+
+    def __init__(self, engine: "Engine", task: Task, *, resume: bool = False) -> None:
+        self.engine = engine
+        self.task = task
+        self.resume = resume
+        self.stop_state: TaskState | None = None
+        self.stop_reason: str | None = None
+        self.sandbox: Sandbox | None = None
+        self._usage = {"tokens_in": task.tokens_in, "tokens_out": task.tokens_out,
+                       "cost_usd": task.cost_usd}
+        self._question: str | None = None
+        self.profile: AgentProfile = engine.profile(task.agent)
+        self.masker = Masker(secret_values(self.profile.secrets))
+        self.tasklog = TaskLog(
+            task.id, task.attempt, engine.next_seq(task.id), store=engine.store, bus=engine.bus,
+            adapter=adapter_for(self.profile), masker=self.masker, on_facts=self._on_facts)
+
+    # ---- public -------------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            self.sandbox = await (self._attach() if self.resume else self._start())
+            outcome = await self._wait(self.sandbox)
+            await self._finish(self.sandbox, outcome)
+        except asyncio.CancelledError:
+            raise
+        except AgentdeckError as exc:
+            await self._fail(str(exc))
+        except Exception as exc:  # a bug: the task fails, the engine goes on
+            log.exception("attempt of %s crashed", self.task.id)
+            await self._fail(f"internal error in agentdeck: {exc!r}")
+
+    async def cancel(self, state: TaskState = TaskState.CANCELLED,
+                     reason: str = "cancelled by the user") -> None:
+        """Stop the sandbox (SIGTERM, grace, SIGKILL); the attempt ends as ``state``."""
+        if self.stop_state is None:
+            self.stop_state, self.stop_reason = state, reason
+        if self.sandbox is not None:
+            await self.sandbox.stop(STOP_GRACE)
+
+    # ---- steps --------------------------------------------------------------------------
+    def _spec(self, workdir: Path) -> LaunchSpec:
+        task, profile = self.task, self.profile
+        prompt = task.follow_up or task.prompt
+        argv = adapter_for(profile).argv(task, prompt)
+        names = list(profile.env) + list(profile.secrets)
+        env = {n: os.environ[n] for n in names if n in os.environ}
+        run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir)
+
+    async def _workdir(self) -> Path:
+        task = self.task
+        if task.follow_up and task.workdir and Path(task.workdir).is_dir():
+            return Path(task.workdir)
+        return await asyncio.to_thread(
+            self.engine.workspace.prepare, task.id, task.repo, task.base_commit)
+
+    async def _start(self) -> Sandbox:
+        workdir = await self._workdir()
+        spec = self._spec(workdir)
+        runtime = self.engine.runtime(self.task.runtime)
+        await runtime.check()
+        what = "follow-up" if self.task.follow_up else "attempt"
+        self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
+        sandbox = await runtime.start(spec, self.tasklog)
+        self.task = await self.engine.transition(
+            self.task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING,
+            sandbox_ref=sandbox.ref, workdir=str(workdir), started_at=time.time())
+        if self.stop_state is not None:  # cancelled while preparing
+            await sandbox.stop(STOP_GRACE)
+        return sandbox
+
+    async def _attach(self) -> Sandbox:
+        task = self.task
+        spec = self._spec(Path(task.workdir or "."))
+        cursor = self.engine.store.get_cursor(task.id)
+        runtime = self.engine.runtime(task.runtime)
+        sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
+        self.tasklog.system("re-attached after an agentdeck restart")
+        return sandbox
+
+    async def _wait(self, sandbox: Sandbox) -> Outcome:
+        waiter = asyncio.ensure_future(sandbox.wait())
+        remaining = self._remaining_time()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), remaining)
+        except asyncio.TimeoutError:
+            await self.cancel(TaskState.TIMED_OUT,
+                              f"timed out after {self.task.timeout:g} s (the task's limit)")
+            return await waiter
+        except asyncio.CancelledError:
+            waiter.cancel()
+            raise
+
+    def _remaining_time(self) -> float | None:
+        if not self.task.timeout:
+            return None
+        started = self.task.started_at or time.time()
+        return max(0.0, self.task.timeout - (time.time() - started))
+
+    async def _finish(self, sandbox: Sandbox, outcome: Outcome) -> None:
+        state, error = self._final_state(outcome)
+        fields: dict[str, Any] = {"exit_code": outcome.exit_code}
+        try:
+            await sandbox.collect()
+            diff = await asyncio.to_thread(
+                self.engine.workspace.capture, self.task.id, self.task.repo,
+                self.task.base_commit, Path(self.task.workdir))
+            fields.update(result_commit=diff.commit, files_changed=len(diff.files),
+                          lines_added=diff.added, lines_removed=diff.removed,
+                          unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,
+                          review=ReviewState.PENDING if diff.files else ReviewState.NONE)
+        except AgentdeckError as exc:
+            state, error = TaskState.FAILED, f"{error + '; ' if error else ''}{exc}"
+        keep = state != TaskState.SUCCEEDED and self.engine.keep_failed_sandboxes
+        await self._end(state, error, **fields)
+        await sandbox.cleanup(keep=keep)
+
+    def _final_state(self, outcome: Outcome) -> tuple[TaskState, str | None]:
+        if self.stop_state is not None:
+            return self.stop_state, self.stop_reason
+        if outcome.lost:
+            return TaskState.FAILED, outcome.reason or "the agent's sandbox was lost"
+        if outcome.oom_killed:
+            return TaskState.FAILED, outcome.reason or "the agent was killed: out of memory"
+        if self._question:
+            return TaskState.NEEDS_INPUT, None
+        if outcome.exit_code == 0:
+            return TaskState.SUCCEEDED, None
+        if outcome.exit_code is not None and outcome.exit_code < 0:
+            return TaskState.FAILED, outcome.reason or f"the agent was killed by signal {-outcome.exit_code}"
+        return TaskState.FAILED, outcome.reason or f"the agent exited with code {outcome.exit_code}"
+
+    async def _end(self, state: TaskState, error: str | None, **fields: Any) -> None:
+        words = state.value + (f": {error}" if error else "")
+        kind = EntryKind.ERROR if error and state != TaskState.CANCELLED else EntryKind.SYSTEM
+        self.tasklog.system(f"attempt {self.task.attempt} ended {words}", kind)
+        self.task = await self.engine.transition(
+            self.task.id, state=state, error=error, finished_at=time.time(),
+            question=self._question, sandbox_ref=None, **self._usage, **fields)
+        await self.engine.record_attempt(self.task, state, error)
+
+    async def _fail(self, error: str) -> None:
+        current = self.engine.store.get_task(self.task.id)
+        if current.state.is_terminal:
+            return
+        if self.sandbox is not None:
+            await self.sandbox.stop(1.0)
+        await self._end(TaskState.FAILED, error)
+
+    # ---- facts from the adapter ---------------------------------------------------------
+    def _on_facts(self, task_id: str, data: dict[str, Any]) -> None:
+        update: dict[str, Any] = {}
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            self._usage["tokens_in"] += int(usage.get("input_tokens") or 0)
+            self._usage["tokens_out"] += int(usage.get("output_tokens") or 0)
+            self._usage["cost_usd"] += float(usage.get("cost_usd") or 0.0)
+            update.update(self._usage)
+        if data.get("session_id"):
+            update["session_id"] = str(data["session_id"])
+        if data.get("question"):
+            self._question = str(data["question"])
+            update["question"] = self._question
+        if update:
+            self.engine.spawn(self.engine.transition(task_id, **update))

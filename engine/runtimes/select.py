@@ -1,0 +1,74 @@
+"""Which runtime a task uses, and the runtime instances of one engine.
+
+"auto" (the default setting) means Docker whenever a Docker engine answers and has the
+agent image, else the embedded local runtime — with a notice saying why.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from engine.errors import AgentdeckError, InvalidInput
+from engine.events import EventBus, Notice
+from engine.models import AgentProfile
+from engine.runtimes.base import Runtime
+
+log = logging.getLogger(__name__)
+
+KNOWN = ("local", "docker")
+AUTO = "auto"
+
+
+class RuntimeRegistry:
+    def __init__(self, home: Path, bus: EventBus, default: str) -> None:
+        if default not in KNOWN + (AUTO,):
+            raise InvalidInput(f"unknown default runtime {default!r}: use auto, local or docker")
+        self.home = home
+        self.bus = bus
+        self.default = default
+        self._instances: dict[str, Runtime] = {}
+
+    def choose(self, requested: str | None, profile: AgentProfile) -> str:
+        """The runtime name to store on a new task ("auto" is settled when it starts)."""
+        name = requested or profile.runtime or self.default
+        if name not in KNOWN + (AUTO,):
+            raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
+        return name
+
+    async def resolve_default(self) -> str:
+        """Settle "auto": docker if usable, else local (announced as a notice)."""
+        if self.default != AUTO:
+            return self.default
+        try:
+            await self.get("docker").check()
+        except (AgentdeckError, ImportError) as exc:
+            self.default = "local"
+            self.bus.publish(Notice("warning", f"Using the local runtime: {exc}"))
+        else:
+            self.default = "docker"
+        return self.default
+
+    def get(self, name: str) -> Runtime:
+        if name == AUTO:
+            name = self.default if self.default != AUTO else "local"
+        if name not in self._instances:
+            self._instances[name] = self._make(name)
+        return self._instances[name]
+
+    def _make(self, name: str) -> Runtime:
+        if name == "local":
+            from engine.runtimes.local import LocalRuntime
+            return LocalRuntime()
+        if name == "docker":
+            from engine.runtimes.docker import DockerRuntime
+            return DockerRuntime(home=self.home)
+        raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
+
+    async def close(self) -> None:
+        for runtime in self._instances.values():
+            try:
+                await runtime.close()
+            except Exception:
+                log.exception("closing runtime %s failed", runtime)
+        self._instances.clear()

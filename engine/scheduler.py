@@ -1,0 +1,116 @@
+"""The durable queue: decides which queued tasks start, and when.
+
+The queue lives in SQLite, so the scheduler only polls: a task inserted by another process
+(a CLI `submit` while the GUI runs) is seen within `POLL_INTERVAL`. A task starts when it is
+queued, its `not_before` has passed, a global slot is free (`max_parallel`), its runtime
+has room (Docker endpoints have their own limits) and its provider is under its cap and not
+paused by a rate limit. Order: priority (high first), then age (FIFO).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Callable
+
+from engine.errors import AgentdeckError, IllegalTransition
+from engine.models import Task, TaskState
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.5
+LEASE_TTL = 15.0
+
+
+class Scheduler:
+    def __init__(self, engine: "Engine", max_parallel: int) -> None:
+        self.engine = engine
+        self.max_parallel = max_parallel
+        self._wake = asyncio.Event()
+        self._paused_until: dict[str, float] = {}  # provider -> epoch seconds
+
+    def wake(self) -> None:
+        """Look at the queue now (after a submit, a finished task, a setting change)."""
+        self._wake.set()
+
+    def pause_provider(self, provider: str, seconds: float) -> None:
+        """A provider answered 429: hold its tasks for ``seconds``."""
+        self._paused_until[provider] = max(self._paused_until.get(provider, 0),
+                                           time.time() + seconds)
+        self.wake()
+
+    async def run(self) -> None:
+        next_lease = 0.0
+        while True:
+            now = time.time()
+            if now >= next_lease:
+                await self.engine.renew_lease()
+                next_lease = now + LEASE_TTL / 3
+            await self.engine.apply_requests()
+            await self._start_ready()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._sleep_time())
+            except asyncio.TimeoutError:
+                pass
+
+    def _sleep_time(self) -> float:
+        return POLL_INTERVAL
+
+    async def _start_ready(self) -> None:
+        free = self.max_parallel - self.engine.active_count()
+        if free <= 0:
+            return
+        queued = await asyncio.to_thread(
+            self.engine.store.list_tasks, state="queued",
+            order="priority DESC, created_at ASC")
+        now = time.time()
+        runtime_room: dict[str, int | None] = {}
+        provider_load = self.engine.provider_load()
+        for task in queued:
+            if free <= 0:
+                break
+            if not self._may_start(task, now, runtime_room, provider_load):
+                continue
+            if await self._claim(task):
+                free -= 1
+                if task.runtime in runtime_room and runtime_room[task.runtime] is not None:
+                    runtime_room[task.runtime] -= 1  # type: ignore[operator]
+
+    def _may_start(self, task: Task, now: float, runtime_room: dict[str, int | None],
+                   provider_load: dict[str, int]) -> bool:
+        if task.not_before and task.not_before > now:
+            return False
+        if task.runtime not in runtime_room:
+            try:
+                runtime_room[task.runtime] = self.engine.runtime(task.runtime).free_slots()
+            except AgentdeckError:
+                runtime_room[task.runtime] = None  # the runner reports the real error
+        room = runtime_room[task.runtime]
+        if room is not None and room <= 0:
+            return False
+        provider, cap = self.engine.provider_cap(task.agent)
+        if provider:
+            if self._paused_until.get(provider, 0) > now:
+                return False
+            if cap is not None and provider_load.get(provider, 0) >= cap:
+                return False
+            provider_load[provider] = provider_load.get(provider, 0) + 1
+        return True
+
+    async def _claim(self, task: Task) -> bool:
+        try:
+            await self.engine.start_task(task)
+        except IllegalTransition:
+            return False  # someone else moved it (cancelled meanwhile)
+        return True
+
+
+def default_max_parallel(cpu_count: Callable[[], int | None] | None = None) -> int:
+    """The number of cores, at least 2."""
+    import os
+    count = (cpu_count or os.cpu_count)() or 2
+    return max(2, count)

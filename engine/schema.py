@@ -1,0 +1,67 @@
+"""The SQLite schema as numbered migrations (``PRAGMA user_version`` holds the number)."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+import sqlite_utils
+
+TASK_COLUMNS: dict[str, type] = {
+    "id": str, "prompt": str, "repo": str, "agent": str, "title": str, "runtime": str,
+    "endpoint": str, "priority": int, "not_before": float, "timeout": float, "state": str,
+    "review": str, "exit_code": int, "error": str, "attempt": int, "batch_id": str,
+    "base_commit": str, "result_commit": str, "include_uncommitted": int, "workdir": str,
+    "sandbox_ref": str, "cursor": str, "created_at": float, "started_at": float,
+    "finished_at": float, "lines_added": int, "lines_removed": int, "files_changed": int,
+    "tokens_in": int, "tokens_out": int, "cost_usd": float, "session_id": str,
+    "question": str, "follow_up": str, "unsafe": str,
+    "requested": str,     # a cross-process request for the driving engine ("cancel")
+    "updated_at": float,  # lets other processes see what changed
+}
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["tasks"].create(TASK_COLUMNS, pk="id", not_null={"prompt", "repo", "state"})
+    db["tasks"].create_index(["state", "priority", "created_at"])
+    db["tasks"].create_index(["batch_id"])
+    db["tasks"].create_index(["created_at"])
+    db["tasks"].create_index(["updated_at"])
+    db.execute(
+        "CREATE TABLE logs (task_id TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,"
+        " attempt INTEGER NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
+        " data TEXT, PRIMARY KEY (task_id, seq)) WITHOUT ROWID"
+    )
+    db["attempts"].create(
+        {"task_id": str, "attempt": int, "prompt": str, "state": str, "exit_code": int,
+         "error": str, "started_at": float, "finished_at": float, "result_commit": str},
+        pk=("task_id", "attempt"),
+    )
+    db["batches"].create(
+        {"id": str, "name": str, "created_at": float, "not_before": float, "budget_usd": float},
+        pk="id",
+    )
+    db["lease"].create(
+        {"id": int, "owner": str, "host": str, "pid": int, "pid_started": float,
+         "expires_at": float},
+        pk="id",
+    )
+    db["settings"].create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to the newest schema; returns the version it is now at."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"this database has schema version {version}, newer than this agentdeck "
+            f"({len(MIGRATIONS)}): upgrade agentdeck"
+        )
+    db = sqlite_utils.Database(conn)
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with conn:
+            step(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)

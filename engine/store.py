@@ -1,0 +1,404 @@
+"""SQLite storage: one writer thread with one connection, reads on per-thread connections.
+
+Writes go through a queue to the writer thread (datasette's pattern). Log entries are
+buffered and written in batches — one transaction per ~50 ms or per `LOG_BATCH` rows,
+whichever comes first — together with the runtime cursor of the batch, so the stored log
+and the resume position always agree. Any other write first flushes pending log rows, so
+a task's final state is never stored before its last lines.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from engine.errors import IllegalTransition, NotFound
+from engine.models import (
+    Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
+)
+from engine.schema import TASK_COLUMNS, migrate
+
+LOG_BATCH = 5000
+FLUSH_INTERVAL = 0.05
+
+_TASK_FIELDS = list(TASK_COLUMNS)
+_MODEL_FIELDS = set(Task.__dataclass_fields__)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with our pragmas. ``isolation_level=None``: we manage transactions."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def row_to_task(row: sqlite3.Row | dict[str, Any]) -> Task:
+    values = {k: row[k] for k in _TASK_FIELDS if k in _MODEL_FIELDS}
+    values["state"] = TaskState(values["state"])
+    values["review"] = ReviewState(values["review"])
+    values["include_uncommitted"] = bool(values["include_uncommitted"])
+    for key in ("title", "endpoint", "runtime", "agent"):
+        values[key] = values[key] or ""
+    for key in ("lines_added", "lines_removed", "files_changed", "tokens_in", "tokens_out"):
+        values[key] = values[key] or 0
+    values["cost_usd"] = values["cost_usd"] or 0.0
+    return Task(**values)
+
+
+def task_to_row(task: Task) -> dict[str, Any]:
+    row = task.to_dict()
+    row["updated_at"] = time.time()
+    row["include_uncommitted"] = int(task.include_uncommitted)
+    return row
+
+
+def _entry_row(e: LogEntry) -> tuple:
+    data = json.dumps(e.data, ensure_ascii=False, default=str) if e.data else None
+    return (e.task_id, e.seq, e.ts, e.attempt, e.stream.value, e.kind.value, e.text, data)
+
+
+def _row_to_entry(r: tuple) -> LogEntry:
+    return LogEntry(r[0], r[1], r[2], r[3], Stream(r[4]), EntryKind(r[5]), r[6],
+                    json.loads(r[7]) if r[7] else None)
+
+
+@dataclass
+class _Op:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: Future
+
+
+class Store:
+    """The agentdeck database. Thread-safe; async wrappers live on `engine.api.Engine`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        setup = connect(self.path)
+        try:
+            migrate(setup)
+        finally:
+            setup.close()
+        self._local = threading.local()
+        self._ops: queue.Queue[_Op | None] = queue.Queue()
+        self._pending_logs: list[LogEntry] = []
+        self._pending_cursors: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._writer = threading.Thread(target=self._run_writer, name="agentdeck-store", daemon=True)
+        self._writer.start()
+
+    # ---- writer side -------------------------------------------------------------------
+    def _run_writer(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                try:
+                    op = self._ops.get(timeout=FLUSH_INTERVAL)
+                except queue.Empty:
+                    self._flush_logs(conn)
+                    continue
+                self._flush_logs(conn)
+                if op is None:
+                    return
+                self._apply(conn, op)
+        finally:
+            self._flush_logs(conn)
+            conn.close()
+
+    def _apply(self, conn: sqlite3.Connection, op: _Op) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = op.fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except BaseException as exc:  # delivered to the caller, never kills the writer
+            op.future.set_exception(exc)
+        else:
+            op.future.set_result(result)
+
+    def _flush_logs(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            entries, self._pending_logs = self._pending_logs, []
+            cursors, self._pending_cursors = self._pending_cursors, {}
+        if not entries and not cursors:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
+                         map(_entry_row, entries))
+        conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
+                         [(c, t) for t, c in cursors.items()])
+        conn.execute("COMMIT")
+
+    def append_logs(self, entries: Sequence[LogEntry], cursor: tuple[str, str] | None = None) -> None:
+        """Queue entries (and the task's new runtime cursor) for the next batched write."""
+        with self._lock:
+            self._pending_logs.extend(entries)
+            if cursor is not None:
+                self._pending_cursors[cursor[0]] = cursor[1]
+            big = len(self._pending_logs) >= LOG_BATCH
+        if big:
+            self._ops.put(_Op(lambda conn: None, Future()))  # wakes the writer to flush now
+
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Future:
+        """Run ``fn(conn)`` in one transaction on the writer thread (after pending logs)."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        fut: Future = Future()
+        self._ops.put(_Op(fn, fut))
+        return fut
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        return self.write(fn).result()
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        return await asyncio.wrap_future(self.write(fn))
+
+    def flush(self) -> None:
+        """Block until everything queued so far is committed."""
+        self.write_sync(lambda conn: None)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ops.put(None)
+        self._writer.join()
+
+    # ---- reads -------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def get_task(self, task_id: str) -> Task:
+        row = self._reader().execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no task with id {task_id!r}")
+        return row_to_task(row)
+
+    def get_cursor(self, task_id: str) -> str | None:
+        row = self._reader().execute("SELECT cursor FROM tasks WHERE id=?", (task_id,)).fetchone()
+        return row[0] if row else None
+
+    def find_task_ids(self, prefix: str) -> list[str]:
+        rows = self._reader().execute(
+            "SELECT id FROM tasks WHERE id LIKE ? LIMIT 3", (prefix.replace("%", "") + "%",))
+        return [r[0] for r in rows]
+
+    def list_tasks(self, *, state: Iterable[str] | str | None = None, repo: str | None = None,
+                   batch_id: str | None = None, search: str | None = None,
+                   limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
+        where, args = [], []
+        if state:
+            states = [state] if isinstance(state, str) else list(state)
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args += [s.value if isinstance(s, TaskState) else s for s in states]
+        if repo:
+            where.append("repo=?"); args.append(repo)
+        if batch_id:
+            where.append("batch_id=?"); args.append(batch_id)
+        if search:
+            where.append("(title LIKE ? OR prompt LIKE ? OR id LIKE ?)")
+            args += [f"%{search}%"] * 3
+        sql = "SELECT * FROM tasks" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql += f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
+        return [row_to_task(r) for r in self._reader().execute(sql, args)]
+
+    def get_logs(self, task_id: str, *, after_seq: int = 0, before_seq: int | None = None,
+                 limit: int | None = 1000, newest: bool = False) -> list[LogEntry]:
+        """Entries with after_seq < seq < before_seq, ordered by seq; ``newest`` takes the
+        last ``limit`` of that range instead of the first."""
+        sql = "SELECT * FROM logs WHERE task_id=? AND seq>?"
+        args: list[Any] = [task_id, after_seq]
+        if before_seq is not None:
+            sql += " AND seq<?"; args.append(before_seq)
+        sql += " ORDER BY seq DESC" if newest else " ORDER BY seq"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = [_row_to_entry(tuple(r)) for r in self._reader().execute(sql, args)]
+        return rows[::-1] if newest else rows
+
+    def last_seq(self, task_id: str) -> int:
+        row = self._reader().execute(
+            "SELECT MAX(seq) FROM logs WHERE task_id=?", (task_id,)).fetchone()
+        return row[0] or 0
+
+    def log_count(self, task_id: str) -> int:
+        return self._reader().execute(
+            "SELECT COUNT(*) FROM logs WHERE task_id=?", (task_id,)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._reader().execute("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+        out = {s.value: 0 for s in TaskState}
+        out.update({r[0]: r[1] for r in rows})
+        out["review_pending"] = self._reader().execute(
+            "SELECT COUNT(*) FROM tasks WHERE review IN ('pending','conflict')").fetchone()[0]
+        return out
+
+    def list_batches(self) -> list[Batch]:
+        rows = self._reader().execute("SELECT * FROM batches ORDER BY created_at DESC")
+        return [Batch(r["id"], r["name"], r["created_at"], r["not_before"], r["budget_usd"])
+                for r in rows]
+
+    def batch_progress(self, batch_id: str) -> dict[str, int]:
+        rows = self._reader().execute(
+            "SELECT state, COUNT(*) FROM tasks WHERE batch_id=? GROUP BY state", (batch_id,))
+        by_state = {r[0]: r[1] for r in rows}
+        done = sum(by_state.get(s.value, 0) for s in TaskState if s.is_terminal)
+        return {
+            "total": sum(by_state.values()), "done": done,
+            "failed": by_state.get("failed", 0) + by_state.get("timed_out", 0),
+            "running": sum(by_state.get(s, 0) for s in ("preparing", "running", "needs_input")),
+            "queued": by_state.get("queued", 0),
+        }
+
+    def attempts(self, task_id: str) -> list[dict[str, Any]]:
+        rows = self._reader().execute(
+            "SELECT * FROM attempts WHERE task_id=? ORDER BY attempt", (task_id,))
+        return [dict(r) for r in rows]
+
+    def changed_since(self, since: float) -> list[Task]:
+        """Tasks whose row changed after ``since`` (by this or another process)."""
+        rows = self._reader().execute(
+            "SELECT * FROM tasks WHERE updated_at > ? ORDER BY updated_at", (since,))
+        return [row_to_task(r) for r in rows]
+
+    def pending_requests(self) -> list[tuple[str, str]]:
+        rows = self._reader().execute(
+            "SELECT id, requested FROM tasks WHERE requested IS NOT NULL")
+        return [(r[0], r[1]) for r in rows]
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self._reader().execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+
+# ---- write operations (run on the writer thread via Store.write) ---------------------------
+
+def insert_tasks(tasks: Sequence[Task], batch: Batch | None = None) -> Callable[[sqlite3.Connection], None]:
+    """All tasks (and their batch) in one transaction: nothing is half-submitted."""
+    def op(conn: sqlite3.Connection) -> None:
+        if batch is not None:
+            conn.execute("INSERT INTO batches VALUES (?,?,?,?,?)",
+                         (batch.id, batch.name, batch.created_at, batch.not_before, batch.budget_usd))
+        cols = _TASK_FIELDS
+        sql = f"INSERT INTO tasks ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
+        conn.executemany(sql, [[task_to_row(t).get(c) for c in cols] for t in tasks])
+    return op
+
+
+def update_task(task_id: str, *, expect: Sequence[TaskState] | None = None,
+                expect_review: Sequence[ReviewState] | None = None,
+                **fields: Any) -> Callable[[sqlite3.Connection], Task]:
+    """Compare-and-set update of a task row; returns the stored snapshot.
+
+    A ``state``/``review`` in ``fields`` is checked against the state machine, so an illegal
+    transition raises `IllegalTransition` and nothing is written.
+    """
+    def op(conn: sqlite3.Connection) -> Task:
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+        conn.row_factory = None
+        if row is None:
+            raise NotFound(f"no task with id {task_id!r}")
+        current = row_to_task(row)
+        _check(current, expect, expect_review, fields)
+        values = {k: (v.value if isinstance(v, (TaskState, ReviewState)) else v)
+                  for k, v in fields.items()}
+        values["updated_at"] = time.time()
+        if "include_uncommitted" in values:
+            values["include_uncommitted"] = int(values["include_uncommitted"])
+        if values:
+            sets = ", ".join(f"{k}=?" for k in values)
+            conn.execute(f"UPDATE tasks SET {sets} WHERE id=?", [*values.values(), task_id])
+        return current.with_(**{k: v for k, v in fields.items() if k in _MODEL_FIELDS})
+    return op
+
+
+def _check(current: Task, expect: Sequence[TaskState] | None,
+           expect_review: Sequence[ReviewState] | None, fields: dict[str, Any]) -> None:
+    if expect is not None and current.state not in expect:
+        wanted = "/".join(s.value for s in expect)
+        raise IllegalTransition(
+            f"task {current.id} is {current.state.value}, not {wanted}")
+    if expect_review is not None and current.review not in expect_review:
+        wanted = "/".join(s.value for s in expect_review)
+        raise IllegalTransition(
+            f"task {current.id} review is {current.review.value}, not {wanted}")
+    if "state" in fields and fields["state"] != current.state:
+        current.state.check_transition(TaskState(fields["state"]))
+    if "review" in fields and fields["review"] != current.review:
+        current.review.check_transition(ReviewState(fields["review"]))
+
+
+def record_attempt(task_id: str, attempt: int, **fields: Any) -> Callable[[sqlite3.Connection], None]:
+    """Insert or update the history row of one attempt."""
+    def op(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT OR IGNORE INTO attempts (task_id, attempt) VALUES (?,?)",
+                     (task_id, attempt))
+        if fields:
+            sets = ", ".join(f"{k}=?" for k in fields)
+            conn.execute(f"UPDATE attempts SET {sets} WHERE task_id=? AND attempt=?",
+                         [*fields.values(), task_id, attempt])
+    return op
+
+
+def set_setting(key: str, value: Any) -> Callable[[sqlite3.Connection], None]:
+    def op(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT OR REPLACE INTO settings VALUES (?,?)", (key, json.dumps(value)))
+    return op
+
+
+def db_path(home: Path) -> Path:
+    return Path(home) / "agentdeck.sqlite3"
+
+
+def pid_started(pid: int) -> float | None:
+    """Start time of a process, to tell a live owner from a reused pid."""
+    try:
+        import psutil
+        return psutil.Process(pid).create_time()
+    except Exception:
+        return None
+
+
+def take_lease(owner: str, ttl: float) -> Callable[[sqlite3.Connection], bool]:
+    """Take (or renew) the single queue-driving lease; False if a live engine holds it."""
+    host = os.uname().nodename
+    pid = os.getpid()
+
+    def op(conn: sqlite3.Connection) -> bool:
+        now = time.time()
+        row = conn.execute("SELECT owner, host, pid, pid_started, expires_at FROM lease WHERE id=1").fetchone()
+        if row is not None and row[0] != owner and row[4] > now:
+            same_host_dead = row[1] == host and pid_started(row[2]) != row[3]
+            if not same_host_dead:
+                return False
+        conn.execute("INSERT OR REPLACE INTO lease VALUES (1,?,?,?,?,?)",
+                     (owner, host, pid, pid_started(pid), now + ttl))
+        return True
+    return op
+
+
+def release_lease(owner: str) -> Callable[[sqlite3.Connection], None]:
+    def op(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM lease WHERE id=1 AND owner=?", (owner,))
+    return op
