@@ -1,0 +1,198 @@
+"""The embedded local runtime: each agent is a process group on this machine.
+
+The agent runs under a detached supervisor (`engine.runtimes.supervise`), so it outlives
+the engine; its output goes straight to files in the run dir, which one shared reader
+thread (`engine.runtimes.tail`) tails into the sinks. ``ref`` is the run dir path: all an
+engine started later needs to re-attach.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from functools import partial
+from pathlib import Path
+
+from engine.errors import InvalidInput, RuntimeUnavailable
+from engine.models import Stream
+from engine.paths import data_dir
+from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
+from engine.runtimes.localproc import RunDir, is_alive, launch_supervisor, reap
+from engine.runtimes.supervise import STDERR_LOG, STDOUT_LOG
+from engine.runtimes.tail import TailTarget, Tailer, decode_cursor
+
+LOST_WHILE_AWAY = "agent process died while agentdeck was not running"
+LOST_WHILE_RUNNING = "the agent's supervisor process died without recording an exit code"
+#: How long `start` waits for the supervisor to report the agent's pid.
+START_TIMEOUT = 30.0
+#: How often the reader thread checks that an idle sandbox's processes still exist.
+_LIVENESS_INTERVAL = 0.5
+_POLL = 0.02
+
+
+class LocalSandbox(Sandbox):
+    """One agent process group run by a supervisor; see the module docstring."""
+
+    def __init__(self, run: RunDir, loop: asyncio.AbstractEventLoop, child: int | None) -> None:
+        self.ref = str(run.path)
+        self._run = run
+        self._child = child          # the supervisor's pid when we started it; None: attached
+        self._lost_reason = LOST_WHILE_RUNNING if child is not None else LOST_WHILE_AWAY
+        self._pids = run.pids()
+        self._future: asyncio.Future[Outcome] = loop.create_future()
+        self._next_liveness = 0.0
+        self.target: TailTarget | None = None
+
+    async def wait(self) -> Outcome:
+        return await asyncio.shield(self._future)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if not self._signal_group(signal.SIGTERM):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if self._run.exit_outcome() is not None:
+                return
+            await asyncio.sleep(_POLL)
+        self._signal_group(signal.SIGKILL)
+
+    async def cleanup(self, keep: bool = False) -> None:
+        """Stop tailing; unless ``keep``, end the agent and delete the run files."""
+        if not keep and self._run.exit_outcome() is None:
+            await self.stop(grace=0)
+            await self._wait_exit_file(timeout=10.0)
+        self.abandon()
+        if not keep:
+            await asyncio.to_thread(self._run.remove_files)
+
+    # -- reader thread side -------------------------------------------------------------
+
+    def probe(self) -> Outcome | None:
+        """The outcome once the agent ended (or vanished); None while it runs."""
+        outcome = self._run.exit_outcome()
+        if outcome is not None or time.monotonic() < self._next_liveness:
+            return outcome
+        self._next_liveness = time.monotonic() + _LIVENESS_INTERVAL
+        if self._child is not None:
+            reap(self._child)
+        if not self._pids.get("agent"):
+            self._pids = self._run.pids()
+        if is_alive(self._pids.get("supervisor")) or is_alive(self._pids.get("agent")):
+            return None
+        # The supervisor may have written the exit file just before it ended.
+        outcome = self._run.exit_outcome()
+        if outcome is not None:
+            return outcome
+        return Outcome(exit_code=None, lost=True, reason=self._lost_reason)
+
+    # -- loop side ------------------------------------------------------------------------
+
+    def resolve(self, outcome: Outcome) -> None:
+        if not self._future.done():
+            self._future.set_result(outcome)
+
+    def abandon(self) -> None:
+        """No more output or outcome for this handle (the agent itself is not touched)."""
+        if self.target is not None:
+            self.target.failed = True
+        if not self._future.done():
+            self._future.cancel()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(exc)
+
+    def _signal_group(self, signum: int) -> bool:
+        """Signal the agent's process group if it still runs; False if it is over."""
+        if self._run.exit_outcome() is not None:
+            return False
+        if not self._pids.get("agent"):
+            self._pids = self._run.pids()
+        agent = self._pids.get("agent")
+        # The pgid is the agent's pid; only while the supervisor (which reaps the agent
+        # last) or the agent itself lives can it not have been reused by another group.
+        if not agent or not (is_alive(self._pids.get("supervisor")) or is_alive(agent)):
+            return False
+        try:
+            os.killpg(agent["pid"], signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    async def _wait_exit_file(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._run.exit_outcome() is None and time.monotonic() < deadline:
+            await asyncio.sleep(_POLL)
+
+
+class LocalRuntime(Runtime):
+    """Runs agents as local process groups; one reader thread tails all their output."""
+
+    name = "local"
+
+    def __init__(self, runs_dir: Path | None = None) -> None:
+        """``runs_dir`` holds run dirs of specs without ``run_dir`` (default: data dir/runs)."""
+        self._runs_dir = runs_dir
+        self._tailer = Tailer()
+        self._sandboxes: list[LocalSandbox] = []
+
+    async def start(self, spec: LaunchSpec, sink: Sink) -> LocalSandbox:
+        if not spec.argv:
+            raise InvalidInput(f"task {spec.task_id}: empty command")
+        if not Path(spec.workdir).is_dir():
+            raise InvalidInput(f"task {spec.task_id}: working copy {spec.workdir} is not a directory")
+        run = RunDir(self._run_dir(spec))
+        await asyncio.to_thread(run.prepare)
+        child = await asyncio.to_thread(launch_supervisor, spec, run.path)
+        await self._await_agent(run, child)
+        sandbox = LocalSandbox(run, asyncio.get_running_loop(), child)
+        self._follow(sandbox, {s: 0 for s in (Stream.STDOUT, Stream.STDERR)}, sink)
+        return sandbox
+
+    async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None, sink: Sink) -> LocalSandbox:
+        offsets = decode_cursor(cursor)
+        run = RunDir(Path(ref))
+        sandbox = LocalSandbox(run, asyncio.get_running_loop(), child=None)
+        self._follow(sandbox, offsets, sink)
+        return sandbox
+
+    async def close(self) -> None:
+        """Stop the reader thread; agents keep running and can be attached to later."""
+        await asyncio.to_thread(self._tailer.close)
+        for sandbox in self._sandboxes:
+            sandbox.abandon()
+        self._sandboxes.clear()
+
+    def _run_dir(self, spec: LaunchSpec) -> Path:
+        if spec.run_dir is not None:
+            return Path(spec.run_dir)
+        base = self._runs_dir or data_dir() / "runs"
+        return base / spec.task_id / str(spec.attempt)
+
+    async def _await_agent(self, run: RunDir, child: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not run.pids().get("agent") and run.exit_outcome() is None:
+            if reap(child):
+                raise RuntimeUnavailable(
+                    f"the local agent supervisor exited before starting the agent: "
+                    f"{run.log_tail() or 'no output'} (see {run.path})")
+            if time.monotonic() > deadline:
+                raise RuntimeUnavailable(
+                    f"the local agent supervisor did not start the agent within "
+                    f"{START_TIMEOUT:.0f} s (pid {child}, run dir {run.path})")
+            await asyncio.sleep(0.005)
+
+    def _follow(self, sandbox: LocalSandbox, offsets: dict[Stream, int], sink: Sink) -> None:
+        paths = {Stream.STDOUT: Path(sandbox.ref) / STDOUT_LOG, Stream.STDERR: Path(sandbox.ref) / STDERR_LOG}
+        sandbox.target = TailTarget(
+            loop=asyncio.get_running_loop(), sink=sink, paths=paths, offsets=offsets,
+            probe=sandbox.probe, on_done=partial(self._ended, sandbox), on_error=sandbox.fail,
+        )
+        self._sandboxes.append(sandbox)
+        self._tailer.add(sandbox.target)
+
+    def _ended(self, sandbox: LocalSandbox, outcome: Outcome) -> None:
+        if sandbox in self._sandboxes:
+            self._sandboxes.remove(sandbox)
+        sandbox.resolve(outcome)

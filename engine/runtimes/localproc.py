@@ -1,0 +1,123 @@
+"""Host-side helpers of the local runtime: the agent's environment, launching the detached
+supervisor, and reading what it recorded in the run dir (pids, exit code).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from engine.errors import InvalidInput
+from engine.runtimes.base import LaunchSpec, Outcome
+from engine.runtimes.supervise import (
+    EXIT_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
+)
+
+#: Host variables an agent gets; everything else must come from the spec's env.
+_BASE_VARS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+_RUN_FILES = (STDOUT_LOG, STDERR_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG,
+              PIDS_FILE + ".tmp", EXIT_FILE + ".tmp")
+#: Slack when comparing recorded and current process creation times (clock adjustments).
+_CTIME_SLACK = 0.5
+
+
+def agent_env(extra: dict[str, str]) -> dict[str, str]:
+    """A minimal host environment (no host secrets leak in) plus ``extra``."""
+    env = {name: os.environ[name] for name in _BASE_VARS if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("HOME", os.path.expanduser("~"))
+    env.setdefault("LANG", "C.UTF-8")
+    env["TERM"] = "dumb"
+    env.update(extra)
+    return env
+
+
+def launch_supervisor(spec: LaunchSpec, run_dir: Path) -> int:
+    """Start the supervisor in a session of its own; return its pid (our child)."""
+    argv = [sys.executable, "-I", "-m", "engine.runtimes.supervise",
+            str(run_dir), str(spec.workdir), "--", *spec.argv]
+    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # posix_spawn, not Popen: the child must outlive us, and a Popen object collected
+        # while its child runs warns; the pid is reaped in `reap` instead.
+        return os.posix_spawn(
+            sys.executable, argv, agent_env(spec.env), setsid=True,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
+        )
+    finally:
+        os.close(log)
+
+
+def reap(pid: int) -> bool:
+    """True if our child ``pid`` has exited (reaping it); False while it runs."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done != 0
+
+
+def is_alive(identity: dict[str, Any] | None) -> bool:
+    """Whether the process recorded as ``{"pid", "ctime"}`` still runs (pid reuse aware)."""
+    if not identity:
+        return False
+    try:
+        proc = psutil.Process(identity["pid"])
+        return (abs(proc.create_time() - identity["ctime"]) < _CTIME_SLACK
+                and proc.status() != psutil.STATUS_ZOMBIE)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The files of one local sandbox."""
+
+    path: Path
+
+    def pids(self) -> dict[str, Any]:
+        return read_json(self.path / PIDS_FILE) or {}
+
+    def exit_outcome(self) -> Outcome | None:
+        """The outcome the supervisor recorded, or None while the agent runs."""
+        record = read_json(self.path / EXIT_FILE)
+        if record is None:
+            return None
+        code = int(record["exit_code"])
+        return Outcome(exit_code=code, reason=record.get("reason") or _signal_words(code))
+
+    def prepare(self) -> None:
+        """Create the dir, refusing one in use by a live agent, and clear old run files."""
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        supervisor = self.pids().get("supervisor")
+        if is_alive(supervisor):
+            raise InvalidInput(
+                f"run dir {self.path} belongs to a running agent (supervisor pid "
+                f"{supervisor['pid']}): attach to it or stop it first")
+        self.remove_files()
+
+    def remove_files(self) -> None:
+        for name in _RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+
+    def log_tail(self, limit: int = 2000) -> str:
+        try:
+            return (self.path / SUPERVISOR_LOG).read_text(errors="replace")[-limit:].strip()
+        except FileNotFoundError:
+            return ""
+
+
+def _signal_words(code: int) -> str | None:
+    if code >= 0:
+        return None
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"killed by {name}"

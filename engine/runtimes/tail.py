@@ -1,0 +1,247 @@
+"""One reader thread per runtime that tails the output files of all live local sandboxes.
+
+The agents write straight into files; this thread polls them (every ~10 ms while there is
+output, backing off to 50 ms when idle), splits new bytes into lines and hands batches to
+each sandbox's event loop — one ``call_soon_threadsafe`` per loop per polling round, not
+one per line. A thread per sandbox, or the default executor, would not scale to dozens of
+agents. When the loop falls behind, the thread stops reading (the files hold the rest).
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InvalidInput
+from engine.models import Stream
+from engine.runtimes.base import Outcome, Sink
+from engine.runtimes.lines import LineSplitter
+
+CHUNK_BYTES = 256 * 1024
+#: Lines handed to loops but not yet consumed, above which reading pauses.
+MAX_IN_FLIGHT_LINES = 100_000
+_BUSY_SLEEP = 0.01
+_IDLE_SLEEP_MAX = 0.05
+STREAMS = (Stream.STDOUT, Stream.STDERR)
+
+
+def encode_cursor(offsets: dict[Stream, int]) -> str:
+    """The cursor text for per-stream byte offsets."""
+    return json.dumps({s.value: offsets[s] for s in STREAMS})
+
+
+def decode_cursor(cursor: str | None) -> dict[Stream, int]:
+    """Per-stream byte offsets from a cursor made by `encode_cursor` (None: the start)."""
+    if cursor is None:
+        return {s: 0 for s in STREAMS}
+    try:
+        raw = json.loads(cursor)
+        offsets = {s: int(raw[s.value]) for s in STREAMS}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(f"not a local runtime log cursor: {cursor!r} ({exc})") from exc
+    if min(offsets.values()) < 0:
+        raise InvalidInput(f"log cursor has a negative offset: {cursor!r}")
+    return offsets
+
+
+@dataclass(eq=False)
+class TailTarget:
+    """The output files of one sandbox and where their lines go.
+
+    ``probe`` runs on the reader thread and returns the sandbox's Outcome once it ended
+    (else None); ``on_done`` / ``on_error`` run on ``loop`` after the last batch was
+    delivered / when the sink raised.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    sink: Sink
+    paths: dict[Stream, Path]
+    offsets: dict[Stream, int]
+    probe: Callable[[], Outcome | None]
+    on_done: Callable[[Outcome], None]
+    on_error: Callable[[BaseException], None]
+    splitters: dict[Stream, LineSplitter] = field(init=False)
+    fds: dict[Stream, int] = field(default_factory=dict, init=False)
+    idle: bool = field(default=True, init=False)
+    scheduled: int = field(default=0, init=False)   # lines handed out (reader thread)
+    delivered: int = field(default=0, init=False)   # lines the sink got (loop thread)
+    failed: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.splitters = {s: LineSplitter(self.offsets[s]) for s in STREAMS}
+
+    def read(self, stream: Stream, offset: int) -> bytes:
+        """Up to CHUNK_BYTES of ``stream``'s file from ``offset`` (b"" until it exists)."""
+        fd = self.fds.get(stream)
+        if fd is None:
+            try:
+                fd = self.fds[stream] = os.open(self.paths[stream], os.O_RDONLY)
+            except FileNotFoundError:
+                return b""
+        return os.pread(fd, CHUNK_BYTES, offset)
+
+    def schedule(self, queue: list["_Call"], stream: Stream, lines: list[str], end: int) -> None:
+        """Queue one batch of ``stream`` whose last line ends at file offset ``end``."""
+        offsets = {s: self.splitters[s].offset for s in STREAMS}
+        offsets[stream] = end
+        queue.append((_deliver, (self, stream, lines, encode_cursor(offsets))))
+        self.scheduled += len(lines)
+
+    def close_files(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+class Tailer:
+    """The shared reader thread; started on the first `add`, stopped by `close`."""
+
+    def __init__(self, name: str = "agentdeck-local-tail") -> None:
+        self._name = name
+        self._targets: list[TailTarget] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._turn = 0
+
+    def add(self, target: TailTarget) -> None:
+        """Start tailing ``target``'s files from its offsets."""
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("tailer is closed")
+            self._targets.append(target)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def remove(self, target: TailTarget) -> None:
+        """Stop tailing ``target``: no more batches and no ``on_done`` for it."""
+        target.failed = True  # the reader thread drops it (and closes its files) next round
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (blocking: call it off the loop)."""
+        with self._lock:
+            self._closing = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        sleep = _BUSY_SLEEP
+        while True:
+            with self._lock:
+                if self._closing:
+                    break
+                targets = self._targets[:]
+            progress = self._round(targets)
+            if progress is _Progress.BACKLOG:
+                continue
+            sleep = _BUSY_SLEEP if progress is _Progress.READ else min(sleep * 2, _IDLE_SLEEP_MAX)
+            self._wake.wait(sleep)
+            self._wake.clear()
+        with self._lock:
+            for target in self._targets:
+                target.close_files()
+            self._targets.clear()
+
+    def _round(self, targets: list[TailTarget]) -> "_Progress":
+        """Poll every target once, starting with a different one each round for fairness."""
+        if targets:
+            self._turn = (self._turn + 1) % len(targets)
+            targets = targets[self._turn:] + targets[:self._turn]
+        in_flight = sum(t.scheduled - t.delivered for t in targets)
+        queues: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
+        progress = _Progress.IDLE
+        for target in targets:
+            if in_flight > MAX_IN_FLIGHT_LINES:
+                progress = max(progress, _Progress.READ)  # the loops are behind: let them catch up
+                break
+            if target.failed:
+                self._drop(target)
+                continue
+            queue = queues.setdefault(target.loop, [])
+            before = target.scheduled
+            try:
+                step = self._poll(target, queue)
+            except Exception as exc:  # a bug or an unreadable file: fail this sandbox only
+                self._drop(target)
+                queue.append((target.on_error, (exc,)))
+                continue
+            in_flight += target.scheduled - before
+            progress = max(progress, step)
+        for loop, queue in queues.items():
+            if queue:
+                _post(loop, queue)
+        return progress
+
+    def _poll(self, target: TailTarget, queue: list["_Call"]) -> "_Progress":
+        outcome = target.probe() if target.idle else None
+        progress = _Progress.IDLE
+        for stream in STREAMS:
+            splitter = target.splitters[stream]
+            data = target.read(stream, splitter.end)
+            if not data:
+                continue
+            progress = max(progress, _Progress.BACKLOG if len(data) == CHUNK_BYTES else _Progress.READ)
+            for lines, end in splitter.feed(data):
+                target.schedule(queue, stream, lines, end)
+        target.idle = progress is _Progress.IDLE
+        if outcome is not None and target.idle:
+            for stream in STREAMS:
+                for lines, end in target.splitters[stream].flush():
+                    target.schedule(queue, stream, lines, end)
+            queue.append((_done, (target, outcome)))
+            self._drop(target)
+        return progress
+
+    def _drop(self, target: TailTarget) -> None:
+        target.close_files()
+        with self._lock:
+            if target in self._targets:
+                self._targets.remove(target)
+
+
+class _Progress(enum.IntEnum):
+    IDLE = 0      # nothing new anywhere
+    READ = 1      # some output
+    BACKLOG = 2   # a file had a full chunk waiting: poll again at once
+
+
+_Call = tuple[Callable[..., None], tuple[Any, ...]]
+
+
+def _post(loop: asyncio.AbstractEventLoop, queue: list[_Call]) -> None:
+    def run() -> None:
+        for func, args in queue:
+            func(*args)
+
+    try:
+        loop.call_soon_threadsafe(run)
+    except RuntimeError:
+        pass  # that loop is closed: nobody is left to receive the lines
+
+
+def _deliver(target: TailTarget, stream: Stream, lines: list[str], cursor: str) -> None:
+    target.delivered += len(lines)
+    if target.failed:
+        return
+    try:
+        target.sink(stream, lines, cursor)
+    except Exception as exc:  # the engine's sink failed: stop feeding this sandbox
+        target.failed = True
+        target.on_error(exc)
+
+
+def _done(target: TailTarget, outcome: Outcome) -> None:
+    if not target.failed:
+        target.on_done(outcome)
