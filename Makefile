@@ -1,0 +1,28 @@
+# agentdeck — two entry points: `make run` (try it) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	sh scripts/system-deps.sh
+	$(VENV)/bin/agentdeck --demo
+
+test: $(VENV)/.installed
+	sh scripts/system-deps.sh --test
+	sh scripts/ensure-docker.sh
+	sh scripts/install-agent-clis.sh
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider
+
+bench: $(VENV)/.installed
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info
