@@ -1,0 +1,178 @@
+"""`Workspace`: every git operation of the engine, as blocking calls.
+
+The engine runs these in worker threads (``asyncio.to_thread``). Per user repo, calls
+that change its state (snapshot, accept) are serialized by a lock.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.errors import RepoError
+from engine.gitcmd import Git
+from engine.workspace import accept as _accept
+from engine.workspace.changes import check_caps, diff_result
+from engine.workspace.copies import build_working_copy, commit_worktree
+from engine.workspace.repo import (
+    ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
+    remove_tree, result_ref,
+)
+from engine.workspace.types import DiffResult, RepoInfo
+
+RepoPath = str | os.PathLike[str]
+
+
+class Workspace:
+    """Snapshots, per-task working copies, diffs and accepts, all under ``home``.
+
+    Layout: ``home/git/<hash>.git`` (private bare dir per user repo), ``home/work/<task>``
+    (the agent's working copy), ``home/index/<task>`` (the index of that copy).
+
+    Args:
+        home: The engine's data dir.
+        max_files: Most changed files `capture` accepts.
+        max_bytes: Most bytes of new content `capture` accepts.
+    """
+
+    def __init__(self, home: Path, *, max_files: int = 20000, max_bytes: int = 1 << 30) -> None:
+        self.home = Path(home)
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._store = PrivateStore(self.home)
+        self._locks: dict[Path, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def workdir(self, task_id: str) -> Path:
+        """The working copy of ``task_id`` (exists after `prepare`)."""
+        return self.home / "work" / check_task_id(task_id)
+
+    def _index(self, task_id: str) -> Path:
+        return self.home / "index" / task_id
+
+    def _lock(self, repo: UserRepo) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(repo.root, threading.Lock())
+
+    def inspect(self, repo: RepoPath) -> RepoInfo:
+        """Describe the user's repo.
+
+        Raises:
+            RepoError: missing path, not a git repo, bare, or no commits yet.
+        """
+        user = open_repo(repo)
+        head = user.head()
+        dirty = bool(user.git.run("status", "--porcelain", "-z").stdout)
+        return RepoInfo(path=user.root, branch=user.branch(), head=head, dirty=dirty)
+
+    def snapshot(self, task_id: str, repo: RepoPath, include_uncommitted: bool = False) -> str:
+        """Record the commit a task starts from and return it.
+
+        Args:
+            task_id: The task; its base is kept under ``refs/agentdeck/base/<task>``.
+            repo: The user's repo.
+            include_uncommitted: Also take tracked changes and untracked, non-ignored
+                files (a commit on top of HEAD); the user's index, files and refs stay
+                untouched.
+        """
+        check_task_id(task_id)
+        user = open_repo(repo)
+        private = self._store.open(user)
+        with self._lock(user):
+            head = user.head()
+            base = commit_worktree(user, private, head, task_id) if include_uncommitted else head
+        private.run("update-ref", base_ref(task_id), base)
+        return base
+
+    def prepare(self, task_id: str, repo: RepoPath, base: str) -> Path:
+        """Make a fresh working copy of ``base`` for the agent and return its folder."""
+        workdir = self.workdir(task_id)
+        private = self._private(repo, base)
+        build_working_copy(private, base, workdir, self._index(task_id))
+        return workdir
+
+    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path) -> DiffResult:
+        """Record what the agent changed in ``workdir`` as a commit on ``base``.
+
+        Raises:
+            UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
+                content (nothing is written then).
+            RepoError: the working copy is gone.
+        """
+        check_task_id(task_id)
+        workdir = Path(workdir)
+        if not workdir.is_dir():
+            raise RepoError(f"the working copy {workdir} of task {task_id} no longer exists")
+        private = self._private(repo, base)
+        index = self._index(task_id)
+        tree_git = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
+            GIT_INDEX_FILE=index)
+        if not index.is_file():  # a copy not made by prepare: start from base's entries
+            index.parent.mkdir(parents=True, exist_ok=True)
+            tree_git.run("read-tree", base)
+        check_caps(tree_git, workdir, self.max_files, self.max_bytes)
+        tree_git.run("add", "-A")
+        tree = tree_git.out("write-tree")
+        commit = private.with_env(**ENGINE_IDENTITY).out(
+            "commit-tree", tree, "-p", base, "-m", f"agentdeck: result of task {task_id}")
+        private.run("update-ref", result_ref(task_id), commit)
+        return diff_result(private, base, commit)
+
+    def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None) -> str:
+        """The unified diff ``base..commit`` (binary-safe, renames found), optionally
+        limited to ``paths``."""
+        check_commit(commit)
+        git = self._private(repo, base).with_env(GIT_LITERAL_PATHSPECS="1")
+        proc = git.run("diff", "--binary", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+                       base, commit, "--", *(paths or []))
+        return proc.stdout.decode(errors="replace")
+
+    def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
+               exclude: Sequence[str] = (), branch: bool = False) -> str:
+        """Apply the task's result to the user's repo.
+
+        Args:
+            exclude: Paths that keep their base version.
+            branch: Only create branch ``agentdeck/<task_id>``; files and HEAD untouched.
+
+        Returns:
+            The new commit on the current branch, or the branch name when ``branch``.
+
+        Raises:
+            UnsafeChange: an included file is unsafe (the message names them).
+            ConflictError: the branch moved and the change conflicts (repo untouched).
+            RepoError: detached HEAD, operation in progress, or local changes in the way.
+        """
+        check_task_id(task_id)
+        check_commit(commit)
+        user = open_repo(repo)
+        private = self._private(user, base)
+        with self._lock(user):
+            proposal = _accept.proposed_commit(user, private, base, commit, message, exclude)
+            if branch:
+                return _accept.create_branch(user, private, f"agentdeck/{task_id}", proposal)
+            return _accept.commit_on_head(user, private, base, proposal, message)
+
+    def behind(self, repo: RepoPath, base: str) -> int:
+        """How many commits the user's HEAD has that ``base`` does not (staleness)."""
+        user = open_repo(repo)
+        return int(self._private(user, base).out("rev-list", "--count", f"{base}..{user.head()}"))
+
+    def discard(self, task_id: str) -> None:
+        """Delete the task's working copy, its index and its private refs."""
+        remove_tree(self.workdir(task_id))
+        self._index(task_id).unlink(missing_ok=True)
+        refs = f"delete {base_ref(task_id)}\ndelete {result_ref(task_id)}\n".encode()
+        for git_dir in self._store.all_dirs():
+            Git(git_dir=git_dir).run("update-ref", "--stdin", input=refs)
+
+    def _private(self, repo: RepoPath | UserRepo, base: str) -> Git:
+        """The private git dir of ``repo``, after checking it knows commit ``base``."""
+        check_commit(base)
+        user = repo if isinstance(repo, UserRepo) else open_repo(repo)
+        private = self._store.open(user)
+        known = private.run("rev-parse", "--verify", "-q", f"{base}^{{commit}}", ok=(0, 1))
+        if known.returncode:
+            raise RepoError(f"commit {base} is unknown in {user.root}: snapshot the task again")
+        return private
