@@ -69,7 +69,8 @@ class LLMServer:
         self._cond = threading.Condition()
         self._release = threading.Event()
         self._httpd = _HTTPServer(self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
+        # A short poll interval keeps close() quick: shutdown() waits for the next poll.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
                                         name="llm-server", daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------
