@@ -1,0 +1,66 @@
+"""Shared helpers for engine tests: real git repos, a real engine on a tmp data dir."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+from engine.api import Engine
+from engine.models import Task, TaskState
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "dev@example.com")
+    git(path, "config", "user.name", "Dev")
+    for name, text in (files or {"README.md": "hello\n", "src/app.py": "x = 1\n"}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+async def open_engine(home: Path, **kw) -> Engine:
+    kw.setdefault("default_runtime", "local")
+    return await Engine.open(home, **kw)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_state(engine: Engine, task_id: str, states: set[TaskState],
+                     timeout: float = 30.0) -> Task:
+    end = time.monotonic() + timeout
+    while True:
+        task = await engine.get_task(task_id)
+        if task.state in states:
+            return task
+        if time.monotonic() > end:
+            raise AssertionError(f"task {task_id} stayed {task.state.value} ({task.error})")
+        await asyncio.sleep(0.05)
+
+
+async def wait_done(engine: Engine, task_id: str, timeout: float = 30.0) -> Task:
+    from engine.models import TERMINAL_STATES
+    return await wait_state(engine, task_id, set(TERMINAL_STATES) | {TaskState.NEEDS_INPUT},
+                            timeout)
+
+
+def stdout_lines(engine: Engine, task_id: str) -> list[str]:
+    engine.store.flush()
+    return [e.text for e in engine.store.get_logs(task_id, limit=None)
+            if e.stream.value == "stdout"]

@@ -1,0 +1,149 @@
+"""The durable queue through the real engine: parallelism cap, priority, not_before."""
+from __future__ import annotations
+
+import time
+
+from engine.events import TaskUpdated
+from engine.models import ReviewState, TaskState
+from tests.engine.enginekit import (
+    make_repo, open_engine, stdout_lines, wait_done, wait_state, wait_until,
+)
+
+
+async def test_twenty_tasks_never_more_than_four_at_once_in_priority_order(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    # Submit everything first through a process that does not drive the queue, so the
+    # start order is decided by priority alone.
+    submitter = await open_engine(home, drive_queue=False)
+    ids = []
+    for i in range(20):
+        script = f"sleep 0.2; echo task {i} > out_{i}.txt; echo done {i}"
+        task = await submitter.submit(repo, script, priority=i % 5, title=f"t{i}")
+        ids.append(task.id)
+    await submitter.close()
+
+    engine = await open_engine(home, max_parallel=4)
+    active: set[str] = set()
+    peak = 0
+    started: list[str] = []
+
+    def on_event(event):
+        nonlocal peak
+        if not isinstance(event, TaskUpdated):
+            return
+        task = event.task
+        if task.state == TaskState.PREPARING and task.id not in active:
+            started.append(task.id)
+        if task.state.is_active:
+            active.add(task.id)
+        else:
+            active.discard(task.id)
+        peak = max(peak, len(active))
+
+    engine.bus.subscribe(on_event)
+    try:
+        for task_id in ids:
+            task = await wait_done(engine, task_id, timeout=60)
+            assert task.state == TaskState.SUCCEEDED, task.error
+            assert task.review == ReviewState.PENDING and task.files_changed == 1
+        assert 2 <= peak <= 4
+        priority = {task_id: i % 5 for i, task_id in enumerate(ids)}
+        order = [priority[t] for t in started]
+        assert order == sorted(order, reverse=True), order
+        assert stdout_lines(engine, ids[7]) == ["done 7"]
+    finally:
+        await engine.close()
+
+
+async def test_not_before_holds_a_task_until_its_time(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        later = await engine.submit(repo, "echo later", not_before=time.time() + 1.5)
+        now = await engine.submit(repo, "echo now")
+        await wait_done(engine, now.id)
+        assert (await engine.get_task(later.id)).state == TaskState.QUEUED
+        done = await wait_done(engine, later.id)
+        assert done.state == TaskState.SUCCEEDED
+        assert done.started_at >= later.not_before
+    finally:
+        await engine.close()
+
+
+async def test_a_task_inserted_by_another_process_is_picked_up(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    engine = await open_engine(home)
+    other = await open_engine(home, drive_queue=False)
+    try:
+        assert engine.drives and not other.drives
+        task = await other.submit(repo, "echo from the cli")
+        done = await wait_done(engine, task.id, timeout=10)
+        assert done.state == TaskState.SUCCEEDED
+    finally:
+        await other.close()
+        await engine.close()
+
+
+async def test_cancel_stops_the_whole_process_group(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        script = "sh -c 'trap \"\" TERM; sleep 60' & echo started; wait"
+        task = await engine.submit(repo, script)
+        await wait_until(lambda: "started" in stdout_lines(engine, task.id), what="start")
+        t0 = time.monotonic()
+        await engine.cancel(task.id)
+        done = await wait_done(engine, task.id, timeout=30)
+        assert done.state == TaskState.CANCELLED
+        assert done.error == "cancelled by the user"
+        assert time.monotonic() - t0 < 25
+    finally:
+        await engine.close()
+
+
+async def test_retry_keeps_the_old_log_and_counts_attempts(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await engine.submit(repo, 'test -f flag && echo second || { touch flag; echo first; exit 3; }')
+        failed = await wait_done(engine, task.id)
+        assert failed.state == TaskState.FAILED and failed.exit_code == 3
+        assert "exited with code 3" in failed.error
+        await engine.retry(task.id)
+        again = await wait_done(engine, task.id)
+        # A retry starts from the snapshot again: the flag of attempt 1 is gone.
+        assert again.attempt == 2 and again.state == TaskState.FAILED
+        assert stdout_lines(engine, task.id) == ["first", "first"]
+        attempts = await engine.attempts(task.id)
+        assert [a["state"] for a in attempts] == ["failed", "failed"]
+    finally:
+        await engine.close()
+
+
+async def test_follow_up_runs_in_the_same_working_copy(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await engine.submit(repo, "echo one > notes.txt")
+        await wait_done(engine, task.id)
+        await engine.follow_up(task.id, "echo two >> notes.txt; cat notes.txt")
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.SUCCEEDED and done.attempt == 2
+        assert stdout_lines(engine, task.id)[-2:] == ["one", "two"]
+        assert "+one\n+two" in await engine.get_patch(task.id)
+    finally:
+        await engine.close()
+
+
+async def test_timeout_ends_the_task_as_timed_out(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await engine.submit(repo, "echo working; sleep 30", timeout=1)
+        done = await wait_done(engine, task.id, timeout=30)
+        assert done.state == TaskState.TIMED_OUT
+        assert "timed out after 1 s" in done.error
+    finally:
+        await engine.close()

@@ -1,0 +1,148 @@
+"""Accept and reject through the engine, on real git repos."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConflictError, InvalidInput, UnsafeChange
+from engine.models import ReviewState, TaskState
+from tests.engine.enginekit import git, make_repo, open_engine, wait_done
+
+
+def repo_state(repo: Path) -> tuple[str, str, str]:
+    """HEAD, porcelain status and a hash of every file in the work tree (.git excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in repo.rglob("*") if ".git" not in p.relative_to(repo).parts):
+        digest.update(str(path.relative_to(repo)).encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain"), digest.hexdigest()
+
+
+async def _finished(engine, repo, script):
+    task = await engine.submit(repo, script)
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.SUCCEEDED, done.error
+    return done
+
+
+async def test_accept_commits_one_commit_naming_the_task(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo 'x = 2' > src/app.py; echo new > NEW.md")
+        sha = await engine.accept(task.id)
+        assert git(repo, "rev-parse", "HEAD") == sha
+        assert (repo / "src/app.py").read_text() == "x = 2\n"
+        assert git(repo, "status", "--porcelain") == ""
+        message = git(repo, "log", "-1", "--format=%B")
+        assert task.id in message and "agent 'shell'" in message
+        assert (await engine.get_task(task.id)).review == ReviewState.ACCEPTED
+        with pytest.raises(InvalidInput, match="already accepted"):
+            await engine.accept(task.id)
+    finally:
+        await engine.close()
+
+
+async def test_accept_on_a_moved_branch_merges_cleanly(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo agent > agent.txt")
+        (repo / "README.md").write_text("changed by the user meanwhile\n")
+        git(repo, "commit", "-qam", "user work")
+        user_head = git(repo, "rev-parse", "HEAD")
+        sha = await engine.accept(task.id)
+        assert git(repo, "rev-parse", f"{sha}^") == user_head
+        assert (repo / "agent.txt").read_text() == "agent\n"
+        assert (repo / "README.md").read_text() == "changed by the user meanwhile\n"
+    finally:
+        await engine.close()
+
+
+async def test_a_conflicting_accept_leaves_the_repo_untouched(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo 'x = agent' > src/app.py")
+        (repo / "src/app.py").write_text("x = user\n")
+        git(repo, "commit", "-qam", "user edits the same line")
+        (repo / "scratch.txt").write_text("uncommitted user file\n")
+        before = repo_state(repo)
+        with pytest.raises(ConflictError) as caught:
+            await engine.accept(task.id)
+        assert caught.value.files == ["src/app.py"]
+        assert repo_state(repo) == before
+        stored = await engine.get_task(task.id)
+        assert stored.review == ReviewState.CONFLICT and "src/app.py" in stored.error
+    finally:
+        await engine.close()
+
+
+async def test_partial_accept_and_branch_mode(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo a > a.txt; echo b > b.txt")
+        await engine.accept(task.id, exclude=["b.txt"])
+        assert (repo / "a.txt").exists() and not (repo / "b.txt").exists()
+        assert git(repo, "show", "--name-only", "--format=", "HEAD") == "a.txt"
+
+        other = await _finished(engine, repo, "echo c > c.txt")
+        before = repo_state(repo)
+        branch = await engine.accept(other.id, branch=True)
+        assert branch == f"agentdeck/{other.id}"
+        assert repo_state(repo) == before
+        assert git(repo, "show", f"{branch}:c.txt") == "c"
+    finally:
+        await engine.close()
+
+
+async def test_reject_discards_the_working_copy(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo junk > junk.txt")
+        before = repo_state(repo)
+        await engine.reject(task.id)
+        stored = await engine.get_task(task.id)
+        assert stored.review == ReviewState.REJECTED
+        assert not Path(stored.workdir).exists()
+        assert repo_state(repo) == before
+    finally:
+        await engine.close()
+
+
+MALICIOUS = """
+mkdir -p .git/hooks
+printf '#!/bin/sh\\ntouch {marker}\\n' > .git/hooks/post-commit
+cp .git/hooks/post-commit .git/hooks/pre-commit
+chmod +x .git/hooks/*
+git config core.hooksPath .git/hooks
+git config core.fsmonitor 'touch {marker}'
+printf '* filter=evil\\n' > .gitattributes
+git config filter.evil.clean 'touch {marker}'
+ln -s /etc/passwd passwd-link
+echo ok > fine.txt
+"""
+
+
+async def test_a_malicious_agent_runs_nothing_on_accept_and_escapes_nothing(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    marker = tmp_path / "PWNED"
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, MALICIOUS.format(marker=marker))
+        diff = await engine.get_diff(task.id)
+        assert "passwd-link" in diff.unsafe
+        with pytest.raises(UnsafeChange, match="passwd-link"):
+            await engine.accept(task.id)
+        await engine.accept(task.id, exclude=["passwd-link"])
+        assert (repo / "fine.txt").read_text() == "ok\n"
+        assert not (repo / "passwd-link").exists()
+        assert not marker.exists(), "a hook, fsmonitor or filter of the agent ran on the host"
+        assert not (repo / ".git/hooks/post-commit").exists()
+    finally:
+        await engine.close()
