@@ -1,0 +1,122 @@
+"""Entry point of the desktop app: one Qt application, one qasync asyncio loop.
+
+Start order: QApplication → qasync loop → `Engine.open` → bridge → window. On quit the
+coroutines the UI started are cancelled on ``aboutToQuit`` and the engine is closed
+before the loop ends (running agents keep running; the next start re-attaches).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+import qasync
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop import icons
+from desktop.asyncutil import TaskRunner
+from desktop.bridge import Bridge
+from desktop.context import AppContext
+from desktop.main_window import MainWindow
+from desktop.state import UiState
+from desktop.theme import ThemeWatcher, palette_for
+from engine.api import Engine
+from engine.paths import data_dir
+
+log = logging.getLogger("agentdeck.desktop")
+UI_STATE_FILE = "ui.ini"
+
+
+class Session:
+    """An open engine plus the window showing it."""
+
+    def __init__(self, engine: Engine, ui_state: UiState) -> None:
+        self.runner = TaskRunner()
+        self.bridge = Bridge(engine.bus)
+        self.ctx = AppContext(engine, self.bridge, self.runner, ui_state)
+        self.theme = ThemeWatcher(ui_state.theme())
+        self.window = MainWindow(self.ctx, self.theme.theme)
+        self.theme.changed.connect(self.apply_theme)
+        self.window.theme_mode_changed.connect(self.theme.set_mode)
+        self.apply_theme(self.theme.theme)
+
+    @classmethod
+    async def open(cls, home: Path, **engine_options) -> "Session":
+        """Open the engine in ``home`` and build (but not show) the window."""
+        engine = await Engine.open(home, **engine_options)
+        session = cls(engine, UiState(home / UI_STATE_FILE))
+        await session.window.load()
+        return session
+
+    def apply_theme(self, theme) -> None:
+        """Use ``theme`` everywhere (app palette, hand-painted views, tinted icons)."""
+        app = QApplication.instance()
+        app.setPalette(palette_for(theme))
+        icons.clear_cache()
+        self.window.set_theme(theme)
+
+    async def close(self) -> None:
+        """Close the window, stop UI coroutines, then close the engine."""
+        self.window.close()
+        self.runner.cancel_all()
+        await self.runner.drain()
+        self.bridge.close()
+        await self.ctx.engine.close()
+
+
+def install_excepthook() -> None:
+    """Bugs in slots and coroutines: log them and show them, never die silently."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        log.error("unexpected error:\n%s", text)
+        box = QMessageBox(QMessageBox.Icon.Critical, "agentdeck: unexpected error",
+                          f"{kind.__name__}: {exc}\n\nThis is a bug; details are in the log.")
+        box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # never exec(): we may be inside a coroutine
+
+    sys.excepthook = hook
+
+
+async def run(app: QApplication, home: Path) -> int:
+    """Open everything, show the window, wait for quit, close the engine."""
+    session = await Session.open(home)
+    quitting = asyncio.get_running_loop().create_future()
+
+    def finish() -> None:
+        if not quitting.done():
+            quitting.set_result(None)
+
+    app.aboutToQuit.connect(session.runner.cancel_all)
+    app.aboutToQuit.connect(finish)
+    app.lastWindowClosed.connect(finish)
+    session.window.show()
+    await quitting
+    await session.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the desktop app (``agentdeck-gui``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("agentdeck")
+    app.setOrganizationName("agentdeck")
+    app.setWindowIcon(icons.icon("app"))
+    app.setQuitOnLastWindowClosed(False)  # quit after the engine closed, not before
+    install_excepthook()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        code = loop.run_until_complete(run(app, data_dir()))
+    QTimer.singleShot(0, app.quit)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Qt item models adapting engine snapshots (no domain state of their own)."""
