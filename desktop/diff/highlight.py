@@ -1,0 +1,163 @@
+"""Syntax tokens and intra-line change marks for one file, computed off the GUI thread.
+
+Pygments runs at about 1 MB/s, so a big review is never tokenized as a whole: the review
+panel asks for the file it shows, and `Highlighter` works through requests newest first
+on one worker thread, handing each `FileHighlight` back to the GUI thread by a signal.
+Tokens keep Pygments token types; colours are looked up when painting, so a theme switch
+needs no new tokens.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Hashable
+
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_for_filename
+from pygments.token import Text, _TokenType
+from pygments.util import ClassNotFound
+from PySide6.QtCore import QObject, Signal
+
+from desktop.diff.rows import ParsedFile, change_pairs
+
+# Beyond these, a side is shown plain: tokenizing would take seconds (VS Code stops at 20 MB).
+MAX_HIGHLIGHT_CHARS = 2_000_000
+MAX_MARKED_LINE = 1_000
+_WORDS = re.compile(r"\w+|\s+|[^\w\s]")
+
+Span = tuple[int, int, _TokenType]   # start column, end column, token type
+Mark = tuple[int, int]               # start column, end column of a changed stretch
+
+
+@dataclass(frozen=True, slots=True)
+class FileHighlight:
+    """Tokens and change marks of one file, keyed by line number on each side."""
+
+    key: Hashable
+    old_tokens: dict[int, list[Span]]
+    new_tokens: dict[int, list[Span]]
+    old_marks: dict[int, list[Mark]]
+    new_marks: dict[int, list[Mark]]
+
+
+def highlight_file(key: Hashable, path: str, parsed: ParsedFile) -> FileHighlight:
+    """Tokenize both sides of ``parsed`` with the lexer ``path`` suggests; mark changes."""
+    lexer = lexer_for(path)
+    old_marks: dict[int, list[Mark]] = {}
+    new_marks: dict[int, list[Mark]] = {}
+    for old_no, new_no in change_pairs(parsed):
+        old_marks[old_no], new_marks[new_no] = changed_stretches(
+            parsed.old_lines[old_no], parsed.new_lines[new_no])
+    return FileHighlight(key, tokenize_lines(lexer, parsed.old_lines),
+                         tokenize_lines(lexer, parsed.new_lines), old_marks, new_marks)
+
+
+@functools.lru_cache(maxsize=256)
+def lexer_for(path: str) -> Lexer | None:
+    """The Pygments lexer for a file name, or None for plain text."""
+    name = PurePosixPath(path).name
+    try:
+        return get_lexer_for_filename(name, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+
+
+def tokenize_lines(lexer: Lexer | None, lines: dict[int, str]) -> dict[int, list[Span]]:
+    """Token spans per line. Lines are lexed in order as one text, so strings and comments
+    spanning lines come out right within a hunk."""
+    numbers = sorted(lines)
+    text = "\n".join(lines[n] for n in numbers)
+    out: dict[int, list[Span]] = {}
+    if lexer is None or not numbers or len(text) > MAX_HIGHLIGHT_CHARS:
+        return out
+    index, column, spans = 0, 0, []
+    for _, ttype, value in lexer.get_tokens_unprocessed(text):
+        for k, part in enumerate(value.split("\n")):
+            if k:
+                out[numbers[index]] = spans
+                index, column, spans = index + 1, 0, []
+                if index >= len(numbers):
+                    return out
+            if part and ttype is not Text and ttype not in Text.Whitespace:
+                spans.append((column, column + len(part), ttype))
+            column += len(part)
+    out[numbers[index]] = spans
+    return out
+
+
+def changed_stretches(old: str, new: str) -> tuple[list[Mark], list[Mark]]:
+    """Column ranges that differ between a removed line and the added line replacing it.
+
+    Compared word by word, so a renamed identifier is marked whole; nothing is marked
+    when the lines have little in common (the whole line changed, marks would be noise).
+    """
+    if len(old) > MAX_MARKED_LINE or len(new) > MAX_MARKED_LINE:
+        return [], []
+    a, b = _WORDS.findall(old), _WORDS.findall(new)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.3:
+        return [], []
+    a_cols, b_cols = _columns(a), _columns(b)
+    old_marks, new_marks = [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            old_marks.append((a_cols[i1], a_cols[i2]))
+        if j2 > j1:
+            new_marks.append((b_cols[j1], b_cols[j2]))
+    return old_marks, new_marks
+
+
+def _columns(words: list[str]) -> list[int]:
+    """Start column of each word, plus the end of the line."""
+    cols = [0]
+    for word in words:
+        cols.append(cols[-1] + len(word))
+    return cols
+
+
+class Highlighter(QObject):
+    """Runs `highlight_file` on a worker thread, the most recent request first.
+
+    Signals:
+        ready(FileHighlight): emitted from the worker; Qt queues it to the GUI thread.
+    """
+
+    ready = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="highlight")
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Hashable, str, ParsedFile]] = []
+        self._closed = False
+
+    def request(self, key: Hashable, path: str, parsed: ParsedFile) -> None:
+        """Queue a file; it jumps ahead of older requests (the user looks at it now)."""
+        with self._lock:
+            self._pending.append((key, path, parsed))
+        self._pool.submit(self._run_newest)
+
+    def close(self) -> None:
+        """Drop queued work and let the worker end; no `ready` is emitted afterwards."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run_newest(self) -> None:
+        with self._lock:
+            if not self._pending:
+                return
+            key, path, parsed = self._pending.pop()
+        result = highlight_file(key, path, parsed)
+        with self._lock:
+            if self._closed:
+                return
+        self.ready.emit(result)

@@ -1,0 +1,182 @@
+"""Splitting a git patch into per-file pieces, fast, without parsing hunks.
+
+Opening a 500-file review must not wait for every hunk to be parsed: `split_patch` only
+scans the file headers and counts ``+``/``-`` lines with `str.count`; the hunks of one
+file are parsed (with `unidiff`) when that file is shown, see `desktop.diff.rows`.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+_FILE_START = re.compile(r"^diff --git ", re.MULTILINE)
+_BINARY_SIZE = re.compile(r"^(?:literal|delta) (\d+)$", re.MULTILINE)
+_C_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
+              "f": "\f", "r": "\r", "v": "\v"}
+
+
+class FileStatus(str, enum.Enum):
+    """What happened to one file, as git's extended headers say."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+    BINARY = "binary"
+    MODE = "mode"
+
+
+@dataclass(frozen=True, slots=True)
+class FilePatch:
+    """One file's part of a patch plus what its headers and line counts say.
+
+    Attributes:
+        path: the file's path after the change (before it, for a deleted file).
+        old_path: the path before the change ("" for an added file).
+        status: the headline change; a binary rename is RENAMED with ``binary`` set.
+        added: number of ``+`` lines.
+        removed: number of ``-`` lines.
+        binary: True for a binary file (no text hunks).
+        binary_size: size in bytes of the new content (old content when deleted).
+        old_mode: file mode before, when it changed ("" otherwise).
+        new_mode: file mode after, when it changed or the file is new.
+        text: this file's slice of the patch, header included.
+    """
+
+    path: str
+    old_path: str
+    status: FileStatus
+    added: int
+    removed: int
+    binary: bool
+    binary_size: int | None
+    old_mode: str
+    new_mode: str
+    text: str
+
+
+def split_patch(patch: str) -> list[FilePatch]:
+    """Cut a ``git diff`` output into `FilePatch` objects, one per file, in patch order."""
+    starts = [m.start() for m in _FILE_START.finditer(patch)]
+    ends = starts[1:] + [len(patch)]
+    return [_file_patch(patch[a:b]) for a, b in zip(starts, ends)]
+
+
+def _file_patch(text: str) -> FilePatch:
+    hunks_at = text.find("\n@@")
+    header = text if hunks_at < 0 else text[:hunks_at]
+    body = "" if hunks_at < 0 else text[hunks_at:]
+    fields = _header_fields(header)
+    old_path, path = fields["old"], fields["new"]
+    deleted = "deleted file mode" in fields
+    added_file = "new file mode" in fields
+    binary = "binary" in fields
+    status = _status(fields, deleted, added_file, binary)
+    return FilePatch(
+        path=old_path if deleted else path,
+        old_path="" if added_file else old_path,
+        status=status,
+        # A body starts with "\n@@", so every changed line sits right after a newline.
+        added=body.count("\n+"),
+        removed=body.count("\n-"),
+        binary=binary,
+        binary_size=_binary_size(text, deleted) if binary else None,
+        old_mode=fields.get("old mode", fields.get("deleted file mode", "")),
+        new_mode=fields.get("new mode", fields.get("new file mode", "")),
+        text=text,
+    )
+
+
+def _status(fields: dict[str, str], deleted: bool, added: bool, binary: bool) -> FileStatus:
+    if added:
+        return FileStatus.ADDED
+    if deleted:
+        return FileStatus.DELETED
+    if "rename to" in fields or fields["old"] != fields["new"]:
+        return FileStatus.RENAMED
+    if binary:
+        return FileStatus.BINARY
+    if "old mode" in fields and "---" not in fields:
+        return FileStatus.MODE
+    return FileStatus.MODIFIED
+
+
+def _header_fields(header: str) -> dict[str, str]:
+    """Map git's extended header keywords to their values, plus "old"/"new" paths."""
+    lines = header.split("\n")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        for key in ("old mode", "new mode", "deleted file mode", "new file mode",
+                    "rename from", "rename to", "copy from", "copy to", "---", "+++"):
+            if line.startswith(key + " "):
+                fields[key] = line[len(key) + 1:]
+                break
+        else:
+            if line.startswith(("GIT binary patch", "Binary files")):
+                fields["binary"] = ""
+    old, new = _paths_of_git_line(lines[0])
+    old = _side_path(fields, "---", "rename from", "copy from", default=old)
+    new = _side_path(fields, "+++", "rename to", "copy to", default=new)
+    fields["old"], fields["new"] = old, new
+    return fields
+
+
+def _side_path(fields: dict[str, str], marker: str, rename: str, copy: str,
+               default: str) -> str:
+    if rename in fields or copy in fields:
+        return _unquote(fields.get(rename) or fields[copy])
+    value = fields.get(marker, "")
+    if value and value != "/dev/null":
+        return _unquote(value)[2:]  # drop the "a/" or "b/" prefix
+    return default
+
+
+def _paths_of_git_line(line: str) -> tuple[str, str]:
+    """Both paths of ``diff --git a/X b/Y``; exact when X == Y or the paths are quoted."""
+    rest = line[len("diff --git "):]
+    if rest.startswith('"'):
+        old, after = _split_quoted(rest)
+        new = _unquote(after.strip())
+        return old[2:], new[2:]
+    half = (len(rest) - 1) // 2
+    if rest[half] == " " and rest[2:half] == rest[half + 3:]:
+        return rest[2:half], rest[half + 3:]
+    old, _, new = rest.partition(" b/")
+    return old[2:], new
+
+
+def _split_quoted(text: str) -> tuple[str, str]:
+    """Split a leading C-quoted string off ``text``; returns (unquoted, remainder)."""
+    i = 1
+    while i < len(text) and text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return _unquote(text[: i + 1]), text[i + 1:]
+
+
+def _unquote(value: str) -> str:
+    """Undo git's C-style quoting of unusual paths ("a/t\\303\\251st" -> "a/tést")."""
+    if not (len(value) >= 2 and value[0] == value[-1] == '"'):
+        return value
+    out = bytearray()
+    body, i = value[1:-1], 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\" and body[i + 1:i + 4].isdigit():
+            out.append(int(body[i + 1:i + 4], 8))
+            i += 4
+        elif char == "\\" and i + 1 < len(body):
+            out += _C_ESCAPES.get(body[i + 1], body[i + 1]).encode()
+            i += 2
+        else:
+            out += char.encode()
+            i += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def _binary_size(text: str, deleted: bool) -> int | None:
+    """The ``literal N`` size git prints for the new side (old side for a deletion)."""
+    sizes = [int(m) for m in _BINARY_SIZE.findall(text)]
+    if not sizes:
+        return None
+    return sizes[-1] if deleted and len(sizes) > 1 else sizes[0]
