@@ -119,6 +119,10 @@ class Workspace:
         private.run("update-ref", result_ref(task_id), commit)
         return diff_result(private, base, commit)
 
+    def diff_result(self, repo: RepoPath, base: str, commit: str) -> DiffResult:
+        """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
+        return diff_result(self._private(repo, base), base, check_commit(commit))
+
     def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None) -> str:
         """The unified diff ``base..commit`` (binary-safe, renames found), optionally
         limited to ``paths``."""
