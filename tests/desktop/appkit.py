@@ -1,0 +1,55 @@
+"""Helpers for the desktop app tests: a qasync loop inside pytest-qt, task snapshots.
+
+The loop fixture follows STYLE.md: ``QEventLoop(qapp, already_running=True)`` so that
+``qtbot.waitUntil`` drives both Qt and asyncio; teardown cancels what is left, closes
+the loop and clears the running loop so nothing leaks into the next test.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+import qasync
+
+from engine.models import Task, TaskState
+
+
+@pytest.fixture
+def qloop(qapp, qtbot):
+    """A qasync loop marked as running inside the test's Qt event processing."""
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        qtbot.waitUntil(lambda: all(t.done() for t in pending), timeout=10_000)
+    qapp.aboutToQuit.disconnect(loop._after_run_forever)
+    loop.stop()
+    loop.close()
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
+
+
+def run(qtbot, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
+    """Run ``coro`` on the qasync loop while Qt processes events; return its result."""
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=int(timeout * 1000))
+    return task.result()
+
+
+def snapshot(task_id: str, **fields: Any) -> Task:
+    """A task snapshot as the engine would send it (fields default to a queued task)."""
+    base = {"prompt": f"do {task_id}", "repo": "/repos/demo", "created_at": time.time()}
+    base.update(fields)
+    return Task(id=task_id, **base)
+
+
+def running(task_id: str, started: float | None = None, **fields: Any) -> Task:
+    """A running task snapshot."""
+    return snapshot(task_id, state=TaskState.RUNNING,
+                    started_at=started if started is not None else time.time() - 5, **fields)
