@@ -119,7 +119,11 @@ def parse_batch_text(
 
 
 def dump_batch(spec: BatchSpec) -> str:
-    """The TOML text of ``spec``; `parse_batch_text` reads it back to an equal spec."""
+    """The TOML text of ``spec``; `parse_batch_text` reads it back to an equal spec.
+
+    TOML cannot say "no start time" for one task, so a task whose ``not_before`` is
+    None in a batch that has one reads back with the batch's time, as parsing makes it.
+    """
     doc: dict[str, Any] = {"name": spec.name}
     if spec.not_before is not None:
         doc["at"] = _as_datetime(spec.not_before)
