@@ -38,6 +38,7 @@ class Session:
         self.runner = TaskRunner()
         self.bridge = Bridge(engine.bus)
         self.ctx = AppContext(engine, self.bridge, self.runner, ui_state)
+        self.closed = False
         self.theme = ThemeWatcher(ui_state.theme())
         self.window = MainWindow(self.ctx, self.theme.theme)
         self.theme.changed.connect(self.apply_theme)
@@ -61,6 +62,9 @@ class Session:
 
     async def close(self) -> None:
         """Close the window, stop UI coroutines, then close the engine."""
+        if self.closed:
+            return
+        self.closed = True
         self.window.close()
         self.runner.cancel_all()
         await self.runner.drain()

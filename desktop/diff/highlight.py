@@ -100,7 +100,7 @@ def changed_stretches(old: str, new: str) -> tuple[list[Mark], list[Mark]]:
         return [], []
     a, b = _WORDS.findall(old), _WORDS.findall(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.ratio() < 0.3:
+    if matcher.ratio() < 0.5:
         return [], []
     a_cols, b_cols = _columns(a), _columns(b)
     old_marks, new_marks = [], []

@@ -6,12 +6,14 @@ file are parsed (with `unidiff`) when that file is shown, see `desktop.diff.rows
 """
 from __future__ import annotations
 
+import base64
 import enum
 import re
+import zlib
 from dataclasses import dataclass
 
 _FILE_START = re.compile(r"^diff --git ", re.MULTILINE)
-_BINARY_SIZE = re.compile(r"^(?:literal|delta) (\d+)$", re.MULTILINE)
+_BINARY_BLOCK = re.compile(r"^(literal|delta) (\d+)$", re.MULTILINE)
 _C_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
               "f": "\f", "r": "\r", "v": "\v"}
 
@@ -126,7 +128,8 @@ def _side_path(fields: dict[str, str], marker: str, rename: str, copy: str,
                default: str) -> str:
     if rename in fields or copy in fields:
         return _unquote(fields.get(rename) or fields[copy])
-    value = fields.get(marker, "")
+    # Git ends a path holding a space with a tab there; a quoted path has no raw tab.
+    value = fields.get(marker, "").split("\t")[0]
     if value and value != "/dev/null":
         return _unquote(value)[2:]  # drop the "a/" or "b/" prefix
     return default
@@ -175,8 +178,46 @@ def _unquote(value: str) -> str:
 
 
 def _binary_size(text: str, deleted: bool) -> int | None:
-    """The ``literal N`` size git prints for the new side (old side for a deletion)."""
-    sizes = [int(m) for m in _BINARY_SIZE.findall(text)]
+    """Size of the new content (of the old one for a deletion) from git's binary patch.
+
+    A ``literal N`` block states its size; a ``delta N`` block states only the delta's
+    size, so the result size is read from the delta's own header.
+    """
+    sizes = [_block_result_size(m, text) for m in _BINARY_BLOCK.finditer(text)]
     if not sizes:
         return None
     return sizes[-1] if deleted and len(sizes) > 1 else sizes[0]
+
+
+def _block_result_size(match: re.Match[str], text: str) -> int | None:
+    if match.group(1) == "literal":
+        return int(match.group(2))
+    data = bytearray()
+    for line in text[match.end() + 1:].split("\n"):
+        if not line:
+            break
+        # First char: decoded byte count (A-Z = 1-26, a-z = 27-52); then base85.
+        count = ord(line[0]) - (ord("A") - 1 if line[0] <= "Z" else ord("a") - 27)
+        data += base64.b85decode(line[1:])[:count]
+        if len(data) > 64:
+            break  # the header sits in the first few bytes
+    try:
+        header = zlib.decompressobj().decompress(bytes(data), 32)
+    except zlib.error:
+        return None
+    _source, at = _varint(header, 0)
+    target, _ = _varint(header, at)
+    return target
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """Git's delta header number: 7 bits per byte, least significant first."""
+    value = shift = 0
+    while at < len(data):
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        at += 1
+        if not byte & 0x80:
+            break
+    return value, at

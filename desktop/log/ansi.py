@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 
 Color = int | tuple[int, int, int]
 
-# CSI sequences (colours, cursor moves, erases), OSC strings (titles, hyperlinks) and
-# two-character escapes. Only SGR ("...m") changes the style; everything else is dropped.
+# CSI sequences (colours, cursor moves, erases), OSC strings (titles, hyperlinks),
+# charset selections and two-character escapes. Only SGR ("...m") changes the style;
+# everything else is dropped.
 _ESCAPE = re.compile(
     r"\x1b\[([0-9;:?<=>]*)[ -/]*([@-~])"
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[()*+][0-9A-Za-z]"
     r"|\x1b[@-Z\\-_]"
 )
 _CUBE = (0, 95, 135, 175, 215, 255)
@@ -51,8 +53,9 @@ class Span:
 def parse_ansi(line: str) -> tuple[Span, ...]:
     """Split one line into styled spans; a carriage return keeps only what came after it
     (progress bars redraw the line), tabs become four spaces."""
-    if "\r" in line.rstrip("\r"):
-        line = line.rstrip("\r").rsplit("\r", 1)[1]
+    line = line.rstrip("\r")
+    if "\r" in line:
+        line = line.rsplit("\r", 1)[1]
     line = line.replace("\t", "    ")
     spans: list[Span] = []
     style, pos = PLAIN, 0

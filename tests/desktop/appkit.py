@@ -53,3 +53,34 @@ def running(task_id: str, started: float | None = None, **fields: Any) -> Task:
     """A running task snapshot."""
     return snapshot(task_id, state=TaskState.RUNNING,
                     started_at=started if started is not None else time.time() - 5, **fields)
+
+
+@pytest.fixture
+def open_session(qloop, qtbot):
+    """Opens `desktop.app.Session`s on real engines; closes them (and their tasks) after."""
+    from desktop.app import Session
+
+    sessions: list[Session] = []
+
+    def opener(home, **options):
+        options.setdefault("default_runtime", "local")
+        session = run(qtbot, Session.open(home, **options))
+        sessions.append(session)
+        return session
+
+    yield opener
+    for session in sessions:
+        if not session.closed:
+            run(qtbot, stop_work(session.ctx.engine))
+            run(qtbot, session.close())
+
+
+async def stop_work(engine) -> None:
+    """Cancel whatever still runs, so no agent process outlives the test."""
+    for task in await engine.list_tasks(state=["queued", "preparing", "running", "needs_input"]):
+        try:
+            await engine.cancel(task.id)
+        except Exception:  # it finished meanwhile
+            pass
+    for task_id in list(engine._runners):
+        await engine.wait_idle(task_id, timeout=15)
