@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,8 @@ def parse_batch_text(
     Raises:
         BatchError: Invalid TOML, unknown keys, wrong types, empty prompts, a missing
             or nonexistent repo, a bad time, or a glob matching no file.
-        InvalidInput: ``at_override`` is not a time.
+        InvalidInput: ``at_override`` is not a time, or ``default_repo`` is needed
+            and does not exist.
     """
     doc = TomlSource(text, source, BatchError)
     reader = _Reader(doc, Path(base_dir), agents, now)
@@ -105,7 +106,7 @@ def parse_batch_text(
         doc.fail(("name",), f"'name' must be a non-empty string, got {name!r}")
     defaults = reader.settings(data, ())
     if default_repo is not None and "repo" not in defaults:
-        defaults["repo"] = str(Path(default_repo).expanduser().resolve())
+        defaults["repo"] = _default_repo(default_repo)
     tasks = reader.tasks(data.get("task", []), defaults)
     if "template" in data:
         tasks += reader.template(data["template"], defaults)
@@ -142,7 +143,14 @@ def _task_table(task: TaskSpec) -> dict[str, Any]:
 
 
 def _as_datetime(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).astimezone()
+    return datetime.fromtimestamp(epoch, tz=UTC).astimezone()
+
+
+def _default_repo(path: Path | str) -> str:
+    repo = Path(path).expanduser().resolve()
+    if not repo.is_dir():
+        raise InvalidInput(f"the repo {str(path)!r} given for the batch does not exist")
+    return str(repo)
 
 
 def _override_time(value: str | float, now: datetime | None) -> float:

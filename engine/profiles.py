@@ -147,7 +147,8 @@ def _command(value: Any) -> tuple[str, ...]:
         try:
             unknown = [name for name in _placeholders([arg]) if name not in PLACEHOLDERS]
         except ValueError as exc:
-            raise _Bad(f"argument {arg!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+            hint = "write {{ and }} for literal braces"
+            raise _Bad(f"argument {arg!r}: {exc} ({hint})") from None
         if unknown:
             allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
             raise _Bad(f"unknown placeholder {{{unknown[0]}}} in {arg!r}; use {allowed}")

@@ -61,6 +61,11 @@ def test_minimal_file_uses_default_repo_and_the_file_name(repo: Path, tmp_path: 
     assert spec == BatchSpec(name="cleanup", tasks=(TaskSpec("tidy", str(repo)),), not_before=None)
 
 
+def test_a_missing_default_repo_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"the repo '/no/such/dir' given for the batch does"):
+        parse('[[task]]\nprompt = "p"\n', tmp_path, default_repo="/no/such/dir")
+
+
 def test_repo_in_the_file_wins_over_default_repo(repo: Path, tmp_path: Path) -> None:
     spec = parse(f'repo = "{repo / "src"}"\n[[task]]\nprompt = "p"\n', tmp_path, default_repo=repo)
     assert spec.tasks[0].repo == str(repo / "src")

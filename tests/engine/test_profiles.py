@@ -23,7 +23,7 @@ def test_builtin_profiles() -> None:
     claude = profiles["claude"]
     assert claude.kind == "claude_code"
     assert claude.command[:3] == ("claude", "-p", "{prompt}")
-    assert ("--output-format", "stream-json") == claude.command[3:5]
+    assert claude.command[3:5] == ("--output-format", "stream-json")
     assert claude.env == ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
     assert claude.secrets == ("ANTHROPIC_API_KEY",)
     assert profiles["codex"].command == (
@@ -74,7 +74,8 @@ def error(text: str, source: str = "agents.toml") -> str:
 
 
 def test_syntax_error_names_file_line_and_column() -> None:
-    message = error('[profiles.x]\nkind = "shell"\ncommand = ["sh" "-c"]\n', source="/d/agents.toml")
+    text = '[profiles.x]\nkind = "shell"\ncommand = ["sh" "-c"]\n'
+    message = error(text, source="/d/agents.toml")
     assert message.startswith("/d/agents.toml line 3, column ")
     assert "invalid TOML" in message
 

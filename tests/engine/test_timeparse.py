@@ -72,7 +72,8 @@ def test_impossible_clock_times_say_so(text: str) -> None:
 
 
 def test_a_day_without_a_time_asks_for_one() -> None:
-    with pytest.raises(InvalidInput, match=r"'tomorrow' needs a time of day, e\.g\. 'tomorrow 09:30'"):
+    expected = r"'tomorrow' needs a time of day, e\.g\. 'tomorrow 09:30'"
+    with pytest.raises(InvalidInput, match=expected):
         parse_when("tomorrow", EVENING)
 
 
