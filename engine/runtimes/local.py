@@ -64,7 +64,7 @@ class LocalSandbox(Sandbox):
             await self._wait_exit_file(timeout=10.0)
         self.abandon()
         if not keep:
-            await asyncio.to_thread(self._run.remove_files)
+            await asyncio.to_thread(self._run.remove)
 
     # -- reader thread side -------------------------------------------------------------
 
@@ -151,6 +151,8 @@ class LocalRuntime(Runtime):
         return sandbox
 
     async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None, sink: Sink) -> LocalSandbox:
+        if not ref:
+            raise InvalidInput(f"task {spec.task_id}: no local sandbox reference to attach to")
         offsets = decode_cursor(cursor)
         run = RunDir(Path(ref))
         sandbox = LocalSandbox(run, asyncio.get_running_loop(), child=None)

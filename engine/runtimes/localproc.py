@@ -103,8 +103,17 @@ class RunDir:
         self.remove_files()
 
     def remove_files(self) -> None:
+        """Delete the files the runtime made here (never anything else)."""
         for name in _RUN_FILES:
             (self.path / name).unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """Delete the run files, and the dir itself if nothing else is in it."""
+        self.remove_files()
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass  # not empty (someone keeps files there) or already gone
 
     def log_tail(self, limit: int = 2000) -> str:
         try:

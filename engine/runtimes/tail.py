@@ -143,6 +143,10 @@ class Tailer:
                 if self._closing:
                     break
                 targets = self._targets[:]
+            if not targets:
+                self._wake.wait()  # nothing to tail: sleep until `add` or `close`
+                self._wake.clear()
+                continue
             progress = self._round(targets)
             if progress is _Progress.BACKLOG:
                 continue
@@ -156,9 +160,8 @@ class Tailer:
 
     def _round(self, targets: list[TailTarget]) -> "_Progress":
         """Poll every target once, starting with a different one each round for fairness."""
-        if targets:
-            self._turn = (self._turn + 1) % len(targets)
-            targets = targets[self._turn:] + targets[:self._turn]
+        self._turn = (self._turn + 1) % len(targets)
+        targets = targets[self._turn:] + targets[:self._turn]
         in_flight = sum(t.scheduled - t.delivered for t in targets)
         queues: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
         progress = _Progress.IDLE

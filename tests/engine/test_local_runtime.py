@@ -432,3 +432,16 @@ async def test_agent_outlives_a_killed_engine(tmp_path):
     finally:
         await runtime.close()
     assert sink.out == [str(i) for i in range(40)]
+
+
+async def test_cleanup_ends_the_agent_and_removes_only_run_files(runtime, tmp_path):
+    spec = spec_for(tmp_path, ["sleep", "1000"])
+    sandbox = await runtime.start(spec, Collector())
+    agent = RunDir(Path(sandbox.ref)).pids()["agent"]
+    await sandbox.cleanup()
+    assert not is_alive(agent)
+    assert not Path(sandbox.ref).exists()
+    kept = await runtime.start(spec_for(tmp_path, ["true"], task="t2"), Collector())
+    await kept.wait()
+    await kept.cleanup(keep=True)
+    assert (Path(kept.ref) / "exit").exists()
