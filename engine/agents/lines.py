@@ -31,7 +31,7 @@ def load_event(line: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:  # truncated or not JSON at all; RecursionError is a ValueError too
+    except (ValueError, RecursionError):  # cut, not JSON, or nested beyond the parser's depth
         return None
     return value if isinstance(value, dict) else None
 
