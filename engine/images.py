@@ -1,0 +1,103 @@
+"""Build the images agentdeck runs tasks in, without a Docker registry.
+
+Two images:
+
+* ``agentdeck-test:latest`` — a one-megabyte busybox rootfs (Debian's ``busybox-static``)
+  imported with ``docker import``; the Docker tests run in it. Built in about a second.
+* ``agentdeck-agent:latest`` — the user-facing image: Debian with git, python3, nodejs,
+  npm and the agent CLIs. ``build_image(offline=True)`` makes its rootfs with
+  ``mmdebstrap`` from the Debian mirror (no registry needed); ``offline=False`` runs
+  ``docker build`` on ``resources/images/Dockerfile``.
+
+Both images have a non-root user ``agent`` (uid/gid 1000), ``/work`` owned by it, and
+``/tmp``. Run ``python -m engine.images test`` (or ``agent``) to build one by hand.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from engine.errors import RuntimeUnavailable
+
+TEST_IMAGE = "agentdeck-test:latest"
+AGENT_IMAGE = "agentdeck-agent:latest"
+BUSYBOX = Path("/bin/busybox")
+AGENT_UID = 1000
+DOCKERFILE_DIR = Path(__file__).resolve().parents[1] / "resources" / "images"
+#: Debian packages of the agent image (the npm CLIs come on top, see AGENT_NPM_PACKAGES).
+AGENT_PACKAGES = ("ca-certificates", "git", "python3", "nodejs", "npm", "procps", "less")
+AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex")
+_IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent", "WORKDIR /work"]
+
+Progress = Callable[[str], None]
+
+
+def _add_dir(tar: tarfile.TarFile, name: str, mode: int = 0o755, owner: int = 0) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, owner, owner
+    info.mtime = int(time.time())
+    tar.addfile(info)
+
+
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_symlink(tar: tarfile.TarFile, name: str, target: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = tarfile.SYMTYPE, target, 0o777
+    tar.addfile(info)
+
+
+def busybox_rootfs_tar(busybox: Path = BUSYBOX) -> bytes:
+    """Return a tarball of a minimal rootfs: static busybox, its applets, user ``agent``.
+
+    Raises:
+        RuntimeUnavailable: ``busybox`` is not a static busybox binary.
+    """
+    if not busybox.is_file():
+        raise RuntimeUnavailable(
+            f"{busybox} is missing: install it with 'apt-get install busybox-static'"
+        )
+    applets = subprocess.run(
+        [str(busybox), "--list"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("bin", "etc", "root", "proc", "sys", "dev", "usr", "usr/bin"):
+            _add_dir(tar, name)
+        _add_dir(tar, "tmp", 0o1777)
+        _add_dir(tar, "home")
+        for owned in ("home/agent", "work"):
+            _add_dir(tar, owned, owner=AGENT_UID)
+        _add_file(tar, "bin/busybox", busybox.read_bytes(), 0o755)
+        for applet in applets:
+            if applet != "busybox":
+                _add_symlink(tar, f"bin/{applet}", "busybox")
+        _add_file(tar, "etc/passwd", (
+            "root:x:0:0:root:/root:/bin/sh\n"
+            f"agent:x:{AGENT_UID}:{AGENT_UID}:agent:/home/agent:/bin/sh\n").encode())
+        _add_file(tar, "etc/group", f"root:x:0:\nagent:x:{AGENT_UID}:\n".encode())
+    return buf.getvalue()
+
+
+def build_test_image(client: docker.DockerClient, tag: str = TEST_IMAGE) -> str:
+    """Import the busybox test image into ``client``'s daemon; return its image id."""
+    repository, _, version = tag.partition(":")
+    client.api.import_image_from_data(
+        busybox_rootfs_tar(), repository=repository, tag=version or "latest",
+        changes=_IMAGE_CHANGES,
+    )
+    return client.images.get(tag).id

@@ -1,0 +1,253 @@
+"""The Docker runtime: one hardened container per task attempt, on a pool of daemons.
+
+Every container is named and labelled after its task attempt and the agentdeck data
+dir it belongs to; containers without our labels are never touched. The task's tree is
+copied in and out (no bind mounts), so an endpoint may be a remote daemon.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+from docker.types import LogConfig
+
+from engine import paths
+from engine.errors import RuntimeUnavailable
+from engine.images import AGENT_IMAGE
+from engine.models import Stream
+from engine.runtimes.base import LaunchSpec, Runtime, Sandbox, Sink
+from engine.runtimes.docker_archive import SANDBOX_UID, CollectLimits
+from engine.runtimes.docker_cursor import LogPosition, decode_cursor
+from engine.runtimes.docker_pool import (
+    UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
+)
+from engine.runtimes.docker_sandbox import WORKDIR, DockerSandbox, LostSandbox, copy_in
+
+__all__ = ["DockerRuntime", "Endpoint", "CollectLimits", "OurContainer", "container_options"]
+
+BUILD_HINT = "build it with 'agentdeck image build --offline'"
+#: Docker's own log file per container is rotated at this size (4 files kept), so an
+#: agent printing without end cannot fill the daemon's disk.
+LOG_FILE_SIZE = "50m"
+
+
+@dataclass(frozen=True)
+class OurContainer:
+    """A container agentdeck made for this data dir, as found on an endpoint."""
+
+    endpoint: str
+    ref: str
+    name: str
+    task_id: str
+    attempt: int
+    status: str
+
+
+def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
+                      ncpu: int) -> dict[str, Any]:
+    """``containers.create`` arguments: non-root, no capabilities, limited, offline."""
+    profile = spec.profile
+    return {
+        "image": profile.image, "command": list(spec.argv), "name": name, "labels": labels,
+        "working_dir": WORKDIR, "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
+        "environment": dict(spec.env),
+        "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+        # memswap == memory: no swap, so a memory hog is OOM-killed instead of crawling.
+        "mem_limit": profile.memory, "memswap_limit": profile.memory,
+        "nano_cpus": int(min(profile.cpus, ncpu) * 1e9), "pids_limit": profile.pids,
+        "network_mode": "bridge" if profile.network else "none",
+        "init": True, "tty": False, "stdin_open": False, "detach": True,
+        "log_config": LogConfig(type="json-file",
+                                config={"max-size": LOG_FILE_SIZE, "max-file": "4"}),
+    }
+
+
+class DockerRuntime(Runtime):
+    """Runs task attempts in containers on one or more Docker endpoints.
+
+    Args:
+        endpoints: the daemons to use; default: ``DOCKER_HOST`` or the local socket.
+        home: the data dir whose containers are ours (label ``agentdeck.home``);
+            default `engine.paths.data_dir`.
+        image: the image `check` looks for (each task uses ``spec.profile.image``).
+        limits: how much a container may hand back in `Sandbox.collect`.
+    """
+
+    name = "docker"
+
+    def __init__(self, endpoints: list[Endpoint] | None = None, *,
+                 home: Path | str | None = None, image: str = AGENT_IMAGE,
+                 limits: CollectLimits = CollectLimits()) -> None:
+        self._pool = EndpointPool(endpoints or [default_endpoint()])
+        self._home = str(home if home is not None else paths.data_dir())
+        self._image = image
+        self._limits = limits
+        self._sandboxes: weakref.WeakValueDictionary[str, DockerSandbox] = (
+            weakref.WeakValueDictionary())
+        self._ncpu: dict[str, int] = {}
+
+    def free_slots(self) -> int | None:
+        return self._pool.free_slots()
+
+    async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:
+        """Create, fill and start the attempt's container where most slots are free.
+
+        Raises:
+            RuntimeUnavailable: no endpoint answers, or the image is missing.
+        """
+        error: RuntimeUnavailable | None = None
+        for name in self._pool.ranked():
+            try:
+                container = await asyncio.to_thread(self._launch, name, spec)
+            except RuntimeUnavailable as exc:
+                error = error or exc
+                continue
+            return self._follow(name, container, spec, sink, decode_cursor(None))
+        assert error is not None
+        raise error
+
+    async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None,
+                     sink: Sink) -> Sandbox:
+        name, _, container_id = ref.partition("/")
+        if name not in self._pool.endpoints:
+            return LostSandbox(ref, f"the Docker endpoint {name!r} is no longer configured")
+        endpoint = self._pool.endpoints[name]
+        try:
+            container = await asyncio.to_thread(
+                lambda: self._pool.client(name).containers.get(container_id))
+        except docker.errors.NotFound:
+            return LostSandbox(ref, f"the container {container_id[:12]} on {describe(endpoint)} "
+                               "is gone")
+        except (RuntimeUnavailable, *UNREACHABLE) as exc:
+            return LostSandbox(ref, f"{describe(endpoint)} went away: {exc}")
+        if not labels_match(container, self._home):
+            return LostSandbox(ref, f"the container {container.name} is not one of ours")
+        return self._follow(name, container, spec, sink, decode_cursor(cursor))
+
+    def _follow(self, name: str, container: Any, spec: LaunchSpec, sink: Sink,
+                positions: dict[Stream, LogPosition]) -> DockerSandbox:
+        sandbox = DockerSandbox(self._pool, self._pool.endpoints[name], container, spec, sink,
+                                positions, self._limits)
+        self._sandboxes[sandbox.ref] = sandbox
+        sandbox.begin()
+        return sandbox
+
+    # -- blocking helpers, run in threads ---------------------------------------------
+
+    def _labels(self, spec: LaunchSpec) -> dict[str, str]:
+        return {"agentdeck.task": spec.task_id, "agentdeck.attempt": str(spec.attempt),
+                "agentdeck.home": self._home}
+
+    def container_name(self, spec: LaunchSpec) -> str:
+        """The container's name: data dir hash, task id and attempt (unique per daemon)."""
+        home = hashlib.sha256(self._home.encode()).hexdigest()[:8]
+        task = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.task_id)
+        return f"agentdeck-{home}-{task}-{spec.attempt}"
+
+    def _launch(self, name: str, spec: LaunchSpec) -> Any:
+        client = self._pool.client(name)
+        endpoint = self._pool.endpoints[name]
+        try:
+            container = self._create(client, name, spec)
+            if container.status == "created":
+                copy_in(container, spec)
+                container.start()
+        except UNREACHABLE as exc:
+            self._pool.mark_down(name)
+            raise RuntimeUnavailable(f"{describe(endpoint)} went away: {exc}") from exc
+        self._pool.mark_up(name)
+        return container
+
+    def _create(self, client: Any, name: str, spec: LaunchSpec) -> Any:
+        """A new container, or the one an earlier engine made for the same attempt."""
+        container_name = self.container_name(spec)
+        if name not in self._ncpu:
+            self._ncpu[name] = int(client.info().get("NCPU") or 1)
+        options = container_options(spec, container_name, self._labels(spec), self._ncpu[name])
+        try:
+            return client.containers.create(**options)
+        except docker.errors.ImageNotFound as exc:
+            raise RuntimeUnavailable(
+                f"the image {spec.profile.image} is missing on "
+                f"{describe(self._pool.endpoints[name])}: {BUILD_HINT}") from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise RuntimeUnavailable(f"Docker refused to create {container_name}: "
+                                         f"{exc.explanation}") from exc
+        existing = client.containers.get(container_name)
+        if not labels_match(existing, self._home):
+            raise RuntimeUnavailable(f"a container named {container_name} exists that "
+                                     "agentdeck did not make; remove it or rename it")
+        if existing.status != "created":
+            return existing  # it already runs (or ran): follow it from the beginning
+        existing.remove(force=True)  # never started: its copy-in may be incomplete
+        return client.containers.create(**options)
+
+    # -- checks and recovery ----------------------------------------------------------
+
+    async def check(self) -> None:
+        """Raise `RuntimeUnavailable` unless some endpoint answers and has the image."""
+        problems = await asyncio.to_thread(self._problems)
+        if len(problems) == len(self._pool.endpoints):
+            raise RuntimeUnavailable(" ".join(problems.values()))
+
+    def _problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        for name, endpoint in self._pool.endpoints.items():
+            try:
+                self._pool.client(name).images.get(self._image)
+                self._pool.mark_up(name)
+            except docker.errors.ImageNotFound:
+                problems[name] = (f"The image {self._image} is missing on "
+                                  f"{describe(endpoint)}: {BUILD_HINT}.")
+            except RuntimeUnavailable as exc:
+                problems[name] = str(exc)
+            except UNREACHABLE as exc:
+                self._pool.mark_down(name)
+                problems[name] = f"{describe(endpoint)} does not answer: {exc}."
+        return problems
+
+    async def list_ours(self) -> list[OurContainer]:
+        """Our containers (label and data dir match) on every endpoint that answers."""
+        return await asyncio.to_thread(self._list_ours)
+
+    def _list_ours(self) -> list[OurContainer]:
+        found = []
+        for name in self._pool.endpoints:
+            try:
+                containers = self._pool.client(name).containers.list(
+                    all=True, filters={"label": [f"agentdeck.home={self._home}"]})
+            except (RuntimeUnavailable, *UNREACHABLE):
+                continue
+            found += [OurContainer(name, f"{name}/{c.id}", c.name, c.labels["agentdeck.task"],
+                                   int(c.labels.get("agentdeck.attempt", 0)), c.status)
+                      for c in containers if labels_match(c, self._home)]
+        return found
+
+    async def remove_orphans(self, known_task_ids: set[str] | list[str]) -> list[str]:
+        """Remove our containers whose task is unknown; return their names."""
+        known = set(known_task_ids)
+        orphans = [c for c in await self.list_ours() if c.task_id not in known]
+        removed = []
+        for orphan in orphans:
+            client = await asyncio.to_thread(self._pool.client, orphan.endpoint)
+            try:
+                await asyncio.to_thread(client.api.remove_container, orphan.ref.split("/")[1],
+                                        force=True)
+            except docker.errors.NotFound:
+                continue
+            removed.append(orphan.name)
+        return removed
+
+    async def close(self) -> None:
+        """Stop following all containers (they keep running) and close the clients."""
+        for sandbox in list(self._sandboxes.values()):
+            sandbox.detach()
+        self._sandboxes.clear()
+        await asyncio.to_thread(self._pool.close)

@@ -1,0 +1,188 @@
+"""One task attempt's container: its exit, its output, its files.
+
+Three daemon threads per container, each blocked in one Docker call: one follow stream
+per output stream (`LogFollower`) and one ``wait``. Nothing blocks the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import tempfile
+import threading
+from typing import Any
+
+import docker.errors
+import requests
+
+from engine.errors import RuntimeUnavailable
+from engine.models import Stream
+from engine.runtimes.base import LaunchSpec, Outcome, Sandbox, Sink
+from engine.runtimes.docker_archive import CollectLimits, extract_capped, pack_tree
+from engine.runtimes.docker_cursor import LogPosition, encode_cursor
+from engine.runtimes.docker_logs import LogFollower
+from engine.runtimes.docker_pool import UNREACHABLE, Endpoint, EndpointPool, describe
+
+log = logging.getLogger(__name__)
+
+#: Where the task's tree lives inside the container.
+WORKDIR = "/work"
+#: Seconds one ``wait`` request may block before it is renewed (so `close` is heard).
+_WAIT_POLL = 5
+
+
+def copy_in(container: Any, spec: LaunchSpec) -> None:
+    """Copy ``spec.workdir`` (with its ``.git``) into the container's /work."""
+    with tempfile.TemporaryFile(dir=spec.run_dir) as tar:
+        pack_tree(spec.workdir, tar)
+        tar.seek(0)
+        container.put_archive(WORKDIR, tar)
+
+
+class LostSandbox(Sandbox):
+    """A sandbox that could not be found again: `wait` says why, nothing else to do."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        self.ref = ref
+        self._reason = reason
+
+    async def wait(self) -> Outcome:
+        return Outcome(exit_code=None, reason=self._reason, lost=True)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        return None
+
+    async def collect(self) -> None:
+        raise RuntimeUnavailable(f"cannot copy the task's files back: {self._reason}")
+
+
+class DockerSandbox(Sandbox):
+    """A task container; output flows to ``sink`` from ``positions`` on once `begin` ran."""
+
+    def __init__(self, pool: EndpointPool, endpoint: Endpoint, container: Any,
+                 spec: LaunchSpec, sink: Sink, positions: dict[Stream, LogPosition],
+                 limits: CollectLimits) -> None:
+        self.ref = f"{endpoint.name}/{container.id}"
+        self._pool, self._endpoint, self._container = pool, endpoint, container
+        self._spec, self._sink, self._limits = spec, sink, limits
+        self._positions = dict(positions)
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._followers = [LogFollower(container, s, positions[s], self._on_lines, loop)
+                           for s in (Stream.STDOUT, Stream.STDERR)]
+        self._exit: asyncio.Future[Outcome] = loop.create_future()
+        self._closed = threading.Event()
+        self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,
+                                        name=f"agentdeck-wait-{container.short_id}")
+
+    def begin(self) -> None:
+        """Start following output and waiting for the exit; takes an endpoint slot."""
+        self._pool.take(self._endpoint.name, self.ref)
+        for follower in self._followers:
+            follower.start()
+        self._waiter.start()
+
+    def _on_lines(self, stream: Stream, lines: list[str], pos: LogPosition) -> None:
+        self._positions[stream] = pos
+        self._sink(stream, lines, encode_cursor(self._positions))
+
+    async def wait(self) -> Outcome:
+        outcome = await asyncio.shield(self._exit)
+        await asyncio.gather(*(asyncio.shield(f.done) for f in self._followers))
+        self._pool.release(self._endpoint.name, self.ref)
+        broken = [f.error for f in self._followers if f.error]
+        if broken and outcome.reason is None:
+            return Outcome(outcome.exit_code, reason="; ".join(broken), lost=outcome.lost)
+        return outcome
+
+    async def stop(self, grace: float = 10.0) -> None:
+        try:
+            await asyncio.to_thread(self._container.stop, timeout=math.ceil(grace))
+        except docker.errors.NotFound:
+            pass  # already gone: nothing left to stop
+        except UNREACHABLE as exc:
+            raise RuntimeUnavailable(
+                f"cannot stop the container: {describe(self._endpoint)} does not answer ({exc})"
+            ) from exc
+
+    async def collect(self) -> None:
+        await asyncio.to_thread(self._collect)
+
+    def _collect(self) -> None:
+        try:
+            chunks, _ = self._container.get_archive(WORKDIR)
+        except docker.errors.NotFound as exc:
+            raise RuntimeUnavailable(
+                f"the container {self._container.name} is gone; its files cannot be copied back"
+            ) from exc
+        except UNREACHABLE as exc:
+            raise RuntimeUnavailable(
+                f"cannot copy the task's files back: {describe(self._endpoint)} does not "
+                f"answer ({exc})") from exc
+        try:
+            extract_capped(chunks, self._spec.workdir, top=WORKDIR.strip("/"), limits=self._limits)
+        finally:
+            chunks.close()  # stop the daemon sending the rest of a refused tree
+
+    async def cleanup(self, keep: bool = False) -> None:
+        self.detach()
+        self._pool.release(self._endpoint.name, self.ref)
+        if keep:
+            return
+        try:
+            await asyncio.to_thread(self._container.remove, force=True)
+        except docker.errors.NotFound:
+            pass
+        except UNREACHABLE as exc:
+            log.warning("could not remove %s: %s", self._container.name, exc)
+
+    def detach(self) -> None:
+        """Stop following (the container keeps running); a later attach resumes."""
+        self._closed.set()
+        for follower in self._followers:
+            follower.close()
+
+    # -- waiter thread -----------------------------------------------------------------
+
+    def _wait_for_exit(self) -> None:
+        outcome = self._exit_outcome()
+        if outcome is None:  # detached
+            return
+        for follower in self._followers:
+            follower.container_exited()
+        try:
+            self._loop.call_soon_threadsafe(self._set_exit, outcome)
+        except RuntimeError:
+            pass  # the loop is gone: nobody waits any more
+
+    def _set_exit(self, outcome: Outcome) -> None:
+        if not self._exit.done():
+            self._exit.set_result(outcome)
+
+    def _exit_outcome(self) -> Outcome | None:
+        gone = f"{describe(self._endpoint)} went away"
+        try:
+            code = self._wait_code()
+            if code is None:
+                return None
+        except docker.errors.NotFound:
+            return Outcome(None, reason=f"the container {self._container.name} was removed",
+                           lost=True)
+        except UNREACHABLE as exc:
+            return Outcome(None, reason=f"{gone} ({exc})", lost=True)
+        try:
+            self._container.reload()
+        except (docker.errors.NotFound, *UNREACHABLE) as exc:
+            return Outcome(code, reason=f"{gone} ({exc})")
+        if self._container.attrs["State"].get("OOMKilled"):
+            return Outcome(code, oom_killed=True, reason=(
+                f"out of memory: the container hit its {self._spec.profile.memory} limit"))
+        return Outcome(code)
+
+    def _wait_code(self) -> int | None:
+        while not self._closed.is_set():
+            try:
+                return int(self._container.wait(timeout=_WAIT_POLL)["StatusCode"])
+            except requests.exceptions.ReadTimeout:
+                continue
+        return None
