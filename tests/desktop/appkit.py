@@ -29,7 +29,9 @@ def qloop(qapp, qtbot):
     if pending:
         qtbot.waitUntil(lambda: all(t.done() for t in pending), timeout=10_000)
     qapp.aboutToQuit.disconnect(loop._after_run_forever)
-    loop.stop()
+    # Not loop.stop(): it calls QApplication.exit(), which leaves Qt's "quit now" flag set
+    # in this process, and the next test's executor threads then never deliver results.
+    loop._QEventLoop__is_running = False
     loop.close()
     asyncio.events._set_running_loop(None)
     asyncio.set_event_loop(None)

@@ -67,7 +67,7 @@ def test_submit_run_stream_review_partial_accept(qtbot, open_session, tmp_path):
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["src/app.py"]
     assert (repo / "src/app.py").read_text() == "x = 2\n"
     assert not (repo / "NEW.md").exists()
-    assert "Accepted" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "Accepted" in window.statusBar().currentMessage())
 
 
 def test_reject_discards_and_leaves_the_repo_alone(qtbot, open_session, tmp_path):
