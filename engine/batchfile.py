@@ -7,21 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from engine.batchcheck import TOP_KEYS, BatchReader
 from engine.errors import BatchError, InvalidInput
-from engine.repoglob import match_files, repo_files
-from engine.timeparse import parse_duration, parse_when
-from engine.tomlsource import Path_, TomlSource
-
-_SETTINGS = ("repo", "agent", "runtime", "priority", "at", "timeout")
-_TOP_KEYS = {"name", "task", "template", *_SETTINGS}
-_TASK_KEYS = {"prompt", "title", *_SETTINGS}
-_TEMPLATE_KEYS = {"prompt", "paths", "title", *_SETTINGS}
+from engine.timeparse import parse_when
+from engine.tomlsource import TomlSource
 
 
 @dataclass(frozen=True)
@@ -98,20 +93,21 @@ def parse_batch_text(
             and does not exist.
     """
     doc = TomlSource(text, source, BatchError)
-    reader = _Reader(doc, Path(base_dir), agents, now)
+    reader = BatchReader(doc, Path(base_dir), agents, now)
     data = doc.data
-    reader.check_keys(data, (), _TOP_KEYS, "at the top level")
+    reader.check_keys(data, (), TOP_KEYS, "at the top level")
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name.strip():
         doc.fail(("name",), f"'name' must be a non-empty string, got {name!r}")
     defaults = reader.settings(data, ())
     if default_repo is not None and "repo" not in defaults:
         defaults["repo"] = _default_repo(default_repo)
-    tasks = reader.tasks(data.get("task", []), defaults)
+    fields = reader.tasks(data.get("task", []), defaults)
     if "template" in data:
-        tasks += reader.template(data["template"], defaults)
-    if not tasks:
+        fields += reader.template(data["template"], defaults)
+    if not fields:
         doc.fail((), "no tasks: add [[task]] entries or a [template] table")
+    tasks = [TaskSpec(**task) for task in fields]
     not_before = defaults.get("at")
     if at_override is not None:
         not_before = _override_time(at_override, now)
@@ -155,151 +151,3 @@ def _default_repo(path: Path | str) -> str:
 
 def _override_time(value: str | float, now: datetime | None) -> float:
     return parse_when(value, now) if isinstance(value, str) else float(value)
-
-
-class _Reader:
-    """Checks the tables of one document, failing with the line of the bad key."""
-
-    def __init__(self, doc: TomlSource, base_dir: Path, agents: Collection[str] | None,
-                 now: datetime | None) -> None:
-        self.doc = doc
-        self.base_dir = base_dir
-        self.agents = agents
-        self.now = now
-
-    def check_keys(self, table: dict[str, Any], path: Path_, allowed: set[str], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                self.doc.fail(path + (key,), f"unknown key {key!r} {where}; known keys: {known}")
-
-    def settings(self, table: dict[str, Any], path: Path_) -> dict[str, Any]:
-        """The checked values of the shared settings present in ``table``."""
-        readers = {"repo": self._repo, "agent": self._agent, "runtime": self._word,
-                   "priority": self._priority, "at": self._at, "timeout": self._timeout}
-        return {key: readers[key](table[key], path + (key,)) for key in _SETTINGS if key in table}
-
-    def tasks(self, entries: Any, defaults: dict[str, Any]) -> list[TaskSpec]:
-        if isinstance(entries, dict):
-            self.doc.fail(("task",), "write each task as [[task]] (double brackets)")
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            self.doc.fail(("task",), "'task' must be [[task]] tables")
-        specs = []
-        for index, entry in enumerate(entries):
-            path: Path_ = ("task", index)
-            self.check_keys(entry, path, _TASK_KEYS, f"in task {index + 1}")
-            prompt = self._prompt(entry, path, f"task {index + 1}")
-            title = self._title(entry.get("title", ""), path + ("title",))
-            specs.append(self._spec(prompt, title, {**defaults, **self.settings(entry, path)},
-                                    path, f"task {index + 1}"))
-        return specs
-
-    def template(self, table: Any, defaults: dict[str, Any]) -> list[TaskSpec]:
-        path: Path_ = ("template",)
-        if not isinstance(table, dict):
-            self.doc.fail(path, "'template' must be a [template] table")
-        self.check_keys(table, path, _TEMPLATE_KEYS, "in [template]")
-        prompt = self._prompt(table, path, "[template]")
-        if "{path}" not in prompt:
-            self.doc.fail(path + ("prompt",), "the template prompt must contain {path}")
-        title = self._title(table.get("title", ""), path + ("title",))
-        settings = {**defaults, **self.settings(table, path)}
-        if "repo" not in settings:
-            self.doc.fail(path, "[template] has no repo: set repo at the top or in [template]")
-        files = self._expand(self._globs(table, path), Path(settings["repo"]), path + ("paths",))
-        return [self._spec(prompt.replace("{path}", name), title.replace("{path}", name),
-                           settings, path, "[template]") for name in files]
-
-    def _spec(self, prompt: str, title: str, settings: dict[str, Any], path: Path_,
-              label: str) -> TaskSpec:
-        if "repo" not in settings:
-            self.doc.fail(path, f"{label} has no repo: set repo at the top or in the task")
-        return TaskSpec(
-            prompt=prompt, repo=settings["repo"], title=title, agent=settings.get("agent"),
-            runtime=settings.get("runtime"), priority=settings.get("priority", 0),
-            not_before=settings.get("at"), timeout=settings.get("timeout"),
-        )
-
-    def _prompt(self, table: dict[str, Any], path: Path_, label: str) -> str:
-        prompt = table.get("prompt")
-        if prompt is None:
-            self.doc.fail(path, f"{label} has no prompt")
-        if not isinstance(prompt, str):
-            self.doc.fail(path + ("prompt",), f"{label}: prompt must be a string, got {prompt!r}")
-        if not prompt.strip():
-            self.doc.fail(path + ("prompt",), f"{label}: prompt is empty")
-        return prompt
-
-    def _title(self, value: Any, path: Path_) -> str:
-        if not isinstance(value, str):
-            self.doc.fail(path, f"'title' must be a string, got {value!r}")
-        return value
-
-    def _globs(self, table: dict[str, Any], path: Path_) -> list[str]:
-        globs = table.get("paths")
-        if globs is None:
-            self.doc.fail(path, "[template] needs paths = [\"glob\", ...]")
-        if (not isinstance(globs, list) or not globs
-                or not all(isinstance(g, str) and g.strip() for g in globs)):
-            self.doc.fail(path + ("paths",), f"'paths' must be a list of globs, got {globs!r}")
-        for glob in globs:
-            if glob.startswith("/") or ".." in glob.split("/"):
-                self.doc.fail(path + ("paths",), f"glob {glob!r} must stay inside the repo")
-        return globs
-
-    def _expand(self, globs: list[str], repo: Path, path: Path_) -> list[str]:
-        files = repo_files(repo)
-        chosen: dict[str, None] = {}  # ordered and without duplicates
-        for glob in globs:
-            matches = match_files(glob, files)
-            if not matches:
-                self.doc.fail(path, f"glob {glob!r} matches no file in {repo}")
-            chosen.update(dict.fromkeys(matches))
-        return list(chosen)
-
-    def _repo(self, value: Any, path: Path_) -> str:
-        raw = self._word(value, path)
-        repo = Path(raw).expanduser()
-        repo = (self.base_dir / repo if not repo.is_absolute() else repo).resolve()
-        if not repo.is_dir():
-            self.doc.fail(path, f"repo {raw!r} does not exist (looked for {repo})")
-        return str(repo)
-
-    def _agent(self, value: Any, path: Path_) -> str:
-        name = self._word(value, path)
-        if self.agents is not None and name not in self.agents:
-            known = ", ".join(sorted(self.agents))
-            self.doc.fail(path, f"unknown agent {name!r}; profiles: {known}")
-        return name
-
-    def _word(self, value: Any, path: Path_) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.doc.fail(path, f"{path[-1]!r} must be a non-empty string, got {value!r}")
-        return value
-
-    def _priority(self, value: Any, path: Path_) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.doc.fail(path, f"'priority' must be a whole number, got {value!r}")
-        return value
-
-    def _at(self, value: Any, path: Path_) -> float:
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, date):
-            return datetime.combine(value, time()).timestamp()
-        if not isinstance(value, str):
-            self.doc.fail(path, f"'at' must be a time such as \"tonight\", got {value!r}")
-        try:
-            return parse_when(value, self.now)
-        except InvalidInput as exc:
-            self.doc.fail(path, f"'at': {exc}")
-
-    def _timeout(self, value: Any, path: Path_) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return parse_duration(value)
-            except InvalidInput as exc:
-                self.doc.fail(path, f"'timeout': {exc}")
-        self.doc.fail(path, f"'timeout' must be seconds or a duration like \"30m\", got {value!r}")

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from engine.errors import InvalidInput
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SYNTAX_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -36,13 +36,13 @@ class TomlSource:
         self.text = text
         self.source = source
         self.error = error
-        self._lines: list[tuple[Path_, int]] | None = None
+        self._lines: list[tuple[KeyPath, int]] | None = None
         try:
             self.data: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise error(_syntax_message(source, str(exc))) from None
 
-    def line_of(self, path: Path_) -> int | None:
+    def line_of(self, path: KeyPath) -> int | None:
         """The 1-based line defining ``path`` (or its closest defined parent), if any.
 
         ``path`` mixes table names, keys and array-of-tables indexes, e.g.
@@ -57,7 +57,7 @@ class TomlSource:
                     return line
         return None
 
-    def fail(self, path: Path_, reason: str) -> NoReturn:
+    def fail(self, path: KeyPath, reason: str) -> NoReturn:
         """Raise the error type with ``"<source> line N: <reason>"``."""
         line = self.line_of(path)
         where = f"{self.source} line {line}" if line else self.source
@@ -72,12 +72,12 @@ def _syntax_message(source: str, message: str) -> str:
     return f"{source} line {match[1]}, column {match[2]}: invalid TOML: {reason}"
 
 
-def _scan(text: str) -> list[tuple[Path_, int]]:
+def _scan(text: str) -> list[tuple[KeyPath, int]]:
     """Every table header and key with the line it starts on, in document order."""
     lexer = _Lexer()
-    found: list[tuple[Path_, int]] = []
-    table: Path_ = ()
-    arrays: dict[Path_, int] = {}
+    found: list[tuple[KeyPath, int]] = []
+    table: KeyPath = ()
+    arrays: dict[KeyPath, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if lexer.at_top_level():
             stripped = line.strip()
@@ -93,11 +93,11 @@ def _scan(text: str) -> list[tuple[Path_, int]]:
     return found
 
 
-def _header_path(stripped: str, arrays: dict[Path_, int]) -> Path_:
+def _header_path(stripped: str, arrays: dict[KeyPath, int]) -> KeyPath:
     is_array = stripped.startswith("[[")
     inner = stripped[2:] if is_array else stripped[1:]
     names = _split_keys(_until_close(inner))
-    resolved: Path_ = ()
+    resolved: KeyPath = ()
     for pos, name in enumerate(names):
         resolved += (name,)
         if is_array and pos == len(names) - 1:
@@ -120,7 +120,7 @@ def _until_close(inner: str) -> str:
     return inner
 
 
-def _key_path(stripped: str) -> Path_:
+def _key_path(stripped: str) -> KeyPath:
     """The dotted key before ``=`` on a key/value line, or () when it is not one."""
     quote = ""
     for pos, char in enumerate(stripped):
