@@ -1,18 +1,21 @@
 """One reader thread per runtime that tails the output files of all live local sandboxes.
 
 The agents write straight into files; this thread polls them (every ~10 ms while there is
-output, backing off to 50 ms when idle), splits new bytes into lines and hands batches to
-each sandbox's event loop — one ``call_soon_threadsafe`` per loop per polling round, not
-one per line. A thread per sandbox, or the default executor, would not scale to dozens of
-agents. When the loop falls behind, the thread stops reading (the files hold the rest).
+output, backing off to 50 ms when idle), splits new bytes into lines and hands batches of
+up to BATCH_LINES lines to each sandbox's event loop, with at most one wake-up of a loop
+pending at a time (never a call per line). A thread per sandbox, or the default executor,
+would not scale to dozens of agents. When the loops fall behind, the thread stops reading
+for a while: the files hold the rest.
 """
 from __future__ import annotations
 
 import asyncio
 import enum
 import json
+import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,9 @@ from typing import Any
 from engine.errors import InvalidInput
 from engine.models import Stream
 from engine.runtimes.base import Outcome, Sink
-from engine.runtimes.lines import LineSplitter
+from engine.runtimes.lines import BATCH_LINES, LineSplitter
+
+log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
 #: Lines handed to loops but not yet consumed, above which reading pauses.
@@ -90,7 +95,7 @@ class TailTarget:
         """Queue one batch of ``stream`` whose last line ends at file offset ``end``."""
         offsets = {s: self.splitters[s].offset for s in STREAMS}
         offsets[stream] = end
-        queue.append((_deliver, (self, stream, lines, encode_cursor(offsets))))
+        queue.append((_deliver, (self, stream, lines, encode_cursor(offsets)), len(lines)))
         self.scheduled += len(lines)
 
     def close_files(self) -> None:
@@ -110,6 +115,7 @@ class Tailer:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._turn = 0
+        self._feeds: dict[asyncio.AbstractEventLoop, _LoopFeed] = {}
 
     def add(self, target: TailTarget) -> None:
         """Start tailing ``target``'s files from its offsets."""
@@ -178,14 +184,22 @@ class Tailer:
                 step = self._poll(target, queue)
             except Exception as exc:  # a bug or an unreadable file: fail this sandbox only
                 self._drop(target)
-                queue.append((target.on_error, (exc,)))
+                queue.append((target.on_error, (exc,), 0))
                 continue
             in_flight += target.scheduled - before
             progress = max(progress, step)
         for loop, queue in queues.items():
             if queue:
-                _post(loop, queue)
+                self._feed(loop).push(queue)
         return progress
+
+    def _feed(self, loop: asyncio.AbstractEventLoop) -> "_LoopFeed":
+        feed = self._feeds.get(loop)
+        if feed is None:
+            for closed in [old for old in self._feeds if old.is_closed()]:
+                del self._feeds[closed]
+            feed = self._feeds[loop] = _LoopFeed(loop)
+        return feed
 
     def _poll(self, target: TailTarget, queue: list["_Call"]) -> "_Progress":
         outcome = target.probe() if target.idle else None
@@ -203,7 +217,7 @@ class Tailer:
             for stream in STREAMS:
                 for lines, end in target.splitters[stream].flush():
                     target.schedule(queue, stream, lines, end)
-            queue.append((_done, (target, outcome)))
+            queue.append((_done, (target, outcome), 0))
             self._drop(target)
         return progress
 
@@ -220,18 +234,49 @@ class _Progress(enum.IntEnum):
     BACKLOG = 2   # a file had a full chunk waiting: poll again at once
 
 
-_Call = tuple[Callable[..., None], tuple[Any, ...]]
+#: A function to run on a loop, its arguments, and how many lines it hands over.
+_Call = tuple[Callable[..., None], tuple[Any, ...], int]
 
 
-def _post(loop: asyncio.AbstractEventLoop, queue: list[_Call]) -> None:
-    def run() -> None:
-        for func, args in queue:
-            func(*args)
+class _LoopFeed:
+    """Calls waiting for one event loop, run there at most a batch of lines per loop turn.
 
-    try:
-        loop.call_soon_threadsafe(run)
-    except RuntimeError:
-        pass  # that loop is closed: nobody is left to receive the lines
+    One wake-up is pending at a time however many batches wait, and each turn yields
+    back to the loop, so timers and I/O are served between batches even during a flood.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._calls: deque[_Call] = deque()
+        self._lock = threading.Lock()
+        self._pending = False
+
+    def push(self, calls: list[_Call]) -> None:
+        """Queue ``calls`` (reader thread)."""
+        with self._lock:
+            self._calls.extend(calls)
+            if self._pending:
+                return
+            self._pending = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:
+            pass  # that loop is closed: nobody is left to receive the lines
+
+    def _drain(self) -> None:
+        budget = BATCH_LINES
+        while budget > 0:
+            with self._lock:
+                if not self._calls:
+                    self._pending = False
+                    return
+                func, args, lines = self._calls.popleft()
+            try:
+                func(*args)
+            except Exception:  # a bug in a callback must not stall every other sandbox
+                log.exception("local runtime: a log delivery callback failed")
+            budget -= lines
+        self.loop.call_soon(self._drain)
 
 
 def _deliver(target: TailTarget, stream: Stream, lines: list[str], cursor: str) -> None:
