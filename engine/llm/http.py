@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from engine.llm.errors import LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, RateLimited
+from engine.llm.errors import (
+    LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, RateLimited,
+)
 from engine.llm.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from engine.llm.sse import SSEvent, sse_events
 from engine.llm.types import LLMResponse, Message, TextCallback, ToolSpec
@@ -24,6 +26,7 @@ from engine.llm.types import LLMResponse, Message, TextCallback, ToolSpec
 log = logging.getLogger(__name__)
 
 SNIPPET = 300
+DEFAULT_RETRY = RetryPolicy()
 
 
 class StreamFailure(Exception):
@@ -85,7 +88,7 @@ class HTTPLLMClient:
 
     def __init__(self, base_url: str, api_key: str | None = None, *, name: str | None = None,
                  read_timeout: float = 60.0, connect_timeout: float = 10.0,
-                 retry: RetryPolicy = RetryPolicy(),
+                 retry: RetryPolicy = DEFAULT_RETRY,
                  on_rate_limited: Callable[[float | None], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.base_url = base_url.rstrip("/")

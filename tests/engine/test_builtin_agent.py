@@ -2,8 +2,8 @@
 git working copy and real processes."""
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from tests.fakes.scripts import error_status, hang, malformed, rate_limited, rep
 KEY = "sk-ant-very-secret-key-42"
 MODEL = "claude-sonnet-4-5"
 FLAVOURS = ["openai", "anthropic"]
+CHECK = "cd src && python3 -B -c 'import app; print(app.x)'"
 
 
 @pytest.fixture(autouse=True)
@@ -76,8 +77,7 @@ async def test_edits_runs_a_command_and_finishes(llm_server: LLMServer, repo: Pa
         reply("", tool_call("edit_file", {"path": "src/app.py", "old": "x = 1", "new": "x = 2"}),
               tool_call("write_file", {"path": "docs/NOTES.md", "content": "x changed\n"}),
               input_tokens=2000, output_tokens=200),
-        reply("", tool_call("run", {"command": "cd src && python3 -B -c 'import app; print(app.x)'"}),
-              input_tokens=3000, output_tokens=50),
+        reply("", tool_call("run", {"command": CHECK}), input_tokens=3000, output_tokens=50),
         reply("All good.", tool_call("finish", {"summary": "x is now 2"}), input_tokens=4000,
               output_tokens=20))
     agent = Agent(llm_server, flavour, repo)
@@ -227,23 +227,31 @@ async def test_host_confines_paths(repo: Path, tmp_path: Path) -> None:
 
 def alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.split(")")[-1].split()[0] != "Z"
+
+
+async def dies(pid: int) -> bool:
+    """Whether ``pid`` is gone within 5 s (SIGKILL is delivered asynchronously)."""
+    for _ in range(100):
+        if not alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def test_run_timeout_kills_the_whole_group(repo: Path) -> None:
     host = LocalToolHost(repo)
     code, output = await host.exec("sleep 30 & echo $! > bg.pid; echo started; wait", 0.5)
     assert code == 124 and "started" in output and "still running after 0.5 s" in output
-    assert not alive(int((repo / "bg.pid").read_text()))
+    assert await dies(int((repo / "bg.pid").read_text()))
 
 
 async def test_background_children_do_not_outlive_the_command(repo: Path) -> None:
     code, output = await LocalToolHost(repo).exec("sleep 30 & echo $!", 10)
-    assert code == 0 and not alive(int(output))
+    assert code == 0 and await dies(int(output))
 
 
 async def test_long_output_keeps_head_and_tail(repo: Path) -> None:
