@@ -174,8 +174,9 @@ class LocalRuntime(Runtime):
 
     async def _await_agent(self, run: RunDir, child: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
+        ended = False
         while not run.pids().get("agent") and run.exit_outcome() is None:
-            if reap(child):
+            if ended:  # and it recorded nothing after it ended (files were read after reaping)
                 raise RuntimeUnavailable(
                     f"the local agent supervisor exited before starting the agent: "
                     f"{run.log_tail() or 'no output'} (see {run.path})")
@@ -183,7 +184,9 @@ class LocalRuntime(Runtime):
                 raise RuntimeUnavailable(
                     f"the local agent supervisor did not start the agent within "
                     f"{START_TIMEOUT:.0f} s (pid {child}, run dir {run.path})")
-            await asyncio.sleep(0.005)
+            ended = reap(child)
+            if not ended:
+                await asyncio.sleep(0.005)
 
     def _follow(self, sandbox: LocalSandbox, offsets: dict[Stream, int], sink: Sink) -> None:
         paths = {Stream.STDOUT: Path(sandbox.ref) / STDOUT_LOG, Stream.STDERR: Path(sandbox.ref) / STDERR_LOG}

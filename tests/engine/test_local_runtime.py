@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
@@ -445,3 +445,12 @@ async def test_cleanup_ends_the_agent_and_removes_only_run_files(runtime, tmp_pa
     await kept.wait()
     await kept.cleanup(keep=True)
     assert (Path(kept.ref) / "exit").exists()
+
+
+async def test_a_supervisor_that_cannot_run_is_reported_with_its_output(runtime, tmp_path):
+    broken = tmp_path / "badlib"
+    broken.mkdir()
+    (broken / "libc.so.6").write_text("not a library")  # the dynamic loader refuses to start
+    spec = spec_for(tmp_path, ["true"], LD_LIBRARY_PATH=str(broken))
+    with pytest.raises(RuntimeUnavailable, match="exited before starting the agent: .*libc.so.6"):
+        await runtime.start(spec, Collector())
