@@ -50,10 +50,12 @@ def lines_changed(task: Task) -> str:
 
 
 def timestamp(ts: float | None) -> str:
-    """Local ``YYYY-MM-DD HH:MM:SS``; an em dash when unset."""
+    """Local ``Nov 25 03:06:19`` (the year only when it is not this one); em dash if unset."""
     if ts is None:
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    local = time.localtime(ts)
+    pattern = "%b %d %H:%M:%S" if local.tm_year == time.localtime().tm_year else "%Y %b %d %H:%M"
+    return time.strftime(pattern, local)
 
 
 def short_repo(path: str) -> str:

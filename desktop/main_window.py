@@ -74,9 +74,9 @@ class MainWindow(QMainWindow):
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setHighlightSections(False)
         self.table.horizontalHeader().setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
-        widths = {Column.STATE: 112, Column.AGENT: 90, Column.REPO: 110, Column.RUNTIME: 90,
-                  Column.ELAPSED: 70, Column.LINES: 80, Column.TOKENS: 64, Column.COST: 64,
-                  Column.REVIEW: 76}
+        widths = {Column.STATE: 100, Column.AGENT: 64, Column.REPO: 96, Column.RUNTIME: 64,
+                  Column.ELAPSED: 60, Column.LINES: 72, Column.TOKENS: 56, Column.COST: 56,
+                  Column.REVIEW: 68}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.task_view)
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 2)
+        self.split.setSizes([940, 500])
         self.wall = Wall()
         self.review = ReviewPage(self.ctx, self.theme)
         self.tabs = QTabWidget()

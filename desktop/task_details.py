@@ -4,19 +4,20 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from desktop import format as fmt
 from desktop.icons import state_color
 from engine.models import ReviewState, Task
 
-_FIELDS = (
+_FIELDS = (  # first half: left column, second half: right column
     ("state", "State"), ("review", "Review"), ("agent", "Profile"), ("runtime", "Runtime"),
     ("repo", "Repository"), ("base", "Base commit"), ("result", "Result commit"),
+    ("changes", "Changes"), ("error", "Error"),
     ("created", "Created"), ("started", "Started"), ("finished", "Finished"),
     ("elapsed", "Elapsed"), ("exit", "Exit code"), ("attempt", "Attempt"),
-    ("changes", "Changes"), ("tokens", "Tokens"), ("cost", "Cost"), ("error", "Error"),
+    ("tokens", "Tokens"), ("cost", "Cost"),
 )
 
 
@@ -45,30 +46,45 @@ def field_values(task: Task, now: float | None = None) -> dict[str, str]:
 
 
 class TaskDetails(QWidget):
-    """Read-only form with the snapshot's fields; `show_task` re-renders it."""
+    """Read-only summary of a snapshot, in two label/value columns; `show_task` re-renders it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QFormLayout(self)
-        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 4)
         self.title = QLabel()
         self.title.setWordWrap(True)
-        self.title.setStyleSheet("font-weight: 600; font-size: 13pt;")
-        layout.addRow(self.title)
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        layout.addWidget(self.title)
         self.prompt = QPlainTextEdit(readOnly=True)
-        self.prompt.setMaximumHeight(110)
-        layout.addRow("Prompt", self.prompt)
+        self.prompt.setMaximumHeight(64)
+        layout.addWidget(self.prompt)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
         self.labels: dict[str, QLabel] = {}
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        for key, text in _FIELDS:
+        half = (len(_FIELDS) + 1) // 2
+        for number, (key, text) in enumerate(_FIELDS):
+            row, column = (number, 0) if number < half else (number - half, 2)
+            name = QLabel(text)
+            name.setEnabled(False)  # drawn in the muted colour of the palette
+            name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(key in ("repo", "error"))
+            label.setWordWrap(key == "error")
             if key in ("base", "result"):
                 label.setFont(mono)
             self.labels[key] = label
-            layout.addRow(text, label)
+            grid.addWidget(name, row, column)
+            grid.addWidget(label, row, column + 1)
+        layout.addLayout(grid)
+        layout.addStretch(1)
 
     def show_task(self, task: Task | None) -> None:
         """Render ``task`` (or clear the form)."""
@@ -84,6 +100,7 @@ class TaskDetails(QWidget):
         for key, value in field_values(task).items():
             self.labels[key].setText(value)
         self.labels["state"].setStyleSheet(f"color: {state_color(task.state).name()}; font-weight: 600;")
+        self.labels["repo"].setText(fmt.short_repo(task.repo))
         self.labels["repo"].setToolTip(task.repo)
         self.labels["base"].setToolTip(task.base_commit or "")
         self.labels["result"].setToolTip(task.result_commit or "")
