@@ -70,8 +70,10 @@ class QtDiffReview(QWidget):
         self._parsed.clear()
         self._highlights.clear()
         self.current = None
-        self.tree.set_files(self.files, unsafe or {})
         self.view.clear()
+        if self.files:
+            self.show_file(0)  # first, so its highlighting starts while the tree fills
+        self.tree.set_files(self.files, unsafe or {})
         self.conflict.hide()
         self._update_summary()
         if self.files:
@@ -79,6 +81,8 @@ class QtDiffReview(QWidget):
 
     def show_file(self, number: int) -> None:
         """Show file number ``number`` of the patch and get it highlighted if needed."""
+        if number == self.current:
+            return
         fp = self.files[number]
         self.current = number
         parsed = self._parsed.get(number)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import (QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize,
                             Qt, Signal)
 from PySide6.QtGui import QFont, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QStyle, QStyledItemDelegate,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFrame, QHeaderView, QStyle,
+                               QStyledItemDelegate,
                                QStyleOptionViewItem, QTreeView, QWidget)
 
 from desktop.diff.patch import FilePatch, FileStatus
@@ -22,6 +23,7 @@ class _NameDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self.theme = theme
         self._icons: dict[tuple[str, FileStatus], QIcon] = {}
+        self._checks: dict[tuple[str, Qt.CheckState], QPixmap] = {}
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:  # noqa: N802
         super().initStyleOption(option, index)
@@ -32,18 +34,25 @@ class _NameDelegate(QStyledItemDelegate):
             option.decorationSize = QSize(16, 16)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        super().paint(painter, option, index)
-        # The style's own check box is drawn over: its outline vanishes on dark palettes.
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
         widget = opt.widget
-        if widget is None or not opt.features & opt.ViewItemFeature.HasCheckIndicator:
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        if not opt.features & opt.ViewItemFeature.HasCheckIndicator:
             return
-        box = widget.style().subElementRect(
-            QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, widget)
-        _paint_check(painter, QRectF(box.center().x() - 7, box.center().y() - 7, 14, 14),
-                     Qt.CheckState(opt.checkState), self.theme,
-                     bool(opt.state & QStyle.StateFlag.State_Selected))
+        # The style's own check box is painted over: its outline vanishes on dark palettes.
+        box = style.subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, opt, widget)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        painter.fillRect(box, self.theme.color("selection" if selected else "surface"))
+        painter.drawPixmap(QRect(box.center().x() - 7, box.center().y() - 7, 15, 15),
+                           self._check(Qt.CheckState(opt.checkState)))
+
+    def _check(self, state: Qt.CheckState) -> QPixmap:
+        key = (self.theme.name, state)
+        if key not in self._checks:
+            self._checks[key] = _check_pixmap(state, self.theme)
+        return self._checks[key]
 
     def _badge(self, status: FileStatus) -> QIcon:
         key = (self.theme.name, status)
@@ -80,30 +89,26 @@ class _CountsDelegate(QStyledItemDelegate):
                 right.adjust(0, 0, -(option.fontMetrics.horizontalAdvance(text) + 6), 0)
         painter.restore()
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
-        added, removed = index.data(COUNTS_ROLE)
-        width = option.fontMetrics.horizontalAdvance(f"+{added}  −{removed}") + 16
-        return QSize(width, super().sizeHint(option, index).height())
 
-
-def _paint_check(painter: QPainter, box: QRectF, state: Qt.CheckState, theme: Theme,
-                 selected: bool) -> None:
-    painter.save()
+def _check_pixmap(state: Qt.CheckState, theme: Theme) -> QPixmap:
+    """A 15 px check box drawn at 4x (sharp when scaled down or on HiDPI screens)."""
+    pixmap = QPixmap(60, 60)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.fillRect(box.adjusted(-2, -2, 2, 2), theme.color("selection" if selected else "surface"))
+    painter.scale(4, 4)
     on = state != Qt.CheckState.Unchecked
     painter.setPen(QPen(theme.color("link" if on else "muted"), 1.2))
     painter.setBrush(theme.color("link" if on else "base"))
-    painter.drawRoundedRect(box, 3, 3)
+    painter.drawRoundedRect(QRectF(0.6, 0.6, 13.8, 13.8), 3, 3)
     painter.setPen(QPen(theme.color("accent_text"), 1.8, Qt.PenStyle.SolidLine,
                         Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-    x, y = box.left(), box.top()
     if state == Qt.CheckState.Checked:
-        painter.drawPolyline([QPointF(x + 3.5, y + 7.2), QPointF(x + 6, y + 9.8),
-                              QPointF(x + 10.8, y + 4.4)])
+        painter.drawPolyline([QPointF(4, 7.7), QPointF(6.5, 10.3), QPointF(11.3, 4.9)])
     elif state == Qt.CheckState.PartiallyChecked:
-        painter.drawLine(QPointF(x + 4, y + 7), QPointF(x + 10, y + 7))
-    painter.restore()
+        painter.drawLine(QPointF(4.5, 7.5), QPointF(10.5, 7.5))
+    painter.end()
+    return pixmap
 
 
 def _letter_pixmap(letter: str, colour) -> QPixmap:
@@ -152,7 +157,8 @@ class QtFileTree(QTreeView):
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # Fixed, sized once per patch: ResizeToContents would ask every row for its size.
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
         self.selectionModel().currentChanged.connect(self._on_current_changed)
         self.set_theme(theme)
 
@@ -160,6 +166,10 @@ class QtFileTree(QTreeView):
         """Show the files of a patch, all folders open."""
         self.files_model.set_files(files, unsafe)
         self.expandAll()
+        added = max((f.added for f in files), default=0)
+        removed = max((f.removed for f in files), default=0)
+        self.header().resizeSection(1, self.fontMetrics().horizontalAdvance(
+            f"+{added}  −{removed}") + 20)
 
     def select_file(self, file: int) -> None:
         """Make file number ``file`` the current one (emits `file_selected`)."""

@@ -1,0 +1,108 @@
+"""How fast the review panel opens a big diff, against Pygments' DiffLexer on the same patch.
+
+A real git repo gets 500 Python files, then 50 lines of each file are replaced (50 000
+changed lines: 25 000 removed, 25 000 added). Measured, offscreen: from `set_patch` to the first file shown with its
+syntax colours (highlight delivered and the view repainted). Reference, same run and
+same patch: `pygmentize -l diff` done in-process (DiffLexer + TerminalFormatter over the
+whole patch). Prints one JSON line; aims: open < 150 ms, ratio < 0.1.
+
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/diff_open.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pygments import highlight  # noqa: E402
+from pygments.formatters import TerminalFormatter  # noqa: E402
+from pygments.lexers import DiffLexer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from desktop.diff import DiffReview  # noqa: E402
+
+FILES, FUNCTIONS, RUNS = 500, 75, 5
+
+
+def _module(number: int, changed: bool) -> str:
+    lines = [f'"""Module {number}."""', "import os", ""]
+    for i in range(FUNCTIONS):
+        # Two of every three functions change: 50 lines out, 50 in, per file.
+        value = f"value_{i} * 2 + {number}" if changed and i % 3 != 2 else f"value_{i} + {i}"
+        lines += [f"def function_{i}(value_{i}: int) -> int:", f"    return {value}", ""]
+    return "\n".join(lines) + "\n"
+
+
+def make_patch(root: Path) -> str:
+    """A real ``git diff --binary -M`` of 500 files, 50 lines replaced in each."""
+    git = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=b", "-c", "user.email=b@b"]
+    subprocess.run([*git, "init", "-q", str(root)], check=True)
+    for changed in (False, True):
+        for number in range(FILES):
+            path = root / f"pkg{number % 20}" / f"module_{number}.py"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(_module(number, changed))
+        subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+        subprocess.run([*git, "commit", "-qm", str(changed)], cwd=root, check=True)
+    return subprocess.run([*git, "diff", "--binary", "-M", "HEAD~1", "HEAD"], cwd=root,
+                          check=True, capture_output=True, text=True).stdout
+
+
+def open_once(app: QApplication, patch: str) -> float:
+    """Seconds from `set_patch` to the first file painted with its highlight."""
+    review = DiffReview()
+    review.resize(1280, 800)
+    review.show()
+    app.processEvents()
+    done: list[int] = []
+    review.file_highlighted.connect(done.append)
+    start = time.perf_counter()
+    review.set_patch("bench", patch)
+    while not done:
+        app.processEvents()
+        time.sleep(0.0005)
+    review.view.viewport().repaint()
+    elapsed = time.perf_counter() - start
+    review.close()
+    review.deleteLater()
+    app.processEvents()
+    return elapsed
+
+
+def pygmentize_once(patch: str) -> float:
+    """Seconds for ``pygmentize -l diff`` over the whole patch, in-process."""
+    start = time.perf_counter()
+    highlight(patch, DiffLexer(), TerminalFormatter())
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication(sys.argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        patch = make_patch(Path(tmp))
+    changed = sum(1 for line in patch.splitlines()
+                  if line[:1] in "+-" and not line.startswith(("+++", "---")))
+    cold = open_once(app, patch)
+    opens = [open_once(app, patch) for _ in range(RUNS)]
+    references = [pygmentize_once(patch) for _ in range(RUNS)]
+    open_ms = statistics.median(opens) * 1000
+    reference_ms = statistics.median(references) * 1000
+    print(json.dumps({
+        "benchmark": "diff_open", "files": patch.count("\ndiff --git ") + 1,
+        "changed_lines": changed, "patch_bytes": len(patch.encode()),
+        "open_to_highlighted_ms": round(open_ms, 1), "cold_open_ms": round(cold * 1000, 1),
+        "pygmentize_diff_ms": round(reference_ms, 1),
+        "ratio": round(open_ms / reference_ms, 3), "aim_ms": 150, "aim_ratio": 0.1,
+        "ok": open_ms < 150 and open_ms / reference_ms < 0.1,
+    }))
+
+
+if __name__ == "__main__":
+    main()
