@@ -26,7 +26,7 @@ import keyring
 
 from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, OpenAIChatClient
-from engine.llm.http import HTTPLLMClient
+from engine.llm.client import HTTPLLMClient
 from engine.paths import data_dir
 from engine.tomlsource import TomlSource
 
@@ -157,7 +157,7 @@ def resolve_key(provider: Provider) -> str | None:
 
 
 def make_client(provider: Provider, **options: Any) -> HTTPLLMClient:
-    """A client for ``provider`` (options as for `engine.llm.http.HTTPLLMClient`).
+    """A client for ``provider`` (options as for `engine.llm.client.HTTPLLMClient`).
 
     Raises:
         InvalidInput: the provider needs a key and none is set.

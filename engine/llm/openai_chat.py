@@ -6,7 +6,7 @@ from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from engine.llm.errors import LLMError, LLMProtocolError
-from engine.llm.http import HTTPLLMClient, StreamFailure, error_message, incomplete, parse_json
+from engine.llm.client import HTTPLLMClient, StreamFailure, error_message, incomplete, parse_json
 from engine.llm.sse import SSEvent
 from engine.llm.types import LLMResponse, Message, TextCallback, ToolCall, ToolSpec, Usage
 

@@ -13,7 +13,7 @@ from engine.llm import (
     AnthropicClient, LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, Message,
     OpenAIChatClient, RateLimited, RetryPolicy, ToolCall, ToolSpec, parse_retry_after,
 )
-from engine.llm.http import HTTPLLMClient
+from engine.llm.client import HTTPLLMClient
 from engine.llm.sse import sse_events
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 from tests.fakes.scripts import cut, error_status, hang, malformed, rate_limited, reply, tool_call
