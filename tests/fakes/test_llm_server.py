@@ -67,7 +67,7 @@ def test_anthropic_messages_stream(llm_server: LLMServer) -> None:
     assert names[:2] == ["message_start", "ping"] and names[-2:] == ["message_delta",
                                                                      "message_stop"]
     data = [json.loads(d) for _, d in events]
-    assert all(d["type"] == name for d, name in zip(data, names))
+    assert all(d["type"] == name for d, name in zip(data, names, strict=True))
     assert data[0]["message"]["usage"]["input_tokens"] == 11
     starts = [d["content_block"] for d in data if d["type"] == "content_block_start"]
     assert starts[0] == {"type": "text", "text": ""}
@@ -94,7 +94,7 @@ def test_responses_stream(llm_server: LLMServer) -> None:
     events = sse(post(llm_server, "/v1/responses", {"model": "gpt-5", "stream": True}).text)
     data = [json.loads(d) for _, d in events]
     assert [d["sequence_number"] for d in data] == list(range(len(data)))
-    assert all(d["type"] == name for d, (name, _) in zip(data, events))
+    assert all(d["type"] == name for d, (name, _) in zip(data, events, strict=True))
     kinds = [d["type"] for d in data]
     assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
     assert kinds[-1] == "response.completed"
