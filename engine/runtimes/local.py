@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -131,9 +132,15 @@ class LocalRuntime(Runtime):
 
     name = "local"
 
-    def __init__(self, runs_dir: Path | None = None) -> None:
-        """``runs_dir`` holds run dirs of specs without ``run_dir`` (default: data dir/runs)."""
+    def __init__(self, runs_dir: Path | None = None, python: str = sys.executable) -> None:
+        """Create the runtime (no thread starts before the first sandbox).
+
+        Args:
+            runs_dir: where run dirs of specs without ``run_dir`` go (default: data dir/runs).
+            python: the interpreter that runs the supervisor (it imports ``engine``).
+        """
         self._runs_dir = runs_dir
+        self._python = python
         self._tailer = Tailer()
         self._sandboxes: list[LocalSandbox] = []
 
@@ -144,7 +151,7 @@ class LocalRuntime(Runtime):
             raise InvalidInput(f"task {spec.task_id}: working copy {spec.workdir} is not a directory")
         run = RunDir(self._run_dir(spec))
         await asyncio.to_thread(run.prepare)
-        child = await asyncio.to_thread(launch_supervisor, spec, run.path)
+        child = await asyncio.to_thread(launch_supervisor, spec, run.path, self._python)
         await self._await_agent(run, child)
         sandbox = LocalSandbox(run, asyncio.get_running_loop(), child)
         self._follow(sandbox, {s: 0 for s in (Stream.STDOUT, Stream.STDERR)}, sink)

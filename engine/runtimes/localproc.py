@@ -3,9 +3,9 @@ supervisor, and reading what it recorded in the run dir (pids, exit code).
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,21 +37,36 @@ def agent_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def launch_supervisor(spec: LaunchSpec, run_dir: Path) -> int:
-    """Start the supervisor in a session of its own; return its pid (our child)."""
-    argv = [sys.executable, "-I", "-m", "engine.runtimes.supervise",
-            str(run_dir), str(spec.workdir), "--", *spec.argv]
+def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str) -> int:
+    """Start the supervisor in a session of its own; return its pid (our child).
+
+    Blocking (it writes the launch request into the supervisor's stdin): run it in a thread.
+    """
+    request = json.dumps({"argv": list(spec.argv), "workdir": str(spec.workdir),
+                          "env": agent_env(spec.env)}).encode()
     log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    read_end, write_end = os.pipe()
     try:
         # posix_spawn, not Popen: the child must outlive us, and a Popen object collected
         # while its child runs warns; the pid is reaped in `reap` instead.
-        return os.posix_spawn(
-            sys.executable, argv, agent_env(spec.env), setsid=True,
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                          (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)],
+        pid = os.posix_spawn(
+            python, [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
+            {"LANG": "C.UTF-8", "PATH": os.defpath}, setsid=True,
+            file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, log, 1),
+                          (os.POSIX_SPAWN_DUP2, log, 2)],
         )
     finally:
         os.close(log)
+        os.close(read_end)
+    try:
+        view = memoryview(request)
+        while view:
+            view = view[os.write(write_end, view):]
+    except BrokenPipeError:
+        pass  # it died before reading: `LocalRuntime.start` reports its log
+    finally:
+        os.close(write_end)
+    return pid
 
 
 def reap(pid: int) -> bool:

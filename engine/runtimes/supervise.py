@@ -1,7 +1,8 @@
 """The detached supervisor of one local agent process, and the files it leaves in the run dir.
 
-Started by the local runtime as ``python -I -m engine.runtimes.supervise RUN_DIR WORKDIR --
-ARGV...`` in a session of its own, so that the agent outlives the engine process. It:
+Started by the local runtime as ``python -I -m engine.runtimes.supervise RUN_DIR`` in a
+session of its own, so that the agent outlives the engine process. It reads the launch
+request ``{"argv": [...], "workdir": "...", "env": {...}}`` as JSON from stdin, then:
 
 1. records its own pid (``pids``), then starts the agent in a new process group in WORKDIR
    with stdout and stderr appended straight to ``stdout.log`` / ``stderr.log`` (no pipe
@@ -10,8 +11,9 @@ ARGV...`` in a session of its own, so that the agent outlives the engine process
    whose init exited) and writes the exit code (negative: killed by that signal)
    atomically to ``exit``.
 
-Its own environment is the agent's environment: the runtime builds it, so no secret ever
-lands on disk or on a command line. Only the stdlib and psutil are imported here.
+The agent's environment travels through that pipe, so no secret lands on disk or on a
+command line, and nothing meant for the agent (LD_PRELOAD, ...) applies to the supervisor.
+Only the stdlib and psutil are imported here.
 """
 from __future__ import annotations
 
@@ -123,7 +125,7 @@ def _forward_term(agent_pgid: int) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def supervise(run_dir: Path, workdir: Path, argv: list[str]) -> int:
+def supervise(run_dir: Path, workdir: Path, argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` to its end as described in the module docstring; return its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -133,7 +135,7 @@ def supervise(run_dir: Path, workdir: Path, argv: list[str]) -> int:
     out, err = _open_log(run_dir, STDOUT_LOG), _open_log(run_dir, STDERR_LOG)
     try:
         agent = subprocess.Popen(
-            argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
             process_group=0, close_fds=True,
         )
     except OSError as exc:
@@ -155,11 +157,12 @@ def supervise(run_dir: Path, workdir: Path, argv: list[str]) -> int:
 
 
 def main(args: list[str]) -> int:
-    """Command-line entry: ``RUN_DIR WORKDIR -- ARGV...``."""
-    if len(args) < 4 or args[2] != "--":
-        print("usage: python -m engine.runtimes.supervise RUN_DIR WORKDIR -- ARGV...", file=sys.stderr)
+    """Command-line entry: ``RUN_DIR``, the launch request on stdin."""
+    if len(args) != 1:
+        print("usage: python -m engine.runtimes.supervise RUN_DIR < request.json", file=sys.stderr)
         return 2
-    supervise(Path(args[0]), Path(args[1]), args[3:])
+    request = json.load(sys.stdin.buffer)
+    supervise(Path(args[0]), Path(request["workdir"]), request["argv"], request["env"])
     return 0
 
 

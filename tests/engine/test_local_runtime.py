@@ -447,10 +447,21 @@ async def test_cleanup_ends_the_agent_and_removes_only_run_files(runtime, tmp_pa
     assert (Path(kept.ref) / "exit").exists()
 
 
-async def test_a_supervisor_that_cannot_run_is_reported_with_its_output(runtime, tmp_path):
+async def test_agent_env_does_not_reach_the_supervisor(runtime, tmp_path):
     broken = tmp_path / "badlib"
     broken.mkdir()
     (broken / "libc.so.6").write_text("not a library")  # the dynamic loader refuses to start
-    spec = spec_for(tmp_path, ["true"], LD_LIBRARY_PATH=str(broken))
-    with pytest.raises(RuntimeUnavailable, match="exited before starting the agent: .*libc.so.6"):
-        await runtime.start(spec, Collector())
+    sink = Collector()
+    sandbox = await runtime.start(spec_for(tmp_path, ["true"], LD_LIBRARY_PATH=str(broken)), sink)
+    assert (await sandbox.wait()).exit_code == 127  # only the agent fails to load, and says so
+    assert "libc.so.6" in sink.err[0]
+
+
+async def test_a_supervisor_that_cannot_run_is_reported_with_its_output(tmp_path):
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho 'boom: no engine package here' >&2\nexit 1\n")
+    python.chmod(0o755)
+    runtime = LocalRuntime(runs_dir=tmp_path / "runs", python=str(python))
+    with pytest.raises(RuntimeUnavailable, match="exited before starting the agent: boom"):
+        await runtime.start(spec_for(tmp_path, ["true"]), Collector())
+    await runtime.close()
