@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 HIGH_WATER = 50_000
 #: How long a follow stream may stay open after the container exited (docker-py #3084).
 EXIT_GRACE = 1.0
+#: Messages asked for (from the end) when reading the rest of a finished log; more
+#: only if they do not reach back to our position.
+FINAL_TAIL = 1000
 #: Broken reads of a stream (connection reset, ...) tolerated before giving up.
 MAX_BROKEN_READS = 5
 #: What a broken connection to the daemon raises while a stream is read.
@@ -50,10 +53,10 @@ class LogRequest:
     """
 
     def __init__(self, api: Any, container_id: str, stream: Stream, follow: bool,
-                 since: str | None) -> None:
+                 since: str | None, tail: int | None = None) -> None:
         params: dict[str, Any] = {
             "stdout": int(stream is Stream.STDOUT), "stderr": int(stream is Stream.STDERR),
-            "follow": int(follow), "timestamps": 1, "tail": "all"}
+            "follow": int(follow), "timestamps": 1, "tail": "all" if tail is None else tail}
         if since is not None:
             params["since"] = since
         url = api._url("/containers/{0}/logs", container_id)
@@ -98,12 +101,14 @@ class LineReader:
         self._ts, self._count = start
         self._skip_ts, self._skip_count = start
         self._skip_seen = 0
+        self._frames = self._skipped_any = 0
         self._parts: list[bytes] = []
         self._part_len = self._dropped = 0
 
     def feed(self, frames: list[bytes]) -> list[str]:
         """The lines completed by ``frames`` (payloads with their timestamp prefix)."""
         lines: list[str] = []
+        self._frames += len(frames)
         for frame in frames:
             stamp, _, payload = frame.partition(b" ")
             ts_ns = self._parse_ts(stamp)
@@ -127,9 +132,14 @@ class LineReader:
         """The last line if the output ended without a newline."""
         return [self._line()] if self._parts or self._dropped else []
 
+    def may_miss(self, tail: int) -> bool:
+        """After a read limited to the last ``tail`` messages: could some be missing?"""
+        return self._frames >= tail and not self._skipped_any
+
     def _skipped(self, ts_ns: int) -> bool:
         if ts_ns < self._skip_ts or (ts_ns == self._skip_ts and self._skip_seen < self._skip_count):
             self._skip_seen += ts_ns == self._skip_ts
+            self._skipped_any = 1
             return True
         self._skip_ts = 0  # past the start: timestamps only grow from here
         return False
@@ -224,7 +234,7 @@ class LogFollower:
         broken = 0
         while not self._closed:
             final = self._exited.is_set()
-            how = self._read(follow=not final)
+            how = self._read_rest() if final else self._read(follow=True)
             if self._closed or (final and how != "broken"):
                 break
             broken += how == "broken"
@@ -237,20 +247,29 @@ class LogFollower:
             if state == "running":
                 time.sleep(0.2 if how == "broken" else 0)
                 continue
-            if how == "ended" and not final:
-                break  # the daemon ended the stream after the exit: it sent everything
-            self._exited.set()  # closed by us or broken: read the rest once, no follow
+            # Docker may end a follow stream before the container's last message (seen
+            # with a last line without newline): read once more without follow.
+            self._exited.set()
         if not self._closed and self._reader is not None:
             lines = self._reader.finish()  # output that ended without a newline
             self._line_pos = self._reader.line_pos
             self._publish(lines)
 
-    def _read(self, follow: bool) -> str:
+    def _read_rest(self) -> str:
+        """Read what follows our position in the finished log, cheaply when it is short."""
+        if not self._line_pos.ts_ns:
+            return self._read(follow=False)
+        how = self._read(follow=False, tail=FINAL_TAIL)
+        if how == "ended" and self._reader is not None and self._reader.may_miss(FINAL_TAIL):
+            how = self._read(follow=False)
+        return how
+
+    def _read(self, follow: bool, tail: int | None = None) -> str:
         """Read one log request: "ended" by itself, "closed" by us, or "broken"."""
         reader = self._reader = LineReader(self._line_pos, self._parse_ts)
         try:
             request = LogRequest(self._container.client.api, self._container.id,
-                                 self.stream, follow, self._line_pos.since())
+                                 self.stream, follow, self._line_pos.since(), tail)
             with self._lock:
                 self._request, self._following, self._forced = request, follow, False
             if self._closed:
