@@ -259,3 +259,17 @@ async def test_long_output_keeps_head_and_tail(repo: Path) -> None:
     code, output = await LocalToolHost(repo).exec(command, 10)
     assert code == 3 and output.startswith("HEAD") and output.rstrip().endswith("TAIL")
     assert "bytes of output left out" in output and len(output) < 30_000
+
+
+async def test_cancelling_a_command_kills_its_group(repo: Path) -> None:
+    host = LocalToolHost(repo)
+    task = asyncio.create_task(host.exec("sleep 30 & echo $! > bg.pid; wait", 60))
+    pid_file = repo / "bg.pid"
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await dies(int(pid_file.read_text()))
