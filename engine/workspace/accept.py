@@ -145,12 +145,19 @@ def _check_checkout(repo: UserRepo, private: Git, old: str, new: str) -> None:
     git = repo.git.with_env(GIT_ALTERNATE_OBJECT_DIRECTORIES=private.git_dir / "objects")
     proc = git.run("read-tree", "-n", "-m", "-u", old, new, ok=(0, 128))
     if proc.returncode:
-        text = proc.stderr.decode(errors="replace")
-        files = sorted({line.strip() for line in text.splitlines() if line.startswith("\t")})
+        changed = set(private.iter_z("diff-tree", "-r", "-z", "--name-only", old, new))
+        in_the_way = sorted(changed & _local_changes(repo))
+        detail = ", ".join(in_the_way) or proc.stderr.decode(errors="replace").strip()
         raise RepoError(
-            f"accepting would overwrite uncommitted changes in {repo.root}: "
-            f"{', '.join(files) or text.strip()}. Nothing was changed: commit or stash "
-            "them, then accept again.")
+            f"accepting would overwrite uncommitted changes or untracked files in {repo.root}: "
+            f"{detail}. Nothing was changed: commit, stash or move them, then accept again.")
+
+
+def _local_changes(repo: UserRepo) -> set[str]:
+    """Paths with staged, unstaged or untracked content in the user's repo."""
+    records = repo.git.iter_z("status", "--porcelain", "-z", "--no-renames",
+                              "--untracked-files=all")
+    return {record[3:] for record in records if record}
 
 
 def transfer(private: Git, repo: UserRepo, tip: str, have: str) -> None:
