@@ -128,9 +128,13 @@ def test_aider_prompt_is_the_message_option_value() -> None:
 
 def test_gemini_prompt_option_and_resume() -> None:
     args = argv(profile("gemini", options={"approval_mode": "auto_edit"}))
-    assert args == ["gemini", "--approval-mode", "auto_edit", "--prompt=-v fix the tests"]
+    assert args == ["gemini", "--output-format", "stream-json", "--approval-mode", "auto_edit",
+                    "--skip-trust", "--prompt=-v fix the tests"]
     follow = argv(profile("gemini"), FOLLOW, FOLLOW.follow_up)
-    assert follow == ["gemini", "--resume", "latest", "--prompt=--also docs"]
+    assert follow == ["gemini", "--output-format", "stream-json", "--resume", "sess-1",
+                      "--prompt=--also docs"]
+    unknown = FOLLOW.with_(session_id=None)
+    assert argv(profile("gemini"), unknown, unknown.follow_up)[-3:-1] == ["--resume", "latest"]
 
 
 # ---- CLI on PATH ----------------------------------------------------------------------

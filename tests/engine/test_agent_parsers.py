@@ -1,8 +1,7 @@
 """Agent output parsers, fed with transcripts captured from the real CLIs.
 
-The fixtures in ``fixtures/`` are verbatim stdout/stderr of Claude Code 2.1.331 and
-Codex CLI 0.169.0 run against a scripted server (see docs/agents.md). Aider and Gemini
-lines follow the format strings of Aider 0.86.2 and Gemini CLI 0.61.0.
+The fixtures in ``fixtures/`` are verbatim stdout/stderr of Claude Code 2.1.331, Codex
+CLI 0.169.0 and Gemini CLI 0.61.0 run against a scripted server (see docs/agents.md).
 """
 from __future__ import annotations
 
@@ -222,11 +221,38 @@ def test_aider_lines(line: str, kind: EntryKind, data: dict | None) -> None:
     assert {k: v for k, v in (parsed.data or {}).items() if k != "raw"} == (data or {})
 
 
-def test_gemini_plain_lines() -> None:
-    adapter = GeminiAdapter(builtin_profiles()["gemini"])
-    error = "Error when talking to Gemini API Full report available at: /tmp/gemini-report.json"
-    assert adapter.parse(Stream.STDERR, error).kind is K.ERROR
-    assert adapter.parse(Stream.STDOUT, "Here is the plan.") == ParsedEntry(K.RAW, "Here is the plan.")
+def gemini() -> GeminiAdapter:
+    return GeminiAdapter(builtin_profiles()["gemini"])
+
+
+def test_gemini_write_transcript() -> None:
+    entries = parse_all(gemini(), "gemini_write.jsonl")
+    assert kinds(entries) == [K.SYSTEM, K.MESSAGE, K.MESSAGE, K.FILE_EDIT, K.TOOL_RESULT,
+                              K.MESSAGE, K.USAGE]
+    assert entries[0].data["session_id"] == "477d638c-4f22-48cc-a790-b26c61b571d1"
+    assert entries[1].data["role"] == "user" and "role" not in entries[2].data
+    assert entries[3].data["paths"] == ["/tmp/capture/repo/gem.txt"]
+    assert entries[3].data["tool"] == "write_file"
+    assert entries[4].data == {"tool_use_id": entries[3].data["tool_use_id"], "is_error": False,
+                               "raw": lines("gemini_write.jsonl")[4]}
+    assert entries[6].data["usage"] == {"input_tokens": 200, "output_tokens": 40, "cost_usd": 0.0}
+
+
+def test_gemini_tool_error_and_api_error() -> None:
+    failed_tool = parse_all(gemini(), "gemini_tool_error.jsonl")[4]
+    assert failed_tool.kind is K.TOOL_RESULT and failed_tool.data["is_error"] is True
+    assert failed_tool.text.startswith('Tool "write_file" not found.')
+    [_, _, result] = parse_all(gemini(), "gemini_api_error.jsonl")
+    assert result.kind is K.ERROR
+    assert result.text == "error: 0 tokens in, 0 out: API key not valid. Please pass a valid API key."
+
+
+def test_gemini_stderr_and_text_mode_lines() -> None:
+    entries = parse_all(gemini(), "gemini_stderr.log", Stream.STDERR)
+    errors = [e.text for e in entries if e.kind is K.ERROR]
+    assert [e[:30] for e in errors] == ["Error executing tool write_fil", "Error when talking to Gemini A"]
+    assert {e.kind for e in entries} == {K.RAW, K.ERROR}
+    assert gemini().parse(Stream.STDOUT, "Here is the plan.") == ParsedEntry(K.RAW, "Here is the plan.")
 
 
 # ---- never raise, never drop ----------------------------------------------------------
@@ -247,7 +273,7 @@ def _hostile_lines() -> list[str]:
     return captured + cut + shapes
 
 
-ADAPTERS = [claude(), codex(), AIDER, GeminiAdapter(builtin_profiles()["gemini"]),
+ADAPTERS = [claude(), codex(), AIDER, gemini(),
             AgentAdapter(builtin_profiles()["shell"])]
 
 
@@ -261,7 +287,7 @@ def test_parsers_never_raise_or_drop_a_line(adapter: AgentAdapter) -> None:
             json.dumps(parsed.data)  # storable as JSON
 
 
-@pytest.mark.parametrize("adapter", [claude(), codex()], ids=lambda a: a.kind)
+@pytest.mark.parametrize("adapter", [claude(), codex(), gemini()], ids=lambda a: a.kind)
 def test_unknown_and_broken_json_stays_raw(adapter: AgentAdapter) -> None:
     for line in ['{"type": "brand.new.event", "x": 1}', '{"type": "result", "usage": {',
                  "plain words", "\x00garbage\xff"]:
