@@ -12,9 +12,9 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import BinaryIO
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import RepoError
 
@@ -40,6 +40,9 @@ def _base_env(isolated: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in keep}
     env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
     if isolated:
+        # No user-level config, ignore or attributes files either: what the agent changed
+        # must not depend on (or be hidden by) anybody's personal settings.
+        env.pop("XDG_CONFIG_HOME", None)
         env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", HOME="/nonexistent")
     return env
 
