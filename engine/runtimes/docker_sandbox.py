@@ -14,6 +14,7 @@ from typing import Any
 
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from engine.errors import RuntimeUnavailable
 from engine.models import Stream
@@ -183,6 +184,14 @@ class DockerSandbox(Sandbox):
         while not self._closed.is_set():
             try:
                 return int(self._container.wait(timeout=_WAIT_POLL)["StatusCode"])
-            except requests.exceptions.ReadTimeout:
-                continue
+            except requests.exceptions.RequestException as exc:
+                if not _is_read_timeout(exc):
+                    raise
         return None
+
+
+def _is_read_timeout(exc: requests.exceptions.RequestException) -> bool:
+    """True when a request only outlived its timeout (over a unix socket the SDK raises
+    ConnectionError wrapping urllib3's ReadTimeoutError, not requests' ReadTimeout)."""
+    return isinstance(exc, requests.exceptions.ReadTimeout) or bool(
+        exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError))
