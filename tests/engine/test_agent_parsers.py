@@ -1,7 +1,8 @@
 """Agent output parsers, fed with transcripts captured from the real CLIs.
 
 The fixtures in ``fixtures/`` are verbatim stdout/stderr of Claude Code 2.1.331, Codex
-CLI 0.169.0 and Gemini CLI 0.61.0 run against a scripted server (see docs/agents.md).
+CLI 0.169.0, Gemini CLI 0.61.0 and Aider 0.86.2 run against a scripted server (see
+docs/agents.md).
 """
 from __future__ import annotations
 
@@ -200,6 +201,23 @@ def test_codex_other_items(item: dict, kind: EntryKind, text: str) -> None:
 AIDER = AiderAdapter(builtin_profiles()["aider"])
 
 
+def test_aider_write_transcript() -> None:
+    entries = parse_all(AIDER, "aider_write.log")
+    found = [(e.kind, e.data) for e in entries if e.kind is not K.RAW]
+    assert found == [
+        (K.USAGE, {"usage": {"input_tokens": 2500, "output_tokens": 120, "cost_usd": 0.0075}}),
+        (K.FILE_EDIT, {"paths": ["hello.txt"]})]
+    assert all(e.text == line for e, line in zip(entries, lines("aider_write.log")))
+
+
+def test_aider_api_error() -> None:
+    errors = [e for e in parse_all(AIDER, "aider_auth_error.log") if e.kind is K.ERROR]
+    assert len(errors) == 1
+    assert errors[0].text.startswith("litellm.AuthenticationError: AuthenticationError")
+
+
+# Lines below follow Aider 0.86.2's format strings (base_coder.py, io.py) for cases the
+# captured runs did not show: cache counts, a cost on its own line, an open question.
 @pytest.mark.parametrize("line, kind, data", [
     ("Applied edit to src/app.py", K.FILE_EDIT, {"paths": ["src/app.py"]}),
     ("Tokens: 2.5k sent, 120 received. Cost: $0.01 message, $0.02 session.", K.USAGE,
