@@ -41,6 +41,9 @@ class LocalSandbox(Sandbox):
         self._child = child          # the supervisor's pid when we started it; None: attached
         self._lost_reason = LOST_WHILE_RUNNING if child is not None else LOST_WHILE_AWAY
         self._pids = run.pids()
+        supervisor = self._pids.get("supervisor") or {}
+        #: Tells this sandbox from earlier ones in the same run dir (part of each cursor).
+        self.run_id = f"{supervisor.get('pid')}@{supervisor.get('ctime')}"
         self._future: asyncio.Future[Outcome] = loop.create_future()
         self._next_liveness = 0.0
         self.target: TailTarget | None = None
@@ -160,9 +163,12 @@ class LocalRuntime(Runtime):
     async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None, sink: Sink) -> LocalSandbox:
         if not ref:
             raise InvalidInput(f"task {spec.task_id}: no local sandbox reference to attach to")
-        offsets = decode_cursor(cursor)
-        run = RunDir(Path(ref))
-        sandbox = LocalSandbox(run, asyncio.get_running_loop(), child=None)
+        cursor_run, offsets = decode_cursor(cursor)
+        sandbox = LocalSandbox(RunDir(Path(ref)), asyncio.get_running_loop(), child=None)
+        if cursor_run not in (None, sandbox.run_id):
+            # A cursor of an earlier sandbox in this run dir (an attempt started again
+            # before any of its lines were stored): this one's output starts at zero.
+            offsets = dict.fromkeys(offsets, 0)
         self._follow(sandbox, offsets, sink)
         return sandbox
 
@@ -198,7 +204,7 @@ class LocalRuntime(Runtime):
     def _follow(self, sandbox: LocalSandbox, offsets: dict[Stream, int], sink: Sink) -> None:
         paths = {Stream.STDOUT: Path(sandbox.ref) / STDOUT_LOG, Stream.STDERR: Path(sandbox.ref) / STDERR_LOG}
         sandbox.target = TailTarget(
-            loop=asyncio.get_running_loop(), sink=sink, paths=paths, offsets=offsets,
+            loop=asyncio.get_running_loop(), sink=sink, run=sandbox.run_id, paths=paths, offsets=offsets,
             probe=sandbox.probe, on_done=partial(self._ended, sandbox), on_error=sandbox.fail,
         )
         self._sandboxes.append(sandbox)

@@ -111,7 +111,7 @@ class RunDir:
         """Create the dir, refusing one in use by a live agent, and clear old run files."""
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         supervisor = self.pids().get("supervisor")
-        if is_alive(supervisor):
+        if is_alive(supervisor) and self.exit_outcome() is None:
             raise InvalidInput(
                 f"run dir {self.path} belongs to a running agent (supervisor pid "
                 f"{supervisor['pid']}): attach to it or stop it first")

@@ -36,23 +36,23 @@ _IDLE_SLEEP_MAX = 0.05
 STREAMS = (Stream.STDOUT, Stream.STDERR)
 
 
-def encode_cursor(offsets: dict[Stream, int]) -> str:
-    """The cursor text for per-stream byte offsets."""
-    return json.dumps({s.value: offsets[s] for s in STREAMS})
+def encode_cursor(run: str, offsets: dict[Stream, int]) -> str:
+    """The cursor text for per-stream byte offsets in the output of sandbox ``run``."""
+    return json.dumps({"run": run, **{s.value: offsets[s] for s in STREAMS}})
 
 
-def decode_cursor(cursor: str | None) -> dict[Stream, int]:
-    """Per-stream byte offsets from a cursor made by `encode_cursor` (None: the start)."""
+def decode_cursor(cursor: str | None) -> tuple[str | None, dict[Stream, int]]:
+    """The sandbox id and per-stream byte offsets of a cursor (None: the very start)."""
     if cursor is None:
-        return {s: 0 for s in STREAMS}
+        return None, {s: 0 for s in STREAMS}
     try:
         raw = json.loads(cursor)
-        offsets = {s: int(raw[s.value]) for s in STREAMS}
+        run, offsets = str(raw["run"]), {s: int(raw[s.value]) for s in STREAMS}
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidInput(f"not a local runtime log cursor: {cursor!r} ({exc})") from exc
     if min(offsets.values()) < 0:
         raise InvalidInput(f"log cursor has a negative offset: {cursor!r}")
-    return offsets
+    return run, offsets
 
 
 @dataclass(eq=False)
@@ -66,6 +66,7 @@ class TailTarget:
 
     loop: asyncio.AbstractEventLoop
     sink: Sink
+    run: str                         # which sandbox the cursors belong to
     paths: dict[Stream, Path]
     offsets: dict[Stream, int]
     probe: Callable[[], Outcome | None]
@@ -95,7 +96,7 @@ class TailTarget:
         """Queue one batch of ``stream`` whose last line ends at file offset ``end``."""
         offsets = {s: self.splitters[s].offset for s in STREAMS}
         offsets[stream] = end
-        queue.append((_deliver, (self, stream, lines, encode_cursor(offsets)), len(lines)))
+        queue.append((_deliver, (self, stream, lines, encode_cursor(self.run, offsets)), len(lines)))
         self.scheduled += len(lines)
 
     def close_files(self) -> None:

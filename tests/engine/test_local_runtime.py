@@ -140,7 +140,7 @@ def test_splitter_replaces_invalid_utf8_and_drops_nul():
 def test_cursor_rejects_garbage():
     with pytest.raises(InvalidInput, match="cursor"):
         decode_cursor("not json")
-    assert decode_cursor(None) == {Stream.STDOUT: 0, Stream.STDERR: 0}
+    assert decode_cursor(None) == (None, {Stream.STDOUT: 0, Stream.STDERR: 0})
 
 
 # -- running agents ---------------------------------------------------------------------------
@@ -160,7 +160,7 @@ async def test_output_is_complete_ordered_and_separated(runtime, tmp_path):
     assert sink.out == [f"out {i}" for i in range(30000)] + ["no newline at the end"]
     assert sink.err == [f"err {i}" for i in range(0, 30000, 5)]
     assert sink.calls < 30000 // 100  # batches, not a call per line
-    assert decode_cursor(sink.cursor)[Stream.STDOUT] == (Path(sandbox.ref) / "stdout.log").stat().st_size
+    assert decode_cursor(sink.cursor)[1][Stream.STDOUT] == (Path(sandbox.ref) / "stdout.log").stat().st_size
 
 
 async def test_environment_is_minimal_plus_spec_env_and_cwd_is_workdir(runtime, tmp_path, monkeypatch):
@@ -393,6 +393,18 @@ async def test_attach_when_the_processes_died_without_exit_file_is_lost(tmp_path
         assert (await nowhere.wait()).lost
     finally:
         await second_rt.close()
+
+
+async def test_a_cursor_of_an_earlier_sandbox_in_the_same_run_dir_starts_from_zero(runtime, tmp_path):
+    old_sink, new_sink = Collector(), Collector()
+    old = await runtime.start(spec_for(tmp_path, ["seq", "1", "100"]), old_sink)
+    await old.wait()
+    new = await runtime.start(spec_for(tmp_path, ["seq", "1001", "1010"]), Collector())
+    assert new.ref == old.ref
+    await new.wait()
+    again = await runtime.attach(spec_for(tmp_path, ["seq"]), new.ref, old_sink.cursor, new_sink)
+    await again.wait()
+    assert new_sink.out == [str(i) for i in range(1001, 1011)]
 
 
 _ENGINE = """
