@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.errors import RepoError
+from engine.errors import InvalidInput, RepoError
 from engine.gitcmd import Git
 from engine.workspace import accept as _accept
 from engine.workspace.changes import check_caps, diff_result
@@ -150,6 +150,8 @@ class Workspace:
         """
         check_task_id(task_id)
         check_commit(commit)
+        if not message.strip():
+            raise InvalidInput("the commit message is empty")
         user = open_repo(repo)
         private = self._private(user, base)
         with self._lock(user):

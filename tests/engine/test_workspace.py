@@ -346,6 +346,8 @@ def test_exclude_must_name_changed_files_and_leave_something(ws: Workspace, repo
         ws.accept("t1", repo, base, commit, "m", exclude=["b.txt"])
     with pytest.raises(InvalidInput, match="nothing left"):
         ws.accept("t1", repo, base, commit, "m", exclude=["a.txt"])
+    with pytest.raises(InvalidInput, match="message is empty"):
+        ws.accept("t1", repo, base, commit, "  ")
 
 
 def test_branch_mode_only_creates_a_branch(ws: Workspace, repo: Path) -> None:
