@@ -71,7 +71,7 @@ def _init_inner_repo(private: Git, base: str, workdir: Path, index: Path) -> Non
     commit = inner.with_env(**ENGINE_IDENTITY).out(
         "commit-tree", tree, "-m", f"agentdeck: base {base}")
     inner.run("update-ref", f"refs/heads/{INNER_BRANCH}", commit)
-    for key in ("user.name", "user.email"):
-        inner.run("config", key, ENGINE_IDENTITY["GIT_AUTHOR_" + key.split(".")[1].upper()])
+    inner.run("config", "user.name", ENGINE_IDENTITY["GIT_AUTHOR_NAME"])
+    inner.run("config", "user.email", ENGINE_IDENTITY["GIT_AUTHOR_EMAIL"])
     # Same entries, same stat data: `git status` in the copy starts clean and fast.
     shutil.copyfile(index, workdir / ".git" / "index")
