@@ -137,6 +137,8 @@ class Highlighter(QObject):
         self._lock = threading.Lock()
         self._pending: list[tuple[Hashable, str, ParsedFile]] = []
         self._closed = False
+        # Pygments reads its lexer tables on first use (~0.1 s): do it now, off the GUI thread.
+        self._pool.submit(lexer_for, "warm_up.py")
 
     def request(self, key: Hashable, path: str, parsed: ParsedFile) -> None:
         """Queue a file; it jumps ahead of older requests (the user looks at it now)."""
