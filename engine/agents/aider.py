@@ -3,7 +3,10 @@
 Aider prints no structured events. We pick out what matters: ``Applied edit to PATH``
 (a file edit), the ``Tokens: ... sent, ... received. Cost: $X message, $Y session.``
 report (usage), an unanswered ``(Y)es/(N)o`` prompt (a question) and error lines.
-Follow-ups add ``--restore-chat-history``: Aider keeps its chat in the working copy.
+Aider keeps its chat and input history in files at the top of the working copy, where
+they would end up in the task's diff; unless the template names them, they go into the
+working copy's disposable ``.git`` folder instead, which git never lists as a change.
+Follow-ups add ``--restore-chat-history`` to read that chat back.
 """
 from __future__ import annotations
 
@@ -36,6 +39,8 @@ class AiderAdapter(AgentAdapter):
         options = checked_options(self.profile, OPTIONS)
         cmd = command_line(self.profile, task, prompt, _PROMPT_OPTIONS)
         cmd.flag("--no-pretty")  # colour codes and boxes would hide the lines we look for
+        cmd.default(".git/aider.chat.history.md", "--chat-history-file")
+        cmd.default(".git/aider.input.history", "--input-history-file")
         if model := model_of(self.profile, options):
             cmd.set(model, "--model")
         if "edit_format" in options:

@@ -43,6 +43,11 @@ class CommandLine:
                     return
         self.args += [names[0], value]
 
+    def default(self, value: str, *names: str) -> None:
+        """Give option ``names[0]`` this value unless the template sets it (or an alias)."""
+        if not any(arg in names or arg.split("=", 1)[0] in names for arg in self.args):
+            self.args += [names[0], value]
+
     def flag(self, *names: str) -> None:
         """Add boolean flag ``names[0]`` unless the template has it (or an alias)."""
         if not any(arg in names for arg in self.args):

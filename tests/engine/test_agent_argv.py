@@ -124,6 +124,11 @@ def test_aider_prompt_is_the_message_option_value() -> None:
     assert args[args.index("--model") + 1] == "sonnet" and "--no-pretty" in args
     assert "--restore-chat-history" in argv(profile("aider"), FOLLOW, FOLLOW.follow_up)
     assert "--restore-chat-history" not in args
+    assert args[args.index("--chat-history-file") + 1] == ".git/aider.chat.history.md"
+    assert args[args.index("--input-history-file") + 1] == ".git/aider.input.history"
+    own = profile("aider", command=("aider", "--chat-history-file=/tmp/h.md", "-m", "{prompt}"))
+    assert argv(own).count("--chat-history-file") == 0
+    assert "--chat-history-file=/tmp/h.md" in argv(own)
 
 
 def test_gemini_prompt_option_and_resume() -> None:
