@@ -123,7 +123,7 @@ def _columns(words: list[str]) -> list[int]:
 
 
 class Highlighter(QObject):
-    """Runs `highlight_file` on a worker thread, the most recent request first.
+    """Runs `highlight_file` on a worker thread for the file the user looks at.
 
     Signals:
         ready(FileHighlight): emitted from the worker; Qt queues it to the GUI thread.
@@ -141,9 +141,10 @@ class Highlighter(QObject):
         self._pool.submit(lexer_for, "warm_up.py")
 
     def request(self, key: Hashable, path: str, parsed: ParsedFile) -> None:
-        """Queue a file; it jumps ahead of older requests (the user looks at it now)."""
+        """Queue a file, replacing any request not started yet: the user has moved on,
+        and the file left behind is asked for again if it is shown again."""
         with self._lock:
-            self._pending.append((key, path, parsed))
+            self._pending[:] = [(key, path, parsed)]
         self._pool.submit(self._run_newest)
 
     def close(self) -> None:

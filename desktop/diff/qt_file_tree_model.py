@@ -89,8 +89,9 @@ class QtFileTreeModel(QAbstractItemModel):
         self.theme = theme
         self.layoutChanged.emit()
 
+    # index/parent/rowCount run for every item a view lays out: kept to the bare minimum.
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
-        node = self._node(parent) if parent.isValid() else self._root
+        node = parent.internalPointer() if parent.isValid() else self._root
         if not (0 <= row < len(node.children) and 0 <= column < 2):
             return QModelIndex()
         return self.createIndex(row, column, node.children[row])
@@ -98,15 +99,15 @@ class QtFileTreeModel(QAbstractItemModel):
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
-        up = self._node(index).parent
+        up = index.internalPointer().parent
         if up is None or up is self._root:
             return QModelIndex()
         return self.createIndex(up.row(), 0, up)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
-        if parent.isValid() and parent.column() != 0:
-            return 0
-        return len((self._node(parent) if parent.isValid() else self._root).children)
+        if not parent.isValid():
+            return len(self._root.children)
+        return 0 if parent.column() else len(parent.internalPointer().children)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
         return 2
@@ -130,7 +131,8 @@ class QtFileTreeModel(QAbstractItemModel):
                 else None
         return self._name_data(node, role)
 
-    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+    def setData(self, index: Index, value: Any,  # noqa: N802 (Qt API)
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != 0 or role != Qt.ItemDataRole.CheckStateRole:
             return False
         include = CheckState(value) == CheckState.Checked

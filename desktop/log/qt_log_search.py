@@ -82,7 +82,8 @@ class QtLogSearchBar(QFrame):
     def set_theme(self, theme: Theme) -> None:
         """Colours of ``theme``."""
         self.setStyleSheet(
-            f"#logSearch {{ background: {theme.surface}; border-bottom: 1px solid {theme.border}; }}"
+            f"#logSearch {{ background: {theme.surface};"
+            f" border-bottom: 1px solid {theme.border}; }}"
             f"QLineEdit {{ background: {theme.base}; color: {theme.text};"
             f" border: 1px solid {theme.border}; border-radius: 6px; padding: 3px 8px; }}"
             f"QLineEdit:focus {{ border-color: {theme.link}; }}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 from pygments.token import Keyword
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 
 from desktop.diff import DiffReview
 from desktop.diff.qt_file_tree_model import STATUS_ROLE
 from desktop.diff.rows import RowKind
-from desktop.theme import DARK
+from desktop.theme import DARK, LIGHT, ThemeWatcher, palette_for, resolve
 
 PY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40))
 
@@ -188,3 +188,16 @@ def test_dark_theme_applies(review) -> None:
     assert DARK.base in review.view.styleSheet()
     image = review.grab().toImage()
     assert image.pixelColor(image.width() - 20, image.height() - 20).lightness() < 60
+
+
+def test_theme_watcher_follows_the_users_choice(qtbot) -> None:
+    watcher = ThemeWatcher("light")
+    assert watcher.theme is LIGHT
+    with qtbot.waitSignal(watcher.changed) as changed:
+        watcher.set_mode("dark")
+    assert changed.args == [DARK] and watcher.theme is DARK
+    with qtbot.assertNotEmitted(watcher.changed):
+        watcher.set_mode("dark")
+    # Offscreen Qt reports no colour scheme: "system" means the light theme there.
+    assert resolve("system") is LIGHT
+    assert palette_for(DARK).color(QPalette.ColorRole.Window).lightness() < 60
