@@ -226,5 +226,31 @@ def test_codex_apply_patch_is_a_file_edit(server: LLMServer, repo: Path, home: P
     assert edit.data["changes"][0]["kind"] == "add"
 
 
+# ---- Aider (optional: scripts/install-agent-clis.sh leaves it to the user) ---------------
+def test_aider_edits_a_file_and_restores_its_chat(server: LLMServer, repo: Path,
+                                                  home: Path) -> None:
+    if shutil.which("aider") is None:
+        pytest.skip("aider is not installed (pip install aider-chat); agentdeck does not "
+                    "install it for the tests")
+    server.enqueue(reply("hello.txt\n```\nhello\n```\n", input_tokens=2500, output_tokens=120),
+                   reply("It says hello."))
+    profile = _with_options(builtin_profiles()["aider"], model="openai/gpt-4o",
+                            edit_format="whole",
+                            extra_args=["--openai-api-base", server.base_url, "--analytics-disable"])
+    task = Task(id="t-aider", prompt="create hello.txt", repo=str(repo))
+    env = {"HOME": str(home), "OPENAI_API_KEY": "sk-test"}
+
+    run = run_agent(adapter_for(profile), task, task.prompt, repo, env)
+
+    assert (repo / "hello.txt").read_text() == "hello\n"
+    assert run.of(EntryKind.FILE_EDIT)[0].data["paths"] == ["hello.txt"]
+    assert run.fact("usage")["input_tokens"] == 2500 and run.fact("usage")["cost_usd"] > 0
+    assert not list(repo.glob(".aider*")), "aider history must stay out of the diff"
+
+    follow = task.with_(follow_up="what is in it?")
+    run_agent(adapter_for(profile, follow), follow, "what is in it?", repo, env)
+    assert "create hello.txt" in json.dumps(server.llm_requests()[-1].body)
+
+
 def _with_options(profile: AgentProfile, **options: Any) -> AgentProfile:
     return replace(profile, options={**profile.options, **options})
