@@ -40,9 +40,11 @@ class QtDiffRowDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
         model = index.model()
-        wide = model.widest if isinstance(model, QtDiffRowsModel) else 80
-        extra = 0 if getattr(model, "side_by_side", False) else self.gutter
-        return QSize(self.gutter + extra + 2 * _PAD + wide * self.char_width, self.row_height)
+        if not isinstance(model, QtDiffRowsModel) or model.side_by_side:
+            # Side by side, each half clips its text; rows take the viewport's width.
+            return QSize(0, self.row_height)
+        code = 2 * self.gutter + 2 * _PAD + (model.widest + 1) * self.char_width
+        return QSize(code, self.row_height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         model = index.model()
@@ -82,7 +84,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
     def _paint_unified(self, painter: QPainter, rect: QRect, row: DiffRow,
                        model: QtDiffRowsModel) -> None:
         old = row.kind == RowKind.REMOVED
-        line_bg, gutter_bg, sign = self._row_colours(row.kind, old)
+        line_bg, gutter_bg, sign = self._row_colours(row.kind)
         painter.fillRect(rect, self.theme.color(line_bg))
         gutters = QRect(rect.left(), rect.top(), 2 * self.gutter, rect.height())
         painter.fillRect(gutters, self.theme.color(gutter_bg))
@@ -102,7 +104,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
             return
         kind = row.kind if row.kind == RowKind.CONTEXT else (
             RowKind.REMOVED if old else RowKind.ADDED)
-        line_bg, gutter_bg, sign = self._row_colours(kind, old)
+        line_bg, gutter_bg, sign = self._row_colours(kind)
         painter.fillRect(rect, self.theme.color(line_bg))
         painter.fillRect(QRect(rect.left(), rect.top(), self.gutter, rect.height()),
                          self.theme.color(gutter_bg))
@@ -114,7 +116,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
                          row.old_text if old else row.new_text, spans, marks, old)
         painter.restore()
 
-    def _row_colours(self, kind: RowKind, old: bool) -> tuple[str, str, str]:
+    def _row_colours(self, kind: RowKind) -> tuple[str, str, str]:
         if kind == RowKind.REMOVED:
             return "del_bg", "del_gutter", "−"
         if kind == RowKind.ADDED:

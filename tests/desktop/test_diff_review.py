@@ -201,3 +201,20 @@ def test_theme_watcher_follows_the_users_choice(qtbot) -> None:
     # Offscreen Qt reports no colour scheme: "system" means the light theme there.
     assert resolve("system") is LIGHT
     assert palette_for(DARK).color(QPalette.ColorRole.Window).lightness() < 60
+
+
+def test_side_by_side_rows_fit_the_view_and_unified_rows_scroll(qtbot) -> None:
+    long = "x = " + "'a' + " * 80 + "'b'\n"
+    patch = ("diff --git a/t.py b/t.py\nindex 1..2 100644\n--- a/t.py\n+++ b/t.py\n"
+             f"@@ -1,2 +1,2 @@\n keep\n-{long}+{long.replace('b', 'c')}")
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 400)
+    widget.show()
+    widget.set_patch("t", patch)
+    view = widget.view
+    qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(2)).width() > 0)
+    assert view.visualRect(view.rows_model.index(2)).width() > view.viewport().width()
+    widget.set_side_by_side(True)
+    qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(2)).width()
+                    == view.viewport().width())
