@@ -19,7 +19,7 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import Stream
 from engine.paths import data_dir
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
-from engine.runtimes.localproc import RunDir, is_alive, launch_supervisor, reap
+from engine.runtimes.localproc import RunDir, is_alive, launch_supervisor
 from engine.runtimes.supervise import STDERR_LOG, STDOUT_LOG
 from engine.runtimes.tail import TailTarget, Tailer, decode_cursor
 
@@ -35,11 +35,10 @@ _POLL = 0.02
 class LocalSandbox(Sandbox):
     """One agent process group run by a supervisor; see the module docstring."""
 
-    def __init__(self, run: RunDir, loop: asyncio.AbstractEventLoop, child: int | None) -> None:
+    def __init__(self, run: RunDir, loop: asyncio.AbstractEventLoop, attached: bool) -> None:
         self.ref = str(run.path)
         self._run = run
-        self._child = child          # the supervisor's pid when we started it; None: attached
-        self._lost_reason = LOST_WHILE_RUNNING if child is not None else LOST_WHILE_AWAY
+        self._lost_reason = LOST_WHILE_AWAY if attached else LOST_WHILE_RUNNING
         self._pids = run.pids()
         supervisor = self._pids.get("supervisor") or {}
         #: Tells this sandbox from earlier ones in the same run dir (part of each cursor).
@@ -78,8 +77,6 @@ class LocalSandbox(Sandbox):
         if outcome is not None or time.monotonic() < self._next_liveness:
             return outcome
         self._next_liveness = time.monotonic() + _LIVENESS_INTERVAL
-        if self._child is not None:
-            reap(self._child)
         if not self._pids.get("agent"):
             self._pids = self._run.pids()
         if is_alive(self._pids.get("supervisor")) or is_alive(self._pids.get("agent")):
@@ -154,9 +151,9 @@ class LocalRuntime(Runtime):
             raise InvalidInput(f"task {spec.task_id}: working copy {spec.workdir} is not a directory")
         run = RunDir(self._run_dir(spec))
         await asyncio.to_thread(run.prepare)
-        child = await asyncio.to_thread(launch_supervisor, spec, run.path, self._python)
-        await self._await_agent(run, child)
-        sandbox = LocalSandbox(run, asyncio.get_running_loop(), child)
+        await asyncio.to_thread(launch_supervisor, spec, run.path, self._python, START_TIMEOUT)
+        await self._await_agent(run)
+        sandbox = LocalSandbox(run, asyncio.get_running_loop(), attached=False)
         self._follow(sandbox, {s: 0 for s in (Stream.STDOUT, Stream.STDERR)}, sink)
         return sandbox
 
@@ -164,7 +161,7 @@ class LocalRuntime(Runtime):
         if not ref:
             raise InvalidInput(f"task {spec.task_id}: no local sandbox reference to attach to")
         cursor_run, offsets = decode_cursor(cursor)
-        sandbox = LocalSandbox(RunDir(Path(ref)), asyncio.get_running_loop(), child=None)
+        sandbox = LocalSandbox(RunDir(Path(ref)), asyncio.get_running_loop(), attached=True)
         if cursor_run not in (None, sandbox.run_id):
             # A cursor of an earlier sandbox in this run dir (an attempt started again
             # before any of its lines were stored): this one's output starts at zero.
@@ -185,21 +182,22 @@ class LocalRuntime(Runtime):
         base = self._runs_dir or data_dir() / "runs"
         return base / spec.task_id / str(spec.attempt)
 
-    async def _await_agent(self, run: RunDir, child: int) -> None:
+    async def _await_agent(self, run: RunDir) -> None:
+        """Wait until the supervisor has started the agent (or recorded why it could not)."""
         deadline = time.monotonic() + START_TIMEOUT
-        ended = False
-        while not run.pids().get("agent") and run.exit_outcome() is None:
-            if ended:  # and it recorded nothing after it ended (files were read after reaping)
+        while True:
+            pids, ended = run.pids(), run.exit_outcome() is not None
+            if pids.get("agent") or ended:
+                return
+            if pids and not is_alive(pids.get("supervisor")) and run.exit_outcome() is None:
                 raise RuntimeUnavailable(
-                    f"the local agent supervisor exited before starting the agent: "
+                    f"the local agent supervisor died before starting the agent: "
                     f"{run.log_tail() or 'no output'} (see {run.path})")
             if time.monotonic() > deadline:
                 raise RuntimeUnavailable(
                     f"the local agent supervisor did not start the agent within "
-                    f"{START_TIMEOUT:.0f} s (pid {child}, run dir {run.path})")
-            ended = reap(child)
-            if not ended:
-                await asyncio.sleep(0.005)
+                    f"{START_TIMEOUT:.0f} s (run dir {run.path})")
+            await asyncio.sleep(0.005)
 
     def _follow(self, sandbox: LocalSandbox, offsets: dict[Stream, int], sink: Sink) -> None:
         paths = {Stream.STDOUT: Path(sandbox.ref) / STDOUT_LOG, Stream.STDERR: Path(sandbox.ref) / STDERR_LOG}

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.runtimes.base import LaunchSpec, Outcome
 from engine.runtimes.supervise import (
     EXIT_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
@@ -37,45 +38,35 @@ def agent_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str) -> int:
-    """Start the supervisor in a session of its own; return its pid (our child).
+def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str, timeout: float) -> None:
+    """Start the detached supervisor of one agent (blocking: run it in a thread).
 
-    Blocking (it writes the launch request into the supervisor's stdin): run it in a thread.
+    The process we start reads the launch request from its stdin, forks the supervisor
+    proper and exits at once, so the supervisor is nobody's child here: no zombie and
+    no handle in this process, and it lives on when this process dies.
+
+    Raises:
+        RuntimeUnavailable: the supervisor could not be started; the message has its output.
     """
     request = json.dumps({"argv": list(spec.argv), "workdir": str(spec.workdir),
                           "env": agent_env(spec.env)}).encode()
-    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    read_end, write_end = os.pipe()
-    try:
-        # posix_spawn, not Popen: the child must outlive us, and a Popen object collected
-        # while its child runs warns; the pid is reaped in `reap` instead.
-        pid = os.posix_spawn(
-            python, [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
-            {"LANG": "C.UTF-8", "PATH": os.defpath}, setsid=True,
-            file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), (os.POSIX_SPAWN_DUP2, log, 1),
-                          (os.POSIX_SPAWN_DUP2, log, 2)],
+    with open(run_dir / SUPERVISOR_LOG, "ab") as log:
+        launcher = subprocess.Popen(
+            [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
+            stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
+            env={"LANG": "C.UTF-8", "PATH": os.defpath},
         )
-    finally:
-        os.close(log)
-        os.close(read_end)
     try:
-        view = memoryview(request)
-        while view:
-            view = view[os.write(write_end, view):]
-    except BrokenPipeError:
-        pass  # it died before reading: `LocalRuntime.start` reports its log
-    finally:
-        os.close(write_end)
-    return pid
-
-
-def reap(pid: int) -> bool:
-    """True if our child ``pid`` has exited (reaping it); False while it runs."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done != 0
+        launcher.communicate(request, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+        launcher.wait()
+        raise RuntimeUnavailable(
+            f"the local agent supervisor did not start within {timeout:.0f} s (run dir {run_dir})") from None
+    if launcher.returncode != 0:
+        raise RuntimeUnavailable(
+            f"the local agent supervisor failed (exit {launcher.returncode}): "
+            f"{RunDir(run_dir).log_tail() or 'no output'} (see {run_dir})")
 
 
 def is_alive(identity: dict[str, Any] | None) -> bool:

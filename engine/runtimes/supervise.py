@@ -1,8 +1,10 @@
 """The detached supervisor of one local agent process, and the files it leaves in the run dir.
 
 Started by the local runtime as ``python -I -m engine.runtimes.supervise RUN_DIR`` in a
-session of its own, so that the agent outlives the engine process. It reads the launch
-request ``{"argv": [...], "workdir": "...", "env": {...}}`` as JSON from stdin, then:
+session of its own. It reads the launch request ``{"argv": [...], "workdir": "...",
+"env": {...}}`` as JSON from stdin and forks: the parent exits at once (the runtime waits
+for that), the child is the supervisor, reparented away from the engine so that it and
+the agent outlive the engine process. The supervisor:
 
 1. records its own pid (``pids``), then starts the agent in a new process group in WORKDIR
    with stdout and stderr appended straight to ``stdout.log`` / ``stderr.log`` (no pipe
@@ -115,6 +117,17 @@ def _reap_children() -> None:
             return
 
 
+def _default_signals() -> None:
+    """Undo ignored or blocked signals inherited from the engine: the agent must not get them."""
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
 def _forward_term(agent_pgid: int) -> None:
     def handler(signum: int, _frame: object) -> None:
         try:
@@ -127,8 +140,7 @@ def _forward_term(agent_pgid: int) -> None:
 
 def supervise(run_dir: Path, workdir: Path, argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` to its end as described in the module docstring; return its exit code."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _default_signals()
     _become_subreaper()
     me = process_identity(os.getpid())
     write_json_atomic(run_dir / PIDS_FILE, {"supervisor": me})
@@ -162,6 +174,8 @@ def main(args: list[str]) -> int:
         print("usage: python -m engine.runtimes.supervise RUN_DIR < request.json", file=sys.stderr)
         return 2
     request = json.load(sys.stdin.buffer)
+    if os.fork():
+        os._exit(0)  # the launcher is done: the supervisor below is detached from the engine
     supervise(Path(args[0]), Path(request["workdir"]), request["argv"], request["env"])
     return 0
 

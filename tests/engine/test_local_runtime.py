@@ -174,6 +174,16 @@ async def test_environment_is_minimal_plus_spec_env_and_cwd_is_workdir(runtime, 
     assert "AGENTDECK_HOST_SECRET" not in env
 
 
+async def test_agent_starts_with_no_signal_ignored_or_blocked(runtime, tmp_path):
+    previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # as an engine might
+    try:
+        sink = Collector()
+        await (await runtime.start(spec_for(tmp_path, ["grep", "^Sig[IB]", "/proc/self/status"]), sink)).wait()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert sink.out == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"]
+
+
 async def test_exit_code_and_signal(runtime, tmp_path):
     first = await runtime.start(spec_for(tmp_path, ["sh", "-c", "exit 7"], task="a"), Collector())
     second = await runtime.start(spec_for(tmp_path, ["sh", "-c", "kill -KILL $$"], task="b"), Collector())
@@ -384,7 +394,6 @@ async def test_attach_when_the_processes_died_without_exit_file_is_lost(tmp_path
         pids = RunDir(Path(sandbox.ref)).pids()
         os.kill(pids["supervisor"]["pid"], signal.SIGKILL)   # like a reboot: nobody is left
         os.killpg(pids["agent"]["pid"], signal.SIGKILL)
-        os.waitpid(pids["supervisor"]["pid"], 0)
         second = Collector()
         again = await second_rt.attach(spec, sandbox.ref, None, second)
         assert await again.wait() == Outcome(exit_code=None, lost=True, reason=LOST_WHILE_AWAY)
@@ -474,6 +483,6 @@ async def test_a_supervisor_that_cannot_run_is_reported_with_its_output(tmp_path
     python.write_text("#!/bin/sh\necho 'boom: no engine package here' >&2\nexit 1\n")
     python.chmod(0o755)
     runtime = LocalRuntime(runs_dir=tmp_path / "runs", python=str(python))
-    with pytest.raises(RuntimeUnavailable, match="exited before starting the agent: boom"):
+    with pytest.raises(RuntimeUnavailable, match=r"supervisor failed \(exit 1\): boom"):
         await runtime.start(spec_for(tmp_path, ["true"]), Collector())
     await runtime.close()
