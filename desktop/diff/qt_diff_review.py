@@ -6,6 +6,8 @@ Buttons only emit signals: the main window connects them to the engine.
 """
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton,
@@ -96,9 +98,11 @@ class QtDiffReview(QWidget):
 
     def show_conflict(self, files: list[str], message: str) -> None:
         """Tell the user that accepting conflicted, naming the conflicting files."""
-        listed = "".join(f"<br>• <code>{f}</code>" for f in files[:20])
+        # Paths come from the agent's change: escaped, so none can smuggle in markup.
+        listed = "".join(f"<br>• <code>{html.escape(f)}</code>" for f in files[:20])
         more = f"<br>… and {len(files) - 20} more" if len(files) > 20 else ""
-        self.conflict_label.setText(f"<b>Accept conflicted.</b> {message}{listed}{more}")
+        self.conflict_label.setText(
+            f"<b>Accept conflicted.</b> {html.escape(message)}{listed}{more}")
         self.conflict.show()
 
     def excluded_paths(self) -> list[str]:
@@ -204,7 +208,7 @@ class QtDiffReview(QWidget):
         bar = QFrame(pane, objectName="fileBar")
         row = QHBoxLayout(bar)
         row.setContentsMargins(14, 6, 14, 6)
-        self.file_path = QLabel(bar, objectName="filePath")
+        self.file_path = QLabel(bar, objectName="filePath", textFormat=Qt.TextFormat.PlainText)
         self.file_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.file_status = QLabel(bar, objectName="fileStatus")
         row.addWidget(self.file_path)

@@ -6,6 +6,8 @@ unchecked, with the reason as their tooltip.
 """
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,13 +157,15 @@ class QtFileTreeModel(QAbstractItemModel):
         return None
 
     def _tooltip(self, file: int) -> str:
+        # Rich text on purpose, with every path escaped: a file name is the agent's choice
+        # and must not be taken for markup.
         fp = self.files[file]
-        text = f"{fp.path}\n{fp.status.value}"
+        lines = [f"<b>{html.escape(fp.path)}</b>", fp.status.value]
         if fp.old_path and fp.old_path != fp.path:
-            text += f" from {fp.old_path}"
+            lines[1] += f" from {html.escape(fp.old_path)}"
         if fp.path in self.unsafe:
-            text += f"\n⚠ excluded by default: {self.unsafe[fp.path]}"
-        return text
+            lines.append(f"⚠ excluded by default: {html.escape(self.unsafe[fp.path])}")
+        return "<br>".join(lines)
 
     def _check_state(self, node: _Node) -> CheckState:
         files = [leaf.file for leaf in node.leaves()]

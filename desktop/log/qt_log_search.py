@@ -1,7 +1,7 @@
 """The find bar of the log view (Ctrl+F): a query box with next/previous buttons."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
@@ -27,7 +27,7 @@ class QtLogSearchBar(QFrame):
     """Find bar. Signals carry intent only; the log view does the searching.
 
     Signals:
-        query_changed(str): the text changed (search as you type).
+        query_changed(str): the text changed and typing paused (search as you type).
         next_requested(), previous_requested(): Enter / Shift+Enter or the arrows.
         closed(): Escape or the close button; the bar hides itself.
     """
@@ -55,7 +55,10 @@ class QtLogSearchBar(QFrame):
         close = QToolButton(self, text="✕", toolTip="Close (Esc)")
         close.clicked.connect(self.close_bar)
         row.addWidget(close)
-        self.edit.textChanged.connect(self.query_changed.emit)
+        # Searching a million lines takes a moment: wait for a pause in the typing.
+        self._typing = QTimer(self, singleShot=True, interval=150)
+        self._typing.timeout.connect(lambda: self.query_changed.emit(self.text()))
+        self.edit.textChanged.connect(self._typing.start)
         self.edit.enter.connect(lambda forward: (self.next_requested if forward
                                                  else self.previous_requested).emit())
         self.edit.escape.connect(self.close_bar)

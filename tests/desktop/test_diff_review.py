@@ -218,3 +218,17 @@ def test_side_by_side_rows_fit_the_view_and_unified_rows_scroll(qtbot) -> None:
     widget.set_side_by_side(True)
     qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(2)).width()
                     == view.viewport().width())
+
+
+def test_file_names_are_never_taken_for_markup(qtbot, git_diff) -> None:
+    name = "<b>bold</b>.txt"
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    widget.set_patch("t", git_diff({name: "a\n"}, {name: "b\n"}), {name: "<i>why</i>"})
+    assert widget.file_path.text() == name
+    assert widget.file_path.textFormat() == Qt.TextFormat.PlainText
+    tooltip = _file_row(widget, name).data(Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;b&gt;bold&lt;/b&gt;.txt" in tooltip and "&lt;i&gt;why&lt;/i&gt;" in tooltip
+    widget.show_conflict([name], "a <script>")
+    assert "&lt;b&gt;bold" in widget.conflict_label.text()
+    assert "a &lt;script&gt;" in widget.conflict_label.text()

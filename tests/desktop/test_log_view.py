@@ -109,14 +109,16 @@ def test_search_finds_next_and_previous_and_marks_the_match(view, qtbot) -> None
                          _entry(3, "ok"), _entry(4, "another error here")])
     qtbot.keyClick(view.list, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert view.search.isVisible()
-    qtbot.keyClicks(view.search.edit, "ERROR")
+    with qtbot.waitSignal(view.search.query_changed):
+        qtbot.keyClicks(view.search.edit, "ERROR")
     assert view.list.currentIndex().row() == 1
     assert view.delegate.query == "error" and view.delegate.current_row == 1
     qtbot.keyClick(view.search.edit, Qt.Key.Key_Return)
     assert view.list.currentIndex().row() == 3
     qtbot.keyClick(view.search.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     assert view.list.currentIndex().row() == 1
-    qtbot.keyClicks(view.search.edit, "zzz")
+    with qtbot.waitSignal(view.search.query_changed):
+        qtbot.keyClicks(view.search.edit, "zzz")
     assert view.search.status.text() == "no match"
     qtbot.keyClick(view.search.edit, Qt.Key.Key_Escape)
     assert not view.search.isVisible() and view.delegate.query == ""
