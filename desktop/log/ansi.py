@@ -70,10 +70,12 @@ def parse_ansi(line: str) -> tuple[Span, ...]:
     return tuple(_merge(spans))
 
 
-def strip_ansi(line: str) -> str:
-    """The line's text without any escape sequence (for search and copying)."""
-    return "".join(span.text for span in parse_ansi(line)) if "\x1b" in line or "\r" in line \
-        else line.replace("\t", "    ")
+def strip_ansi(text: str) -> str:
+    """The text without escape sequences (for search and copying), line by line."""
+    if "\x1b" not in text and "\r" not in text:
+        return text.replace("\t", "    ")
+    return "\n".join("".join(span.text for span in parse_ansi(line))
+                     for line in text.split("\n"))
 
 
 def apply_sgr(style: Style, params: str) -> Style:

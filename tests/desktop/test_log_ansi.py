@@ -49,6 +49,7 @@ def test_carriage_return_keeps_the_last_redraw_and_tabs_expand() -> None:
     assert strip_ansi("progress 10%\rprogress 50%\rprogress 100%") == "progress 100%"
     assert strip_ansi("done\r") == "done"
     assert strip_ansi("a\tb") == "a    b"
+    assert strip_ansi("one\r\n\x1b[1mtwo\x1b[0m\r\n50%\r100%") == "one\ntwo\n100%"
 
 
 def test_same_style_neighbours_merge() -> None:
