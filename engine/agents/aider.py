@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 
 from engine.agents.base import AgentAdapter
-from engine.agents.cli_args import COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of
+from engine.agents.cli_args import (
+    COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of,
+)
 from engine.agents.lines import entry, plain_line, raw, usage
 from engine.models import EntryKind, ParsedEntry, Stream, Task
 
@@ -24,7 +26,8 @@ _APPLIED = re.compile(r"^Applied edit to (?P<path>.+?)\s*$")
 _COUNT = r"(\d+(?:\.\d+)?k?)"
 _TOKENS = re.compile(rf"^Tokens: {_COUNT} sent(?:, {_COUNT} cache write)?(?:, {_COUNT} cache hit)?"
                      rf", {_COUNT} received\.")
-_COST = re.compile(r"Cost: \$(?P<message>\d+(?:\.\d+)?) message, \$(?P<session>\d+(?:\.\d+)?) session")
+_COST = re.compile(r"Cost: \$(?P<message>\d+(?:\.\d+)?) message, "
+                   r"\$(?P<session>\d+(?:\.\d+)?) session")
 _ASKING = re.compile(r"\(Y\)es/\(N\)o.*\]:\s*$")
 _ERROR = re.compile(r"^(Error\b|error:|Traceback|litellm\.|\w+(Error|Exception)\b|Unable to |"
                     r"The LLM did not conform|# \d+ SEARCH/REPLACE blocks? failed)")

@@ -90,7 +90,9 @@ def _system(event: dict[str, Any], line: str) -> ParsedEntry:
         status = event.get("error_status")
         text = (f"API retry {as_int(event.get('attempt'))}/{as_int(event.get('max_retries'))} "
                 f"in {as_float(event.get('retry_delay_ms')) / 1000:.1f} s: "
-                f"{as_text(event.get('error')) or 'error'}" + (f" (HTTP {status})" if status else ""))
+                f"{as_text(event.get('error')) or 'error'}")
+        if status:
+            text += f" (HTTP {status})"
         return entry(EntryKind.SYSTEM, text, line, retry=True, error_status=status)
     if subtype == "permission_denied":
         message = as_text(event.get("message")) or f"permission denied: {event.get('tool_name')}"
@@ -163,7 +165,8 @@ def _user(event: dict[str, Any], line: str) -> ParsedEntry:
     content = as_dict(event.get("message")).get("content")
     if isinstance(content, str):
         return entry(EntryKind.MESSAGE, content, line, role="user")
-    results = [b for b in as_list(content) if isinstance(b, dict) and b.get("type") == "tool_result"]
+    results = [b for b in as_list(content)
+               if isinstance(b, dict) and b.get("type") == "tool_result"]
     if not results:
         return raw(line)
     text = "\n".join(_result_text(b.get("content")) for b in results)

@@ -68,8 +68,10 @@ class CodexAdapter(AgentAdapter):
         overrides.update(self._provider(options))
         for key, value in overrides.items():
             cmd.args += ["-c", f"{_dotted(key)}={toml_value(value)}"]
-        resume = ["resume", task.session_id] if task.session_id and is_follow_up(task, prompt) else []
-        return cmd.args + list(options.get("extra_args", ())) + resume + cmd.tail
+        extra = list(options.get("extra_args", ()))
+        if task.session_id and is_follow_up(task, prompt):
+            extra += ["resume", task.session_id]
+        return cmd.args + extra + cmd.tail
 
     def _provider(self, options: dict[str, Any]) -> dict[str, Any]:
         base_url = options.get("base_url")
@@ -97,7 +99,8 @@ class CodexAdapter(AgentAdapter):
 
     def _turn_completed(self, event: dict[str, Any], line: str) -> ParsedEntry:
         numbers = as_dict(event.get("usage"))
-        total_in, total_out = as_int(numbers.get("input_tokens")), as_int(numbers.get("output_tokens"))
+        total_in = as_int(numbers.get("input_tokens"))
+        total_out = as_int(numbers.get("output_tokens"))
         spent = usage(max(0, total_in - self._seen_in), max(0, total_out - self._seen_out))
         self._seen_in, self._seen_out = max(total_in, self._seen_in), max(total_out, self._seen_out)
         cached = as_int(numbers.get("cached_input_tokens"))

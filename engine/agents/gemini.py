@@ -17,7 +17,9 @@ import re
 from typing import Any, Callable
 
 from engine.agents.base import AgentAdapter
-from engine.agents.cli_args import COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of
+from engine.agents.cli_args import (
+    COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of,
+)
 from engine.agents.lines import (
     as_dict, as_text, compact_json, entry, load_event, plain_line, raw, shorten, usage,
 )
@@ -109,7 +111,8 @@ def _result(event: dict[str, Any], line: str) -> ParsedEntry:
     text = f"{status}: {spent['input_tokens']} tokens in, {spent['output_tokens']} out"
     failed = status == "error"
     if failed:
-        text += ": " + (_api_message(as_text(as_dict(event.get("error")).get("message"))) or "error")
+        reason = as_text(as_dict(event.get("error")).get("message"))
+        text += ": " + (_api_message(reason) or "error")
     return entry(EntryKind.ERROR if failed else EntryKind.USAGE, text, line, usage=spent,
                  is_error=failed, tool_calls=stats.get("tool_calls"))
 

@@ -157,5 +157,6 @@ def test_find_cli_on_path(tmp_path: Path) -> None:
     ("aider", "pip install aider-chat"),
 ])
 def test_missing_cli_names_the_package(tmp_path: Path, name: str, hint: str) -> None:
-    with pytest.raises(RuntimeUnavailable, match=f"not installed or not on PATH; install it with: {hint}"):
+    expected = f"not installed or not on PATH; install it with: {hint}"
+    with pytest.raises(RuntimeUnavailable, match=expected):
         find_cli(profile(name), path=str(tmp_path))

@@ -236,7 +236,8 @@ def test_aider_edits_a_file_and_restores_its_chat(server: LLMServer, repo: Path,
                    reply("It says hello."))
     profile = _with_options(builtin_profiles()["aider"], model="openai/gpt-4o",
                             edit_format="whole",
-                            extra_args=["--openai-api-base", server.base_url, "--analytics-disable"])
+                            extra_args=["--openai-api-base", server.base_url,
+                                        "--analytics-disable"])
     task = Task(id="t-aider", prompt="create hello.txt", repo=str(repo))
     env = {"HOME": str(home), "OPENAI_API_KEY": "sk-test"}
 
