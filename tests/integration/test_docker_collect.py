@@ -73,8 +73,10 @@ async def test_a_huge_file_is_refused_without_filling_the_disk(
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 async def test_a_tree_of_too_many_files_is_refused(runtime: DockerRuntime, make_spec: Any) -> None:
-    spec = make_spec("mkdir many; cd many; seq 1 100000 | xargs touch")
+    # A shell builtin loop: on overlayfs it creates files 2-5x faster than touch/mkdir.
+    spec = make_spec("mkdir many; cd many; i=0; while [ $i -lt 100000 ]; do : > $i; i=$((i+1)); done")
     before = tree(spec.workdir.parent.parent)
     sandbox = await run_and_collect(runtime, spec)
     with pytest.raises(UnsafeChange, match="more than 20000 entries"):
