@@ -1,7 +1,10 @@
 """The wall: one tile per running task with a live tail of its log.
 
-Tiles paint themselves (no child widgets), so 50 of them stay cheap: a tile repaints only
-when its own task or log changed in the last frame, and once a second for its clock.
+Tiles paint themselves (no child widgets, opaque): the card and header are cached in a
+pixmap that changes only with the task or the clock, so a repaint is one blit plus a few
+lines of text. New lines only mark a tile dirty; the wall repaints at most
+`REPAINTS_PER_FRAME` dirty tiles per frame, longest-waiting first, so 50 busy tiles cost a
+bounded slice of every frame (each still refreshes several times a second).
 """
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QMouseEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor, QFont, QFontDatabase, QMouseEvent, QPainter, QPaintEvent, QPalette, QPixmap,
+)
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop import format as fmt
@@ -22,6 +27,9 @@ from engine.models import LogEntry, Task, TaskState
 WALL_STATES = frozenset({TaskState.PREPARING, TaskState.RUNNING, TaskState.NEEDS_INPUT})
 
 TAIL_LINES = 8
+REPAINTS_PER_FRAME = 6
+FRAME_MS = 50
+_MAX_CHARS = 240  # wider than any tile; bounds the text layout work per line
 TILE_WIDTH = 340
 TILE_HEIGHT = 196
 _PAD = 10
@@ -48,6 +56,7 @@ class TaskTile(QWidget):
         super().__init__(parent)
         self._task = task
         self._lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self._card: QPixmap | None = None  # card + header, redrawn when they change
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._mono.setPointSizeF(max(7.5, self.font().pointSizeF() - 1.5))
         self._bold = QFont(self.font())
@@ -56,7 +65,7 @@ class TaskTile(QWidget):
         self.setFixedHeight(TILE_HEIGHT)
         self.setMinimumWidth(TILE_WIDTH - 60)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setToolTip(task.prompt[:500])
 
     @property
@@ -75,16 +84,23 @@ class TaskTile(QWidget):
     def set_task(self, task: Task) -> None:
         """Show a newer snapshot of the same task."""
         self._task = task
+        self._card = None
         self.update()
 
     def add_entries(self, entries: Iterable[LogEntry]) -> None:
-        """Append log entries to the tail (only the last few are kept)."""
-        self._lines.extend(tail_text(e) for e in list(entries)[-TAIL_LINES:])
+        """Append log entries to the tail (only the last few are kept); no repaint yet."""
+        self._lines.extend(tail_text(e)[:_MAX_CHARS] for e in list(entries)[-TAIL_LINES:])
+
+    def repaint_log(self) -> None:
+        """Schedule a repaint of the log area only."""
         self.update(self._log_rect())
 
     def tick(self) -> None:
         """Repaint the clock only."""
-        self.update(QRect(self.width() - 90, 0, 90, _HEADER))
+        self.update(self._clock_rect())
+
+    def _clock_rect(self) -> QRect:
+        return QRect(self.width() - 90, 10, 90 - _PAD, 18)
 
     def _log_rect(self) -> QRect:
         return self.rect().adjusted(_PAD, _HEADER + 18, -_PAD, -_PAD)
@@ -94,13 +110,46 @@ class TaskTile(QWidget):
             self.clicked.emit(self._task.id)
         super().mousePressEvent(event)
 
+    def resizeEvent(self, event) -> None:
+        self._card = None
+        super().resizeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        self._card = None  # palette or font changed
+        super().changeEvent(event)
+
     def paintEvent(self, event: QPaintEvent) -> None:
+        if self._card is None or self._card.size() != self.size() * self.devicePixelRatioF():
+            self._card = self._render_card()
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._card)
+        if event.rect().intersects(self._clock_rect()):
+            self._paint_clock(painter)
+        if event.rect().intersects(self._log_rect()):
+            self._paint_log(painter)
+        painter.end()
+
+    def _paint_clock(self, painter: QPainter) -> None:
+        clock = fmt.duration(fmt.elapsed_seconds(self._task, time.time()))
+        painter.setFont(self.font())
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        painter.drawText(self._clock_rect(), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, clock)
+
+    def _render_card(self) -> QPixmap:
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(self.size() * ratio)
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(self.palette().color(QPalette.ColorRole.Window))
+        painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._paint_card(painter)
         self._paint_header(painter)
-        self._paint_log(painter)
+        area = QRectF(self._log_rect()).adjusted(-4, -4, 4, 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.palette().color(QPalette.ColorRole.AlternateBase))
+        painter.drawRoundedRect(area, 5, 5)
         painter.end()
+        return pixmap
 
     def _paint_card(self, painter: QPainter) -> None:
         palette = self.palette()
@@ -116,11 +165,6 @@ class TaskTile(QWidget):
         palette = self.palette()
         task = self._task
         state_icon(task.state).paint(painter, QRect(_PAD + 2, 10, 18, 18))
-        clock = fmt.duration(fmt.elapsed_seconds(task, time.time()))
-        painter.setFont(self.font())
-        painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
-        clock_rect = QRect(self.width() - 90, 10, 90 - _PAD, 18)
-        painter.drawText(clock_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, clock)
         painter.setFont(self._bold)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         title_rect = QRect(_PAD + 26, 10, self.width() - 2 * _PAD - 26 - 80, 18)
@@ -137,23 +181,19 @@ class TaskTile(QWidget):
 
     def _paint_log(self, painter: QPainter) -> None:
         area = self._log_rect()
-        background = self.palette().color(QPalette.ColorRole.AlternateBase)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(background)
-        painter.drawRoundedRect(QRectF(area).adjusted(-4, -4, 4, 2), 5, 5)
         painter.setFont(self._mono)
-        metrics = painter.fontMetrics()
-        step = metrics.lineSpacing()
+        step = painter.fontMetrics().lineSpacing()
         visible = max(1, area.height() // step)
         lines = list(self._lines)[-visible:]
         text_color = QColor(self.palette().color(QPalette.ColorRole.Text))
         text_color.setAlphaF(0.78)
         painter.setPen(text_color)
-        y = area.top()
+        painter.setClipRect(area)  # long lines are cut at the card's edge
+        baseline = area.top() + painter.fontMetrics().ascent()
         for line in lines:
-            painter.drawText(QRect(area.left(), y, area.width(), step), Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(line, Qt.TextElideMode.ElideRight, area.width()))
-            y += step
+            painter.drawText(QPointF(area.left(), baseline), line)
+            baseline += step
+        painter.setClipping(False)
         if not lines:
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "waiting for output…")
@@ -173,7 +213,10 @@ class Wall(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         self._tiles: dict[str, TaskTile] = {}
+        self._dirty: dict[str, None] = {}  # insertion-ordered: longest waiting first
         self._columns = 0
+        self._frame = QTimer(self, interval=FRAME_MS)
+        self._frame.timeout.connect(self._repaint_some)
         inner = QWidget()
         outer = QVBoxLayout(inner)
         outer.setContentsMargins(14, 14, 14, 14)
@@ -215,6 +258,7 @@ class Wall(QScrollArea):
         self._tiles[task.id] = tile
 
     def _remove(self, task_id: str) -> None:
+        self._dirty.pop(task_id, None)
         tile = self._tiles.pop(task_id)
         self._grid.removeWidget(tile)
         tile.deleteLater()
@@ -225,6 +269,16 @@ class Wall(QScrollArea):
             tile = self._tiles.get(task_id)
             if tile is not None:
                 tile.add_entries(entries)
+                self._dirty[task_id] = None
+        if self._dirty and not self._frame.isActive():
+            self._frame.start()
+
+    def _repaint_some(self) -> None:
+        for task_id in list(self._dirty)[:REPAINTS_PER_FRAME]:
+            del self._dirty[task_id]
+            self._tiles[task_id].repaint_log()
+        if not self._dirty:
+            self._frame.stop()
 
     def tick(self) -> None:
         """Advance the clocks (once a second)."""
