@@ -8,6 +8,7 @@ cost, and its usage counts the whole thread: a resumed thread reports the earlie
 again, so entries carry the difference to what the adapter already knew
 (``usage_before``) and the thread total apart (``thread_usage``).
 
+Unless the profile picks a sandbox, the adapter asks for ``workspace-write``.
 Follow-ups run ``codex exec ... resume THREAD_ID -- PROMPT``. Codex ignores
 ``OPENAI_BASE_URL``; ``options.base_url`` (or that variable, when the profile passes it)
 becomes a ``-c model_providers.agentdeck={...}`` provider of its own.
@@ -38,6 +39,10 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
     "config": dict,          # any other `-c key=value` override, values as TOML
 }
 PROVIDER = "agentdeck"
+#: Codex exec's own default, read-only, makes every edit fail (silently: the refused
+#: command is not even reported); the task's working copy is the agent's to change.
+DEFAULT_SANDBOX = "workspace-write"
+_SANDBOX_FLAGS = ("-s", "--sandbox", "--dangerously-bypass-approvals-and-sandbox")
 
 # Codex logs to stderr as "<time> ERROR <target>: <message>"; a command it refused to run
 # outside the sandbox is a permission denial, which we surface as a question.
@@ -61,8 +66,11 @@ class CodexAdapter(AgentAdapter):
         if model := model_of(self.profile, options):
             cmd.set(model, "-m", "--model")
         overrides: dict[str, Any] = dict(options.get("config", {}))
-        if "sandbox" in options:  # -c works for `exec` and `exec resume` alike; -s does not
+        # -c works for `exec` and `exec resume` alike; -s does not.
+        if "sandbox" in options:
             overrides["sandbox_mode"] = options["sandbox"]
+        elif not _chooses_sandbox(cmd.args, overrides):
+            overrides["sandbox_mode"] = DEFAULT_SANDBOX
         if "approval" in options:
             overrides["approval_policy"] = options["approval"]
         overrides.update(self._provider(options))
@@ -109,6 +117,13 @@ class CodexAdapter(AgentAdapter):
         return entry(EntryKind.USAGE, text, line, usage=spent,
                      thread_usage={"input_tokens": total_in, "output_tokens": total_out,
                                    "cached_input_tokens": cached})
+
+
+def _chooses_sandbox(args: list[str], overrides: dict[str, Any]) -> bool:
+    """True when the template or the ``config`` option already picks a sandbox."""
+    in_template = any(a in _SANDBOX_FLAGS or a.startswith(("--sandbox=", "sandbox_mode="))
+                      for a in args)
+    return in_template or "sandbox_mode" in overrides
 
 
 def _dotted(key: str) -> str:

@@ -6,9 +6,10 @@ final ``result`` with token stats (Gemini reports no cost). Plain text lines (te
 mode, stderr) become ERROR when they read like one, else RAW.
 
 Follow-ups add ``--resume SESSION_ID`` (``latest`` when no id is known: sessions are kept
-per project directory, and each task has its own working copy). An ``approval_mode``
-also adds ``--skip-trust``: in a folder it does not trust yet (every fresh working copy)
-Gemini silently falls back to the ``default`` mode.
+per project directory, and each task has its own working copy). Unless the profile sets
+an approval mode, the adapter asks for ``auto_edit``: in ``default`` mode headless Gemini
+offers the model no tool that writes. It also adds ``--skip-trust``, since in a folder it
+does not trust yet (every fresh working copy) Gemini silently falls back to ``default``.
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
     "approval_mode": str,    # default | auto_edit | yolo | plan
 }
 
+#: Headless Gemini in its ``default`` mode offers the model no tool that writes a file.
+DEFAULT_APPROVAL = "auto_edit"
+_APPROVAL_FLAGS = ("--approval-mode", "-y", "--yolo")
 EDIT_TOOLS = frozenset({"write_file", "replace", "edit"})
 _PROMPT_OPTIONS = {"-p": "--prompt", "--prompt": "--prompt"}
 _API_ERROR = re.compile(r"\[API Error: (?P<body>\{.*\})\]")
@@ -48,7 +52,9 @@ class GeminiAdapter(AgentAdapter):
             cmd.set(model, "-m", "--model")
         if "approval_mode" in options:
             cmd.set(options["approval_mode"], "--approval-mode")
-            cmd.flag("--skip-trust")
+        elif not any(a in _APPROVAL_FLAGS or a.startswith("--approval-mode=") for a in cmd.args):
+            cmd.set(DEFAULT_APPROVAL, "--approval-mode")
+        cmd.flag("--skip-trust")
         if is_follow_up(task, prompt):
             cmd.set(task.session_id or "latest", "--resume", "-r")
         return cmd.final(list(options.get("extra_args", ())))

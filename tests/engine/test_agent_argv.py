@@ -107,7 +107,19 @@ def test_codex_reads_openai_base_url_when_the_profile_passes_it(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:7/v1")
     assert overrides(argv(profile("codex")))["model_providers"]["agentdeck"]["base_url"] == \
         "http://127.0.0.1:7/v1"
-    assert "-c" not in argv(profile("codex", env=("OPENAI_API_KEY",)))
+    assert "model_provider" not in overrides(argv(profile("codex", env=("OPENAI_API_KEY",))))
+
+
+def test_codex_sandbox_defaults_to_workspace_write_unless_chosen() -> None:
+    assert overrides(argv(profile("codex")))["sandbox_mode"] == "workspace-write"
+    chosen = profile("codex", command=("codex", "exec", "-s", "read-only", "{prompt}"))
+    assert "sandbox_mode" not in overrides(argv(chosen))
+    bypass = profile("codex", options={"extra_args": []},
+                     command=("codex", "exec", "--dangerously-bypass-approvals-and-sandbox",
+                              "{prompt}"))
+    assert "sandbox_mode" not in overrides(argv(bypass))
+    configured = profile("codex", options={"config": {"sandbox_mode": "danger-full-access"}})
+    assert overrides(argv(configured))["sandbox_mode"] == "danger-full-access"
 
 
 def test_codex_follow_up_resumes_the_thread_after_exec_flags() -> None:
@@ -136,8 +148,10 @@ def test_gemini_prompt_option_and_resume() -> None:
     assert args == ["gemini", "--output-format", "stream-json", "--approval-mode", "auto_edit",
                     "--skip-trust", "--prompt=-v fix the tests"]
     follow = argv(profile("gemini"), FOLLOW, FOLLOW.follow_up)
-    assert follow == ["gemini", "--output-format", "stream-json", "--resume", "sess-1",
-                      "--prompt=--also docs"]
+    assert follow == ["gemini", "--output-format", "stream-json", "--approval-mode",
+                      "auto_edit", "--skip-trust", "--resume", "sess-1", "--prompt=--also docs"]
+    yolo = argv(profile("gemini", command=("gemini", "--yolo", "-p", "{prompt}")))
+    assert "--approval-mode" not in yolo and "--skip-trust" in yolo
     unknown = FOLLOW.with_(session_id=None)
     assert argv(profile("gemini"), unknown, unknown.follow_up)[-3:-1] == ["--resume", "latest"]
 

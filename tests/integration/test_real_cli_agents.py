@@ -171,8 +171,8 @@ def test_claude_denied_write_becomes_a_question(server: LLMServer, repo: Path,
 
 # ---- Codex ----------------------------------------------------------------------------
 def _codex_profile(server: LLMServer) -> AgentProfile:
-    return _with_options(builtin_profiles()["codex"], base_url=server.base_url,
-                         sandbox="workspace-write")
+    # No sandbox option: the adapter's default (workspace-write) must let Codex write.
+    return _with_options(builtin_profiles()["codex"], base_url=server.base_url)
 
 
 def _codex_env(home: Path) -> dict[str, str]:
