@@ -28,6 +28,7 @@ from desktop.diff.rows import ParsedFile, change_pairs
 # Beyond these, a side is shown plain: tokenizing would take seconds (VS Code stops at 20 MB).
 MAX_HIGHLIGHT_CHARS = 2_000_000
 MAX_MARKED_LINE = 1_000
+FIRST_PASS_LINES = 100  # per side: more than a screenful of rows at the top of a file
 _WORDS = re.compile(r"\w+|\s+|[^\w\s]")
 
 Span = tuple[int, int, _TokenType]   # start column, end column, token type
@@ -43,18 +44,32 @@ class FileHighlight:
     new_tokens: dict[int, list[Span]]
     old_marks: dict[int, list[Mark]]
     new_marks: dict[int, list[Mark]]
+    complete: bool = True  # False: only the first lines of each side (a quick first pass)
 
 
-def highlight_file(key: Hashable, path: str, parsed: ParsedFile) -> FileHighlight:
-    """Tokenize both sides of ``parsed`` with the lexer ``path`` suggests; mark changes."""
-    lexer = lexer_for(path)
+def highlight_file(key: Hashable, path: str, parsed: ParsedFile,
+                   first: int | None = None) -> FileHighlight:
+    """Tokenize both sides of ``parsed`` with the lexer ``path`` suggests; mark changes.
+
+    ``first``: only the first ``first`` lines of each side, which is what a view opened
+    at the top shows (lexing from the top keeps the tokens exact).
+    """
+    old_lines, new_lines = _head(parsed.old_lines, first), _head(parsed.new_lines, first)
     old_marks: dict[int, list[Mark]] = {}
     new_marks: dict[int, list[Mark]] = {}
     for old_no, new_no in change_pairs(parsed):
-        old_marks[old_no], new_marks[new_no] = changed_stretches(
-            parsed.old_lines[old_no], parsed.new_lines[new_no])
-    return FileHighlight(key, tokenize_lines(lexer, parsed.old_lines),
-                         tokenize_lines(lexer, parsed.new_lines), old_marks, new_marks)
+        if old_no in old_lines and new_no in new_lines:
+            old_marks[old_no], new_marks[new_no] = changed_stretches(
+                old_lines[old_no], new_lines[new_no])
+    lexer = lexer_for(path)
+    return FileHighlight(key, tokenize_lines(lexer, old_lines), tokenize_lines(lexer, new_lines),
+                         old_marks, new_marks, complete=first is None)
+
+
+def _head(lines: dict[int, str], count: int | None) -> dict[int, str]:
+    if count is None or len(lines) <= count:
+        return lines
+    return {number: lines[number] for number in sorted(lines)[:count]}
 
 
 @functools.lru_cache(maxsize=256)
@@ -123,7 +138,8 @@ def _columns(words: list[str]) -> list[int]:
 
 
 class Highlighter(QObject):
-    """Runs `highlight_file` on a worker thread for the file the user looks at.
+    """Runs `highlight_file` on a worker thread for the file the user looks at; a long
+    file gets a quick pass over its first lines before the full one.
 
     Signals:
         ready(FileHighlight): emitted from the worker; Qt queues it to the GUI thread.
@@ -159,8 +175,18 @@ class Highlighter(QObject):
             if not self._pending:
                 return
             key, path, parsed = self._pending.pop()
-        result = highlight_file(key, path, parsed)
+        if max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES:
+            # The screenful first, then the whole file (unless the user moved on meanwhile).
+            if not self._emit(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
+                return
+            with self._lock:
+                if self._pending:
+                    return
+        self._emit(highlight_file(key, path, parsed))
+
+    def _emit(self, result: FileHighlight) -> bool:
         with self._lock:
             if self._closed:
-                return
+                return False
         self.ready.emit(result)
+        return True

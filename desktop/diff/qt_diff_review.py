@@ -30,7 +30,8 @@ class QtDiffReview(QWidget):
         reject_requested(str): task id.
         open_in_editor_requested(str): path (in the repo) of the file shown.
         open_folder_requested(): the user wants the task's working copy opened.
-        file_highlighted(int): syntax colours for file number N arrived and are shown.
+        file_highlighted(int): syntax colours for file number N (at first maybe only for
+            its first screenful of lines) arrived and are shown.
     """
 
     accept_requested = Signal(str, list)
@@ -250,7 +251,8 @@ class QtDiffReview(QWidget):
         generation, number = result.key
         if generation != self._generation:
             return
-        self._highlights[number] = result
+        if result.complete:
+            self._highlights[number] = result
         if number == self.current:
             self.view.set_highlight(result)
             self.file_highlighted.emit(number)

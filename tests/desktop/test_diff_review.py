@@ -232,3 +232,16 @@ def test_file_names_are_never_taken_for_markup(qtbot, git_diff) -> None:
     widget.show_conflict([name], "a <script>")
     assert "&lt;b&gt;bold" in widget.conflict_label.text()
     assert "a &lt;script&gt;" in widget.conflict_label.text()
+
+
+def test_a_long_file_is_coloured_from_the_top_first(qtbot, git_diff) -> None:
+    before = "".join(f"value_{i} = {i}\n" for i in range(600))
+    patch = git_diff({"long.py": before}, {"long.py": before.replace(" = ", " = -")})
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    passes: list[bool] = []
+    widget.file_highlighted.connect(
+        lambda _n: passes.append(widget.view.rows_model.highlight.complete))
+    widget.set_patch("t", patch)
+    qtbot.waitUntil(lambda: passes == [False, True])
+    assert len(widget.view.rows_model.highlight.new_tokens) == 600

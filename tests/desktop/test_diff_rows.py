@@ -113,3 +113,16 @@ def test_highlight_file_gives_tokens_and_marks_per_side(git_diff) -> None:
     assert (0, 3, Keyword) in found.old_tokens[1] and (0, 3, Keyword) in found.new_tokens[1]
     assert [parsed.new_lines[2][a:b] for a, b in found.new_marks[2]] == ["new_name"]
     assert [parsed.old_lines[2][a:b] for a, b in found.old_marks[2]] == ["old_name"]
+
+
+def test_a_first_pass_covers_only_the_first_lines_of_each_side(git_diff) -> None:
+    before = "".join(f"x{i} = {i}\n" for i in range(300))
+    after = before.replace("x5 = 5", "x5 = 50").replace("x250 = 250", "x250 = 0")
+    fp, parsed = _one_file(git_diff, before, after, name="big.py")
+    quick = highlight_file("k", fp.path, parsed, first=3)
+    assert not quick.complete
+    assert sorted(quick.new_tokens) == sorted(parsed.new_lines)[:3]
+    assert list(quick.new_marks) == []  # line 6 is past the first three
+    full = highlight_file("k", fp.path, parsed)
+    assert full.complete and sorted(full.new_tokens) == sorted(parsed.new_lines)
+    assert sorted(full.new_marks) == [6, 251]
