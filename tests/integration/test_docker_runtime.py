@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import RuntimeUnavailable
-from engine.images import TEST_IMAGE
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
-from engine.runtimes.docker import DockerRuntime, Endpoint
-from tests.integration.conftest import Collector, remove_ours
+from engine.runtimes.docker import DockerRuntime
+from tests.integration.conftest import Collector
 
 pytestmark = pytest.mark.docker
 

@@ -1,0 +1,139 @@
+"""A pool of two real daemons: tasks spread over both; one daemon stopping fails only its tasks.
+
+The second daemon listens on a loopback TCP port with its own data-root, exec-root and
+bridge (with ``--bridge none`` it would delete the first daemon's docker0).
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import docker
+import pytest
+
+from engine.images import TEST_IMAGE, build_test_image
+from engine.runtimes.docker import DockerRuntime, Endpoint
+from tests.integration.conftest import Collector, remove_ours
+
+pytestmark = pytest.mark.docker
+
+BRIDGE, BRIDGE_ADDR = "agentdeck-br2", "172.31.250.1/24"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ip(*args: str, check: bool = True) -> None:
+    subprocess.run(["ip", *args], check=check, capture_output=True)
+
+
+def answers(url: str) -> bool:
+    try:
+        docker.DockerClient(base_url=url, version="auto", timeout=2).close()
+        return True
+    except docker.errors.DockerException:
+        return False
+
+
+@dataclass(frozen=True)
+class Daemon:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def second_daemon(docker_client: Any) -> Iterator[Daemon]:
+    """A second dockerd on 127.0.0.1 with the test image; stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="ad-d2-"))  # short: containerd's socket lives here
+    url = f"tcp://127.0.0.1:{free_port()}"
+    ip("link", "del", BRIDGE, check=False)
+    ip("link", "add", BRIDGE, "type", "bridge")
+    ip("addr", "add", BRIDGE_ADDR, "dev", BRIDGE)
+    ip("link", "set", BRIDGE, "up")
+    log = open(root / "dockerd.log", "wb")
+    daemon = subprocess.Popen(
+        ["dockerd", "-H", url, "--data-root", str(root / "data"), "--exec-root",
+         str(root / "exec"), "--pidfile", str(root / "pid"), "--bridge", BRIDGE,
+         "--iptables=false", "--ip-masq=false", "--shutdown-timeout", "2"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(url):
+            assert daemon.poll() is None, (root / "dockerd.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the second dockerd did not answer in 60 s"
+            time.sleep(0.2)
+        client = docker.DockerClient(base_url=url, version="auto")
+        build_test_image(client)
+        client.close()
+        yield Daemon(url, daemon)
+    finally:
+        stop(daemon)
+        log.close()
+        ip("link", "del", BRIDGE, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stop(daemon: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (dockerd stops its containers and containerd), then SIGKILL."""
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+
+
+async def test_tasks_spread_over_both_daemons_and_a_stopping_one_fails_only_its_tasks(
+        second_daemon: Daemon, docker_client: Any, make_spec: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    rt = DockerRuntime([Endpoint("local", None, 3), Endpoint("second", second_daemon.url, 3)],
+                       home=home, image=TEST_IMAGE)
+    await rt.check()
+    assert rt.free_slots() == 6
+    specs = [make_spec("echo begin; sleep 4; echo done") for _ in range(6)]
+    sinks = [Collector() for _ in specs]
+    sandboxes = [await rt.start(spec, sink) for spec, sink in zip(specs, sinks)]
+    placed = [sb.ref.split("/")[0] for sb in sandboxes]
+    assert Counter(placed) == {"local": 3, "second": 3} and rt.free_slots() == 0
+    while not all(sink.out for sink in sinks):
+        await asyncio.sleep(0.05)
+
+    second_daemon.process.send_signal(signal.SIGTERM)
+    outcomes = await asyncio.wait_for(asyncio.gather(*(sb.wait() for sb in sandboxes)), 60)
+
+    for where, outcome, sink in zip(placed, outcomes, sinks):
+        if where == "local":
+            assert outcome.exit_code == 0 and sink.out == ["begin", "done"]
+        else:
+            assert outcome.exit_code != 0 and "done" not in sink.out, outcome
+    await asyncio.to_thread(wait_gone, second_daemon.url)
+
+    # With the second daemon gone, new tasks land on the first; its old refs are lost.
+    again = await rt.start(make_spec("echo again"), Collector())
+    assert again.ref.startswith("local/")
+    lost = await rt.attach(specs[1], sandboxes[placed.index("second")].ref, None, Collector())
+    outcome = await lost.wait()
+    assert outcome.lost and "Docker endpoint second" in (outcome.reason or "")
+    await again.wait()
+    await rt.close()
+    remove_ours(docker_client, str(home))
+
+
+def wait_gone(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while answers(url):
+        assert time.monotonic() < deadline, "the second dockerd did not stop"
+        time.sleep(0.2)
