@@ -8,6 +8,8 @@ Follow-ups resume the session with ``--resume SESSION_ID``.
 """
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Callable
 
 from engine.agents.base import AgentAdapter
@@ -33,6 +35,12 @@ OPTIONS: dict[str, type | tuple[type, ...]] = {
 EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 #: Tools whose call asks the user something (the entry becomes QUESTION).
 QUESTION_TOOLS = frozenset({"AskUserQuestion"})
+
+# A Write of a large file makes a line longer than the runtime keeps (it cuts the line,
+# so the JSON no longer parses); the call's name and path come before the content.
+_CUT_EDIT = re.compile(r'"type":"tool_use","id":"(?P<id>[^"]*)","name":"(?P<name>\w+)",'
+                       r'"input":\{(?:"replace_all":\w+,)?"(?:file_path|notebook_path)":'
+                       r'"(?P<path>(?:[^"\\]|\\.)*)"')
 
 
 class ClaudeCodeAdapter(AgentAdapter):
@@ -67,13 +75,28 @@ class ClaudeCodeAdapter(AgentAdapter):
         if stream is not Stream.STDOUT:
             return plain_line(line)
         event = load_event(line)
-        handler = _HANDLERS.get(as_text(event.get("type"))) if event else None
+        if event is None:
+            return _salvage_cut_edit(line)
+        handler = _HANDLERS.get(as_text(event.get("type")))
         if handler is None:
             return raw(line)
         try:
             return handler(event, line)
         except Exception:  # untrusted input: a shape we did not foresee is kept, not lost
             return raw(line)
+
+
+def _salvage_cut_edit(line: str) -> ParsedEntry:
+    """A FILE_EDIT from an assistant line cut short, else the line as RAW."""
+    found = _CUT_EDIT.search(line) if line.startswith('{"type":"assistant"') else None
+    if not found or found["name"] not in EDIT_TOOLS:
+        return raw(line)
+    try:
+        path = json.loads(f'"{found["path"]}"')
+    except ValueError:
+        return raw(line)
+    return entry(EntryKind.FILE_EDIT, f"{found['name']}: {shorten(path)}", line,
+                 tool=found["name"], tool_use_id=found["id"], paths=[path], truncated=True)
 
 
 # ---- system ---------------------------------------------------------------------------

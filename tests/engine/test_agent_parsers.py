@@ -20,6 +20,7 @@ from engine.agents.registry import adapter_for
 from engine.errors import InvalidInput
 from engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
 from engine.profiles import builtin_profiles
+from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 
 FIXTURES = Path(__file__).parent / "fixtures"
 K = EntryKind
@@ -115,6 +116,21 @@ def test_claude_several_blocks_in_one_line_are_summarised() -> None:
     assert parsed.data["paths"] == ["y.py"]
     assert [t["tool"] for t in parsed.data["tools"]] == ["Read", "Edit"]
     assert parsed.data["raw"] == line
+
+
+def test_claude_write_of_a_large_file_cut_by_the_runtime_is_still_an_edit() -> None:
+    event = json.loads(lines("claude_write.jsonl")[2])
+    event["message"]["content"][0]["input"]["content"] = "x" * (2 * MAX_LINE_BYTES)
+    whole = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    cut = whole[:MAX_LINE_BYTES] + cut_marker(len(whole) - MAX_LINE_BYTES)
+    parsed = claude().parse(Stream.STDOUT, cut)
+    assert parsed.kind is K.FILE_EDIT and parsed.data["truncated"] is True
+    assert parsed.data["paths"] == ["/tmp/capture/repo/hello.txt"]
+    assert parsed.data["raw"] == cut
+    edit = cut.replace('"name":"Write","input":{', '"name":"Edit","input":{"replace_all":false,')
+    assert claude().parse(Stream.STDOUT, edit).data["tool"] == "Edit"
+    read = cut.replace('"name":"Write"', '"name":"Read"')
+    assert claude().parse(Stream.STDOUT, read) == ParsedEntry(K.RAW, read)
 
 
 def test_claude_ask_user_question_tool_is_a_question() -> None:
