@@ -101,3 +101,107 @@ def build_test_image(client: docker.DockerClient, tag: str = TEST_IMAGE) -> str:
         changes=_IMAGE_CHANGES,
     )
     return client.images.get(tag).id
+
+
+def _run_streaming(argv: list[str], progress: Progress) -> None:
+    """Run ``argv``, handing each output line to ``progress``; raise on failure."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as proc:
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            progress(line.rstrip("\n"))
+            tail = (tail + [line.rstrip("\n")])[-5:]
+    if proc.returncode != 0:
+        raise RuntimeUnavailable(
+            f"{Path(argv[0]).name} failed (exit {proc.returncode}): " + " | ".join(tail))
+
+
+def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
+                        progress: Progress = print, suite: str = "bookworm",
+                        mirror: str | None = None) -> str:
+    """Build the agent image from Debian packages with mmdebstrap and ``docker import`` it.
+
+    No Docker registry is needed: packages come from the Debian mirror (``mirror`` or
+    the host's apt sources), the agent CLIs from the npm registry.
+
+    Raises:
+        RuntimeUnavailable: mmdebstrap is missing or the build failed.
+    """
+    tool = shutil.which("mmdebstrap")
+    if tool is None:
+        raise RuntimeUnavailable(
+            "building the image offline needs mmdebstrap: run 'sudo apt-get install mmdebstrap'")
+    hooks = [
+        f'chroot "$1" useradd --create-home --uid {AGENT_UID} --user-group agent',
+        f'mkdir -p "$1/work" && chown {AGENT_UID}:{AGENT_UID} "$1/work"',
+        'chroot "$1" npm install --global --no-fund --no-audit ' + " ".join(AGENT_NPM_PACKAGES),
+        'rm -rf "$1/root/.npm" "$1/var/cache/apt/archives"/*.deb',
+    ]
+    with tempfile.TemporaryDirectory(prefix="agentdeck-image-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        argv = [tool, "--variant=minbase", "--include=" + ",".join(AGENT_PACKAGES),
+                *(f"--customize-hook={hook}" for hook in hooks), suite, str(rootfs)]
+        progress(f"making a Debian {suite} rootfs with mmdebstrap ...")
+        _run_streaming(argv + ([mirror] if mirror else []), progress)
+        progress(f"importing {rootfs.stat().st_size >> 20} MiB as {tag} ...")
+        repository, _, version = tag.partition(":")
+        client.api.import_image_from_file(str(rootfs), repository=repository,
+                                          tag=version or "latest", changes=_IMAGE_CHANGES)
+    return client.images.get(tag).id
+
+
+def build_from_dockerfile(client: docker.DockerClient, tag: str = AGENT_IMAGE,
+                          progress: Progress = print) -> str:
+    """``docker build`` resources/images/Dockerfile (needs the Docker Hub registry).
+
+    Raises:
+        RuntimeUnavailable: the build failed (without a registry, use the offline build).
+    """
+    for chunk in client.api.build(path=str(DOCKERFILE_DIR), tag=tag, rm=True, decode=True):
+        if "error" in chunk:
+            raise RuntimeUnavailable(
+                f"docker build failed: {chunk['error'].strip()} (no registry? use "
+                "'agentdeck image build --offline')")
+        text = chunk.get("stream", "").rstrip("\n")
+        if text:
+            progress(text)
+    return client.images.get(tag).id
+
+
+def build_image(offline: bool, tag: str = AGENT_IMAGE, progress: Progress = print) -> str:
+    """Build the agent image on the default Docker endpoint; return the image id.
+
+    Raises:
+        RuntimeUnavailable: Docker does not answer, or the build failed.
+    """
+    try:
+        client = docker.from_env(version="auto")
+    except docker.errors.DockerException as exc:
+        raise RuntimeUnavailable(
+            f"the Docker daemon does not answer ({exc}): start it with "
+            "'sudo systemctl start docker' or scripts/ensure-docker.sh") from exc
+    with client:
+        if tag == TEST_IMAGE:
+            return build_test_image(client, tag)
+        if offline:
+            return build_offline_image(client, tag, progress)
+        return build_from_dockerfile(client, tag, progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.images [test|agent] [--online]``: build an image by hand."""
+    args = sys.argv[1:] if argv is None else argv
+    tag = TEST_IMAGE if args[:1] == ["test"] else AGENT_IMAGE
+    started = time.monotonic()
+    try:
+        image = build_image(offline="--online" not in args, tag=tag)
+    except RuntimeUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"built {tag} ({image[:19]}) in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
