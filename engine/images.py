@@ -181,12 +181,14 @@ def build_image(offline: bool, tag: str = AGENT_IMAGE, progress: Progress = prin
         raise RuntimeUnavailable(
             f"the Docker daemon does not answer ({exc}): start it with "
             "'sudo systemctl start docker' or scripts/ensure-docker.sh") from exc
-    with client:
+    try:
         if tag == TEST_IMAGE:
             return build_test_image(client, tag)
         if offline:
             return build_offline_image(client, tag, progress)
         return build_from_dockerfile(client, tag, progress)
+    finally:
+        client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
