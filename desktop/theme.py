@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: LIGHT, DARK
 class Theme:
     """Named colours (``#rrggbb``) of one theme; `color` turns one into a `QColor`."""
 
