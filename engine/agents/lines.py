@@ -7,11 +7,14 @@ in this module raises on odd input.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
 from engine.models import EntryKind, ParsedEntry
 
+#: Counts and costs at or above this are garbage, not usage.
+_PLAUSIBLE = 1e15
 #: Longest tool input / output summary put into an entry's text (the data keeps it all).
 SUMMARY_CHARS = 200
 
@@ -60,17 +63,20 @@ def usage(input_tokens: Any, output_tokens: Any, cost_usd: Any = 0.0) -> dict[st
 
 
 def as_int(value: Any) -> int:
-    """``value`` as a non-negative int; anything else (None, text, bool) counts as 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return max(0, int(value))
+    """``value`` as a plausible non-negative int; anything else counts as 0."""
+    return int(as_float(value))
 
 
 def as_float(value: Any) -> float:
-    """``value`` as a non-negative float; anything else counts as 0.0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+    """``value`` as a plausible non-negative number; anything else counts as 0.0.
+
+    None, text, bools, negatives, inf/NaN and absurd sizes (which would overflow the
+    store's integer columns when added up) all count as nothing.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
-    return max(0.0, float(value))
+    number = float(value)
+    return number if math.isfinite(number) and 0 < number < _PLAUSIBLE else 0.0
 
 
 def as_text(value: Any) -> str:

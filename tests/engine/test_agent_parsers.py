@@ -308,6 +308,8 @@ def _hostile_lines() -> list[str]:
               '{"type": "item.completed", "item": {"type": "command_execution", "exit_code": "?"}}',
               '{"type": "item.completed", "item": {"type": "file_change", "changes": "all"}}',
               '{"type": "turn.completed", "usage": {"input_tokens": 1e400}}',
+              '{"type": "result", "usage": {"input_tokens": 1e400}, "total_cost_usd": -1e400}',
+              '{"type": "result", "stats": {"input_tokens": 1e400, "output_tokens": -2}}',
               '{"type": "turn.failed", "error": "boom"}', '{"type": "brand.new.event"}',
               "[1, 2]", "null", '"text"', "{", "}" * 3, "\x00\x01\ufffd\ufffdbinary\x7f",
               "[" * 5000 + "]" * 5000, '{"a":' * 100_000 + "1" + "}" * 100_000, "", " ", "\t\r"]
@@ -326,6 +328,17 @@ def test_parsers_never_raise_or_drop_a_line(adapter: AgentAdapter) -> None:
             assert isinstance(parsed, ParsedEntry) and isinstance(parsed.kind, EntryKind)
             assert parsed.text == line or (parsed.data or {}).get("raw") == line, (stream, line)
             json.dumps(parsed.data)  # storable as JSON
+
+
+@pytest.mark.parametrize("line", [
+    '{"type":"result","usage":{"input_tokens":1e400,"output_tokens":5},"total_cost_usd":1e999}',
+    '{"type":"result","usage":{"input_tokens":1e300,"output_tokens":5},"total_cost_usd":-3}',
+    '{"type":"result","usage":{"input_tokens":"many","output_tokens":5},"total_cost_usd":null}',
+])
+def test_absurd_usage_numbers_count_as_nothing(line: str) -> None:
+    parsed = claude().parse(Stream.STDOUT, line)
+    assert parsed.kind is K.USAGE
+    assert parsed.data["usage"] == {"input_tokens": 0, "output_tokens": 5, "cost_usd": 0.0}
 
 
 @pytest.mark.parametrize("adapter", [claude(), codex(), gemini()], ids=lambda a: a.kind)
