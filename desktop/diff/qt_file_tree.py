@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import (QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize,
                             Qt, Signal)
-from PySide6.QtGui import QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFrame, QHeaderView, QStyle,
-                               QStyledItemDelegate,
-                               QStyleOptionViewItem, QTreeView, QWidget)
+                               QStyledItemDelegate, QStyleOptionViewItem, QTreeView, QWidget)
 
 from desktop.diff.patch import FilePatch, FileStatus
 from desktop.diff.qt_file_tree_model import (COUNTS_ROLE, STATUS_COLOURS, STATUS_LETTERS,
@@ -17,7 +16,8 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class _NameDelegate(QStyledItemDelegate):
-    """Adds a coloured status letter (A/M/D/R/B/P) in front of file names."""
+    """File names with a coloured status letter (A/M/D/R/B/P) and a check box drawn in
+    theme colours (the style's own box is near invisible on a dark palette)."""
 
     def __init__(self, parent: QWidget, theme: Theme) -> None:
         super().__init__(parent)
@@ -111,13 +111,13 @@ def _check_pixmap(state: Qt.CheckState, theme: Theme) -> QPixmap:
     return pixmap
 
 
-def _letter_pixmap(letter: str, colour) -> QPixmap:
+def _letter_pixmap(letter: str, colour: QColor) -> QPixmap:
     pixmap = QPixmap(32, 32)  # drawn at 2x so it stays sharp on HiDPI screens
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
-    fill = colour.lighter(100)
+    fill = QColor(colour)
     fill.setAlpha(40)
     painter.setBrush(fill)
     painter.drawRoundedRect(1, 1, 30, 30, 7, 7)
