@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Undelivered lines at which the reader thread waits for the loop to catch up.
 HIGH_WATER = 50_000
-#: How long a follow stream may stay open after the container exited (docker-py #3084).
+#: How long a follow stream may stay idle after the container exited (docker-py #3084).
 EXIT_GRACE = 1.0
 #: Messages asked for (from the end) when reading the rest of a finished log; more
 #: only if they do not reach back to our position.
@@ -187,6 +187,7 @@ class LogFollower:
         self._exited = threading.Event()
         self._closed = self._forced = self._following = False
         self._request: LogRequest | None = None
+        self._last_data = 0.0  # time.monotonic() of the last chunk received
         self._line_pos = start  # after the last complete line read
         self._reader: LineReader | None = None
         self._parse_ts = TimestampParser()
@@ -199,11 +200,20 @@ class LogFollower:
         self._thread.start()
 
     def container_exited(self) -> None:
-        """The container ended: a follow stream still open after a grace is closed."""
+        """The container ended: a follow stream idle for a grace period is closed."""
         self._exited.set()
-        timer = threading.Timer(EXIT_GRACE, self._close_request, kwargs={"forced": True})
+        self._arm_exit_timer()
+
+    def _arm_exit_timer(self) -> None:
+        timer = threading.Timer(EXIT_GRACE, self._close_idle_follow)
         timer.daemon = True
         timer.start()
+
+    def _close_idle_follow(self) -> None:
+        if time.monotonic() - self._last_data < EXIT_GRACE:
+            self._arm_exit_timer()  # still draining what the container wrote: let it
+        else:
+            self._close_request(forced=True)
 
     def close(self) -> None:
         """Stop reading now; lines not yet delivered are dropped (a resume re-reads them)."""
@@ -256,16 +266,28 @@ class LogFollower:
             self._publish(lines)
 
     def _read_rest(self) -> str:
-        """Read what follows our position in the finished log, cheaply when it is short."""
-        if not self._line_pos.ts_ns:
-            return self._read(follow=False)
-        how = self._read(follow=False, tail=FINAL_TAIL)
-        if how == "ended" and self._reader is not None and self._reader.may_miss(FINAL_TAIL):
-            how = self._read(follow=False)
-        return how
+        """Read what follows our position in the finished log, cheaply when it is short.
 
-    def _read(self, follow: bool, tail: int | None = None) -> str:
-        """Read one log request: "ended" by itself, "closed" by us, or "broken"."""
+        The last `FINAL_TAIL` messages are read first and kept back; they are used only
+        if they reach back to our position, else the whole rest is read.
+        """
+        if self._line_pos.ts_ns:
+            held: list[str] = []
+            how = self._read(follow=False, tail=FINAL_TAIL, held=held)
+            reader = self._reader
+            if how != "ended" or reader is None or not reader.may_miss(FINAL_TAIL):
+                if how == "ended" and reader is not None:
+                    self._line_pos = reader.line_pos
+                    self._publish(held)
+                return how
+        return self._read(follow=False)
+
+    def _read(self, follow: bool, tail: int | None = None,
+              held: list[str] | None = None) -> str:
+        """Read one log request: "ended" by itself, "closed" by us, or "broken".
+
+        Lines are published as they come, or only collected in ``held`` if given.
+        """
         reader = self._reader = LineReader(self._line_pos, self._parse_ts)
         try:
             request = LogRequest(self._container.client.api, self._container.id,
@@ -276,8 +298,11 @@ class LogFollower:
                 request.close()
                 return "closed"
             for frames in request.frames():
+                self._last_data = time.monotonic()
                 lines = reader.feed(frames)
-                if lines:
+                if held is not None:
+                    held += lines
+                elif lines:
                     self._line_pos = reader.line_pos
                     self._publish(lines)
             return "closed" if self._forced or self._closed else "ended"

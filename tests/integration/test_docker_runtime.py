@@ -118,3 +118,18 @@ async def test_starting_the_same_attempt_twice_follows_the_existing_container(
     await again.wait()
     assert first.out == second.out == ["once"]
     await sandbox.cleanup()
+
+
+async def test_output_faster_than_we_read_arrives_whole_live_and_when_read_again(
+        runtime: DockerRuntime, make_spec: Any) -> None:
+    # The container exits long before its log is read: the follow stream must not be cut
+    # at the exit, and the final read must not skip from our position to the log's tail.
+    spec = make_spec("seq 1 200000")
+    live, again = Collector(), Collector()
+    sandbox = await runtime.start(spec, live)
+    assert (await sandbox.wait()).exit_code == 0
+    reread = await runtime.attach(spec, sandbox.ref, None, again)
+    assert (await reread.wait()).exit_code == 0
+    expected = [str(i) for i in range(1, 200001)]
+    assert live.out == expected and again.out == expected
+    await sandbox.cleanup()
