@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         engine = self.ctx.engine
         recent = await engine.list_tasks(limit=LOAD_LIMIT)
         unfinished = await engine.list_tasks(state=_UNFINISHED)
-        self.model.reset(list(reversed(recent)))
+        self.model.reset(recent)
         self.model.upsert(unfinished)
         tasks = self.model.tasks()
         self.wall.sync(t for t in tasks if t.state in WALL_STATES)

@@ -1,8 +1,8 @@
 """A table model over `Task` snapshots sent by the engine.
 
-The model only adapts: rows are the snapshots it was given, in arrival order; sorting and
-filtering belong to `TaskFilterProxy`. Updates for known tasks become ``dataChanged`` on
-their row, new tasks are appended with ``beginInsertRows``.
+The model only adapts: rows are the snapshots it was given, newest first (new tasks are
+inserted at the top, like the engine lists them); sorting by a column and filtering
+belong to `TaskFilterProxy`. Updates for known tasks become ``dataChanged`` on their row.
 """
 from __future__ import annotations
 
@@ -158,14 +158,14 @@ class TaskTableModel(QAbstractTableModel):
 
     # -- snapshots ----------------------------------------------------------------------
     def reset(self, tasks: Iterable[Task]) -> None:
-        """Replace all rows with ``tasks``."""
+        """Replace all rows with ``tasks`` (given newest first)."""
         self.beginResetModel()
         self._tasks = list(tasks)
         self._rows = {task.id: row for row, task in enumerate(self._tasks)}
         self.endResetModel()
 
     def upsert(self, tasks: Iterable[Task]) -> None:
-        """Update known tasks in place and append new ones (in one insert)."""
+        """Update known tasks in place; insert new ones at the top (in one insert)."""
         fresh: list[Task] = []
         last = len(Column) - 1
         for task in tasks:
@@ -176,11 +176,10 @@ class TaskTableModel(QAbstractTableModel):
             self._tasks[row] = task
             self.dataChanged.emit(self.index(row, 0), self.index(row, last))
         if fresh:
-            start = len(self._tasks)
-            self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
-            for offset, task in enumerate(fresh):
-                self._rows[task.id] = start + offset
-            self._tasks.extend(fresh)
+            fresh.sort(key=lambda t: t.created_at, reverse=True)
+            self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
+            self._tasks[0:0] = fresh
+            self._rows = {task.id: row for row, task in enumerate(self._tasks)}
             self.endInsertRows()
 
     def tick(self) -> None:

@@ -16,10 +16,11 @@ def _ids(proxy: TaskFilterProxy) -> list[str]:
 def test_model_passes_qtmodeltester_through_reset_and_upserts(qapp, qtmodeltester):
     model = TaskTableModel()
     qtmodeltester.check(model)
-    model.reset([snapshot("a"), running("b")])
-    model.upsert([snapshot("c"), running("a", tokens_in=10)])
+    model.reset([snapshot("b"), running("a")])
+    model.upsert([snapshot("d", created_at=2e9), snapshot("c", created_at=1e9),
+                  running("a", tokens_in=10)])
     qtmodeltester.check(model)
-    assert [t.id for t in model.tasks()] == ["a", "b", "c"]
+    assert [t.id for t in model.tasks()] == ["d", "c", "b", "a"]  # new ones on top
     assert model.task("a").tokens_in == 10
 
 
