@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from pygments.token import Keyword
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
 from desktop.diff import DiffReview
@@ -245,3 +245,14 @@ def test_a_long_file_is_coloured_from_the_top_first(qtbot, git_diff) -> None:
     widget.set_patch("t", patch)
     qtbot.waitUntil(lambda: passes == [False, True])
     assert len(widget.view.rows_model.highlight.new_tokens) == 600
+
+
+def test_copying_diff_rows_gives_their_text(review, qtbot) -> None:
+    review.tree.select_file([f.path for f in review.files].index("src/app/core.py"))
+    view, model = review.view, review.view.rows_model
+    changed = [i for i, r in enumerate(model.rows) if r.kind in (RowKind.REMOVED, RowKind.ADDED)]
+    for row in changed:
+        view.selectionModel().select(model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "    return x + 2\n    return x - 2"
