@@ -250,8 +250,9 @@ def test_a_long_file_is_coloured_from_the_top_first(qtbot, git_diff) -> None:
 def test_copying_diff_rows_gives_their_text(review, qtbot) -> None:
     review.tree.select_file([f.path for f in review.files].index("src/app/core.py"))
     view, model = review.view, review.view.rows_model
-    changed = [i for i, r in enumerate(model.rows) if r.kind in (RowKind.REMOVED, RowKind.ADDED)]
-    for row in changed:
+    first_removed = next(i for i, r in enumerate(model.rows) if r.kind == RowKind.REMOVED)
+    first_added = next(i for i, r in enumerate(model.rows) if r.kind == RowKind.ADDED)
+    for row in (first_added, first_removed):
         view.selectionModel().select(model.index(row), QItemSelectionModel.SelectionFlag.Select)
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
