@@ -6,6 +6,7 @@ when the task's result changes (a new attempt, a follow-up).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.context import AppContext
@@ -48,6 +49,10 @@ class ReviewPage(QWidget):
         layout.addWidget(self.stack)
         self.panel.accept_requested.connect(self._on_accept)
         self.panel.reject_requested.connect(self._on_reject)
+        # The window's Accept / Reject actions own the A and R keys (and forward to the
+        # panel here); a second binding inside the panel makes Qt call both ambiguous.
+        for shortcut in self.panel.findChildren(QShortcut):
+            shortcut.setEnabled(False)
 
     @property
     def task_id(self) -> str | None:

@@ -101,3 +101,22 @@ def test_dialog_shows_engine_errors_inline_and_stays_open(qtbot, open_session, t
     assert dialog.isVisible() and dialog.start_button.isEnabled()
     assert window.model.rowCount() == 0
     dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+
+
+def test_a_key_in_the_review_panel_accepts(qtbot, open_session, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    session = open_session(tmp_path / "home")
+    window = session.window
+    window.show()
+    qtbot.waitExposed(window)
+    task = run(qtbot, session.ctx.engine.submit(repo, "echo x > X.md"))
+    qtbot.waitUntil(lambda: window.model.task(task.id) is not None
+                    and window.model.task(task.id).review is ReviewState.PENDING, timeout=20_000)
+    window.open_task(task.id)
+    window.actions_["show_review"].trigger()
+    panel = window.review.panel
+    qtbot.waitUntil(lambda: len(panel.files) == 1, timeout=10_000)
+    panel.tree.setFocus()
+    qtbot.keyClick(panel.tree, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: window.model.task(task.id).review is ReviewState.ACCEPTED, timeout=10_000)
+    assert (repo / "X.md").read_text() == "x\n"
