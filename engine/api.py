@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
 from engine.batchfile import BatchSpec
-from engine.errors import InvalidInput, LeaseHeld, NotFound
+from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound
 from engine.events import EventBus, Notice, TaskUpdated
 from engine.models import AgentProfile, Batch, LogEntry, ReviewState, Task, TaskState
 from engine.paths import data_dir
 from engine.profiles import load_profiles
+from engine.providers import get_provider
 from engine.reviews import Reviews
 from engine.runner import AttemptRunner
 from engine.runtimes.base import Runtime
@@ -50,7 +51,8 @@ class Engine(Reviews):
         parallel = max_parallel or store.get_setting("max_parallel") or default_max_parallel()
         self.scheduler = Scheduler(self, int(parallel))
         self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
-                                        or store.get_setting("default_runtime", "auto"))
+                                        or store.get_setting("default_runtime", "auto"),
+                                        self.scheduler.pause_provider)
         self._runners: dict[str, AttemptRunner] = {}
         self._tasks: set[asyncio.Task] = set()
         self._seq: dict[str, int] = {}
@@ -113,7 +115,7 @@ class Engine(Reviews):
             if task.state == TaskState.PREPARING or not task.sandbox_ref:
                 await self.transition(task.id, state=TaskState.QUEUED, sandbox_ref=None)
                 continue
-            self._launch(AttemptRunner(self, task, resume=True))
+            self._launch(AttemptRunner(self, task, await self.next_seq(task.id), resume=True))
         if active:
             self.bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
 
@@ -185,18 +187,23 @@ class Engine(Reviews):
         return load
 
     def provider_cap(self, agent: str) -> tuple[str | None, int | None]:
+        """The provider an agent's profile uses and that provider's own parallel cap."""
         profile = self._profiles.get(agent)
         if profile is None or not profile.provider:
             return None, None
-        return profile.provider, profile.options.get("provider_max_parallel")
+        try:
+            return profile.provider, get_provider(profile.provider, self.home).max_parallel
+        except AgentdeckError:
+            return profile.provider, None  # the runner reports the unknown provider
 
     def runtime(self, name: str) -> Runtime:
         return self.runtimes.get(name)
 
-    def next_seq(self, task_id: str) -> int:
+    async def next_seq(self, task_id: str) -> int:
+        """The sequence number the task's next log entry gets (logs of all attempts)."""
         if task_id not in self._seq:
-            self.store.flush()
-            self._seq[task_id] = self.store.last_seq(task_id) + 1
+            await self.store.awrite(lambda conn: None)  # pending entries are committed
+            self._seq[task_id] = await asyncio.to_thread(self.store.last_seq, task_id) + 1
         return self._seq[task_id]
 
     # ---- submitting ---------------------------------------------------------------------
@@ -274,7 +281,7 @@ class Engine(Reviews):
                                      state=TaskState.PREPARING, started_at=time.time(),
                                      runtime=runtime, exit_code=None, error=None,
                                      question=None)
-        self._launch(AttemptRunner(self, task))
+        self._launch(AttemptRunner(self, task, await self.next_seq(task.id)))
 
     def _launch(self, runner: AttemptRunner) -> None:
         self._runners[runner.task.id] = runner

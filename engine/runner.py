@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.agents.base import AgentAdapter
 from engine.agents.registry import adapter_for
 from engine.errors import AgentdeckError
 from engine.logsink import TaskLog
 from engine.masking import Masker, secret_values
 from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
-from engine.runtimes.base import LaunchSpec, Outcome, Sandbox
+from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -32,7 +33,8 @@ STOP_GRACE = 10.0
 class AttemptRunner:
     """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
 
-    def __init__(self, engine: "Engine", task: Task, *, resume: bool = False) -> None:
+    def __init__(self, engine: "Engine", task: Task, first_seq: int, *,
+                 resume: bool = False) -> None:
         self.engine = engine
         self.task = task
         self.resume = resume
@@ -45,8 +47,17 @@ class AttemptRunner:
         self.profile: AgentProfile = engine.profile(task.agent)
         self.masker = Masker(secret_values(self.profile.secrets))
         self.tasklog = TaskLog(
-            task.id, task.attempt, engine.next_seq(task.id), store=engine.store, bus=engine.bus,
-            adapter=adapter_for(self.profile), masker=self.masker, on_facts=self._on_facts)
+            task.id, task.attempt, first_seq, store=engine.store, bus=engine.bus,
+            adapter=self._adapter(), masker=self.masker, on_facts=self._on_facts)
+
+    def _adapter(self) -> AgentAdapter:
+        if self.profile.kind == "builtin":
+            return AgentAdapter(self.profile)  # entries arrive parsed, in-process
+        return adapter_for(self.profile, self.task)
+
+    def _runtime(self) -> Runtime:
+        name = "builtin" if self.profile.kind == "builtin" else self.task.runtime
+        return self.engine.runtime(name)
 
     # ---- public -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -74,7 +85,7 @@ class AttemptRunner:
     def _spec(self, workdir: Path) -> LaunchSpec:
         task, profile = self.task, self.profile
         prompt = task.follow_up or task.prompt
-        argv = adapter_for(profile).argv(task, prompt)
+        argv = [prompt] if profile.kind == "builtin" else self._adapter().argv(task, prompt)
         names = list(profile.env) + list(profile.secrets)
         env = {n: os.environ[n] for n in names if n in os.environ}
         run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
@@ -91,7 +102,7 @@ class AttemptRunner:
     async def _start(self) -> Sandbox:
         workdir = await self._workdir()
         spec = self._spec(workdir)
-        runtime = self.engine.runtime(self.task.runtime)
+        runtime = self._runtime()
         await runtime.check()
         what = "follow-up" if self.task.follow_up else "attempt"
         self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
@@ -107,7 +118,7 @@ class AttemptRunner:
         task = self.task
         spec = self._spec(Path(task.workdir or "."))
         cursor = self.engine.store.get_cursor(task.id)
-        runtime = self.engine.runtime(task.runtime)
+        runtime = self._runtime()
         sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
         self.tasklog.system("re-attached after an agentdeck restart")
         return sandbox
@@ -132,6 +143,9 @@ class AttemptRunner:
         return max(0.0, self.task.timeout - (time.time() - started))
 
     async def _finish(self, sandbox: Sandbox, outcome: Outcome) -> None:
+        if outcome.requeue_after is not None and self.stop_state is None:
+            await self._requeue(outcome)
+            return
         state, error = self._final_state(outcome)
         fields: dict[str, Any] = {"exit_code": outcome.exit_code}
         try:
@@ -172,6 +186,15 @@ class AttemptRunner:
             self.task.id, state=state, error=error, finished_at=time.time(),
             question=self._question, sandbox_ref=None, **self._usage, **fields)
         await self.engine.record_attempt(self.task, state, error)
+
+    async def _requeue(self, outcome: Outcome) -> None:
+        """A passing condition (a rate limit): queue a fresh attempt after the wait."""
+        self.tasklog.system(f"paused: {outcome.reason}; retrying in {outcome.requeue_after:.0f} s")
+        await self.engine.record_attempt(self.task, TaskState.QUEUED, outcome.reason)
+        self.task = await self.engine.transition(
+            self.task.id, expect=[TaskState.RUNNING], state=TaskState.QUEUED,
+            attempt=self.task.attempt + 1, sandbox_ref=None, **self._usage,
+            not_before=time.time() + (outcome.requeue_after or 0))
 
     async def _fail(self, error: str) -> None:
         current = self.engine.store.get_task(self.task.id)

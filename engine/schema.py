@@ -26,11 +26,14 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["tasks"].create_index(["batch_id"])
     db["tasks"].create_index(["created_at"])
     db["tasks"].create_index(["updated_at"])
+    # A rowid table appends at the end of the b-tree; only the small index takes the
+    # interleaved inserts of many tasks (a WITHOUT ROWID table split pages at every task).
     db.execute(
         "CREATE TABLE logs (task_id TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL,"
         " attempt INTEGER NOT NULL, stream TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,"
-        " data TEXT, PRIMARY KEY (task_id, seq)) WITHOUT ROWID"
+        " data TEXT)"
     )
+    db.execute("CREATE UNIQUE INDEX logs_task_seq ON logs (task_id, seq)")
     db["attempts"].create(
         {"task_id": str, "attempt": int, "prompt": str, "state": str, "exit_code": int,
          "error": str, "started_at": float, "finished_at": float, "result_commit": str},

@@ -40,6 +40,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA cache_size=-32000")
     return conn
 
 
@@ -64,8 +65,10 @@ def task_to_row(task: Task) -> dict[str, Any]:
 
 
 def _entry_row(e: LogEntry) -> tuple:
-    data = json.dumps(e.data, ensure_ascii=False, default=str) if e.data else None
-    return (e.task_id, e.seq, e.ts, e.attempt, e.stream.value, e.kind.value, e.text, data)
+    """A LogEntry binds as it is, except structured data, which is stored as JSON."""
+    if e.data is None:
+        return e
+    return e._replace(data=json.dumps(e.data, ensure_ascii=False, default=str))
 
 
 def _row_to_entry(r: tuple) -> LogEntry:
@@ -226,7 +229,8 @@ class Store:
                  limit: int | None = 1000, newest: bool = False) -> list[LogEntry]:
         """Entries with after_seq < seq < before_seq, ordered by seq; ``newest`` takes the
         last ``limit`` of that range instead of the first."""
-        sql = "SELECT * FROM logs WHERE task_id=? AND seq>?"
+        sql = ("SELECT task_id, seq, ts, attempt, stream, kind, text, data FROM logs"
+               " WHERE task_id=? AND seq>?")
         args: list[Any] = [task_id, after_seq]
         if before_seq is not None:
             sql += " AND seq<?"; args.append(before_seq)

@@ -53,6 +53,7 @@ class Outcome:
     reason: str | None = None          # human words when it did not simply exit
     oom_killed: bool = False
     lost: bool = False                 # the sandbox vanished (died while we were away)
+    requeue_after: float | None = None  # not a failure: run again after this many seconds
 
 
 class Sandbox(abc.ABC):

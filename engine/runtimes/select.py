@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Callable
 
 from engine.errors import AgentdeckError, InvalidInput
 from engine.events import EventBus, Notice
@@ -21,16 +22,20 @@ AUTO = "auto"
 
 
 class RuntimeRegistry:
-    def __init__(self, home: Path, bus: EventBus, default: str) -> None:
+    def __init__(self, home: Path, bus: EventBus, default: str,
+                 pause_provider: Callable[[str, float], None]) -> None:
         if default not in KNOWN + (AUTO,):
             raise InvalidInput(f"unknown default runtime {default!r}: use auto, local or docker")
         self.home = home
         self.bus = bus
         self.default = default
         self._instances: dict[str, Runtime] = {}
+        self._pause_provider = pause_provider
 
     def choose(self, requested: str | None, profile: AgentProfile) -> str:
         """The runtime name to store on a new task ("auto" is settled when it starts)."""
+        if profile.kind == "builtin":
+            return "local"  # its tools act on the local working copy (see inprocess.py)
         name = requested or profile.runtime or self.default
         if name not in KNOWN + (AUTO,):
             raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
@@ -42,7 +47,7 @@ class RuntimeRegistry:
             return self.default
         try:
             await self.get("docker").check()
-        except (AgentdeckError, ImportError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure means: not usable, say why
             self.default = "local"
             self.bus.publish(Notice("warning", f"Using the local runtime: {exc}"))
         else:
@@ -60,6 +65,9 @@ class RuntimeRegistry:
         if name == "local":
             from engine.runtimes.local import LocalRuntime
             return LocalRuntime()
+        if name == "builtin":
+            from engine.runtimes.inprocess import BuiltinRuntime
+            return BuiltinRuntime(self.home, self._pause_provider)
         if name == "docker":
             from engine.runtimes.docker import DockerRuntime
             return DockerRuntime(home=self.home)
