@@ -1,0 +1,78 @@
+"""The built-in agent through the whole engine, against the scripted LLM server."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.models import EntryKind, ReviewState, TaskState
+from engine.pricing import cost_usd
+from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
+from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.scripts import rate_limited, reply, tool_call
+
+KEY = "sk-test-builtin-secret-123"
+MODEL = "gpt-4.1"
+
+
+@pytest.fixture
+def home(tmp_path, llm_server: LLMServer, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "providers.toml").write_text(
+        f'[providers.fake]\nkind = "openai"\nbase_url = "{llm_server.base_url}"\n'
+        'api_key_env = "FAKE_LLM_KEY"\nkeyring = false\nmax_parallel = 2\n')
+    (home / "agents.toml").write_text(
+        f'[profiles.bot]\nkind = "builtin"\nprovider = "fake"\nmodel = "{MODEL}"\n'
+        'secrets = ["FAKE_LLM_KEY"]\n')
+    monkeypatch.setenv("FAKE_LLM_KEY", KEY)
+    return home
+
+
+async def test_builtin_agent_edits_runs_and_finishes(tmp_path, home, llm_server):
+    repo = make_repo(tmp_path / "repo")
+    llm_server.enqueue(
+        reply("Editing.", tool_call("edit_file", {"path": "src/app.py", "old": "x = 1",
+                                                  "new": "x = 2"}),
+              input_tokens=1000, output_tokens=100),
+        reply("", tool_call("run", {"command": f"echo {KEY}; cat src/app.py"}),
+              input_tokens=1200, output_tokens=50),
+        reply("", tool_call("finish", {"summary": "x is two"}), input_tokens=1300, output_tokens=20),
+    )
+    engine = await open_engine(home)
+    try:
+        task = await engine.submit(repo, "make x two", agent="bot")
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        assert done.review == ReviewState.PENDING and done.runtime == "local"
+        assert "+x = 2" in await engine.get_patch(task.id)
+        assert (done.tokens_in, done.tokens_out) == (3500, 170)
+        assert done.cost_usd == pytest.approx(cost_usd(MODEL, 3500, 170))
+        entries = await engine.get_logs(task.id, limit=None)
+        kinds = {e.kind for e in entries}
+        assert {EntryKind.MESSAGE, EntryKind.TOOL_CALL, EntryKind.COMMAND,
+                EntryKind.FILE_EDIT, EntryKind.USAGE} <= kinds
+        stored = repr([(e.text, e.data) for e in entries])
+        assert KEY not in stored and "x = 2" in stored
+        request = llm_server.llm_requests()[0]
+        assert request.headers.get("authorization") == f"Bearer {KEY}"
+    finally:
+        await engine.close()
+
+
+async def test_a_rate_limit_requeues_instead_of_failing(tmp_path, home, llm_server):
+    repo = make_repo(tmp_path / "repo")
+    llm_server.enqueue(rate_limited(retry_after=600))
+    engine = await open_engine(home)
+    try:
+        task = await engine.submit(repo, "make x two", agent="bot")
+        await wait_until(lambda: engine.store.get_task(task.id).attempt == 2, what="requeue")
+        stored = await engine.get_task(task.id)
+        assert stored.state == TaskState.QUEUED and stored.error is None
+        assert stored.not_before == pytest.approx(time.time() + 600, abs=30)
+        other = await engine.submit(repo, "second task on the same provider", agent="bot")
+        await engine.scheduler._start_ready()
+        assert (await engine.get_task(other.id)).state == TaskState.QUEUED, \
+            "the provider is paused: its other tasks wait too"
+    finally:
+        await engine.close()
