@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 import qasync
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import icons
@@ -98,10 +98,14 @@ async def run(app: QApplication, home: Path) -> int:
 
     app.aboutToQuit.connect(session.runner.cancel_all)
     app.aboutToQuit.connect(finish)
-    app.lastWindowClosed.connect(finish)
+    session.window.closed.connect(finish)
     session.window.show()
-    await quitting
-    await session.close()
+    try:
+        await quitting
+    finally:
+        app.aboutToQuit.disconnect(finish)
+        app.aboutToQuit.disconnect(session.runner.cancel_all)
+        await session.close()
     return 0
 
 
@@ -117,9 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        code = loop.run_until_complete(run(app, data_dir()))
-    QTimer.singleShot(0, app.quit)
-    return code
+        main_task = loop.create_task(run(app, data_dir()))
+        try:
+            loop.run_until_complete(main_task)
+        except RuntimeError:
+            if main_task.done():
+                raise
+            # app.quit() (logout, a signal) ended Qt's loop first: resume to close the engine.
+            loop.run_until_complete(main_task)
+        return main_task.result()
 
 
 if __name__ == "__main__":

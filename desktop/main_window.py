@@ -35,9 +35,11 @@ class MainWindow(QMainWindow):
 
     Signals:
         theme_mode_changed(str): the user picked "system", "light" or "dark".
+        closed(): the window was closed (the app then closes the engine and quits).
     """
 
     theme_mode_changed = Signal(str)
+    closed = Signal()
 
     def __init__(self, ctx: AppContext, theme: Theme) -> None:
         super().__init__()
@@ -328,3 +330,4 @@ class MainWindow(QMainWindow):
         self._clock.stop()
         self.notifier.hide()
         super().closeEvent(event)
+        self.closed.emit()
