@@ -40,7 +40,7 @@ class FilterBar(QWidget):
         self.batch.setMinimumContentsLength(12)
         self.search = QLineEdit(placeholderText="Search title, prompt, id…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search_icon = self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         for widget in (self.state, self.repo, self.batch):
             layout.addWidget(widget)
             widget.currentIndexChanged.connect(self._emit)
@@ -82,6 +82,10 @@ class FilterBar(QWidget):
             for batch in batches:
                 self.batch.addItem(batch.name or batch.id, batch.id)
             self.batch.setCurrentIndex(max(0, self.batch.findData(current)))
+
+    def refresh_icons(self) -> None:
+        """Re-tint the icons (after a theme change)."""
+        self.search_icon.setIcon(icon("search"))
 
     def focus_search(self) -> None:
         """Put the cursor in the search box, selecting what is there."""

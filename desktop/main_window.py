@@ -248,6 +248,7 @@ class MainWindow(QMainWindow):
         """Repaint in ``theme`` (icons are re-tinted for its text colour)."""
         self.theme = theme
         refresh_icons(self.actions_)
+        self.filter_bar.refresh_icons()
         self.review.set_theme(theme)
         self.task_view.set_theme(theme)
         for index, name in enumerate(("wall", "list", "review")):

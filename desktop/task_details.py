@@ -37,7 +37,8 @@ def field_values(task: Task, now: float | None = None) -> dict[str, str]:
         "elapsed": fmt.duration(fmt.elapsed_seconds(task, now or time.time())),
         "exit": "—" if task.exit_code is None else str(task.exit_code),
         "attempt": str(task.attempt),
-        "changes": (f"{task.files_changed} files, {fmt.lines_changed(task)}"
+        "changes": (f"{task.files_changed} file{'s' * (task.files_changed != 1)}, "
+                    f"{fmt.lines_changed(task)}"
                     if task.files_changed else "—"),
         "tokens": f"{task.tokens_in:,} in / {task.tokens_out:,} out",
         "cost": fmt.cost(task.cost_usd) or "—",
