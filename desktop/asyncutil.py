@@ -67,11 +67,6 @@ class TaskRunner(QObject):
         # Anything else is a bug: hand it to the excepthook (logged + shown by app.py).
         sys.excepthook(type(exc), exc, exc.__traceback__)
 
-    @property
-    def pending(self) -> int:
-        """How many spawned coroutines have not finished yet."""
-        return len(self._tasks)
-
     def cancel_all(self) -> None:
         """Cancel every coroutine still running (on quit)."""
         for task in list(self._tasks):

@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
     def reject(self) -> None:
         """Reject the reviewed task or the selected tasks."""
         if self.tabs.currentWidget() is self.review and self.review.task_id:
-            self.task_actions.reject([self.review.task_id])
+            self.review.request_reject()
         else:
             self.task_actions.reject(self.selected_ids())
 

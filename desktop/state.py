@@ -21,11 +21,6 @@ class UiState:
     def __init__(self, path: Path) -> None:
         self._settings = QSettings(str(path), QSettings.Format.IniFormat)
 
-    @property
-    def path(self) -> str:
-        """The INI file."""
-        return self._settings.fileName()
-
     def sync(self) -> None:
         """Write pending changes to disk."""
         self._settings.sync()
