@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase
@@ -14,11 +15,23 @@ from engine.models import ReviewState, Task
 _FIELDS = (  # first half: left column, second half: right column
     ("state", "State"), ("review", "Review"), ("agent", "Profile"), ("runtime", "Runtime"),
     ("repo", "Repository"), ("base", "Base commit"), ("result", "Result commit"),
-    ("changes", "Changes"), ("error", "Error"),
+    ("changes", "Changes"), ("error", "Error"), ("history", "Attempts"),
     ("created", "Created"), ("started", "Started"), ("finished", "Finished"),
     ("elapsed", "Elapsed"), ("exit", "Exit code"), ("attempt", "Attempt"),
     ("tokens", "Tokens"), ("cost", "Cost"),
 )
+
+
+def attempts_text(attempts: list[dict[str, Any]]) -> str:
+    """One line per finished attempt: ``#1 failed (exit 1) · 0:42``."""
+    lines = []
+    for row in attempts:
+        took = (row["finished_at"] - row["started_at"]
+                if row.get("finished_at") and row.get("started_at") else None)
+        code = "" if row.get("exit_code") is None else f" (exit {row['exit_code']})"
+        lines.append(f"#{row['attempt']} {(row.get('state') or '?').replace('_', ' ')}{code}"
+                     f" · {fmt.duration(took)}")
+    return "\n".join(lines) or "—"
 
 
 def field_values(task: Task, now: float | None = None) -> dict[str, str]:
@@ -78,7 +91,7 @@ class TaskDetails(QWidget):
             name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(key == "error")
+            label.setWordWrap(key in ("error", "history"))
             if key in ("base", "result"):
                 label.setFont(mono)
             self.labels[key] = label
@@ -87,8 +100,12 @@ class TaskDetails(QWidget):
         layout.addLayout(grid)
         layout.addStretch(1)
 
+    def show_attempts(self, attempts: list[dict[str, Any]]) -> None:
+        """Show the history of earlier attempts (from ``engine.attempts``)."""
+        self.labels["history"].setText(attempts_text(attempts))
+
     def show_task(self, task: Task | None) -> None:
-        """Render ``task`` (or clear the form)."""
+        """Render ``task`` (or clear the form; the attempts stay until `show_attempts`)."""
         if task is None:
             self.title.setText("No task selected")
             self.prompt.setPlainText("")
@@ -98,7 +115,7 @@ class TaskDetails(QWidget):
         self.title.setText(fmt.task_title(task))
         if self.prompt.toPlainText() != task.prompt:
             self.prompt.setPlainText(task.prompt)
-        for key, value in field_values(task).items():
+        for key, value in field_values(task).items():  # "history" comes from show_attempts
             self.labels[key].setText(value)
         self.labels["state"].setStyleSheet(f"color: {state_color(task.state).name()}; font-weight: 600;")
         self.labels["repo"].setText(fmt.short_repo(task.repo))

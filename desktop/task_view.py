@@ -70,6 +70,13 @@ class TaskView(QWidget):
         self._early = []
         self._pager = LogPager(self._ctx, task.id, self.log.model.page_size)
         self._ctx.runner.spawn(self._load(self._pager))
+        self.details.show_attempts([])
+        self._ctx.runner.spawn(self._load_attempts(task.id))
+
+    async def _load_attempts(self, task_id: str) -> None:
+        attempts = await self._ctx.engine.attempts(task_id)
+        if self.task is not None and self.task.id == task_id:
+            self.details.show_attempts(attempts)
 
     async def _load(self, pager: LogPager) -> None:
         await pager.start()
@@ -83,6 +90,10 @@ class TaskView(QWidget):
         """Render a (newer) snapshot of the current task."""
         if task is not None and self.task is not None and task.id != self.task.id:
             return
+        previous, self.task = self.task, task or self.task
+        if task is not None and previous is not None and (
+                previous.state, previous.attempt) != (task.state, task.attempt):
+            self._ctx.runner.spawn(self._load_attempts(task.id))
         self.details.show_task(task)
         can_follow_up = task is not None and task.state in _FOLLOW_UP_STATES
         self.follow_up.setEnabled(can_follow_up)

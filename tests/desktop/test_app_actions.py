@@ -46,6 +46,11 @@ def test_wall_tiles_bulk_cancel_and_retry(qtbot, open_session, tmp_path):
     qtbot.waitUntil(lambda: window.model.task(ids[0]).attempt == 2, timeout=10_000)
     qtbot.waitUntil(lambda: window.model.task(ids[0]).state is TaskState.RUNNING, timeout=15_000)
     assert list(window.wall.tiles()) == [ids[0]]
+    # The details follow the live snapshot (also across clock ticks) and list attempt 1.
+    labels = window.task_view.details.labels
+    qtbot.waitUntil(lambda: labels["history"].text().startswith("#1 cancelled"), timeout=10_000)
+    qtbot.wait(1100)
+    assert labels["state"].text() == "running" and labels["attempt"].text() == "2"
 
 
 def test_errors_from_bulk_actions_reach_the_status_bar(qtbot, open_session, tmp_path):
