@@ -174,6 +174,8 @@ class TaskSettings:
         for name in sorted(profiles):
             profile = profiles[name]
             self.agent.addItem(f"{name}  ({profile.kind})", name)
+        # The engine's own default agent is "shell"; a user's real agents are one click away.
+        self.agent.setCurrentIndex(max(0, self.agent.findData("shell")))
 
     def values(self) -> dict[str, Any]:
         """``agent``, ``runtime``, ``priority``, ``timeout`` as `Engine.submit` takes them.

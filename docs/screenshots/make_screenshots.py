@@ -100,6 +100,7 @@ async def scene(app: QApplication, root: Path) -> None:
     await wait_for(lambda: bool(window.review.panel.files))
     await asyncio.sleep(0.8)
     window.grab().save(str(OUT / "review.png"))
+    await grab_batch_dialog(window, repo)
     session.theme.set_mode("dark")
     window.actions_["show_wall"].trigger()
     await asyncio.sleep(0.6)
@@ -111,6 +112,23 @@ async def scene(app: QApplication, root: Path) -> None:
         await engine.cancel(task.id)
     await asyncio.sleep(1.0)
     await session.close()
+
+
+async def grab_batch_dialog(window, repo: Path) -> None:
+    """The batch dialog with a template over a glob and its preview."""
+    from desktop.dialogs.batch import TEMPLATE, BatchDialog
+
+    window.actions_["new_batch"].trigger()
+    dialog = window.findChild(BatchDialog)
+    dialog.name.setText("docstrings")
+    dialog.repo.set_path(str(repo))
+    dialog.tabs.setCurrentIndex(TEMPLATE)
+    dialog.template.setPlainText("Add Google-style docstrings to every public function in {path}")
+    dialog.globs.setText("src/**/*.py, tests/*.py")
+    await wait_for(lambda: dialog.preview.rowCount() > 0 and dialog.repo.info is not None)
+    await asyncio.sleep(0.5)
+    dialog.grab().save(str(OUT / "batch-dialog.png"))
+    dialog.reject()
 
 
 def main() -> int:
