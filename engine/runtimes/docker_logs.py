@@ -91,7 +91,7 @@ class LogRequest:
             return
         fp = raw._fp.fp  # the socket file; http.client has read the headers only
         decoder = _Unchunker()
-        while (data := fp.read1(1 << 16)) and not decoder.finished:
+        while not decoder.finished and (data := fp.read1(1 << 16)):
             if body := decoder.feed(data):
                 yield body
 
@@ -364,7 +364,9 @@ class LogFollower:
             return "broken"
         finally:
             with self._lock:
-                self._request, self._following = None, False
+                request, self._request, self._following = self._request, None, False
+            if request is not None:
+                request.close()  # never back to the pool: we read its body behind http.client
 
     def _container_state(self) -> str | None:
         try:
