@@ -25,6 +25,7 @@ from desktop.main_window import MainWindow
 from desktop.state import UiState
 from desktop.theme import ThemeWatcher, palette_for
 from engine.api import Engine
+from engine.errors import AgentdeckError
 from engine.paths import data_dir
 
 log = logging.getLogger("agentdeck.desktop")
@@ -129,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             # app.quit() (logout, a signal) ended Qt's loop first: resume to close the engine.
             loop.run_until_complete(main_task)
+        except AgentdeckError as exc:  # e.g. the data dir cannot be opened
+            log.error("cannot start: %s", exc)
+            # The asyncio loop no longer runs here, so a modal box is safe.
+            QMessageBox.critical(None, "agentdeck cannot start", str(exc))
+            return 1
         return main_task.result()
 
 

@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_values(self.ctx.ui_state.filters())
         if self.proxy.rowCount():
             self.table.selectRow(0)
+        if not engine.drives:
+            self.show_message("Another agentdeck process runs the queue: tasks you start here "
+                              "are run by it, and this window follows them")
         await self.refresh_counts()
 
     async def refresh_counts(self) -> None:

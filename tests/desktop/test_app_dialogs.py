@@ -84,3 +84,21 @@ def test_notifier_announces_once_and_can_be_switched_off(qtbot, tmp_path):
     assert UiState(tmp_path / "ui.ini").notifications() is False
     notifier.on_tasks_changed([snapshot("b", title="B", state=TaskState.SUCCEEDED)])
     assert shown == ["“A” failed"]
+
+
+def test_choosing_the_dark_theme_repaints_the_app(qtbot, open_session, qapp, tmp_path):
+    from PySide6.QtGui import QPalette
+
+    original = qapp.palette()
+    try:
+        session = open_session(tmp_path / "home")
+        window = session.window
+        dialog = _settings(qtbot, window)
+        dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+        dialog.save_button.click()
+        qtbot.waitUntil(lambda: window.findChild(SettingsDialog) is None, timeout=10_000)
+        assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        assert session.ctx.ui_state.theme() == "dark"
+        assert window.theme.dark
+    finally:
+        qapp.setPalette(original)

@@ -45,3 +45,17 @@ def test_reopen_shows_the_same_history_logs_and_reviews(qtbot, open_session, tmp
     window.open_task(good.id)
     window.actions_["show_review"].trigger()
     qtbot.waitUntil(lambda: [f.path for f in window.review.panel.files] == ["OUT.txt"], timeout=10_000)
+
+
+def test_a_second_window_says_another_process_runs_the_queue(qtbot, open_session, tmp_path):
+    from engine.api import Engine
+
+    home = tmp_path / "home"
+    driver = run(qtbot, Engine.open(home, default_runtime="local"))
+    try:
+        assert driver.drives
+        window = open_session(home).window
+        assert not window.ctx.engine.drives
+        assert "Another agentdeck process runs the queue" in window.statusBar().currentMessage()
+    finally:
+        run(qtbot, driver.close())
