@@ -37,6 +37,7 @@ DOCKERFILE_DIR = Path(__file__).resolve().parents[1] / "resources" / "images"
 #: Debian packages of the agent image (the npm CLIs come on top, see AGENT_NPM_PACKAGES).
 AGENT_PACKAGES = ("ca-certificates", "git", "python3", "nodejs", "npm", "procps", "less")
 AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex")
+HOST_CA_DIR = "/usr/local/share/ca-certificates"
 _IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent", "WORKDIR /work"]
 
 Progress = Callable[[str], None]
@@ -133,6 +134,9 @@ def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
         raise RuntimeUnavailable(
             "building the image offline needs mmdebstrap: run 'sudo apt-get install mmdebstrap'")
     hooks = [
+        # Trust the CAs the host's admin added (a TLS-inspecting proxy for npm, say).
+        f'cp -a {HOST_CA_DIR}/. "$1{HOST_CA_DIR}/" 2>/dev/null || true',
+        'chroot "$1" update-ca-certificates',
         f'chroot "$1" useradd --create-home --uid {AGENT_UID} --user-group agent',
         f'mkdir -p "$1/work" && chown {AGENT_UID}:{AGENT_UID} "$1/work"',
         'chroot "$1" npm install --global --no-fund --no-audit ' + " ".join(AGENT_NPM_PACKAGES),

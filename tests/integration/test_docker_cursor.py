@@ -1,0 +1,64 @@
+"""Log positions, cursors and line assembly of the Docker runtime (no daemon needed)."""
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import InvalidInput
+from engine.models import Stream
+from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
+from engine.runtimes.docker_cursor import (
+    LogPosition, TimestampParser, decode_cursor, encode_cursor,
+)
+from engine.runtimes.docker_logs import LineReader, _Unchunker
+
+T0 = "2026-11-25T03:00:00"
+NS = 1795575600 * 10**9  # T0 in ns since the epoch
+
+
+def frame(frac: str, payload: bytes) -> bytes:
+    return f"{T0}{frac}Z ".encode() + payload
+
+
+def test_timestamps_with_trimmed_or_missing_fractions() -> None:
+    parse = TimestampParser()
+    assert parse(f"{T0}.123456789Z".encode()) == NS + 123456789
+    assert parse(f"{T0}.5Z".encode()) == NS + 500000000
+    assert parse(f"{T0}Z".encode()) == NS
+
+
+def test_cursor_round_trip_and_garbage() -> None:
+    positions = {Stream.STDOUT: LogPosition(NS + 5, 2), Stream.STDERR: LogPosition()}
+    assert decode_cursor(encode_cursor(positions)) == positions
+    assert decode_cursor(None) == {Stream.STDOUT: LogPosition(), Stream.STDERR: LogPosition()}
+    with pytest.raises(InvalidInput, match="unreadable Docker log cursor"):
+        decode_cursor("stdout=abc")
+    assert LogPosition(NS + 7, 1).since() == "1795575600.000000007"
+
+
+def test_resume_skips_exactly_what_was_delivered_even_with_equal_timestamps() -> None:
+    frames = [frame(".1", b"a\n"), frame(".2", b"b\n"), frame(".2", b"c\n"), frame(".3", b"d\n")]
+    first = LineReader(LogPosition(), TimestampParser())
+    assert first.feed(frames[:2]) == ["a", "b"]
+    resumed = LineReader(first.line_pos, TimestampParser())
+    assert resumed.feed(frames) == ["c", "d"]  # the daemon re-sends from the timestamp on
+    assert resumed.line_pos == LogPosition(NS + 300000000, 1)
+
+
+def test_a_long_line_in_several_messages_is_one_line_and_is_cut_at_the_limit() -> None:
+    reader = LineReader(LogPosition(), TimestampParser())
+    part = b"x" * 16384
+    assert reader.feed([frame(".1", part)] * 5) == []
+    assert reader.line_pos == LogPosition()  # a half line is not a position to resume at
+    (line,) = reader.feed([frame(".1", b"yz\n")])
+    assert line == "x" * MAX_LINE_BYTES + cut_marker(5 * 16384 + 2 - MAX_LINE_BYTES)
+    assert reader.line_pos == LogPosition(NS + 100000000, 6)
+    assert reader.feed([frame(".2", b"tail")]) == [] and reader.finish() == ["tail"]
+
+
+def test_unchunking_in_arbitrary_pieces() -> None:
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (b"abc", b"x" * 300, b"\r\n"))
+    body += b"0\r\n\r\n"
+    for size in (1, 2, 7, 1000):
+        decoder = _Unchunker()
+        out = b"".join(decoder.feed(body[i:i + size]) for i in range(0, len(body), size))
+        assert out == b"abc" + b"x" * 300 + b"\r\n" and decoder.finished
