@@ -12,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
-import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from engine.errors import InvalidInput
 from engine.models import Stream
 from engine.runtimes.base import Outcome, Sink
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
-
-log = logging.getLogger(__name__)
+from engine.runtimes.loopfeed import Call, LoopFeed
 
 CHUNK_BYTES = 256 * 1024
 #: Lines handed to loops but not yet consumed, above which reading pauses.
@@ -92,7 +88,7 @@ class TailTarget:
                 return b""
         return os.pread(fd, CHUNK_BYTES, offset)
 
-    def schedule(self, queue: list["_Call"], stream: Stream, lines: list[str], end: int) -> None:
+    def schedule(self, queue: list[Call], stream: Stream, lines: list[str], end: int) -> None:
         """Queue one batch of ``stream`` whose last line ends at file offset ``end``."""
         offsets = {s: self.splitters[s].offset for s in STREAMS}
         offsets[stream] = end
@@ -116,7 +112,7 @@ class Tailer:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._turn = 0
-        self._feeds: dict[asyncio.AbstractEventLoop, _LoopFeed] = {}
+        self._feeds: dict[asyncio.AbstractEventLoop, LoopFeed] = {}
 
     def add(self, target: TailTarget) -> None:
         """Start tailing ``target``'s files from its offsets."""
@@ -170,7 +166,7 @@ class Tailer:
         self._turn = (self._turn + 1) % len(targets)
         targets = targets[self._turn:] + targets[:self._turn]
         in_flight = sum(t.scheduled - t.delivered for t in targets)
-        queues: dict[asyncio.AbstractEventLoop, list[_Call]] = {}
+        queues: dict[asyncio.AbstractEventLoop, list[Call]] = {}
         progress = _Progress.IDLE
         for target in targets:
             if in_flight > MAX_IN_FLIGHT_LINES:
@@ -194,15 +190,15 @@ class Tailer:
                 self._feed(loop).push(queue)
         return progress
 
-    def _feed(self, loop: asyncio.AbstractEventLoop) -> "_LoopFeed":
+    def _feed(self, loop: asyncio.AbstractEventLoop) -> LoopFeed:
         feed = self._feeds.get(loop)
         if feed is None:
             for closed in [old for old in self._feeds if old.is_closed()]:
                 del self._feeds[closed]
-            feed = self._feeds[loop] = _LoopFeed(loop)
+            feed = self._feeds[loop] = LoopFeed(loop, BATCH_LINES)
         return feed
 
-    def _poll(self, target: TailTarget, queue: list["_Call"]) -> "_Progress":
+    def _poll(self, target: TailTarget, queue: list[Call]) -> "_Progress":
         outcome = target.probe() if target.idle else None
         progress = _Progress.IDLE
         for stream in STREAMS:
@@ -233,51 +229,6 @@ class _Progress(enum.IntEnum):
     IDLE = 0      # nothing new anywhere
     READ = 1      # some output
     BACKLOG = 2   # a file had a full chunk waiting: poll again at once
-
-
-#: A function to run on a loop, its arguments, and how many lines it hands over.
-_Call = tuple[Callable[..., None], tuple[Any, ...], int]
-
-
-class _LoopFeed:
-    """Calls waiting for one event loop, run there at most a batch of lines per loop turn.
-
-    One wake-up is pending at a time however many batches wait, and each turn yields
-    back to the loop, so timers and I/O are served between batches even during a flood.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._calls: deque[_Call] = deque()
-        self._lock = threading.Lock()
-        self._pending = False
-
-    def push(self, calls: list[_Call]) -> None:
-        """Queue ``calls`` (reader thread)."""
-        with self._lock:
-            self._calls.extend(calls)
-            if self._pending:
-                return
-            self._pending = True
-        try:
-            self.loop.call_soon_threadsafe(self._drain)
-        except RuntimeError:
-            pass  # that loop is closed: nobody is left to receive the lines
-
-    def _drain(self) -> None:
-        budget = BATCH_LINES
-        while budget > 0:
-            with self._lock:
-                if not self._calls:
-                    self._pending = False
-                    return
-                func, args, lines = self._calls.popleft()
-            try:
-                func(*args)
-            except Exception:  # a bug in a callback must not stall every other sandbox
-                log.exception("local runtime: a log delivery callback failed")
-            budget -= lines
-        self.loop.call_soon(self._drain)
 
 
 def _deliver(target: TailTarget, stream: Stream, lines: list[str], cursor: str) -> None:

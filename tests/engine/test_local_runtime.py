@@ -21,6 +21,7 @@ from engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
 from engine.runtimes.local import LOST_WHILE_AWAY, LocalRuntime, LocalSandbox
 from engine.runtimes.localproc import RunDir, is_alive
+from engine.runtimes.loopfeed import LoopFeed
 from engine.runtimes.tail import decode_cursor
 
 PROFILE = AgentProfile("test")
@@ -486,3 +487,18 @@ async def test_a_supervisor_that_cannot_run_is_reported_with_its_output(tmp_path
     with pytest.raises(RuntimeUnavailable, match=r"supervisor failed \(exit 1\): boom"):
         await runtime.start(spec_for(tmp_path, ["true"]), Collector())
     await runtime.close()
+
+
+async def test_loop_feed_lets_other_work_run_between_turns():
+    loop = asyncio.get_running_loop()
+    feed = LoopFeed(loop, lines_per_turn=10)
+    order: list[str] = []
+    done = asyncio.Event()
+    calls = [(order.append, (f"batch {i}",), 10) for i in range(10)] + [(lambda: done.set(), (), 0)]
+    threading.Thread(target=feed.push, args=(calls,)).start()
+    while not order:
+        await asyncio.sleep(0)
+    loop.call_soon(order.append, "other work")
+    await done.wait()
+    assert order.index("other work") < 5  # not after the whole flood
+    assert [o for o in order if o != "other work"] == [f"batch {i}" for i in range(10)]
