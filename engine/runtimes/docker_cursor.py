@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from engine.errors import InvalidInput
 from engine.models import Stream
+from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 
 
 class LogPosition(NamedTuple):
@@ -65,3 +67,77 @@ class TimestampParser:
             self._seconds_text = head
         frac = text[20:-1] if text[19:20] == b"." else b"0"
         return self._seconds * 1_000_000_000 + int(frac.ljust(9, b"0"))
+
+
+class LineReader:
+    """Turns log messages into lines, skipping those at or before a start position.
+
+    Lines longer than `MAX_LINE_BYTES` are cut and marked; ``line_pos`` is the position
+    after the last complete line returned.
+    """
+
+    def __init__(self, start: LogPosition, parse_ts: Callable[[bytes], int]) -> None:
+        self.line_pos = start
+        self._parse_ts = parse_ts
+        self._ts, self._count = start
+        self._skip_ts, self._skip_count = start
+        self._skip_seen = 0
+        self._frames = self._skipped_any = 0
+        self._parts: list[bytes] = []
+        self._part_len = self._dropped = 0
+
+    def feed(self, frames: list[bytes]) -> list[str]:
+        """The lines completed by ``frames`` (payloads with their timestamp prefix)."""
+        lines: list[str] = []
+        self._frames += len(frames)
+        for frame in frames:
+            stamp, _, payload = frame.partition(b" ")
+            ts_ns = self._parse_ts(stamp)
+            if self._skip_ts and self._skipped(ts_ns):
+                continue
+            if ts_ns == self._ts:
+                self._count += 1
+            else:
+                self._ts, self._count = ts_ns, 1
+            if payload[-1:] != b"\n":
+                self._add(payload)
+            elif not self._parts and len(payload) <= MAX_LINE_BYTES:
+                lines.append(payload[:-1].decode("utf-8", "replace"))  # the common case
+                self.line_pos = LogPosition(self._ts, self._count)
+            else:
+                self._add(payload[:-1])
+                lines.append(self._line())
+        return lines
+
+    def finish(self) -> list[str]:
+        """The last line if the output ended without a newline."""
+        return [self._line()] if self._parts or self._dropped else []
+
+    def may_miss(self, tail: int) -> bool:
+        """After a read limited to the last ``tail`` messages: could some be missing?"""
+        return self._frames >= tail and not self._skipped_any
+
+    def _skipped(self, ts_ns: int) -> bool:
+        if ts_ns < self._skip_ts or (ts_ns == self._skip_ts and self._skip_seen < self._skip_count):
+            self._skip_seen += ts_ns == self._skip_ts
+            self._skipped_any = 1
+            return True
+        self._skip_ts = 0  # past the start: timestamps only grow from here
+        return False
+
+    def _add(self, data: bytes) -> None:
+        room = MAX_LINE_BYTES - self._part_len
+        if len(data) > room:
+            self._dropped += len(data) - room
+            data = data[:room]
+        if data:
+            self._parts.append(data)
+            self._part_len += len(data)
+
+    def _line(self) -> str:
+        text = b"".join(self._parts).decode("utf-8", "replace")
+        if self._dropped:
+            text += cut_marker(self._dropped)
+        self._parts, self._part_len, self._dropped = [], 0, 0
+        self.line_pos = LogPosition(self._ts, self._count)
+        return text

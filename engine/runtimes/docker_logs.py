@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import docker.errors
 import requests
 import urllib3.exceptions
-from docker.types import CancellableStream
 
 from engine.models import Stream
-from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
-from engine.runtimes.docker_cursor import LogPosition, TimestampParser
+from engine.runtimes.docker_cursor import LineReader, LogPosition, TimestampParser
+from engine.runtimes.docker_http import LogRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,177 +37,8 @@ MAX_BROKEN_READS = 5
 #: What a broken connection to the daemon raises while a stream is read.
 NETWORK_ERRORS = (OSError, requests.exceptions.RequestException,
                   urllib3.exceptions.HTTPError, docker.errors.DockerException)
-_HEADER = struct.Struct(">BxxxL")
 
 Deliver = Callable[[Stream, list[str], LogPosition], None]
-
-
-class LogRequest:
-    """One ``GET /containers/{id}/logs`` response, read in large pieces.
-
-    The SDK's reader does two small reads per log message, and http.client hands out
-    a chunked body one HTTP chunk — one log message — per read: ~60k lines/s here. We
-    take whatever bytes arrived from the socket buffer and undo the chunked and the
-    stream framing ourselves. This relies on docker-py's request helpers (``_get``,
-    ``_url``) and on http.client's socket file (``raw._fp.fp``), as docker-py itself does.
-    """
-
-    def __init__(self, api: Any, container_id: str, stream: Stream, follow: bool,
-                 since: str | None, tail: int | None = None) -> None:
-        params: dict[str, Any] = {
-            "stdout": int(stream is Stream.STDOUT), "stderr": int(stream is Stream.STDERR),
-            "follow": int(follow), "timestamps": 1, "tail": "all" if tail is None else tail}
-        if since is not None:
-            params["since"] = since
-        url = api._url("/containers/{0}/logs", container_id)
-        self._response = api._get(url, params=params, stream=True, timeout=None)
-        api._raise_for_status(self._response)
-        self._closer = CancellableStream(iter(()), self._response)
-
-    def frames(self) -> Iterator[list[bytes]]:
-        """Yield the payloads of the log messages, one list per chunk received."""
-        buf = b""
-        for chunk in self._body():
-            buf += chunk
-            frames, offset = [], 0
-            while len(buf) - offset >= 8:
-                length = _HEADER.unpack_from(buf, offset)[1]
-                end = offset + 8 + length
-                if end > len(buf):
-                    break
-                frames.append(buf[offset + 8:end])
-                offset = end
-            buf = buf[offset:]
-            yield frames
-
-    def _body(self) -> Iterator[bytes]:
-        """The response body in pieces as large as have arrived."""
-        raw = self._response.raw
-        if self._response.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            while data := raw.read1(1 << 16):
-                yield data
-            return
-        fp = raw._fp.fp  # the socket file; http.client has read the headers only
-        decoder = _Unchunker()
-        while not decoder.finished and (data := fp.read1(1 << 16)):
-            if body := decoder.feed(data):
-                yield body
-
-    def close(self) -> None:
-        """Close the connection, waking a thread blocked reading it."""
-        try:
-            self._closer.close()
-        except Exception:  # a half-dead socket fails to close in many ways; it is gone
-            log.debug("closing a log stream failed", exc_info=True)
-
-
-class _Unchunker:
-    """Decodes HTTP/1.1 chunked transfer encoding fed in arbitrary pieces."""
-
-    def __init__(self) -> None:
-        self.finished = False
-        self._buf = b""
-        self._left = 0            # data bytes left in the current chunk
-        self._crlf_due = False    # the CRLF after a chunk's data is still to come
-
-    def feed(self, data: bytes) -> bytes:
-        buf, pos, out = self._buf + data, 0, []
-        while not self.finished:
-            if self._left:
-                piece = buf[pos:pos + self._left]
-                if not piece:
-                    break
-                out.append(piece)
-                pos += len(piece)
-                self._left -= len(piece)
-                self._crlf_due = not self._left
-                continue
-            if self._crlf_due:
-                if len(buf) - pos < 2:
-                    break
-                pos, self._crlf_due = pos + 2, False
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
-                break
-            self._left = int(buf[pos:end].split(b";")[0], 16)
-            pos = end + 2
-            self.finished = self._left == 0
-        self._buf = buf[pos:]
-        return b"".join(out)
-
-
-class LineReader:
-    """Turns log messages into lines, skipping those at or before a start position.
-
-    Lines longer than `MAX_LINE_BYTES` are cut and marked; ``line_pos`` is the position
-    after the last complete line returned.
-    """
-
-    def __init__(self, start: LogPosition, parse_ts: Callable[[bytes], int]) -> None:
-        self.line_pos = start
-        self._parse_ts = parse_ts
-        self._ts, self._count = start
-        self._skip_ts, self._skip_count = start
-        self._skip_seen = 0
-        self._frames = self._skipped_any = 0
-        self._parts: list[bytes] = []
-        self._part_len = self._dropped = 0
-
-    def feed(self, frames: list[bytes]) -> list[str]:
-        """The lines completed by ``frames`` (payloads with their timestamp prefix)."""
-        lines: list[str] = []
-        self._frames += len(frames)
-        for frame in frames:
-            stamp, _, payload = frame.partition(b" ")
-            ts_ns = self._parse_ts(stamp)
-            if self._skip_ts and self._skipped(ts_ns):
-                continue
-            if ts_ns == self._ts:
-                self._count += 1
-            else:
-                self._ts, self._count = ts_ns, 1
-            if payload[-1:] != b"\n":
-                self._add(payload)
-            elif not self._parts and len(payload) <= MAX_LINE_BYTES:
-                lines.append(payload[:-1].decode("utf-8", "replace"))  # the common case
-                self.line_pos = LogPosition(self._ts, self._count)
-            else:
-                self._add(payload[:-1])
-                lines.append(self._line())
-        return lines
-
-    def finish(self) -> list[str]:
-        """The last line if the output ended without a newline."""
-        return [self._line()] if self._parts or self._dropped else []
-
-    def may_miss(self, tail: int) -> bool:
-        """After a read limited to the last ``tail`` messages: could some be missing?"""
-        return self._frames >= tail and not self._skipped_any
-
-    def _skipped(self, ts_ns: int) -> bool:
-        if ts_ns < self._skip_ts or (ts_ns == self._skip_ts and self._skip_seen < self._skip_count):
-            self._skip_seen += ts_ns == self._skip_ts
-            self._skipped_any = 1
-            return True
-        self._skip_ts = 0  # past the start: timestamps only grow from here
-        return False
-
-    def _add(self, data: bytes) -> None:
-        room = MAX_LINE_BYTES - self._part_len
-        if len(data) > room:
-            self._dropped += len(data) - room
-            data = data[:room]
-        if data:
-            self._parts.append(data)
-            self._part_len += len(data)
-
-    def _line(self) -> str:
-        text = b"".join(self._parts).decode("utf-8", "replace")
-        if self._dropped:
-            text += cut_marker(self._dropped)
-        self._parts, self._part_len, self._dropped = [], 0, 0
-        self.line_pos = LogPosition(self._ts, self._count)
-        return text
 
 
 class LogFollower:

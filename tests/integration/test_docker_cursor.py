@@ -7,9 +7,9 @@ from engine.errors import InvalidInput
 from engine.models import Stream
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 from engine.runtimes.docker_cursor import (
-    LogPosition, TimestampParser, decode_cursor, encode_cursor,
+    LineReader, LogPosition, TimestampParser, decode_cursor, encode_cursor,
 )
-from engine.runtimes.docker_logs import LineReader, _Unchunker
+from engine.runtimes.docker_http import _Unchunker
 
 T0 = "2026-11-25T03:00:00"
 NS = 1795575600 * 10**9  # T0 in ns since the epoch
