@@ -96,7 +96,7 @@ class LocalSandbox(Sandbox):
     def abandon(self) -> None:
         """No more output or outcome for this handle (the agent itself is not touched)."""
         if self.target is not None:
-            self.target.failed = True
+            self.target.stopped = True
         if not self._future.done():
             self._future.cancel()
 

@@ -73,7 +73,8 @@ class TailTarget:
     idle: bool = field(default=True, init=False)
     scheduled: int = field(default=0, init=False)   # lines handed out (reader thread)
     delivered: int = field(default=0, init=False)   # lines the sink got (loop thread)
-    failed: bool = field(default=False, init=False)
+    #: Set (from any thread) to end deliveries; the reader thread then drops the target.
+    stopped: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.splitters = {s: LineSplitter(self.offsets[s]) for s in STREAMS}
@@ -125,11 +126,6 @@ class Tailer:
                 self._thread.start()
         self._wake.set()
 
-    def remove(self, target: TailTarget) -> None:
-        """Stop tailing ``target``: no more batches and no ``on_done`` for it."""
-        target.failed = True  # the reader thread drops it (and closes its files) next round
-        self._wake.set()
-
     def close(self) -> None:
         """Stop the thread and wait for it (blocking: call it off the loop)."""
         with self._lock:
@@ -172,7 +168,7 @@ class Tailer:
             if in_flight > MAX_IN_FLIGHT_LINES:
                 progress = max(progress, _Progress.READ)  # the loops are behind: let them catch up
                 break
-            if target.failed:
+            if target.stopped:
                 self._drop(target)
                 continue
             queue = queues.setdefault(target.loop, [])
@@ -233,15 +229,15 @@ class _Progress(enum.IntEnum):
 
 def _deliver(target: TailTarget, stream: Stream, lines: list[str], cursor: str) -> None:
     target.delivered += len(lines)
-    if target.failed:
+    if target.stopped:
         return
     try:
         target.sink(stream, lines, cursor)
     except Exception as exc:  # the engine's sink failed: stop feeding this sandbox
-        target.failed = True
+        target.stopped = True
         target.on_error(exc)
 
 
 def _done(target: TailTarget, outcome: Outcome) -> None:
-    if not target.failed:
+    if not target.stopped:
         target.on_done(outcome)
