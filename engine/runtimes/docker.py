@@ -26,10 +26,12 @@ from engine.runtimes.docker_archive import SANDBOX_UID, CollectLimits
 from engine.runtimes.docker_cursor import LogPosition, decode_cursor
 from engine.runtimes.docker_pool import (
     UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
+    parse_endpoint,
 )
 from engine.runtimes.docker_sandbox import WORKDIR, DockerSandbox, LostSandbox, copy_in
 
-__all__ = ["DockerRuntime", "Endpoint", "CollectLimits", "OurContainer", "container_options"]
+__all__ = ["DockerRuntime", "Endpoint", "CollectLimits", "OurContainer", "container_options",
+           "parse_endpoint"]
 
 BUILD_HINT = "build it with 'agentdeck image build --offline'"
 #: Docker's own log file per container is rotated at this size (4 files kept), so an

@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import requests
 
-from engine.errors import RuntimeUnavailable
+from engine.errors import InvalidInput, RuntimeUnavailable
 
 #: Seconds an endpoint that did not answer is left out before it is tried again.
 DOWN_FOR = 15.0
@@ -41,6 +41,37 @@ class Endpoint:
     name: str
     url: str | None = None
     max_parallel: int = 4
+
+
+def parse_endpoint(text: str) -> Endpoint:
+    """An endpoint from a settings line: ``[NAME] URL [MAX_PARALLEL]``.
+
+    ``URL`` may be ``default`` (``DOCKER_HOST`` or the local socket). Without a name the
+    URL's host is the name. Examples: ``tcp://10.0.0.5:2376``,
+    ``build-box ssh://me@build-box 8``, ``local default 4``.
+
+    Raises:
+        InvalidInput: the line does not have that shape.
+    """
+    words = text.split()
+    if words and words[-1].isdigit():
+        *words, slots = words
+    else:
+        slots = str(max(2, os.cpu_count() or 2))
+    if len(words) == 1:
+        words = [_name_of(words[0]), words[0]]
+    if len(words) != 2 or int(slots) < 1 or not ("://" in words[1] or words[1] == "default"):
+        raise InvalidInput(f"cannot read the Docker endpoint {text!r}: write "
+                           "'[name] url [max parallel]', e.g. 'box tcp://10.0.0.5:2376 4'")
+    name, url = words
+    return Endpoint(name, None if url == "default" else url, int(slots))
+
+
+def _name_of(url: str) -> str:
+    if url == "default":
+        return "local"
+    host = url.split("://", 1)[-1].split("@")[-1].split(":")[0].strip("/")
+    return host or "local"
 
 
 def default_endpoint() -> Endpoint:

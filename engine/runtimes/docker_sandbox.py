@@ -34,7 +34,8 @@ _WAIT_POLL = 5
 
 def copy_in(container: Any, spec: LaunchSpec) -> None:
     """Copy ``spec.workdir`` (with its ``.git``) into the container's /work."""
-    with tempfile.TemporaryFile(dir=spec.run_dir) as tar:
+    spool = spec.run_dir if spec.run_dir is not None and spec.run_dir.is_dir() else None
+    with tempfile.TemporaryFile(dir=spool) as tar:
         pack_tree(spec.workdir, tar)
         tar.seek(0)
         container.put_archive(WORKDIR, tar)

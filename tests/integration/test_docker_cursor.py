@@ -10,6 +10,7 @@ from engine.runtimes.docker_cursor import (
     LineReader, LogPosition, TimestampParser, decode_cursor, encode_cursor,
 )
 from engine.runtimes.docker_http import _Unchunker
+from engine.runtimes.docker_pool import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
 NS = 1795575600 * 10**9  # T0 in ns since the epoch
@@ -62,3 +63,21 @@ def test_unchunking_in_arbitrary_pieces() -> None:
         decoder = _Unchunker()
         out = b"".join(decoder.feed(body[i:i + size]) for i in range(0, len(body), size))
         assert out == b"abc" + b"x" * 300 + b"\r\n" and decoder.finished
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("tcp://10.0.0.5:2376", ("10.0.0.5", "tcp://10.0.0.5:2376", None)),
+    ("box ssh://me@box 8", ("box", "ssh://me@box", 8)),
+    ("local default 3", ("local", None, 3)),
+    ("default", ("local", None, None)),
+])
+def test_endpoints_from_settings_lines(line: str, expected: tuple[str, str | None, int | None]) -> None:
+    endpoint = parse_endpoint(line)
+    assert (endpoint.name, endpoint.url) == expected[:2]
+    assert endpoint.max_parallel == (expected[2] or endpoint.max_parallel) >= 1
+
+
+@pytest.mark.parametrize("line", ["", "a b c", "box notaurl", "box tcp://x 0"])
+def test_unreadable_endpoint_lines_say_how_to_write_them(line: str) -> None:
+    with pytest.raises(InvalidInput, match="'\\[name\\] url \\[max parallel\\]'"):
+        parse_endpoint(line)
