@@ -23,7 +23,7 @@ from pathlib import Path
 
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local import LocalRuntime
+from engine.runtimes.local import LocalRuntime, LocalSandbox
 
 AGENTS = 50
 LINES_EACH = 60_000
@@ -51,7 +51,7 @@ class Counter:
         self.lines += len(lines)
 
 
-async def _run_all(root: Path, argvs: list[list[str]], sink: Counter) -> list:
+async def _run_all(root: Path, argvs: list[list[str]], sink: Counter) -> tuple[list[LocalSandbox], LocalRuntime]:
     runtime = LocalRuntime(root / "runs")
     work = root / "work"
     work.mkdir(exist_ok=True)
@@ -66,7 +66,8 @@ async def _run_all(root: Path, argvs: list[list[str]], sink: Counter) -> list:
 
 async def throughput(root: Path) -> dict[str, float]:
     gate = root / "gate"
-    # The agents block on a lock we hold until all of them run: the clock starts at "go".
+    # The agents block on a lock we hold until all of them run: the clock starts when we
+    # let go of it, so supervisor start-up is not part of the figure.
     script = f'flock -s {gate} true; yes "{LINE}" | head -n {LINES_EACH}'
     sink = Counter()
     with open(gate, "w") as lock:

@@ -19,7 +19,7 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
-from engine.runtimes.local import LOST_WHILE_AWAY, LocalRuntime, LocalSandbox
+from engine.runtimes.local import LOST_WHILE_AWAY, LocalRuntime
 from engine.runtimes.localproc import RunDir, is_alive
 from engine.runtimes.loopfeed import LoopFeed
 from engine.runtimes.tail import decode_cursor
