@@ -16,6 +16,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests
+import urllib3.exceptions
 
 from engine.errors import InvalidInput, RuntimeUnavailable
 
@@ -23,8 +24,9 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 DOWN_FOR = 15.0
 #: HTTP connections per container: two log streams and one wait.
 _CONNECTIONS_PER_CONTAINER = 3
-#: Errors meaning "this daemon does not answer".
-UNREACHABLE = (requests.exceptions.ConnectionError, docker.errors.DockerException)
+#: Errors meaning "this daemon does not answer" (refused, reset, cut mid-response).
+UNREACHABLE = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+               docker.errors.DockerException)
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,11 @@ class DockerSandbox(Sandbox):
     # -- waiter thread -----------------------------------------------------------------
 
     def _wait_for_exit(self) -> None:
-        outcome = self._exit_outcome()
+        try:
+            outcome = self._exit_outcome()
+        except Exception as exc:  # a bug or an SDK surprise: still end the wait, say why
+            log.exception("waiting for %s failed", self._container.name)
+            outcome = Outcome(None, reason=f"waiting for the container failed: {exc}", lost=True)
         if outcome is None:  # detached
             return
         for follower in self._followers:

@@ -6,11 +6,13 @@ bridge (with ``--bridge none`` it would delete the first daemon's docker0).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -137,3 +139,64 @@ def wait_gone(url: str) -> None:
     while answers(url):
         assert time.monotonic() < deadline, "the second dockerd did not stop"
         time.sleep(0.2)
+
+
+class UnixProxy:
+    """Forwards 127.0.0.1:PORT to the local daemon's socket until `cut` drops everything:
+    to the runtime that looks like a remote daemon vanishing mid-run."""
+
+    def __init__(self, target: str = "/var/run/docker.sock") -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self._target)
+            self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+async def test_an_endpoint_vanishing_mid_run_ends_its_tasks_with_a_reason(
+        docker_client: Any, make_spec: Any, tmp_path: Path) -> None:
+    proxy = UnixProxy()
+    home = tmp_path / "home"
+    rt = DockerRuntime([Endpoint("faraway", proxy.url, 2)], home=home, image=TEST_IMAGE)
+    sink = Collector()
+    sandbox = await rt.start(make_spec("echo begin; sleep 60"), sink)
+    while not sink.out:
+        await asyncio.sleep(0.05)
+    proxy.cut()
+    outcome = await asyncio.wait_for(sandbox.wait(), 30)
+    assert outcome.lost and outcome.exit_code is None
+    assert "Docker endpoint faraway (tcp://127.0.0.1:" in (outcome.reason or "")
+    assert "went away" in (outcome.reason or "")
+    await rt.close()
+    remove_ours(docker_client, str(home))
