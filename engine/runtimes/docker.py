@@ -160,6 +160,10 @@ class DockerRuntime(Runtime):
             if container.status == "created":
                 copy_in(container, spec)
                 container.start()
+        except docker.errors.APIError as exc:  # it answered, and said no
+            raise RuntimeUnavailable(
+                f"{describe(endpoint)} refused to run {self.container_name(spec)}: "
+                f"{exc.explanation or exc}") from exc
         except UNREACHABLE as exc:
             self._pool.mark_down(name)
             raise RuntimeUnavailable(f"{describe(endpoint)} went away: {exc}") from exc

@@ -129,3 +129,10 @@ async def test_remove_orphans_removes_only_our_unknown_containers(
     finally:
         foreign.remove(force=True)
     await kept.stop(grace=1)
+
+
+async def test_a_container_the_daemon_refuses_is_explained_and_the_endpoint_stays_up(
+        runtime: DockerRuntime, make_spec: Any) -> None:
+    with pytest.raises(RuntimeUnavailable, match="refused to create agentdeck-.*Minimum memory limit"):
+        await runtime.start(make_spec("true", memory="1m"), Collector())
+    assert runtime.free_slots() == 8
