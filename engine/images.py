@@ -145,6 +145,7 @@ def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
     with tempfile.TemporaryDirectory(prefix="agentdeck-image-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         argv = [tool, "--variant=minbase", "--include=" + ",".join(AGENT_PACKAGES),
+                '--aptopt=Apt::Install-Recommends "false"',
                 *(f"--customize-hook={hook}" for hook in hooks), suite, str(rootfs)]
         progress(f"making a Debian {suite} rootfs with mmdebstrap ...")
         _run_streaming(argv + ([mirror] if mirror else []), progress)
