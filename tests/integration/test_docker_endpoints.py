@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -28,7 +29,9 @@ from tests.integration.conftest import Collector, remove_ours
 
 pytestmark = pytest.mark.docker
 
-BRIDGE, BRIDGE_ADDR = "agentdeck-br2", "172.31.250.1/24"
+# Per test process, so two test runs on one machine do not fight over the bridge.
+BRIDGE = f"adbr{os.getpid() % 100_000}"
+BRIDGE_ADDR = f"172.31.{200 + os.getpid() % 50}.1/24"
 
 
 def free_port() -> int:
