@@ -131,6 +131,10 @@ def test_splitter_cuts_long_lines_and_keeps_characters_whole():
         kept = "é" * (MAX_LINE_BYTES // 2)
         assert lines == ["short", kept + cut_marker(len(long) - MAX_LINE_BYTES), "next"]
         assert ends[-1] == len(data)
+        after_cut = len(b"short\n" + long + b"\n")
+        if step < len(data):  # the cut line ended a batch: resuming right after it works
+            assert after_cut in ends
+            assert _split_all(data[after_cut:], step, offset=after_cut)[0] == ["next"]
 
 
 def test_splitter_replaces_invalid_utf8_and_drops_nul():
