@@ -25,8 +25,8 @@ from engine.events import LogAppended  # noqa: E402
 from engine.models import TaskState  # noqa: E402
 
 AGENTS = 50
-FAST_LINES = 20_000
-PACED_SECONDS = 8
+FAST_LINES = 60_000
+PACED_SECONDS = 12
 PACED_RATE = 1_000
 LINE = "x" * 72
 
@@ -79,7 +79,7 @@ async def run_agents(home: Path, repo: Path, script: str, probe: bool) -> dict:
 
     ids = [(await engine.submit(repo, script, runtime="local")).id for _ in range(AGENTS)]
     # Lag is probed while all agents stream (start-up is git checkouts and process spawns).
-    while probe and len(await engine.list_tasks(state="running")) < AGENTS:
+    while probe and await engine.list_tasks(state=["queued", "preparing"]):
         await asyncio.sleep(0.02)
     prober = asyncio.ensure_future(probe_loop()) if probe else None
     while True:

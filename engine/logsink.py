@@ -44,8 +44,9 @@ class TaskLog:
 
     def _raw_entries(self, stream: Stream, lines: list[str]) -> list[LogEntry]:
         ts, tid, att, seq = time.time(), self.task_id, self.attempt, self.next_seq
-        raw = EntryKind.RAW
-        entries = [LogEntry(tid, seq + i, ts, att, stream, raw, line) for i, line in enumerate(lines)]
+        raw, make = EntryKind.RAW, LogEntry._make  # _make: no Python frame per line
+        entries = [make((tid, seq + i, ts, att, stream, raw, line, None))
+                   for i, line in enumerate(lines)]
         self.next_seq = seq + len(lines)
         return entries
 
