@@ -52,7 +52,8 @@ class Engine(Reviews):
         self.scheduler = Scheduler(self, int(parallel))
         self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
                                         or store.get_setting("default_runtime", "auto"),
-                                        self.scheduler.pause_provider)
+                                        self.scheduler.pause_provider,
+                                        store.get_setting("docker_endpoints", []))
         self._runners: dict[str, AttemptRunner] = {}
         self._tasks: set[asyncio.Task] = set()
         self._seq: dict[str, int] = {}
@@ -118,6 +119,18 @@ class Engine(Reviews):
             self._launch(AttemptRunner(self, task, await self.next_seq(task.id), resume=True))
         if active:
             self.bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
+        self.spawn(self._remove_orphans())
+
+    async def _remove_orphans(self) -> None:
+        known = {t.id for t in await asyncio.to_thread(self.store.list_tasks)}
+        try:
+            removed = await self.runtimes.remove_docker_orphans(known)
+        except AgentdeckError as exc:
+            log.warning("could not look for orphan containers: %s", exc)
+            return
+        if removed:
+            self.bus.publish(Notice("info", f"removed {len(removed)} orphan container(s): "
+                                            f"{', '.join(removed)}"))
 
     async def _watch(self) -> None:
         """Announce rows changed by other processes (a CLI accept, a CLI submit...)."""
@@ -159,6 +172,8 @@ class Engine(Reviews):
         return await asyncio.to_thread(self.store.list_tasks, **filters)
 
     async def get_logs(self, task_id: str, **kw: Any) -> list[LogEntry]:
+        """Stored entries (after_seq, before_seq, limit, newest), pending ones included."""
+        await self.store.awrite(lambda conn: None)  # commit what the batch writer holds
         return await asyncio.to_thread(self.store.get_logs, task_id, **kw)
 
     async def counts(self) -> dict[str, int]:

@@ -1,8 +1,7 @@
 """Masking of secret values in agent output before it is stored or shown."""
 from __future__ import annotations
 
-import os
-from typing import Iterable, Mapping
+from typing import Iterable
 
 MASK = "••••••"
 #: Values shorter than this are not masked: they would blank out ordinary words.
@@ -31,8 +30,3 @@ class Masker:
             return lines
         return [self.mask(line) for line in lines]
 
-
-def secret_values(names: Iterable[str], env: Mapping[str, str] | None = None) -> list[str]:
-    """The current values of the named environment variables (the ones that are set)."""
-    env = os.environ if env is None else env
-    return [env[n] for n in names if env.get(n)]

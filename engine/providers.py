@@ -24,6 +24,8 @@ from typing import Any
 
 import keyring
 
+from engine.secrets import keyring_value
+
 from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, OpenAIChatClient
 from engine.llm.client import HTTPLLMClient
@@ -152,7 +154,8 @@ def resolve_key(provider: Provider) -> str | None:
         if key:
             return key
     if provider.api_key_env:
-        return os.environ.get(provider.api_key_env) or None
+        # The settings dialog keeps keys in the keyring under the variable's name.
+        return os.environ.get(provider.api_key_env) or keyring_value(provider.api_key_env)
     return None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,8 @@ from engine.agents.base import AgentAdapter
 from engine.agents.registry import adapter_for
 from engine.errors import AgentdeckError
 from engine.logsink import TaskLog
-from engine.masking import Masker, secret_values
+from engine.masking import Masker
+from engine.secrets import agent_env
 from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
 
@@ -45,7 +45,7 @@ class AttemptRunner:
                        "cost_usd": task.cost_usd}
         self._question: str | None = None
         self.profile: AgentProfile = engine.profile(task.agent)
-        self.masker = Masker(secret_values(self.profile.secrets))
+        self.masker = Masker(agent_env(self.profile.secrets).values())
         self.tasklog = TaskLog(
             task.id, task.attempt, first_seq, store=engine.store, bus=engine.bus,
             adapter=self._adapter(), masker=self.masker, on_facts=self._on_facts)
@@ -86,8 +86,7 @@ class AttemptRunner:
         task, profile = self.task, self.profile
         prompt = task.follow_up or task.prompt
         argv = [prompt] if profile.kind == "builtin" else self._adapter().argv(task, prompt)
-        names = list(profile.env) + list(profile.secrets)
-        env = {n: os.environ[n] for n in names if n in os.environ}
+        env = agent_env(list(profile.env) + list(profile.secrets))
         run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
         run_dir.mkdir(parents=True, exist_ok=True)
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir)

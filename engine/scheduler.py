@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from engine.errors import AgentdeckError, IllegalTransition
-from engine.models import Task, TaskState
+from engine.models import Task
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -53,12 +53,9 @@ class Scheduler:
             await self._start_ready()
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self._sleep_time())
+                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
             except asyncio.TimeoutError:
                 pass
-
-    def _sleep_time(self) -> float:
-        return POLL_INTERVAL
 
     async def _start_ready(self) -> None:
         free = self.max_parallel - self.engine.active_count()

@@ -5,12 +5,11 @@ agent image, else the embedded local runtime — with a notice saying why.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Callable
 
-from engine.errors import AgentdeckError, InvalidInput
+from engine.errors import InvalidInput
 from engine.events import EventBus, Notice
 from engine.models import AgentProfile
 from engine.runtimes.base import Runtime
@@ -23,7 +22,8 @@ AUTO = "auto"
 
 class RuntimeRegistry:
     def __init__(self, home: Path, bus: EventBus, default: str,
-                 pause_provider: Callable[[str, float], None]) -> None:
+                 pause_provider: Callable[[str, float], None],
+                 docker_endpoints: list[str] | None = None) -> None:
         if default not in KNOWN + (AUTO,):
             raise InvalidInput(f"unknown default runtime {default!r}: use auto, local or docker")
         self.home = home
@@ -31,6 +31,7 @@ class RuntimeRegistry:
         self.default = default
         self._instances: dict[str, Runtime] = {}
         self._pause_provider = pause_provider
+        self.docker_endpoints = list(docker_endpoints or [])
 
     def choose(self, requested: str | None, profile: AgentProfile) -> str:
         """The runtime name to store on a new task ("auto" is settled when it starts)."""
@@ -69,9 +70,17 @@ class RuntimeRegistry:
             from engine.runtimes.inprocess import BuiltinRuntime
             return BuiltinRuntime(self.home, self._pause_provider)
         if name == "docker":
-            from engine.runtimes.docker import DockerRuntime
-            return DockerRuntime(home=self.home)
+            from engine.runtimes.docker import DockerRuntime, parse_endpoint
+            endpoints = [parse_endpoint(line) for line in self.docker_endpoints] or None
+            return DockerRuntime(endpoints, home=self.home)
         raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
+
+    async def remove_docker_orphans(self, known_task_ids: set[str]) -> list[str]:
+        """Remove our containers (this data dir's label) that belong to no known task."""
+        if "docker" not in self._instances:
+            return []
+        runtime = self._instances["docker"]
+        return await runtime.remove_orphans(known_task_ids)  # type: ignore[attr-defined]
 
     async def close(self) -> None:
         for runtime in self._instances.values():

@@ -6,7 +6,7 @@ import time
 from engine.events import TaskUpdated
 from engine.models import ReviewState, TaskState
 from tests.engine.enginekit import (
-    make_repo, open_engine, stdout_lines, wait_done, wait_state, wait_until,
+    make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )
 
 
