@@ -25,6 +25,7 @@ from desktop.main_window import MainWindow
 from desktop.state import UiState
 from desktop.theme import ThemeWatcher, palette_for
 from engine.api import Engine
+from engine.demo import seed_demo
 from engine.errors import AgentdeckError
 from engine.paths import data_dir
 
@@ -88,9 +89,14 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
-async def run(app: QApplication, home: Path) -> int:
-    """Open everything, show the window, wait for quit, close the engine."""
+async def run(app: QApplication, home: Path, demo: bool = False) -> int:
+    """Open everything, show the window, wait for quit, close the engine.
+
+    With ``demo``, an empty data dir gets the sample repo and the demo batch.
+    """
     session = await Session.open(home)
+    if demo:
+        await seed_demo(session.ctx.engine)
     quitting = asyncio.get_running_loop().create_future()
 
     def finish() -> None:
@@ -110,8 +116,8 @@ async def run(app: QApplication, home: Path) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the desktop app (``agentdeck-gui``)."""
+def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
+    """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("agentdeck")
@@ -122,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        main_task = loop.create_task(run(app, data_dir()))
+        main_task = loop.create_task(run(app, data_dir(), demo))
         try:
             loop.run_until_complete(main_task)
         except RuntimeError:

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         from desktop.app import main as gui_main
-        return gui_main()
+        return gui_main([sys.argv[0]], demo=args.demo)
     if args.command == "image":
         from engine.cli_image import run_image_command
         return run_image_command(args)

@@ -1,0 +1,20 @@
+"""The first-run demo seeds an empty data dir once, on the local runtime."""
+from __future__ import annotations
+
+from engine.demo import seed_demo
+from engine.models import TaskState
+from tests.engine.enginekit import git, open_engine
+
+
+async def test_demo_is_queued_once_on_a_committed_sample_repo(tmp_path):
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        tasks = await seed_demo(engine)
+        assert len(tasks) >= 6 and len({t.batch_id for t in tasks}) == 1
+        assert {t.runtime for t in tasks} == {"local"}
+        assert {t.state for t in tasks} == {TaskState.QUEUED}
+        repo = tmp_path / "home" / "sample-repo"
+        assert git(repo, "status", "--porcelain") == "" and git(repo, "log", "--oneline")
+        assert await seed_demo(engine) == []
+    finally:
+        await engine.close()
