@@ -2,7 +2,7 @@
 
 Pygments runs at about 1 MB/s, so a big review is never tokenized as a whole: the review
 panel asks for the file it shows, and `Highlighter` works through requests newest first
-on one worker thread, handing each `FileHighlight` back to the GUI thread by a signal.
+on one worker thread, handing each `FileHighlight` back to the GUI thread.
 Tokens keep Pygments token types; colours are looked up when painting, so a theme switch
 needs no new tokens.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import queue
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_for_filename
 from pygments.token import Text, _TokenType
 from pygments.util import ClassNotFound
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.diff.rows import ParsedFile, change_pairs
 
@@ -141,18 +142,28 @@ class Highlighter(QObject):
     """Runs `highlight_file` on a worker thread for the file the user looks at; a long
     file gets a quick pass over its first lines before the full one.
 
+    The worker never touches Qt: results go into a plain thread-safe queue that a GUI
+    thread timer drains (only while work is under way), so a panel torn down while a file
+    is being highlighted cannot race a cross-thread signal emission.
+
     Signals:
-        ready(FileHighlight): emitted from the worker; Qt queues it to the GUI thread.
+        ready(FileHighlight): emitted on the GUI thread.
     """
 
     ready = Signal(object)
+    POLL_MS = 10
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="highlight")
         self._lock = threading.Lock()
         self._pending: list[tuple[Hashable, str, ParsedFile]] = []
+        self._results: queue.SimpleQueue[FileHighlight] = queue.SimpleQueue()
+        self._busy = 0  # requests submitted and not finished
         self._closed = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self._deliver)
         # Pygments reads its lexer tables on first use (~0.1 s): do it now, off the GUI thread.
         self._pool.submit(lexer_for, "warm_up.py")
 
@@ -161,32 +172,57 @@ class Highlighter(QObject):
         and the file left behind is asked for again if it is shown again."""
         with self._lock:
             self._pending[:] = [(key, path, parsed)]
+            self._busy += 1
         self._pool.submit(self._run_newest)
+        self._timer.start()
 
     def close(self) -> None:
         """Drop queued work and let the worker end; no `ready` is emitted afterwards."""
         with self._lock:
             self._closed = True
             self._pending.clear()
+        self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _deliver(self) -> None:
+        """On the GUI thread: emit what the worker finished; stop polling when idle."""
+        while True:
+            try:
+                result = self._results.get_nowait()
+            except queue.Empty:
+                break
+            if self._closed:
+                return
+            self.ready.emit(result)
+        with self._lock:
+            idle = self._busy == 0
+        if idle and self._results.empty():
+            self._timer.stop()
+
     def _run_newest(self) -> None:
+        try:
+            self._highlight_newest()
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+    def _highlight_newest(self) -> None:
         with self._lock:
             if not self._pending:
                 return
             key, path, parsed = self._pending.pop()
         if max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES:
             # The screenful first, then the whole file (unless the user moved on meanwhile).
-            if not self._emit(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
+            if not self._put(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
                 return
             with self._lock:
                 if self._pending:
                     return
-        self._emit(highlight_file(key, path, parsed))
+        self._put(highlight_file(key, path, parsed))
 
-    def _emit(self, result: FileHighlight) -> bool:
+    def _put(self, result: FileHighlight) -> bool:
         with self._lock:
             if self._closed:
                 return False
-        self.ready.emit(result)
+        self._results.put(result)
         return True
