@@ -21,6 +21,7 @@ from desktop import icons
 from desktop.asyncutil import TaskRunner
 from desktop.bridge import Bridge
 from desktop.context import AppContext
+from desktop.gc_guard import GuiThreadGC
 from desktop.main_window import MainWindow
 from desktop.state import UiState
 from desktop.theme import ThemeWatcher, palette_for
@@ -72,6 +73,7 @@ class Session:
         await self.runner.drain()
         self.bridge.close()
         await self.ctx.engine.close()
+        self.window.deleteLater()  # its timers and views go with it
 
 
 def install_excepthook() -> None:
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
     app.setWindowIcon(icons.icon("app"))
     app.setQuitOnLastWindowClosed(False)  # quit after the engine closed, not before
     install_excepthook()
+    GuiThreadGC(parent=app)  # owned by the app: collects for as long as it runs
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:

@@ -129,7 +129,11 @@ class MainWindow(QMainWindow):
         self._clock.timeout.connect(self._tick)
         self._clock.start()
         self._refresh = QTimer(self, singleShot=True, interval=_REFRESH_MS)
-        self._refresh.timeout.connect(lambda: self.ctx.runner.spawn(self.refresh_counts()))
+        self._refresh.timeout.connect(self._on_refresh)
+
+    def _on_refresh(self) -> None:
+        if self.isVisible():  # a closed window (the engine closing) reads nothing more
+            self.ctx.runner.spawn(self.refresh_counts())
 
     def _restore(self) -> None:
         state = self.ctx.ui_state
@@ -155,6 +159,8 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_values(self.ctx.ui_state.filters())
         if self.proxy.rowCount():
             self.table.selectRow(0)
+        for notice in engine.notices:  # said while the engine opened, before we listened
+            self._on_notice(notice.level, notice.message, notice.task_id)
         if not engine.drives:
             self.show_message("Another agentdeck process runs the queue: tasks you start here "
                               "are run by it, and this window follows them")
@@ -332,6 +338,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
         self._clock.stop()
+        self._refresh.stop()
         self.notifier.hide()
         super().closeEvent(event)
         self.closed.emit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 import secrets
 import time
 import uuid
@@ -43,6 +44,9 @@ class Engine(Reviews):
         self.home = home
         self.store = store
         self.bus = EventBus()
+        #: Recent notices, so a front end that subscribes late (after open) can show them.
+        self.notices: deque[Notice] = deque(maxlen=50)
+        self.bus.subscribe(lambda e: self.notices.append(e) if isinstance(e, Notice) else None)
         self.workspace = Workspace(home)
         self.owner = uuid.uuid4().hex
         self.drives = False
@@ -58,6 +62,7 @@ class Engine(Reviews):
         self._tasks: set[asyncio.Task] = set()
         self._seq: dict[str, int] = {}
         self._watch_since = time.time()
+        self._announced: dict[str, float] = {}  # task id -> when we last announced it
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
@@ -137,8 +142,9 @@ class Engine(Reviews):
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             since, self._watch_since = self._watch_since, time.time() - 0.001
-            for task in await asyncio.to_thread(self.store.changed_since, since):
-                self.bus.publish(TaskUpdated(task))
+            for task, updated_at in await asyncio.to_thread(self.store.changed_since, since):
+                if updated_at > self._announced.get(task.id, 0.0):  # not one of ours
+                    self.bus.publish(TaskUpdated(task))
 
     # ---- queries ------------------------------------------------------------------------
     def profile(self, name: str) -> AgentProfile:
@@ -270,7 +276,7 @@ class Engine(Reviews):
 
     def _announce_new(self, tasks: Iterable[Task]) -> None:
         for task in tasks:
-            self.bus.publish(TaskUpdated(task))
+            self._announce(task)
         self.scheduler.wake()
 
     # ---- running ------------------------------------------------------------------------
@@ -280,8 +286,12 @@ class Engine(Reviews):
         """Store a change (checked by the state machine), then announce it."""
         task = await self.store.awrite(
             st.update_task(task_id, expect=expect, expect_review=expect_review, **fields))
-        self.bus.publish(TaskUpdated(task))
+        self._announce(task)
         return task
+
+    def _announce(self, task: Task) -> None:
+        self._announced[task.id] = time.time()
+        self.bus.publish(TaskUpdated(task))
 
     async def record_attempt(self, task: Task, state: TaskState, error: str | None) -> None:
         await self.store.awrite(st.record_attempt(

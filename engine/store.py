@@ -279,11 +279,11 @@ class Store:
             "SELECT * FROM attempts WHERE task_id=? ORDER BY attempt", (task_id,))
         return [dict(r) for r in rows]
 
-    def changed_since(self, since: float) -> list[Task]:
-        """Tasks whose row changed after ``since`` (by this or another process)."""
+    def changed_since(self, since: float) -> list[tuple[Task, float]]:
+        """Tasks whose row changed after ``since`` (by any process), with ``updated_at``."""
         rows = self._reader().execute(
             "SELECT * FROM tasks WHERE updated_at > ? ORDER BY updated_at", (since,))
-        return [row_to_task(r) for r in rows]
+        return [(row_to_task(r), r["updated_at"]) for r in rows]
 
     def pending_requests(self) -> list[tuple[str, str]]:
         rows = self._reader().execute(

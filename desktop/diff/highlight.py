@@ -138,13 +138,56 @@ def _columns(words: list[str]) -> list[int]:
     return cols
 
 
+class _Jobs:
+    """The worker's side, free of Qt: the worker thread only ever holds this object.
+
+    If the worker held the `Highlighter` (a QObject), dropping its last reference there
+    would destroy the QObject and its timer on the wrong thread — a dangling timer that
+    crashes Qt later.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[tuple[Hashable, str, ParsedFile]] = []
+        self.results: queue.SimpleQueue[FileHighlight] = queue.SimpleQueue()
+        self.busy = 0  # requests submitted and not finished
+        self.closed = False
+
+    def run_newest(self) -> None:
+        try:
+            self._highlight_newest()
+        finally:
+            with self.lock:
+                self.busy -= 1
+
+    def _highlight_newest(self) -> None:
+        with self.lock:
+            if not self.pending:
+                return
+            key, path, parsed = self.pending.pop()
+        if max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES:
+            # The screenful first, then the whole file (unless the user moved on meanwhile).
+            if not self._put(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
+                return
+            with self.lock:
+                if self.pending:
+                    return
+        self._put(highlight_file(key, path, parsed))
+
+    def _put(self, result: FileHighlight) -> bool:
+        with self.lock:
+            if self.closed:
+                return False
+        self.results.put(result)
+        return True
+
+
 class Highlighter(QObject):
     """Runs `highlight_file` on a worker thread for the file the user looks at; a long
     file gets a quick pass over its first lines before the full one.
 
     The worker never touches Qt: results go into a plain thread-safe queue that a GUI
-    thread timer drains (only while work is under way), so a panel torn down while a file
-    is being highlighted cannot race a cross-thread signal emission.
+    thread timer drains (only while work is under way).
 
     Signals:
         ready(FileHighlight): emitted on the GUI thread.
@@ -156,11 +199,7 @@ class Highlighter(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="highlight")
-        self._lock = threading.Lock()
-        self._pending: list[tuple[Hashable, str, ParsedFile]] = []
-        self._results: queue.SimpleQueue[FileHighlight] = queue.SimpleQueue()
-        self._busy = 0  # requests submitted and not finished
-        self._closed = False
+        self._jobs = _Jobs()
         self._timer = QTimer(self)
         self._timer.setInterval(self.POLL_MS)
         self._timer.timeout.connect(self._deliver)
@@ -170,59 +209,31 @@ class Highlighter(QObject):
     def request(self, key: Hashable, path: str, parsed: ParsedFile) -> None:
         """Queue a file, replacing any request not started yet: the user has moved on,
         and the file left behind is asked for again if it is shown again."""
-        with self._lock:
-            self._pending[:] = [(key, path, parsed)]
-            self._busy += 1
-        self._pool.submit(self._run_newest)
+        jobs = self._jobs
+        with jobs.lock:
+            jobs.pending[:] = [(key, path, parsed)]
+            jobs.busy += 1
+        self._pool.submit(jobs.run_newest)
         self._timer.start()
 
     def close(self) -> None:
         """Drop queued work and let the worker end; no `ready` is emitted afterwards."""
-        with self._lock:
-            self._closed = True
-            self._pending.clear()
+        with self._jobs.lock:
+            self._jobs.closed = True
+            self._jobs.pending.clear()
         self._timer.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _deliver(self) -> None:
         """On the GUI thread: emit what the worker finished; stop polling when idle."""
-        while True:
+        jobs = self._jobs
+        while not jobs.closed:
             try:
-                result = self._results.get_nowait()
+                result = jobs.results.get_nowait()
             except queue.Empty:
                 break
-            if self._closed:
-                return
             self.ready.emit(result)
-        with self._lock:
-            idle = self._busy == 0
-        if idle and self._results.empty():
+        with jobs.lock:
+            idle = jobs.busy == 0
+        if idle and jobs.results.empty():
             self._timer.stop()
-
-    def _run_newest(self) -> None:
-        try:
-            self._highlight_newest()
-        finally:
-            with self._lock:
-                self._busy -= 1
-
-    def _highlight_newest(self) -> None:
-        with self._lock:
-            if not self._pending:
-                return
-            key, path, parsed = self._pending.pop()
-        if max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES:
-            # The screenful first, then the whole file (unless the user moved on meanwhile).
-            if not self._put(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
-                return
-            with self._lock:
-                if self._pending:
-                    return
-        self._put(highlight_file(key, path, parsed))
-
-    def _put(self, result: FileHighlight) -> bool:
-        with self._lock:
-            if self._closed:
-                return False
-        self._results.put(result)
-        return True

@@ -56,3 +56,12 @@ def git_diff(tmp_path: Path) -> Callable[..., str]:
         _git(repo, "commit", "-qm", "change")
         return _git(repo, "diff", "--binary", "-M", "HEAD~1", "HEAD")
     return make
+
+
+@pytest.fixture(scope="package", autouse=True)
+def gui_thread_gc(qapp):
+    """As in the app: cyclic garbage collection only on the GUI thread (see gc_guard)."""
+    from desktop.gc_guard import GuiThreadGC
+    guard = GuiThreadGC()
+    yield guard
+    guard.stop()

@@ -30,7 +30,8 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
 
 
 async def open_engine(home: Path, **kw) -> Engine:
-    kw.setdefault("default_runtime", "local")
+    if "default_runtime" not in kw:
+        kw["default_runtime"] = "local"
     return await Engine.open(home, **kw)
 
 

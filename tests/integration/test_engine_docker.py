@@ -1,0 +1,109 @@
+"""The Docker runtime through the whole engine: containers per task, recovery, fallback."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from engine import store as st
+from engine.images import AGENT_IMAGE, TEST_IMAGE
+from engine.models import TaskState
+from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
+
+pytestmark = pytest.mark.docker
+LINES = 300
+
+
+@pytest.fixture
+def home(tmp_path, docker_client):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        f'[profiles.shell]\nimage = "{TEST_IMAGE}"\nmemory = "64m"\ncpus = 1.0\n')
+    return home
+
+
+def _ours(client, home) -> list:
+    return client.containers.list(all=True, filters={"label": f"agentdeck.home={home}"})
+
+
+async def test_tasks_run_in_containers_and_leave_none_behind(tmp_path, home, docker_client):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker", max_parallel=4)
+    try:
+        ids = [(await engine.submit(repo, f"id -u; echo {n} > out{n}.txt; rm README.md")).id
+               for n in range(4)]
+        for n, task_id in enumerate(ids):
+            done = await wait_done(engine, task_id, timeout=120)
+            assert done.state == TaskState.SUCCEEDED, done.error
+            assert done.runtime == "docker"
+            assert stdout_lines(engine, task_id) == ["1000"]
+            patch = await engine.get_patch(task_id)
+            assert f"+{n}" in patch and "deleted file mode" in patch
+        assert _ours(docker_client, home) == []
+    finally:
+        await engine.close()
+
+
+def _script(n: int) -> str:
+    return (f"i=0; while [ $i -lt {LINES} ]; do i=$((i+1)); echo \"c{n} line $i\"; "
+            f"[ $((i % 30)) -eq 0 ] && sleep 0.4; done; echo {n} > result.txt")
+
+
+async def test_kill_9_engine_then_reattach_to_containers(tmp_path, home, docker_client):
+    repo = make_repo(tmp_path / "repo")
+    submitter = await open_engine(home, drive_queue=False)
+    ids = [(await submitter.submit(repo, _script(n), runtime="docker")).id for n in range(2)]
+    await submitter.close()
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel", "3"],
+                            stderr=subprocess.PIPE,
+                            env={**os.environ, "AGENTDECK_HOME": str(home)})
+    try:
+        store = st.Store(st.db_path(home))
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            running = [t for t in store.list_tasks() if t.state == TaskState.RUNNING]
+            if len(running) == 2 and all(store.log_count(t.id) > 40 for t in running):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("no 2 running containers: " + proc.stderr.read1().decode())
+        store.close()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(_ours(docker_client, home)) == 2, "the containers outlive the engine"
+
+    engine = await open_engine(home)
+    try:
+        for n, task_id in enumerate(ids):
+            done = await wait_done(engine, task_id, timeout=120)
+            assert done.state == TaskState.SUCCEEDED, done.error
+            assert stdout_lines(engine, task_id) == [f"c{n} line {i}" for i in range(1, LINES + 1)]
+            assert f"+{n}" in await engine.get_patch(task_id)
+    finally:
+        await engine.close()
+
+
+async def test_auto_runtime_is_docker_only_with_the_agent_image(tmp_path, docker_client):
+    engine = await open_engine(tmp_path / "home", default_runtime=None)
+    try:
+        try:
+            docker_client.images.get(AGENT_IMAGE)
+            has_image = True
+        except docker.errors.ImageNotFound:
+            has_image = False
+        assert engine.runtimes.default == ("docker" if has_image else "local")
+        fallback = [n for n in engine.notices if "Using the local runtime" in n.message]
+        assert bool(fallback) != has_image
+        if fallback:
+            assert "agentdeck image build --offline" in fallback[0].message
+    finally:
+        await engine.close()
