@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+from engine import store as st
 from engine.api import Engine
 from engine.models import Task, TaskState
 
@@ -65,3 +69,31 @@ def stdout_lines(engine: Engine, task_id: str) -> list[str]:
     engine.store.flush()
     return [e.text for e in engine.store.get_logs(task_id, limit=None)
             if e.stream.value == "stdout"]
+
+
+def kill_engine_mid_run(home: Path, running: int, min_lines: int, timeout: float = 60) -> None:
+    """Run `agentdeck run` in a subprocess and SIGKILL it once ``running`` tasks run and
+    each stored more than ``min_lines`` log lines (their agents keep running)."""
+    env = {**os.environ, "AGENTDECK_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel",
+                             str(running)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    store = st.Store(st.db_path(home))
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline and proc.poll() is None:
+            now = [t for t in store.list_tasks() if t.state == TaskState.RUNNING]
+            if len(now) == running and all(store.log_count(t.id) > min_lines for t in now):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"the engine never ran {running} tasks: "
+                                 + proc.stderr.read1().decode())
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        store.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()

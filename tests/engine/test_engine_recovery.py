@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import psutil
 
-from engine import store as st
 from engine.runtimes.localproc import RunDir
 from engine.models import TaskState
-from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_until
+from tests.engine.enginekit import (
+    kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done, wait_until,
+)
 
 LINES = 400
 
@@ -29,25 +27,7 @@ async def test_kill_9_engine_mid_run_then_resume(tmp_path):
     ids = [(await submitter.submit(repo, _script(n), runtime="local")).id for n in range(4)]
     await submitter.close()
 
-    env = {**os.environ, "AGENTDECK_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel", "4"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        store = st.Store(st.db_path(home))
-        deadline = time.time() + 30
-        while time.time() < deadline and proc.poll() is None:
-            running = [t for t in store.list_tasks() if t.state == TaskState.RUNNING]
-            if len(running) == 4 and all(store.log_count(t.id) > 20 for t in running):
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the engine never ran 4 tasks: " + proc.stderr.read1().decode())
-        store.close()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_engine_mid_run(home, running=4, min_lines=20)
 
     engine = await open_engine(home)
     try:

@@ -1,19 +1,15 @@
 """The Docker runtime through the whole engine: containers per task, recovery, fallback."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import docker
 import pytest
 
-from engine import store as st
 from engine.images import AGENT_IMAGE, TEST_IMAGE
 from engine.models import TaskState
-from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
+from tests.engine.enginekit import (
+    kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done,
+)
 
 pytestmark = pytest.mark.docker
 LINES = 300
@@ -60,25 +56,7 @@ async def test_kill_9_engine_then_reattach_to_containers(tmp_path, home, docker_
     submitter = await open_engine(home, drive_queue=False)
     ids = [(await submitter.submit(repo, _script(n), runtime="docker")).id for n in range(2)]
     await submitter.close()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel", "3"],
-                            stderr=subprocess.PIPE,
-                            env={**os.environ, "AGENTDECK_HOME": str(home)})
-    try:
-        store = st.Store(st.db_path(home))
-        deadline = time.time() + 60
-        while time.time() < deadline and proc.poll() is None:
-            running = [t for t in store.list_tasks() if t.state == TaskState.RUNNING]
-            if len(running) == 2 and all(store.log_count(t.id) > 40 for t in running):
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("no 2 running containers: " + proc.stderr.read1().decode())
-        store.close()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_engine_mid_run(home, running=2, min_lines=40)
     assert len(_ours(docker_client, home)) == 2, "the containers outlive the engine"
 
     engine = await open_engine(home)
