@@ -34,6 +34,7 @@ from engine.workspace import RepoInfo, Workspace
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 1.0
+CLOSE_TIMEOUT = 10.0
 
 
 class Engine(Reviews):
@@ -91,7 +92,10 @@ class Engine(Reviews):
         """Stop working. Running sandboxes keep running; the next engine re-attaches."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
+            for task in stuck:
+                log.error("engine task did not stop on close: %r", task)
         if self.drives:
             await self.store.awrite(st.release_lease(self.owner))
         await self.runtimes.close()

@@ -124,12 +124,13 @@ class AttemptRunner:
 
     async def _wait(self, sandbox: Sandbox) -> Outcome:
         waiter = asyncio.ensure_future(sandbox.wait())
-        remaining = self._remaining_time()
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), remaining)
-        except asyncio.TimeoutError:
-            await self.cancel(TaskState.TIMED_OUT,
-                              f"timed out after {self.task.timeout:g} s (the task's limit)")
+            # asyncio.wait, not wait_for: it never cancels the waiter and, on 3.11, never
+            # swallows a cancellation of this task (engine shutdown).
+            done, _ = await asyncio.wait({waiter}, timeout=self._remaining_time())
+            if not done:
+                await self.cancel(TaskState.TIMED_OUT,
+                                  f"timed out after {self.task.timeout:g} s (the task's limit)")
             return await waiter
         except asyncio.CancelledError:
             waiter.cancel()

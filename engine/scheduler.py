@@ -52,9 +52,12 @@ class Scheduler:
             await self.engine.apply_requests()
             await self._start_ready()
             self._wake.clear()
+            # Not asyncio.wait_for: on 3.11 it can swallow a cancellation that arrives as
+            # the wait ends, and this loop would then outlive Engine.close.
             try:
-                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(POLL_INTERVAL):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     async def _start_ready(self) -> None:
