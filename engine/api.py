@@ -29,6 +29,7 @@ from engine.runtimes.base import Runtime
 from engine.runtimes.select import RuntimeRegistry
 from engine.scheduler import LEASE_TTL, Scheduler, default_max_parallel
 from engine import store as st
+from engine import writes as wr
 from engine.workspace import RepoInfo, Workspace
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Engine(Reviews):
         store = await asyncio.to_thread(st.Store, st.db_path(home))
         engine = cls(home, store, max_parallel=max_parallel, default_runtime=default_runtime)
         if drive_queue:
-            engine.drives = await store.awrite(st.take_lease(engine.owner, LEASE_TTL))
+            engine.drives = await store.awrite(wr.take_lease(engine.owner, LEASE_TTL))
             if not engine.drives and require_lease:
                 await engine.close()
                 raise LeaseHeld("another agentdeck process is already working the queue "
@@ -97,7 +98,7 @@ class Engine(Reviews):
             for task in stuck:
                 log.error("engine task did not stop on close: %r", task)
         if self.drives:
-            await self.store.awrite(st.release_lease(self.owner))
+            await self.store.awrite(wr.release_lease(self.owner))
         await self.runtimes.close()
         await asyncio.to_thread(self.store.close)
 
@@ -114,7 +115,7 @@ class Engine(Reviews):
             log.error("engine task failed", exc_info=task.exception())
 
     async def renew_lease(self) -> None:
-        if not await self.store.awrite(st.take_lease(self.owner, LEASE_TTL)):
+        if not await self.store.awrite(wr.take_lease(self.owner, LEASE_TTL)):
             log.error("lost the queue lease to another process")
 
     async def _recover(self) -> None:
@@ -240,7 +241,7 @@ class Engine(Reviews):
         task = await self._new_task(repo, prompt, agent=agent, runtime=runtime,
                                     priority=priority, not_before=not_before, title=title,
                                     timeout=timeout, include_uncommitted=include_uncommitted)
-        await self.store.awrite(st.insert_tasks([task]))
+        await self.store.awrite(wr.insert_tasks([task]))
         self._announce_new([task])
         return task
 
@@ -253,7 +254,7 @@ class Engine(Reviews):
                 t.repo, t.prompt, agent=t.agent, runtime=t.runtime, priority=t.priority,
                 not_before=t.not_before or spec.not_before, title=t.title, timeout=t.timeout,
                 batch_id=batch.id))
-        await self.store.awrite(st.insert_tasks(tasks, batch))
+        await self.store.awrite(wr.insert_tasks(tasks, batch))
         self._announce_new(tasks)
         return tasks
 
@@ -289,7 +290,7 @@ class Engine(Reviews):
                          **fields: Any) -> Task:
         """Store a change (checked by the state machine), then announce it."""
         task = await self.store.awrite(
-            st.update_task(task_id, expect=expect, expect_review=expect_review, **fields))
+            wr.update_task(task_id, expect=expect, expect_review=expect_review, **fields))
         self._announce(task)
         return task
 
@@ -298,7 +299,7 @@ class Engine(Reviews):
         self.bus.publish(TaskUpdated(task))
 
     async def record_attempt(self, task: Task, state: TaskState, error: str | None) -> None:
-        await self.store.awrite(st.record_attempt(
+        await self.store.awrite(wr.record_attempt(
             task.id, task.attempt, prompt=task.follow_up or task.prompt, state=state.value,
             exit_code=task.exit_code, error=error, started_at=task.started_at,
             finished_at=task.finished_at, result_commit=task.result_commit))
@@ -327,7 +328,7 @@ class Engine(Reviews):
     async def apply_requests(self) -> None:
         """Carry out requests other processes filed (only the driving engine does)."""
         for task_id, request in await asyncio.to_thread(self.store.pending_requests):
-            await self.store.awrite(st.update_task(task_id, requested=None))
+            await self.store.awrite(wr.update_task(task_id, requested=None))
             if request == "cancel":
                 await self.cancel(task_id)
 
@@ -343,7 +344,7 @@ class Engine(Reviews):
         if runner is not None:
             await runner.cancel()
         elif not self.drives:
-            await self.store.awrite(st.update_task(task.id, requested="cancel"))
+            await self.store.awrite(wr.update_task(task.id, requested="cancel"))
         return await self.get_task(task.id)
 
     async def retry(self, task_id: str) -> Task:
@@ -372,7 +373,7 @@ class Engine(Reviews):
 
     async def update_settings(self, **settings: Any) -> None:
         for key, value in settings.items():
-            await self.store.awrite(st.set_setting(key, value))
+            await self.store.awrite(wr.set_setting(key, value))
         if "max_parallel" in settings:
             self.scheduler.max_parallel = int(settings["max_parallel"])
             self.scheduler.wake()

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from engine import store as st
+from engine import writes as wr
 from engine.schema import MIGRATIONS
 from engine.errors import IllegalTransition, NotFound
 from engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
@@ -47,7 +48,7 @@ def test_a_newer_schema_is_refused(tmp_path):
 
 
 def test_logs_and_cursor_are_written_together(store):
-    store.write_sync(st.insert_tasks([_task()]))
+    store.write_sync(wr.insert_tasks([_task()]))
     store.append_logs(_entries("t1", 1, 3), ("t1", "cursor-3"))
     store.append_logs(_entries("t1", 4, 2), ("t1", "cursor-5"))
     store.flush()
@@ -59,7 +60,7 @@ def test_logs_and_cursor_are_written_together(store):
 
 
 def test_logs_are_flushed_without_an_explicit_flush(store):
-    store.write_sync(st.insert_tasks([_task()]))
+    store.write_sync(wr.insert_tasks([_task()]))
     store.append_logs(_entries("t1", 1, 10))
     deadline = time.time() + 5
     while store.log_count("t1") < 10 and time.time() < deadline:
@@ -68,35 +69,35 @@ def test_logs_are_flushed_without_an_explicit_flush(store):
 
 
 def test_state_changes_are_compare_and_set(store):
-    store.write_sync(st.insert_tasks([_task()]))
-    task = store.write_sync(st.update_task("t1", expect=[TaskState.QUEUED],
+    store.write_sync(wr.insert_tasks([_task()]))
+    task = store.write_sync(wr.update_task("t1", expect=[TaskState.QUEUED],
                                            state=TaskState.PREPARING))
     assert task.state == TaskState.PREPARING
     with pytest.raises(IllegalTransition, match="is preparing, not queued"):
-        store.write_sync(st.update_task("t1", expect=[TaskState.QUEUED],
+        store.write_sync(wr.update_task("t1", expect=[TaskState.QUEUED],
                                         state=TaskState.PREPARING))
 
 
 def test_illegal_transitions_raise_and_write_nothing(store):
-    store.write_sync(st.insert_tasks([_task()]))
+    store.write_sync(wr.insert_tasks([_task()]))
     with pytest.raises(IllegalTransition, match="queued -> succeeded"):
-        store.write_sync(st.update_task("t1", state=TaskState.SUCCEEDED, exit_code=0))
+        store.write_sync(wr.update_task("t1", state=TaskState.SUCCEEDED, exit_code=0))
     assert store.get_task("t1").exit_code is None
     with pytest.raises(IllegalTransition, match="none -> accepted"):
-        store.write_sync(st.update_task("t1", review=ReviewState.ACCEPTED))
+        store.write_sync(wr.update_task("t1", review=ReviewState.ACCEPTED))
     with pytest.raises(NotFound):
-        store.write_sync(st.update_task("nope", state=TaskState.CANCELLED))
+        store.write_sync(wr.update_task("nope", state=TaskState.CANCELLED))
 
 
 def test_batch_insert_is_all_or_nothing(store):
-    store.write_sync(st.insert_tasks([_task("dup")]))
+    store.write_sync(wr.insert_tasks([_task("dup")]))
     with pytest.raises(sqlite3.IntegrityError):
-        store.write_sync(st.insert_tasks([_task("new1"), _task("dup")]))
+        store.write_sync(wr.insert_tasks([_task("new1"), _task("dup")]))
     assert store.find_task_ids("new1") == []
 
 
 def test_queries_filter_and_count(store):
-    store.write_sync(st.insert_tasks([_task("a", title="fix api"), _task("b", batch_id="B"),
+    store.write_sync(wr.insert_tasks([_task("a", title="fix api"), _task("b", batch_id="B"),
                                       _task("c", state=TaskState.FAILED)]))
     assert [t.id for t in store.list_tasks(search="api")] == ["a"]
     assert [t.id for t in store.list_tasks(batch_id="B")] == ["b"]
@@ -108,23 +109,23 @@ def test_queries_filter_and_count(store):
 
 
 def test_lease_is_exclusive_until_its_owner_dies(store):
-    assert store.write_sync(st.take_lease("me", 60))
-    assert store.write_sync(st.take_lease("me", 60)), "the owner renews its own lease"
-    assert not store.write_sync(st.take_lease("other", 60))
-    store.write_sync(st.release_lease("me"))
-    assert store.write_sync(st.take_lease("other", 60))
+    assert store.write_sync(wr.take_lease("me", 60))
+    assert store.write_sync(wr.take_lease("me", 60)), "the owner renews its own lease"
+    assert not store.write_sync(wr.take_lease("other", 60))
+    store.write_sync(wr.release_lease("me"))
+    assert store.write_sync(wr.take_lease("other", 60))
 
 
 def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
     path = tmp_path / "db.sqlite3"
     st.Store(path).close()
-    code = ("import sys; from engine import store as st; s = st.Store(sys.argv[1]); "
-            "print(s.write_sync(st.take_lease('dead', 600))); s.close()")
+    code = ("import sys; from engine import store as st, writes as wr; "
+            "s = st.Store(sys.argv[1]); print(s.write_sync(wr.take_lease('dead', 600))); s.close()")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip() == "True"
     s = st.Store(path)
     try:
-        assert s.write_sync(st.take_lease("alive", 60)), "the holder's process is gone"
+        assert s.write_sync(wr.take_lease("alive", 60)), "the holder's process is gone"
     finally:
         s.close()
