@@ -23,6 +23,7 @@ from engine.models import AgentProfile, Batch, LogEntry, ReviewState, Task, Task
 from engine.paths import data_dir
 from engine.profiles import load_profiles
 from engine.providers import get_provider
+from engine.controls import Controls
 from engine.reviews import Reviews
 from engine.runner import AttemptRunner
 from engine.runtimes.base import Runtime
@@ -38,7 +39,7 @@ WATCH_INTERVAL = 1.0
 CLOSE_TIMEOUT = 10.0
 
 
-class Engine(Reviews):
+class Engine(Controls, Reviews):
     """The agentdeck engine. Create with `await Engine.open(...)`, end with `close()`."""
 
     def __init__(self, home: Path, store: st.Store, *, max_parallel: int | None,
@@ -324,69 +325,6 @@ class Engine(Reviews):
                 self._seq[runner.task.id] = runner.tasklog.next_seq
                 self.scheduler.wake()
         self.spawn(run())
-
-    async def apply_requests(self) -> None:
-        """Carry out requests other processes filed (only the driving engine does)."""
-        for task_id, request in await asyncio.to_thread(self.store.pending_requests):
-            await self.store.awrite(wr.update_task(task_id, requested=None))
-            if request == "cancel":
-                await self.cancel(task_id)
-
-    async def cancel(self, task_id: str) -> Task:
-        """Cancel a queued or running task (running: SIGTERM, grace, SIGKILL)."""
-        task = await self.get_task(task_id)
-        if task.state in (TaskState.QUEUED, TaskState.NEEDS_INPUT):
-            return await self.transition(task.id, expect=[task.state],
-                                         state=TaskState.CANCELLED, finished_at=time.time())
-        if not task.state.is_active:
-            raise InvalidInput(f"task {task.id} is {task.state.value}: nothing to cancel")
-        runner = self._runners.get(task.id)
-        if runner is not None:
-            await runner.cancel()
-        elif not self.drives:
-            await self.store.awrite(wr.update_task(task.id, requested="cancel"))
-        return await self.get_task(task.id)
-
-    async def retry(self, task_id: str) -> Task:
-        """Run a finished task again from its snapshot, as a new attempt (old log kept)."""
-        return await self._requeue(task_id, follow_up=None)
-
-    async def follow_up(self, task_id: str, message: str) -> Task:
-        """Send a new instruction to a finished task: a new attempt in the same working copy."""
-        if not message or not message.strip():
-            raise InvalidInput("the follow-up message is empty")
-        return await self._requeue(task_id, follow_up=message)
-
-    answer = follow_up  # the reply to an agent that asked a question (needs_input)
-
-    async def _requeue(self, task_id: str, follow_up: str | None) -> Task:
-        task = await self.get_task(task_id)
-        if not (task.state.is_terminal or task.state == TaskState.NEEDS_INPUT):
-            raise InvalidInput(f"task {task.id} is {task.state.value}; wait for it to end "
-                               "or cancel it first")
-        task = await self.transition(
-            task.id, expect=[task.state], state=TaskState.QUEUED, attempt=task.attempt + 1,
-            follow_up=follow_up, review=ReviewState.NONE, exit_code=None, error=None,
-            finished_at=None, not_before=None, question=None)
-        self.scheduler.wake()
-        return task
-
-    async def update_settings(self, **settings: Any) -> None:
-        for key, value in settings.items():
-            await self.store.awrite(wr.set_setting(key, value))
-        if "max_parallel" in settings:
-            self.scheduler.max_parallel = int(settings["max_parallel"])
-            self.scheduler.wake()
-        if "keep_failed_sandboxes" in settings:
-            self.keep_failed_sandboxes = bool(settings["keep_failed_sandboxes"])
-
-    async def get_settings(self) -> dict[str, Any]:
-        return {
-            "max_parallel": self.scheduler.max_parallel,
-            "default_runtime": self.store.get_setting("default_runtime", "auto"),
-            "keep_failed_sandboxes": self.keep_failed_sandboxes,
-            "docker_endpoints": self.store.get_setting("docker_endpoints", []),
-        }
 
 
 def _title_of(prompt: str) -> str:
