@@ -5,8 +5,10 @@ when the task's result changes (a new attempt, a follow-up).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShortcut
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.context import AppContext
@@ -49,10 +51,26 @@ class ReviewPage(QWidget):
         layout.addWidget(self.stack)
         self.panel.accept_requested.connect(self._on_accept)
         self.panel.reject_requested.connect(self._on_reject)
+        self.panel.open_in_editor_requested.connect(self._open_file)
+        self.panel.open_folder_requested.connect(lambda: self._open_file(""))
         # The window's Accept / Reject actions own the A and R keys (and forward to the
         # panel here); a second binding inside the panel makes Qt call both ambiguous.
         for shortcut in self.panel.findChildren(QShortcut):
             shortcut.setEnabled(False)
+
+    def _open_file(self, path: str) -> None:
+        """Open a file of the task's working copy (or, for "", the folder) in the desktop's
+        default application for it."""
+        workdir = Path(self._task.workdir) if self._task and self._task.workdir else None
+        if workdir is None or not workdir.is_dir():
+            self.message.emit("The working copy of this task is gone (accepted or rejected)")
+            return
+        target = (workdir / path).resolve() if path else workdir
+        if not target.is_relative_to(workdir.resolve()) or not target.exists():
+            self.message.emit(f"{path} is not in the working copy")
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))):
+            self.message.emit(f"No application to open {target}")
 
     @property
     def task_id(self) -> str | None:
