@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.app import Session
 from engine import store as st
+from engine import writes as wr
 from engine.models import ReviewState, Task, TaskState
 
 BIGGEST = 1_000_000
@@ -66,7 +67,7 @@ def generate(home: Path, tasks: int, lines: int) -> str:
     now = time.time()
     for start in range(0, tasks, 10_000):
         chunk = [_task(n, now) for n in range(start, min(tasks, start + 10_000))]
-        store.write_sync(st.insert_tasks(chunk))
+        store.write_sync(wr.insert_tasks(chunk))
     biggest = f"h{tasks - 1:07d}"  # the newest task, so it is in the first screenful
     plan = [(biggest, min(BIGGEST, lines))]
     left, n = lines - plan[0][1], 0
