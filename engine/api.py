@@ -237,18 +237,21 @@ class Engine(Controls, Reviews):
     async def submit(self, repo: str | Path, prompt: str, *, agent: str = "shell",
                      runtime: str | None = None, priority: int = 0,
                      not_before: float | None = None, title: str | None = None,
-                     timeout: float | None = None, include_uncommitted: bool = False) -> Task:
+                     timeout: float | None = None, include_uncommitted: bool = False,
+                     budget_usd: float | None = None) -> Task:
         """Queue one task. The repo is snapshotted now: later edits do not leak in."""
         task = await self._new_task(repo, prompt, agent=agent, runtime=runtime,
                                     priority=priority, not_before=not_before, title=title,
-                                    timeout=timeout, include_uncommitted=include_uncommitted)
+                                    timeout=timeout, include_uncommitted=include_uncommitted,
+                                    budget_usd=budget_usd)
         await self.store.awrite(wr.insert_tasks([task]))
         self._announce_new([task])
         return task
 
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
         """Queue every task of a batch file in one transaction, or none of them."""
-        batch = Batch(self._new_id("b"), spec.name, time.time(), spec.not_before)
+        batch = Batch(self._new_id("b"), spec.name, time.time(), spec.not_before,
+                      spec.budget_usd)
         tasks = []
         for t in spec.tasks:
             tasks.append(await self._new_task(
@@ -262,9 +265,12 @@ class Engine(Controls, Reviews):
     async def _new_task(self, repo: str | Path, prompt: str, *, agent: str,
                         runtime: str | None, priority: int, not_before: float | None,
                         title: str | None, timeout: float | None,
-                        include_uncommitted: bool = False, batch_id: str | None = None) -> Task:
+                        include_uncommitted: bool = False, batch_id: str | None = None,
+                        budget_usd: float | None = None) -> Task:
         if not prompt or not prompt.strip():
             raise InvalidInput("the prompt is empty: say what the agent should do")
+        if budget_usd is not None and budget_usd <= 0:
+            raise InvalidInput(f"the budget must be above zero dollars, not {budget_usd}")
         profile = self.profile(agent or "shell")
         info = await self.inspect_repo(repo)
         task_id = self._new_id("")
@@ -275,7 +281,8 @@ class Engine(Controls, Reviews):
             title=(title or _title_of(prompt)), runtime=self.runtimes.choose(runtime, profile),
             priority=int(priority), not_before=not_before,
             timeout=timeout if timeout is not None else profile.timeout,
-            base_commit=base, include_uncommitted=include_uncommitted, batch_id=batch_id)
+            base_commit=base, include_uncommitted=include_uncommitted, batch_id=batch_id,
+            budget_usd=budget_usd if budget_usd is not None else profile.budget_usd)
 
     def _new_id(self, prefix: str) -> str:
         return prefix + secrets.token_hex(5)

@@ -16,7 +16,7 @@ from engine.timeparse import parse_duration, parse_when
 from engine.tomlsource import KeyPath, TomlSource
 
 SETTINGS = ("repo", "agent", "runtime", "priority", "at", "timeout")
-TOP_KEYS = {"name", "task", "template", *SETTINGS}
+TOP_KEYS = {"name", "task", "template", "budget_usd", *SETTINGS}
 _TASK_KEYS = {"prompt", "title", *SETTINGS}
 _TEMPLATE_KEYS = {"prompt", "paths", "title", *SETTINGS}
 

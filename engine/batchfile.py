@@ -35,11 +35,12 @@ class TaskSpec:
 
 @dataclass(frozen=True)
 class BatchSpec:
-    """A parsed batch: its name, its tasks in file order and its start time."""
+    """A parsed batch: its name, its tasks in file order, its start time and budget."""
 
     name: str
     tasks: tuple[TaskSpec, ...]
     not_before: float | None = None
+    budget_usd: float | None = None  # all its tasks together stop once they cost this
 
 
 def parse_batch_file(
@@ -108,11 +109,17 @@ def parse_batch_text(
     if not fields:
         doc.fail((), "no tasks: add [[task]] entries or a [template] table")
     tasks = [TaskSpec(**task) for task in fields]
+    budget = data.get("budget_usd")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
+                               or budget <= 0):
+        doc.fail(("budget_usd",), f"'budget_usd' must be a number of dollars above zero, "
+                                  f"got {budget!r}")
     not_before = defaults.get("at")
     if at_override is not None:
         not_before = _override_time(at_override, now)
         tasks = [replace(task, not_before=not_before) for task in tasks]
-    return BatchSpec(name=name, tasks=tuple(tasks), not_before=not_before)
+    return BatchSpec(name=name, tasks=tuple(tasks), not_before=not_before,
+                     budget_usd=float(budget) if budget is not None else None)
 
 
 def dump_batch(spec: BatchSpec) -> str:
@@ -124,6 +131,8 @@ def dump_batch(spec: BatchSpec) -> str:
     doc: dict[str, Any] = {"name": spec.name}
     if spec.not_before is not None:
         doc["at"] = _as_datetime(spec.not_before)
+    if spec.budget_usd is not None:
+        doc["budget_usd"] = spec.budget_usd
     doc["task"] = [_task_table(task) for task in spec.tasks]
     return tomli_w.dumps(doc, multiline_strings=True)
 

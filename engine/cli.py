@@ -39,7 +39,7 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.submit(
         a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
         not_before=parse_when(a.at) if a.at else None, title=a.title, timeout=a.timeout,
-        include_uncommitted=a.uncommitted)
+        include_uncommitted=a.uncommitted, budget_usd=a.budget)
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
     return 0
 

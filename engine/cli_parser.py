@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", metavar="TIME", help='start no earlier than TIME ("tonight 01:00", "+2h", "2026-12-01 09:00")')
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the agent after this long")
     p.add_argument("--title", help="a short title (default: the prompt's first line)")
+    p.add_argument("--budget", type=float, metavar="USD",
+                   help="stop the agent once it has cost this many dollars")
     p.add_argument("--uncommitted", action="store_true",
                    help="include uncommitted changes of the repo in the snapshot")
     p.add_argument("--json", action="store_true", help='print {"id": ...}')

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine import writes as wr
-from engine.errors import InvalidInput
+from engine.errors import IllegalTransition, InvalidInput
 from engine.models import ReviewState, Task, TaskState
 
 if TYPE_CHECKING:
@@ -79,3 +79,13 @@ class Controls:
             "keep_failed_sandboxes": self.keep_failed_sandboxes,
             "docker_endpoints": self.store.get_setting("docker_endpoints", []),
         }
+
+    async def cancel_queued(self: "Engine", batch_id: str, reason: str) -> None:
+        """Cancel the batch's tasks that have not started (its budget is spent)."""
+        for task in await self.list_tasks(state="queued", batch_id=batch_id):
+            try:
+                await self.transition(task.id, expect=[TaskState.QUEUED],
+                                      state=TaskState.CANCELLED, error=reason,
+                                      finished_at=time.time())
+            except IllegalTransition:
+                pass  # it started meanwhile: its own budget check stops it

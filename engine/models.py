@@ -180,6 +180,7 @@ class Task:
     session_id: str | None = None
     question: str | None = None
     follow_up: str | None = None
+    budget_usd: float | None = None    # stop the task once it has cost this much
 
     def with_(self, **changes: Any) -> "Task":
         return replace(self, **changes)
@@ -223,4 +224,5 @@ class AgentProfile:
     pids: int = 512
     provider: str | None = None
     model: str | None = None
+    budget_usd: float | None = None    # default budget of each task of this profile
     options: dict[str, Any] = field(default_factory=dict)

@@ -215,5 +215,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "kind": _kind, "command": _command, "env": _env_names, "secrets": _env_names,
     "timeout": _positive, "runtime": _text, "image": _text, "network": _flag,
     "memory": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
-    "options": _options,
+    "budget_usd": _positive, "options": _options,
 }

@@ -204,6 +204,28 @@ class AttemptRunner:
             await self.sandbox.stop(1.0)
         await self._end(TaskState.FAILED, error)
 
+    # ---- budgets ------------------------------------------------------------------------
+    def _check_task_budget(self) -> None:
+        budget, spent = self.task.budget_usd, self._usage["cost_usd"]
+        if budget is not None and spent >= budget:
+            self._stop_over_budget(f"stopped: the task's budget of ${budget:.2f} was reached "
+                                   f"(${spent:.2f} spent)")
+
+    async def _check_batch_budget(self, batch_id: str) -> None:
+        budget, others = await asyncio.to_thread(self.engine.store.batch_budget, batch_id,
+                                                 self.task.id)
+        spent = others + self._usage["cost_usd"]
+        if budget is None or spent < budget:
+            return
+        reason = f"stopped: the batch's budget of ${budget:.2f} was reached (${spent:.2f} spent)"
+        self._stop_over_budget(reason)
+        await self.engine.cancel_queued(batch_id, reason)
+
+    def _stop_over_budget(self, reason: str) -> None:
+        if self.stop_state is None:
+            self.tasklog.system(reason, EntryKind.ERROR)
+            self.engine.spawn(self.cancel(TaskState.FAILED, reason))
+
     # ---- facts from the adapter ---------------------------------------------------------
     def _on_facts(self, task_id: str, data: dict[str, Any]) -> None:
         update: dict[str, Any] = {}
@@ -213,6 +235,9 @@ class AttemptRunner:
             self._usage["tokens_out"] += int(usage.get("output_tokens") or 0)
             self._usage["cost_usd"] += float(usage.get("cost_usd") or 0.0)
             update.update(self._usage)
+            self._check_task_budget()
+            if self.task.batch_id:
+                self.engine.spawn(self._check_batch_budget(self.task.batch_id))
         if data.get("session_id"):
             update["session_id"] = str(data["session_id"])
         if data.get("question"):

@@ -6,7 +6,8 @@ from typing import Callable
 
 import sqlite_utils
 
-TASK_COLUMNS: dict[str, type] = {
+# The tasks table as migration 1 created it (frozen: later columns come by migration).
+_V1_TASK_COLUMNS: dict[str, type] = {
     "id": str, "prompt": str, "repo": str, "agent": str, "title": str, "runtime": str,
     "endpoint": str, "priority": int, "not_before": float, "timeout": float, "state": str,
     "review": str, "exit_code": int, "error": str, "attempt": int, "batch_id": str,
@@ -18,10 +19,11 @@ TASK_COLUMNS: dict[str, type] = {
     "requested": str,     # a cross-process request for the driving engine ("cancel")
     "updated_at": float,  # lets other processes see what changed
 }
+TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["tasks"].create(TASK_COLUMNS, pk="id", not_null={"prompt", "repo", "state"})
+    db["tasks"].create(_V1_TASK_COLUMNS, pk="id", not_null={"prompt", "repo", "state"})
     db["tasks"].create_index(["state", "priority", "created_at"])
     db["tasks"].create_index(["batch_id"])
     db["tasks"].create_index(["created_at"])
@@ -51,7 +53,11 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["settings"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial]
+def _m2_task_budget(db: sqlite_utils.Database) -> None:
+    db["tasks"].add_column("budget_usd", float)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_task_budget]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -273,6 +273,14 @@ class Store:
             "queued": by_state.get("queued", 0),
         }
 
+    def batch_budget(self, batch_id: str, but: str = "") -> tuple[float | None, float]:
+        """The batch's budget and the stored cost of its tasks (all but task ``but``)."""
+        conn = self._reader()
+        row = conn.execute("SELECT budget_usd FROM batches WHERE id=?", (batch_id,)).fetchone()
+        spent = conn.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM tasks"
+                             " WHERE batch_id=? AND id<>?", (batch_id, but)).fetchone()[0]
+        return (row[0] if row else None), spent
+
     def attempts(self, task_id: str) -> list[dict[str, Any]]:
         rows = self._reader().execute(
             "SELECT * FROM attempts WHERE task_id=? ORDER BY attempt", (task_id,))

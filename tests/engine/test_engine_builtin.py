@@ -76,3 +76,46 @@ async def test_a_rate_limit_requeues_instead_of_failing(tmp_path, home, llm_serv
             "the provider is paused: its other tasks wait too"
     finally:
         await engine.close()
+
+
+def _expensive_steps(n: int) -> list:
+    """Steps that each cost about $0.20 on gpt-4.1 (100k input tokens)."""
+    return [reply("", tool_call("run", {"command": "echo step"}), input_tokens=100_000,
+                  output_tokens=10) for _ in range(n)]
+
+
+async def test_a_task_budget_stops_the_task_and_keeps_its_work(tmp_path, home, llm_server):
+    repo = make_repo(tmp_path / "repo")
+    llm_server.enqueue(reply("", tool_call("write_file", {"path": "a.txt", "content": "a\n"}),
+                             input_tokens=100_000, output_tokens=10), *_expensive_steps(5))
+    engine = await open_engine(home)
+    try:
+        task = await engine.submit(repo, "work", agent="bot", budget_usd=0.3)
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.FAILED
+        assert "task's budget of $0.30 was reached" in done.error
+        assert 0.3 <= done.cost_usd < 0.7, "stopped at the first step over the budget"
+        assert "+a" in await engine.get_patch(task.id), "the work so far stays reviewable"
+    finally:
+        await engine.close()
+
+
+async def test_a_batch_budget_stops_its_tasks_and_cancels_the_queued_ones(tmp_path, home,
+                                                                          llm_server):
+    from engine.batchfile import parse_batch_text
+    repo = make_repo(tmp_path / "repo")
+    llm_server.enqueue(*_expensive_steps(10))
+    text = (f'repo = "{repo}"\nagent = "bot"\nbudget_usd = 0.5\n'
+            + '[[task]]\nprompt = "one"\n[[task]]\nprompt = "two"\n[[task]]\nprompt = "three"\n')
+    spec = parse_batch_text(text, source="b.toml", base_dir=tmp_path)
+    assert spec.budget_usd == 0.5
+    engine = await open_engine(home, max_parallel=1)
+    try:
+        tasks = await engine.submit_batch(spec)
+        done = [await wait_done(engine, t.id) for t in tasks]
+        assert done[0].state == TaskState.FAILED
+        assert "batch's budget of $0.50 was reached" in done[0].error
+        assert [t.state for t in done[1:]] == [TaskState.CANCELLED] * 2
+        assert sum(t.cost_usd for t in done) < 0.9
+    finally:
+        await engine.close()

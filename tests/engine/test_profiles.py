@@ -84,7 +84,7 @@ def test_syntax_error_names_file_line_and_column() -> None:
     ("text", "expected"),
     [
         ('[profiles.claude]\nnetwork = true\ntimout = 60\n',
-         "agents.toml line 3: profile 'claude': unknown field 'timout'; known: command, cpus"),
+         "agents.toml line 3: profile 'claude': unknown field 'timout'; known: budget_usd, command"),
         ('[profiles.x]\nkind = "robot"\ncommand = ["a", "{prompt}"]\n',
          "agents.toml line 2: profile 'x', field 'kind': 'robot' is not a kind; use one of "
          "shell, claude_code, codex, aider, gemini, builtin"),

@@ -129,3 +129,25 @@ def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
         assert s.write_sync(wr.take_lease("alive", 60)), "the holder's process is gone"
     finally:
         s.close()
+
+
+def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
+    import sqlite_utils
+    from engine.schema import _m1_initial
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    _m1_initial(sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO tasks (id, prompt, repo, state, review, attempt, created_at,"
+                 " include_uncommitted) VALUES ('old', 'p', '/r', 'failed', 'none', 1, 0, 0)")
+    conn.commit()
+    conn.close()
+    s = st.Store(path)
+    try:
+        task = s.get_task("old")
+        assert task.state == TaskState.FAILED and task.budget_usd is None
+        s.write_sync(wr.update_task("old", budget_usd=2.5))
+        assert s.get_task("old").budget_usd == 2.5
+    finally:
+        s.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
