@@ -225,4 +225,6 @@ class AgentProfile:
     provider: str | None = None
     model: str | None = None
     budget_usd: float | None = None    # default budget of each task of this profile
+    setup: str | None = None           # shell script run before the agent, with network
+    copy_files: tuple[str, ...] = ()   # untracked repo files copied in, never in the diff
     options: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engine.errors import InvalidInput
@@ -175,6 +175,15 @@ def _env_names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _repo_paths(value: Any) -> tuple[str, ...]:
+    paths = _strings(value)
+    for item in paths:
+        parts = PurePosixPath(item).parts
+        if item.startswith("/") or ".." in parts or ".git" in parts or not parts:
+            raise _Bad(f"{item!r} must be a path inside the repository (no /, .., .git)")
+    return paths
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Bad(f"expected a non-empty string, got {value!r}")
@@ -215,5 +224,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "kind": _kind, "command": _command, "env": _env_names, "secrets": _env_names,
     "timeout": _positive, "runtime": _text, "image": _text, "network": _flag,
     "memory": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
-    "budget_usd": _positive, "options": _options,
+    "budget_usd": _positive, "setup": _text, "copy_files": _repo_paths, "options": _options,
 }

@@ -21,6 +21,7 @@ from engine.masking import Masker
 from engine.secrets import agent_env
 from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
+from engine.setup_phase import copy_local_files, remove_local_files, run_setup
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
+
+
+class SetupFailed(AgentdeckError):
+    """The profile's setup script failed: the agent never ran."""
 
 
 class AttemptRunner:
@@ -100,9 +105,12 @@ class AttemptRunner:
 
     async def _start(self) -> Sandbox:
         workdir = await self._workdir()
+        await self._copy_local_files(workdir)
         spec = self._spec(workdir)
         runtime = self._runtime()
         await runtime.check()
+        if self.profile.setup and not self.task.follow_up:
+            await self._setup(runtime, spec)
         what = "follow-up" if self.task.follow_up else "attempt"
         self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
         sandbox = await runtime.start(spec, self.tasklog)
@@ -112,6 +120,24 @@ class AttemptRunner:
         if self.stop_state is not None:  # cancelled while preparing
             await sandbox.stop(STOP_GRACE)
         return sandbox
+
+    async def _copy_local_files(self, workdir: Path) -> None:
+        if not self.profile.copy_files:
+            return
+        tracked = await asyncio.to_thread(self.engine.workspace.tracked_files,
+                                          self.task.repo, self.task.base_commit)
+        report = await asyncio.to_thread(copy_local_files, Path(self.task.repo), workdir,
+                                         self.profile.copy_files, tracked)
+        for line in report:
+            self.tasklog.system(line)
+
+    async def _setup(self, runtime: Runtime, spec: LaunchSpec) -> None:
+        self.tasklog.system("setup: running the profile's setup script (with network)")
+        outcome = await run_setup(runtime, spec, self.tasklog)
+        if outcome.exit_code != 0:
+            why = outcome.reason or f"exit code {outcome.exit_code}"
+            raise SetupFailed(f"the setup script failed ({why}); the agent did not run")
+        self.tasklog.system("setup: done")
 
     async def _attach(self) -> Sandbox:
         task = self.task
@@ -150,9 +176,11 @@ class AttemptRunner:
         fields: dict[str, Any] = {"exit_code": outcome.exit_code}
         try:
             await sandbox.collect()
+            workdir = Path(self.task.workdir)
+            await asyncio.to_thread(remove_local_files, workdir, self.profile.copy_files)
             diff = await asyncio.to_thread(
                 self.engine.workspace.capture, self.task.id, self.task.repo,
-                self.task.base_commit, Path(self.task.workdir))
+                self.task.base_commit, workdir)
             fields.update(result_commit=diff.commit, files_changed=len(diff.files),
                           lines_added=diff.added, lines_removed=diff.removed,
                           unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,

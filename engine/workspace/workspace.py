@@ -119,6 +119,11 @@ class Workspace:
         private.run("update-ref", result_ref(task_id), commit)
         return diff_result(private, base, commit)
 
+    def tracked_files(self, repo: RepoPath, base: str) -> set[str]:
+        """The paths of every file in ``base``."""
+        listing = self._private(repo, base).out("ls-tree", "-r", "-z", "--name-only", base)
+        return {name for name in listing.split("\0") if name}
+
     def diff_result(self, repo: RepoPath, base: str, commit: str) -> DiffResult:
         """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
         return diff_result(self._private(repo, base), base, check_commit(commit))
