@@ -54,7 +54,9 @@ def field_values(task: Task, now: float | None = None) -> dict[str, str]:
                     f"{fmt.lines_changed(task)}"
                     if task.files_changed else "—"),
         "tokens": f"{task.tokens_in:,} in / {task.tokens_out:,} out",
-        "cost": fmt.cost(task.cost_usd) or "—",
+        "cost": (fmt.cost(task.cost_usd) or "$0") + (f" of {fmt.cost(task.budget_usd)} budget"
+                                                    if task.budget_usd else "")
+                if task.cost_usd or task.budget_usd else "—",
         "error": task.error or task.question or "—",
     }
 
