@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.agents.base import AgentAdapter
+from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
 from engine.errors import AgentdeckError
 from engine.logsink import TaskLog
@@ -109,6 +110,8 @@ class AttemptRunner:
         spec = self._spec(workdir)
         runtime = self._runtime()
         await runtime.check()
+        if runtime.name == "local" and self.profile.kind not in ("shell", "builtin"):
+            find_cli(self.profile)  # names the npm/pip package when the CLI is missing
         if self.profile.setup and not self.task.follow_up:
             await self._setup(runtime, spec)
         what = "follow-up" if self.task.follow_up else "attempt"

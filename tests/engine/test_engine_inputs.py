@@ -73,3 +73,19 @@ async def test_unknown_task_ids_and_wrong_states_say_so(tmp_path):
             await engine.follow_up(done.id, "")
     finally:
         await engine.close()
+
+
+async def test_a_missing_agent_cli_names_the_package_to_install(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        '[profiles.gem]\nkind = "gemini"\ncommand = ["gemini-not-installed", "-p", "{prompt}"]\n')
+    engine = await open_engine(home)
+    try:
+        task = await engine.submit(repo, "hello", agent="gem")
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.FAILED
+        assert "gemini-not-installed" in done.error and "@google/gemini-cli" in done.error
+    finally:
+        await engine.close()
