@@ -18,6 +18,9 @@ import docker.errors
 from docker.types import LogConfig
 
 from engine import paths
+from engine.egress.gate import EgressGate, egress_allowlist
+from engine.egress.network import EgressNetwork
+from engine.egress.proxy import EventCallback
 from engine.errors import RuntimeUnavailable
 from engine.images import AGENT_IMAGE
 from engine.models import Stream
@@ -52,18 +55,22 @@ class OurContainer:
 
 
 def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
-                      ncpu: int) -> dict[str, Any]:
-    """``containers.create`` arguments: non-root, no capabilities, limited, offline."""
+                      ncpu: int, egress: EgressNetwork | None = None) -> dict[str, Any]:
+    """``containers.create`` arguments: non-root, no capabilities, limited, offline
+    (or, with ``egress``, on the egress network with the proxy variables set)."""
     profile = spec.profile
+    network = egress.name if egress else "bridge" if profile.network else "none"
+    # The proxy variables come last: a profile cannot route around the proxy.
+    environment = {**spec.env, **(egress.environment() if egress else {})}
     return {
         "image": profile.image, "command": list(spec.argv), "name": name, "labels": labels,
         "working_dir": WORKDIR, "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "environment": dict(spec.env),
+        "environment": environment,
         "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
         # memswap == memory: no swap, so a memory hog is OOM-killed instead of crawling.
         "mem_limit": profile.memory, "memswap_limit": profile.memory,
         "nano_cpus": int(min(profile.cpus, ncpu) * 1e9), "pids_limit": profile.pids,
-        "network_mode": "bridge" if profile.network else "none",
+        "network_mode": network,
         "init": True, "tty": False, "stdin_open": False, "detach": True,
         "log_config": LogConfig(type="json-file",
                                 config={"max-size": LOG_FILE_SIZE, "max-file": "4"}),
@@ -79,13 +86,16 @@ class DockerRuntime(Runtime):
             default `engine.paths.data_dir`.
         image: the image `check` looks for (each task uses ``spec.profile.image``).
         limits: how much a container may hand back in `Sandbox.collect`.
+        on_egress: ``on_egress(task_id, "host:port", allowed)`` for each connection a
+            container of an egress-limited profile tries (see docs/egress.md).
     """
 
     name = "docker"
 
     def __init__(self, endpoints: list[Endpoint] | None = None, *,
                  home: Path | str | None = None, image: str = AGENT_IMAGE,
-                 limits: CollectLimits = CollectLimits()) -> None:
+                 limits: CollectLimits = CollectLimits(),
+                 on_egress: EventCallback | None = None) -> None:
         self._pool = EndpointPool(endpoints or [default_endpoint()])
         self._home = str(home if home is not None else paths.data_dir())
         self._image = image
@@ -93,6 +103,7 @@ class DockerRuntime(Runtime):
         self._sandboxes: weakref.WeakValueDictionary[str, DockerSandbox] = (
             weakref.WeakValueDictionary())
         self._ncpu: dict[str, int] = {}
+        self._egress = EgressGate(self._home, on_egress)
 
     def free_slots(self) -> int | None:
         return self._pool.free_slots()
@@ -106,7 +117,8 @@ class DockerRuntime(Runtime):
         error: RuntimeUnavailable | None = None
         for name in self._pool.ranked():
             try:
-                container = await asyncio.to_thread(self._launch, name, spec)
+                egress = await self._open_egress(name, spec)
+                container = await asyncio.to_thread(self._launch, name, spec, egress)
             except RuntimeUnavailable as exc:
                 error = error or exc
                 continue
@@ -130,7 +142,24 @@ class DockerRuntime(Runtime):
             return LostSandbox(ref, f"{describe(endpoint)} went away: {exc}")
         if not labels_match(container, self._home):
             return LostSandbox(ref, f"the container {container.name} is not one of ours")
+        try:
+            if await self._open_egress(name, spec):
+                self._grant(container.id, spec)
+        except RuntimeUnavailable as exc:
+            return LostSandbox(ref, f"its egress proxy cannot run again: {exc}")
         return self._follow(name, container, spec, sink, decode_cursor(cursor))
+
+    async def _open_egress(self, name: str, spec: LaunchSpec) -> EgressNetwork | None:
+        """The egress network (its proxy listening) if the profile is egress-limited."""
+        if egress_allowlist(spec.profile) is None:
+            return None
+        return await self._egress.open(name, self._pool.endpoints[name].url,
+                                       lambda: self._pool.client(name))
+
+    def _grant(self, container_id: str, spec: LaunchSpec) -> None:
+        allow = egress_allowlist(spec.profile)
+        assert allow is not None
+        self._egress.grant(container_id, spec.task_id, allow)
 
     def _follow(self, name: str, container: Any, spec: LaunchSpec, sink: Sink,
                 positions: dict[Stream, LogPosition]) -> DockerSandbox:
@@ -152,11 +181,13 @@ class DockerRuntime(Runtime):
         task = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.task_id)
         return f"agentdeck-{home}-{task}-{spec.attempt}"
 
-    def _launch(self, name: str, spec: LaunchSpec) -> Any:
+    def _launch(self, name: str, spec: LaunchSpec, egress: EgressNetwork | None) -> Any:
         client = self._pool.client(name)
         endpoint = self._pool.endpoints[name]
         try:
-            container = self._create(client, name, spec)
+            container = self._create(client, name, spec, egress)
+            if egress is not None:
+                self._grant(container.id, spec)
             if container.status == "created":
                 copy_in(container, spec)
                 container.start()
@@ -170,12 +201,14 @@ class DockerRuntime(Runtime):
         self._pool.mark_up(name)
         return container
 
-    def _create(self, client: Any, name: str, spec: LaunchSpec) -> Any:
+    def _create(self, client: Any, name: str, spec: LaunchSpec,
+                egress: EgressNetwork | None) -> Any:
         """A new container, or the one an earlier engine made for the same attempt."""
         container_name = self.container_name(spec)
         if name not in self._ncpu:
             self._ncpu[name] = int(client.info().get("NCPU") or 1)
-        options = container_options(spec, container_name, self._labels(spec), self._ncpu[name])
+        options = container_options(spec, container_name, self._labels(spec), self._ncpu[name],
+                                    egress)
         try:
             return client.containers.create(**options)
         except docker.errors.ImageNotFound as exc:
@@ -252,8 +285,10 @@ class DockerRuntime(Runtime):
         return removed
 
     async def close(self) -> None:
-        """Stop following all containers (they keep running) and close the clients."""
+        """Stop following all containers (they keep running), stop the egress proxy and
+        close the clients."""
         for sandbox in list(self._sandboxes.values()):
             sandbox.detach()
         self._sandboxes.clear()
+        await self._egress.close()
         await asyncio.to_thread(self._pool.close)

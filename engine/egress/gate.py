@@ -1,0 +1,113 @@
+"""The Docker runtime's side of the egress policy: one network, one proxy, the grants.
+
+A profile asks for egress with ``network = true`` and ``options.egress`` (a list of
+``host:port`` entries or URLs). Its containers join the data dir's internal network and
+get the proxy variables; the proxy tells them apart by their address on that network.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable
+
+from engine.egress.network import EgressNetwork, container_at, ensure_network
+from engine.egress.proxy import EgressProxy, EventCallback, Grant, parse_allow
+from engine.errors import InvalidInput, RuntimeUnavailable
+from engine.models import AgentProfile
+from engine.runtimes.docker_pool import UNREACHABLE
+
+log = logging.getLogger(__name__)
+
+
+def egress_allowlist(profile: AgentProfile) -> frozenset[str] | None:
+    """The profile's allowlist, or None when it runs offline or on the plain bridge.
+
+    Raises:
+        InvalidInput: ``options.egress`` is not a list of readable entries.
+    """
+    entries = profile.options.get("egress")
+    if not profile.network or entries is None:
+        return None
+    if isinstance(entries, str) or not isinstance(entries, (list, tuple)):
+        raise InvalidInput(f"profile {profile.name}: options.egress must be a list of "
+                           "'host:port' entries, e.g. [\"api.anthropic.com:443\"]")
+    return parse_allow(entries)
+
+
+def _log_event(task_ref: str, target: str, allowed: bool) -> None:
+    if not allowed:
+        log.warning("egress refused for task %s: %s", task_ref or "(unknown)", target)
+
+
+class EgressGate:
+    """Opens the network and the proxy at the first egress container; `close` stops it.
+
+    Args:
+        home: the data dir (names and labels the network).
+        on_event: ``on_event(task_id, "host:port", allowed)`` for every attempt; default:
+            refused ones are logged as warnings.
+    """
+
+    def __init__(self, home: str, on_event: EventCallback | None = None) -> None:
+        self._home = home
+        self._on_event = on_event or _log_event
+        self._grants: dict[str, Grant] = {}
+        self._proxy: EgressProxy | None = None
+        self._network: EgressNetwork | None = None
+        self._endpoint: str | None = None
+        self._client_of: Callable[[], Any] | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self, endpoint: str, url: str | None,
+                   client_of: Callable[[], Any]) -> EgressNetwork:
+        """The network on ``endpoint``, with the proxy listening on its gateway.
+
+        Raises:
+            RuntimeUnavailable: the endpoint is remote (the proxy runs on this host), it
+                is not the endpoint egress was first opened on, or the proxy cannot bind.
+        """
+        if url is not None and not url.startswith("unix://"):
+            raise RuntimeUnavailable(
+                f"egress-limited profiles need a local Docker endpoint: the proxy runs on "
+                f"this host, not on {url}")
+        async with self._lock:
+            if self._network is not None:
+                if endpoint != self._endpoint:
+                    raise RuntimeUnavailable(
+                        f"egress is open on Docker endpoint {self._endpoint}; profiles with "
+                        f"options.egress run only there, not on {endpoint}")
+                return self._network
+            network = await asyncio.to_thread(ensure_network, client_of(), self._home)
+            proxy = EgressProxy(self._identify, self._on_event)
+            try:
+                await proxy.start(network.gateway, network.port)
+            except OSError as exc:
+                raise RuntimeUnavailable(
+                    f"the egress proxy cannot listen on {network.gateway}:{network.port} "
+                    f"({exc}); remove the network ('docker network rm {network.name}') so "
+                    "a new port is chosen") from exc
+            self._endpoint, self._client_of = endpoint, client_of
+            self._network, self._proxy = network, proxy
+            return network
+
+    def grant(self, container_id: str, task_ref: str, allow: frozenset[str]) -> None:
+        """Let container ``container_id`` reach ``allow``; its events carry ``task_ref``."""
+        self._grants[container_id] = Grant(task_ref, allow)
+
+    async def _identify(self, ip: str) -> Grant | None:
+        assert self._network is not None and self._client_of is not None
+        try:
+            container_id = await asyncio.to_thread(
+                lambda: container_at(self._client_of(), self._network.name, ip))
+        except (RuntimeUnavailable, *UNREACHABLE) as exc:  # refuse rather than guess
+            log.warning("egress: cannot tell which container %s is: %s", ip, exc)
+            return None
+        return self._grants.get(container_id) if container_id else None
+
+    async def close(self) -> None:
+        """Stop the proxy (containers left running reach it again at the next `open`)."""
+        async with self._lock:
+            if self._proxy is not None:
+                await self._proxy.close()
+            self._proxy = self._network = self._endpoint = self._client_of = None
+            self._grants.clear()

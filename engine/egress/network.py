@@ -1,0 +1,124 @@
+"""The egress network: a Docker network with no route out, one per data dir.
+
+It is created with ``internal=True``, so the daemon forwards nothing from it to any
+other network or to the outside. What stays reachable is the host itself on the
+network's gateway address, where agentdeck's `EgressProxy` listens. The proxy's port
+is chosen once, when the network is made, and kept in the network's labels, so
+containers that outlive an engine find the proxy of the next engine at the same
+address.
+"""
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import docker.errors
+
+from engine.errors import RuntimeUnavailable
+
+PORT_LABEL = "agentdeck.egress.port"
+
+
+@dataclass(frozen=True)
+class EgressNetwork:
+    """Where the proxy listens and how a container joins.
+
+    Args:
+        name: the Docker network's name.
+        gateway: the host's address on it (the proxy binds here).
+        port: the proxy's port.
+    """
+
+    name: str
+    gateway: str
+    port: int
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://{self.gateway}:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """The proxy variables every HTTP client we know reads (curl, Python, Node)."""
+        env = {var: self.proxy_url
+               for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
+        return {**env, "NO_PROXY": "", "no_proxy": ""}
+
+
+def network_name(home: str) -> str:
+    """``agentdeck-egress-<hash of the data dir>``."""
+    return f"agentdeck-egress-{hashlib.sha256(home.encode()).hexdigest()[:8]}"
+
+
+def ensure_network(client: Any, home: str) -> EgressNetwork:
+    """The data dir's egress network, created (internal, labelled) when missing.
+
+    Blocking: call it in a thread.
+
+    Raises:
+        RuntimeUnavailable: a network of that name exists that is not ours or not
+            internal, or it has no IPv4 gateway.
+    """
+    name = network_name(home)
+    try:
+        network = client.networks.get(name)
+    except docker.errors.NotFound:
+        network = _create(client, name, home)
+    attrs = network.attrs
+    labels = attrs.get("Labels") or {}
+    if labels.get("agentdeck.home") != home or not attrs.get("Internal"):
+        raise RuntimeUnavailable(
+            f"a Docker network named {name} exists that agentdeck did not make as an "
+            f"internal network; remove it ('docker network rm {name}')")
+    gateways = [c.get("Gateway") for c in attrs.get("IPAM", {}).get("Config") or []]
+    gateway = next((g for g in gateways if g and ipaddress.ip_address(g).version == 4), None)
+    if gateway is None or PORT_LABEL not in labels:
+        raise RuntimeUnavailable(f"the Docker network {name} has no IPv4 gateway or proxy "
+                                 f"port; remove it ('docker network rm {name}')")
+    return EgressNetwork(name, gateway, int(labels[PORT_LABEL]))
+
+
+def _create(client: Any, name: str, home: str) -> Any:
+    port = _free_port()
+    try:
+        return client.networks.create(
+            name, driver="bridge", internal=True, check_duplicate=True,
+            labels={"agentdeck.home": home, PORT_LABEL: str(port)})
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:
+            raise RuntimeUnavailable(f"Docker refused to create the network {name}: "
+                                     f"{exc.explanation or exc}") from exc
+        return client.networks.get(name)  # another engine made it just now
+
+
+def _free_port() -> int:
+    """A port free on the host now (the proxy binds it on the gateway address later)."""
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return int(probe.getsockname()[1])
+
+
+def remove_network(client: Any, home: str) -> None:
+    """Remove the data dir's egress network unless it is missing or still in use."""
+    try:
+        client.networks.get(network_name(home)).remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 403:  # 403: containers still use it; it stays
+            raise
+
+
+def container_at(client: Any, name: str, ip: str) -> str | None:
+    """The id of the container with address ``ip`` on network ``name``, if any.
+
+    Blocking: call it in a thread. Asked per connection, not cached: an address is
+    reused once its container is gone.
+    """
+    containers = client.api.inspect_network(name).get("Containers") or {}
+    for container_id, info in containers.items():
+        if (info.get("IPv4Address") or "").split("/")[0] == ip:
+            return str(container_id)
+    return None

@@ -1,0 +1,175 @@
+"""Egress policy: the allowlisting proxy on its own, then containers on the egress network.
+
+The container side uses busybox ``nc`` to speak HTTP to the proxy (busybox ``wget``
+crashes in the static test image), reading the proxy address from ``HTTP_PROXY`` as an
+agent CLI would.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.egress import EgressProxy, Grant, parse_allow
+from engine.egress.network import network_name, remove_network
+from engine.errors import InvalidInput, RuntimeUnavailable
+from engine.images import TEST_IMAGE
+from engine.runtimes.docker import DockerRuntime, Endpoint
+from tests.fakes.llm_server import LLMServer
+from tests.integration.conftest import Collector, remove_ours
+
+Event = tuple[str, str, bool]
+
+
+def test_allowlist_entries_are_normalised_and_bad_ones_refused() -> None:
+    assert parse_allow(["API.anthropic.com:443", "api.openai.com", "http://127.0.0.1:8080/v1",
+                        "https://example.org/x", "[::1]:9000"]) == {
+        "api.anthropic.com:443", "api.openai.com:443", "127.0.0.1:8080",
+        "example.org:443", "::1:9000"}
+    for bad in ("", "host:http", "host:70000"):
+        with pytest.raises(InvalidInput, match="egress entry"):
+            parse_allow([bad])
+
+
+async def _exchange(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return answer
+
+
+async def test_host_proxy_forwards_allowed_targets_and_refuses_the_rest() -> None:
+    events: list[Event] = []
+    with LLMServer() as server:
+        target = server.url.removeprefix("http://")
+        grant = Grant("task-1", parse_allow([target]))
+
+        async def identify(ip: str) -> Grant | None:
+            return grant if ip == "127.0.0.1" else None
+
+        proxy = EgressProxy(identify, lambda *event: events.append(event))
+        await proxy.start("127.0.0.1")
+        port = proxy.address[1]
+        try:
+            plain = await _exchange(port, f"GET {server.url}/v1/models HTTP/1.1\r\n"
+                                          f"Host: {target}\r\nConnection: keep-alive\r\n\r\n"
+                                    .encode())
+            tunnel = await _exchange(port, f"CONNECT {target} HTTP/1.1\r\n\r\n"
+                                           f"GET /v1/models HTTP/1.1\r\nHost: {target}\r\n"
+                                           "Connection: close\r\n\r\n".encode())
+            refused = await _exchange(port, b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
+            garbage = await _exchange(port, b"GET /relative HTTP/1.1\r\n\r\n")
+        finally:
+            await proxy.close()
+    assert plain.startswith(b"HTTP/1.1 200 OK") and b"agentdeck-fake" in plain
+    assert tunnel.startswith(b"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK")
+    assert b"agentdeck-fake" in tunnel
+    assert refused.startswith(b"HTTP/1.1 403") and b"example.com:443" in refused
+    assert garbage.startswith(b"HTTP/1.1 400")
+    assert events == [("task-1", target, True), ("task-1", target, True),
+                      ("task-1", "example.com:443", False)]
+
+
+# -- containers on the egress network ------------------------------------------------
+
+#: Speaks HTTP to the proxy named in $HTTP_PROXY; $1 is the request text.
+ASK = r"""
+ask() { p=${HTTP_PROXY#http://}; printf "$1" | nc -w 5 ${p%:*} ${p#*:} | head -1 | tr -d '\r'; }
+"""
+
+
+@dataclass
+class Egress:
+    rt: DockerRuntime
+    home: str
+    events: list[Event] = field(default_factory=list)
+
+
+@pytest.fixture
+async def egress(docker_client: Any, tmp_path: Path):
+    """A DockerRuntime whose egress events are kept; removes its containers and network."""
+    home = str(tmp_path / "home")
+    events: list[Event] = []
+    rt = DockerRuntime([Endpoint("local", None, max_parallel=4)], home=home,
+                       image=TEST_IMAGE, on_egress=lambda *event: events.append(event))
+    yield Egress(rt, home, events)
+    await rt.close()
+    remove_ours(docker_client, home)
+    remove_network(docker_client, home)
+
+
+async def _run(rt: DockerRuntime, spec: Any) -> list[str]:
+    sink = Collector()
+    sandbox = await rt.start(spec, sink)
+    outcome = await sandbox.wait()
+    await sandbox.cleanup()
+    assert outcome.exit_code == 0, (sink.out, sink.err)
+    return sink.out
+
+
+@pytest.mark.docker
+async def test_container_reaches_only_its_allowlist_through_the_proxy(
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
+    with LLMServer() as server:
+        target = server.url.removeprefix("http://")
+        fake_port = target.split(":")[1]
+        script = ASK + (
+            f"ask 'GET {server.url}/v1/models HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'\n"
+            f"ask 'CONNECT {target} HTTP/1.1\\r\\n\\r\\nGET /v1/models HTTP/1.1\\r\\n"
+            f"Host: {target}\\r\\nConnection: close\\r\\n\\r\\n'\n"
+            "ask 'GET http://127.0.0.1:1/ HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'\n"
+            "ask 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n'\n"
+            "p=${HTTP_PROXY#http://}\n"
+            f"nc -w 3 ${{p%:*}} {fake_port} </dev/null; echo direct=$?\n"
+            "echo no_proxy=[$NO_PROXY]\n")
+        spec = make_spec(script, network=True, options={"egress": [target]})
+        spec = replace(spec, env={"HTTP_PROXY": "http://evil:1", "NO_PROXY": "*"})
+        out = await _run(egress.rt, spec)
+        assert len(server.requests) == 2  # both allowed requests, nothing else
+    assert out[0] == "HTTP/1.1 200 OK"
+    assert out[1] == "HTTP/1.1 200 Connection established"
+    assert out[2].startswith("HTTP/1.1 403") and out[3].startswith("HTTP/1.1 403")
+    assert out[4] != "direct=0" and out[5] == "no_proxy=[]"
+    assert egress.events == [
+        (spec.task_id, target, True), (spec.task_id, target, True),
+        (spec.task_id, "127.0.0.1:1", False), (spec.task_id, "example.com:443", False)]
+    network = docker_client.networks.get(network_name(egress.home))
+    assert network.attrs["Internal"] is True
+
+
+@pytest.mark.docker
+async def test_egress_network_forwards_nothing_to_other_containers(
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
+    listener = docker_client.containers.run(
+        TEST_IMAGE, ["nc", "-ll", "-p", "8080", "-e", "echo", "hello"], detach=True,
+        labels={"agentdeck.home": egress.home, "agentdeck.task": "listener"})
+    listener.reload()
+    address = listener.attrs["NetworkSettings"]["IPAddress"]
+    probe = f"nc -w 3 {address} 8080 </dev/null; echo rc=$?"
+    on_bridge = await _run(egress.rt, make_spec(probe, network=True))
+    on_egress = await _run(egress.rt,
+                           make_spec(probe, network=True, options={"egress": ["x.org:443"]}))
+    offline = await _run(egress.rt, make_spec(probe))
+    assert on_bridge == ["hello", "rc=0"]  # the listener answers a bridged container
+    assert on_egress[-1] != "rc=0" and "hello" not in on_egress
+    assert offline[-1] != "rc=0"
+
+
+@pytest.mark.docker
+async def test_egress_needs_a_local_daemon_and_a_list(make_spec: Any, tmp_path: Path) -> None:
+    rt = DockerRuntime([Endpoint("far", "tcp://127.0.0.1:1", 1)], home=tmp_path)
+    try:
+        with pytest.raises(RuntimeUnavailable, match="local Docker endpoint"):
+            await rt.start(make_spec("true", network=True, options={"egress": ["a.b:443"]}),
+                           Collector())
+        with pytest.raises(InvalidInput, match="must be a list"):
+            await rt.start(make_spec("true", network=True, options={"egress": "a.b:443"}),
+                           Collector())
+    finally:
+        await rt.close()
