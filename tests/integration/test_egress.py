@@ -173,3 +173,30 @@ async def test_egress_needs_a_local_daemon_and_a_list(make_spec: Any, tmp_path: 
                            Collector())
     finally:
         await rt.close()
+
+
+@pytest.mark.docker
+async def test_a_container_outliving_its_engine_finds_the_next_proxy(
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
+    with LLMServer() as server:
+        target = server.url.removeprefix("http://")
+        script = ASK + ("while [ ! -e /tmp/go ]; do sleep 0.1; done\n"
+                        f"ask 'GET {server.url}/v1/models HTTP/1.1\\r\\n"
+                        f"Host: {target}\\r\\n\\r\\n'\n")
+        spec = make_spec(script, network=True, options={"egress": [target]})
+        first = await egress.rt.start(spec, Collector())
+        await egress.rt.close()  # the engine quits; the container keeps running
+        events: list[Event] = []
+        second = DockerRuntime([Endpoint("local", None, max_parallel=4)], home=egress.home,
+                               image=TEST_IMAGE, on_egress=lambda *event: events.append(event))
+        try:
+            sink = Collector()
+            sandbox = await second.attach(spec, first.ref, None, sink)
+            container = docker_client.containers.get(first.ref.split("/")[1])
+            await asyncio.to_thread(container.exec_run, ["touch", "/tmp/go"])
+            outcome = await sandbox.wait()
+            await sandbox.cleanup()
+        finally:
+            await second.close()
+    assert outcome.exit_code == 0 and sink.out == ["HTTP/1.1 200 OK"]
+    assert events == [(spec.task_id, target, True)]
