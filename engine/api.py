@@ -19,7 +19,9 @@ from typing import Any, Awaitable, Iterable, Sequence
 from engine.batchfile import BatchSpec
 from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound
 from engine.events import EventBus, Notice, TaskUpdated
-from engine.models import AgentProfile, Batch, LogEntry, ReviewState, Task, TaskState
+from engine.models import (
+    AgentProfile, Batch, EntryKind, LogEntry, ReviewState, Task, TaskState,
+)
 from engine.paths import data_dir
 from engine.profiles import load_profiles
 from engine.providers import get_provider
@@ -60,7 +62,8 @@ class Engine(Controls, Reviews):
         self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
                                         or store.get_setting("default_runtime", "auto"),
                                         self.scheduler.pause_provider,
-                                        store.get_setting("docker_endpoints", []))
+                                        store.get_setting("docker_endpoints", []),
+                                        self._on_egress)
         self._runners: dict[str, AttemptRunner] = {}
         self._tasks: set[asyncio.Task] = set()
         self._seq: dict[str, int] = {}
@@ -222,6 +225,17 @@ class Engine(Controls, Reviews):
             return profile.provider, get_provider(profile.provider, self.home).max_parallel
         except AgentdeckError:
             return profile.provider, None  # the runner reports the unknown provider
+
+    def _on_egress(self, task_id: str, target: str, allowed: bool) -> None:
+        """The egress proxy's report: refused connections go into the task's log."""
+        if allowed:
+            return
+        text = f"egress refused: {target} is not on the profile's allowlist"
+        runner = self._runners.get(task_id)
+        if runner is not None:
+            runner.tasklog.system(text, EntryKind.ERROR)
+        else:
+            self.bus.publish(Notice("warning", text, task_id or None))
 
     def runtime(self, name: str) -> Runtime:
         return self.runtimes.get(name)

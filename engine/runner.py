@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.agents.base import AgentAdapter
 from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
+from engine.egress.gate import with_api_hosts
 from engine.errors import AgentdeckError
 from engine.logsink import TaskLog
 from engine.masking import Masker
@@ -93,6 +94,7 @@ class AttemptRunner:
         prompt = task.follow_up or task.prompt
         argv = [prompt] if profile.kind == "builtin" else self._adapter().argv(task, prompt)
         env = agent_env(list(profile.env) + list(profile.secrets))
+        profile = with_api_hosts(profile, env, self.engine.home)
         run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
         run_dir.mkdir(parents=True, exist_ok=True)
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir)

@@ -20,8 +20,11 @@ from engine.models import AgentProfile, Task
 _SENTINEL = "\x00agentdeck-prompt\x00"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
-#: Option names every CLI adapter accepts: ``extra_args`` are appended verbatim.
-COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {"extra_args": list, "model": str}
+#: Option names every CLI adapter accepts: ``extra_args`` are appended verbatim; the
+#: engine reads ``egress`` (hosts a container may reach, docs/egress.md) and
+#: ``setup_timeout`` (seconds for the profile's setup script).
+COMMON_OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "extra_args": list, "model": str, "egress": list, "setup_timeout": (int, float)}
 
 
 @dataclass

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from engine.egress.network import EgressNetwork, container_at, ensure_network
 from engine.egress.proxy import EgressProxy, EventCallback, Grant, parse_allow
-from engine.errors import InvalidInput, RuntimeUnavailable
+from engine.errors import AgentdeckError, InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile
+from engine.providers import get_provider
 from engine.runtimes.docker_pool import UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -111,3 +114,23 @@ class EgressGate:
                 await self._proxy.close()
             self._proxy = self._network = self._endpoint = self._client_of = None
             self._grants.clear()
+
+
+def with_api_hosts(profile: AgentProfile, env: Mapping[str, str], home: Path) -> AgentProfile:
+    """``profile`` with its model API hosts added to the egress allowlist it asks for.
+
+    Only a profile that opts in (``network = true`` and ``options.egress``) is changed: the
+    base URL of its provider and of every ``*_BASE_URL`` variable the agent gets (such as
+    ``ANTHROPIC_BASE_URL``) join the list, so pointing an agent at another endpoint does
+    not need a second edit.
+    """
+    egress = profile.options.get("egress")
+    if egress is None or not profile.network:
+        return profile
+    extra = [value for name, value in env.items() if name.endswith("_BASE_URL") and value]
+    if profile.provider:
+        try:
+            extra.append(get_provider(profile.provider, home).base_url)
+        except AgentdeckError:
+            pass  # an unknown provider is reported when the agent starts
+    return replace(profile, options={**profile.options, "egress": [*egress, *extra]})

@@ -23,7 +23,8 @@ AUTO = "auto"
 class RuntimeRegistry:
     def __init__(self, home: Path, bus: EventBus, default: str,
                  pause_provider: Callable[[str, float], None],
-                 docker_endpoints: list[str] | None = None) -> None:
+                 docker_endpoints: list[str] | None = None,
+                 on_egress: Callable[[str, str, bool], None] | None = None) -> None:
         if default not in KNOWN + (AUTO,):
             raise InvalidInput(f"unknown default runtime {default!r}: use auto, local or docker")
         self.home = home
@@ -32,6 +33,7 @@ class RuntimeRegistry:
         self._instances: dict[str, Runtime] = {}
         self._pause_provider = pause_provider
         self.docker_endpoints = list(docker_endpoints or [])
+        self._on_egress = on_egress
 
     def choose(self, requested: str | None, profile: AgentProfile) -> str:
         """The runtime name to store on a new task ("auto" is settled when it starts)."""
@@ -72,7 +74,7 @@ class RuntimeRegistry:
         if name == "docker":
             from engine.runtimes.docker import DockerRuntime, parse_endpoint
             endpoints = [parse_endpoint(line) for line in self.docker_endpoints] or None
-            return DockerRuntime(endpoints, home=self.home)
+            return DockerRuntime(endpoints, home=self.home, on_egress=self._on_egress)
         raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
 
     async def remove_docker_orphans(self, known_task_ids: set[str]) -> list[str]:

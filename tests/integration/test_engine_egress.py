@@ -1,0 +1,42 @@
+"""Egress through the whole engine: a containerized agent reaches its API host through the
+proxy; anything else is refused and the refusal is in the task's log."""
+from __future__ import annotations
+
+import pytest
+
+from engine.images import TEST_IMAGE
+from engine.models import EntryKind, TaskState
+from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
+from tests.fakes.llm_server import LLMServer
+from tests.integration.test_egress import ASK
+
+pytestmark = pytest.mark.docker
+
+
+async def test_api_host_through_the_proxy_the_rest_refused_and_logged(tmp_path, docker_client,
+                                                                      monkeypatch):
+    with LLMServer() as server:
+        target = server.url.removeprefix("http://")
+        home = tmp_path / "home"
+        home.mkdir()
+        # The API host comes from the *_BASE_URL variable the agent gets, not the list.
+        (home / "agents.toml").write_text(
+            f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
+            f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\n'
+            'env = ["FAKE_BASE_URL"]\noptions = { egress = [] }\n')
+        monkeypatch.setenv("FAKE_BASE_URL", server.url)
+        script = ASK + (f"ask 'GET {server.url}/v1/models HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'\n"
+                        "ask 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n'\n")
+        engine = await open_engine(home, default_runtime="docker")
+        try:
+            task = await engine.submit(make_repo(tmp_path / "repo"), script, agent="netshell")
+            done = await wait_done(engine, task.id, timeout=120)
+            assert done.state == TaskState.SUCCEEDED, done.error
+            out = stdout_lines(engine, task.id)
+            assert out[0] == "HTTP/1.1 200 OK" and out[1].startswith("HTTP/1.1 403")
+            errors = [e.text for e in await engine.get_logs(task.id, limit=None)
+                      if e.kind == EntryKind.ERROR]
+            assert errors == ["egress refused: example.com:443 is not on the profile's allowlist"]
+            assert len(server.requests) == 1
+        finally:
+            await engine.close()
