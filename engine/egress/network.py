@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from typing import Any
 
 import docker.errors
 
+from engine.egress.hostguard import bridge_name, guard_host
 from engine.errors import RuntimeUnavailable
 
 PORT_LABEL = "agentdeck.egress.port"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,12 @@ def ensure_network(client: Any, home: str) -> EgressNetwork:
     if gateway is None or PORT_LABEL not in labels:
         raise RuntimeUnavailable(f"the Docker network {name} has no IPv4 gateway or proxy "
                                  f"port; remove it ('docker network rm {name}')")
-    return EgressNetwork(name, gateway, int(labels[PORT_LABEL]))
+    port = int(labels[PORT_LABEL])
+    problem = guard_host(bridge_name(attrs), port)
+    if problem:
+        log.warning("egress network %s: the host's own services stay reachable from its "
+                    "containers (%s)", name, problem)
+    return EgressNetwork(name, gateway, port)
 
 
 def _create(client: Any, name: str, home: str) -> Any:

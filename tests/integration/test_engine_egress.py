@@ -2,6 +2,9 @@
 proxy; anything else is refused and the refusal is in the task's log."""
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from engine.images import TEST_IMAGE
@@ -40,3 +43,48 @@ async def test_api_host_through_the_proxy_the_rest_refused_and_logged(tmp_path, 
             assert len(server.requests) == 1
         finally:
             await engine.close()
+
+
+async def test_host_services_are_not_reachable_from_the_egress_network(tmp_path, monkeypatch):
+    """A service on 0.0.0.0 of the host answers on the gateway address too: the host guard
+    must drop that, while the proxy port stays open."""
+    listener = socket.create_server(("0.0.0.0", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    accepted = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+            conn.sendall(b"HOST SERVICE\n")
+
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
+        f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\noptions = {{ egress = [] }}\n')
+    script = ("p=${HTTP_PROXY#http://}; "
+              f"nc -w 3 ${{p%:*}} {port} </dev/null; echo direct=$?; "
+              "printf 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n' | nc -w 5 ${p%:*} ${p#*:} "
+              "| head -1 | tr -d '\\r'")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(make_repo(tmp_path / "repo"), script, agent="netshell")
+        done = await wait_done(engine, task.id, timeout=120)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        out = stdout_lines(engine, task.id)
+        assert "HOST SERVICE" not in out and out[0] != "direct=0", out
+        assert out[1].startswith("HTTP/1.1 403"), "the proxy port stays reachable"
+        assert accepted == []
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        await engine.close()

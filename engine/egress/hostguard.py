@@ -1,0 +1,38 @@
+"""Keep containers on the egress network away from the host itself.
+
+An internal Docker network stops forwarding to other networks, but the host answers on
+the network's gateway address: any host service listening on 0.0.0.0 would be reachable
+from an agent's container. Two INPUT rules on the network's bridge close that: the proxy
+port is accepted, everything else from that bridge is dropped. Installing them needs
+root and iptables; without them the caller warns, and docs/egress.md says what is left.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+
+def guard_host(bridge: str, proxy_port: int) -> str | None:
+    """Install the rules (once); return None, or why the host could not be guarded."""
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return "iptables is not installed"
+    if os.geteuid() != 0:
+        return "installing iptables rules needs root"
+    accept = ["INPUT", "-i", bridge, "-p", "tcp", "--dport", str(proxy_port), "-j", "ACCEPT"]
+    drop = ["INPUT", "-i", bridge, "-j", "DROP"]
+    for rule in (drop, accept):  # both inserted at the top: ACCEPT ends up first
+        if _run(iptables, "-C", *rule) != 0 and _run(iptables, "-I", rule[0], "1", *rule[1:]) != 0:
+            return f"iptables refused the rule {' '.join(rule)}"
+    return None
+
+
+def _run(iptables: str, *args: str) -> int:
+    return subprocess.run([iptables, "-w", *args], capture_output=True).returncode
+
+
+def bridge_name(network_attrs: dict) -> str:
+    """The host interface of a Docker bridge network."""
+    options = network_attrs.get("Options") or {}
+    return options.get("com.docker.network.bridge.name") or f"br-{network_attrs['Id'][:12]}"
