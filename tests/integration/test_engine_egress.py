@@ -59,8 +59,9 @@ async def test_host_services_are_not_reachable_from_the_egress_network(tmp_path,
                 conn, _ = listener.accept()
             except OSError:
                 continue
-            accepted.append(conn)
-            conn.sendall(b"HOST SERVICE\n")
+            with conn:
+                conn.sendall(b"HOST SERVICE\n")
+            accepted.append(True)
 
     stop = threading.Event()
     thread = threading.Thread(target=serve, daemon=True)
