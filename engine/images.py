@@ -36,7 +36,8 @@ AGENT_UID = 1000
 DOCKERFILE_DIR = Path(__file__).resolve().parents[1] / "resources" / "images"
 #: Debian packages of the agent image (the npm CLIs come on top, see AGENT_NPM_PACKAGES).
 AGENT_PACKAGES = ("ca-certificates", "git", "python3", "nodejs", "npm", "procps", "less")
-AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code", "@openai/codex")
+# The versions the adapters were checked against (scripts/install-agent-clis.sh pins the same).
+AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.331", "@openai/codex@0.169.0")
 HOST_CA_DIR = "/usr/local/share/ca-certificates"
 _IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent", "WORKDIR /work"]
 

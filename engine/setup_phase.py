@@ -65,9 +65,11 @@ def remove_local_files(workdir: Path, paths: tuple[str, ...]) -> None:
 async def run_setup(runtime: Runtime, spec: LaunchSpec, sink: Sink) -> Outcome:
     """Run the profile's setup script in the sandbox, with network; wait for it to end."""
     profile: AgentProfile = spec.profile
-    setup_spec = replace(
-        spec, argv=("sh", "-c", profile.setup or ""), profile=replace(profile, network=True),
-        run_dir=spec.run_dir / "setup" if spec.run_dir else None)
+    # Full network (no egress allowlist): installing dependencies needs the registries.
+    open_net = replace(profile, network=True,
+                       options={k: v for k, v in profile.options.items() if k != "egress"})
+    setup_spec = replace(spec, argv=("sh", "-c", profile.setup or ""), profile=open_net,
+                         run_dir=spec.run_dir / "setup" if spec.run_dir else None)
     sandbox = await runtime.start(setup_spec, sink)
     timeout = float(profile.options.get("setup_timeout", DEFAULT_SETUP_TIMEOUT))
     waiter = asyncio.ensure_future(sandbox.wait())

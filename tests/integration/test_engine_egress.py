@@ -89,3 +89,22 @@ async def test_host_services_are_not_reachable_from_the_egress_network(tmp_path,
         thread.join()
         listener.close()
         await engine.close()
+
+
+async def test_setup_runs_on_the_open_network_the_agent_behind_the_proxy(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
+        f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\n'
+        'setup = "echo setup proxy=[$HTTP_PROXY]"\noptions = { egress = [] }\n')
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(make_repo(tmp_path / "repo"),
+                                   'echo agent proxy set=$([ -n "$HTTP_PROXY" ] && echo yes)',
+                                   agent="netshell")
+        done = await wait_done(engine, task.id, timeout=120)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        assert stdout_lines(engine, task.id) == ["setup proxy=[]", "agent proxy set=yes"]
+    finally:
+        await engine.close()
