@@ -16,17 +16,23 @@ from tests.integration.test_egress import ASK
 pytestmark = pytest.mark.docker
 
 
+def _netshell_home(tmp_path, *extra: str):
+    """A data dir whose profile `netshell` runs sh in the test image on the egress network."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
+        f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\n'
+        'options = { egress = [] }\n' + "".join(f"{line}\n" for line in extra))
+    return home
+
+
 async def test_api_host_through_the_proxy_the_rest_refused_and_logged(tmp_path, docker_client,
                                                                       monkeypatch):
     with LLMServer() as server:
         target = server.url.removeprefix("http://")
-        home = tmp_path / "home"
-        home.mkdir()
         # The API host comes from the *_BASE_URL variable the agent gets, not the list.
-        (home / "agents.toml").write_text(
-            f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
-            f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\n'
-            'env = ["FAKE_BASE_URL"]\noptions = { egress = [] }\n')
+        home = _netshell_home(tmp_path, 'env = ["FAKE_BASE_URL"]')
         monkeypatch.setenv("FAKE_BASE_URL", server.url)
         script = ASK + (f"ask 'GET {server.url}/v1/models HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'\n"
                         "ask 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n'\n")
@@ -66,11 +72,7 @@ async def test_host_services_are_not_reachable_from_the_egress_network(tmp_path,
     stop = threading.Event()
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(
-        f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
-        f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\noptions = {{ egress = [] }}\n')
+    home = _netshell_home(tmp_path)
     script = ("p=${HTTP_PROXY#http://}; "
               f"nc -w 3 ${{p%:*}} {port} </dev/null; echo direct=$?; "
               "printf 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n' | nc -w 5 ${p%:*} ${p#*:} "
@@ -92,12 +94,7 @@ async def test_host_services_are_not_reachable_from_the_egress_network(tmp_path,
 
 
 async def test_setup_runs_on_the_open_network_the_agent_behind_the_proxy(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(
-        f'[profiles.netshell]\nkind = "shell"\ncommand = ["sh", "-c", "{{prompt}}"]\n'
-        f'image = "{TEST_IMAGE}"\nmemory = "64m"\nnetwork = true\n'
-        'setup = "echo setup proxy=[$HTTP_PROXY]"\noptions = { egress = [] }\n')
+    home = _netshell_home(tmp_path, 'setup = "echo setup proxy=[$HTTP_PROXY]"')
     engine = await open_engine(home, default_runtime="docker")
     try:
         task = await engine.submit(make_repo(tmp_path / "repo"),
