@@ -17,8 +17,8 @@ from engine.agents.cli_args import (
     COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of,
 )
 from engine.agents.lines import (
-    as_dict, as_float, as_int, as_list, as_text, compact_json, entry, load_event, plain_line,
-    raw, shorten, usage,
+    as_dict, as_float, as_int, as_list, as_text, compact_json, dispatch, entry, load_event,
+    plain_line, raw, shorten, usage,
 )
 from engine.models import EntryKind, ParsedEntry, Stream, Task
 
@@ -77,13 +77,7 @@ class ClaudeCodeAdapter(AgentAdapter):
         event = load_event(line)
         if event is None:
             return _salvage_cut_edit(line)
-        handler = _HANDLERS.get(as_text(event.get("type")))
-        if handler is None:
-            return raw(line)
-        try:
-            return handler(event, line)
-        except Exception:  # untrusted input: a shape we did not foresee is kept, not lost
-            return raw(line)
+        return dispatch(_HANDLERS, event, line)
 
 
 def _salvage_cut_edit(line: str) -> ParsedEntry:

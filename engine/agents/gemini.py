@@ -22,7 +22,7 @@ from engine.agents.cli_args import (
     COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of,
 )
 from engine.agents.lines import (
-    as_dict, as_text, compact_json, entry, load_event, plain_line, raw, shorten, usage,
+    as_dict, as_text, compact_json, dispatch, entry, load_event, plain_line, shorten, usage,
 )
 from engine.models import EntryKind, ParsedEntry, Stream, Task
 
@@ -63,13 +63,7 @@ class GeminiAdapter(AgentAdapter):
         event = load_event(line) if stream is Stream.STDOUT else None
         if event is None:
             return plain_line(line)
-        handler = _HANDLERS.get(as_text(event.get("type")))
-        if handler is None:
-            return raw(line)
-        try:
-            return handler(event, line)
-        except Exception:  # untrusted input: a shape we did not foresee is kept, not lost
-            return raw(line)
+        return dispatch(_HANDLERS, event, line)
 
 
 def _init(event: dict[str, Any], line: str) -> ParsedEntry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from engine.models import EntryKind, ParsedEntry
 
@@ -116,3 +116,18 @@ def plain_line(line: str) -> ParsedEntry:
     if line.strip() and looks_like_error(line):
         return ParsedEntry(EntryKind.ERROR, line)
     return raw(line)
+
+
+Handler = Callable[[dict[str, Any], str], ParsedEntry]
+
+
+def dispatch(handlers: Mapping[str, Handler], event: dict[str, Any], line: str) -> ParsedEntry:
+    """The entry the handler of the event's ``type`` makes; the line as RAW when no
+    handler knows the type or the handler trips over a shape we did not foresee."""
+    handler = handlers.get(as_text(event.get("type")))
+    if handler is None:
+        return raw(line)
+    try:
+        return handler(event, line)
+    except Exception:  # untrusted input: kept, not lost
+        return raw(line)
