@@ -51,6 +51,8 @@ class AttemptRunner:
         self._usage = {"tokens_in": task.tokens_in, "tokens_out": task.tokens_out,
                        "cost_usd": task.cost_usd}
         self._question: str | None = None
+        self._batch_budget: float | None = None
+        self._batch_others = 0.0
         self.profile: AgentProfile = engine.profile(task.agent)
         self.masker = Masker(agent_env(self.profile.secrets).values())
         self.tasklog = TaskLog(
@@ -69,6 +71,7 @@ class AttemptRunner:
     # ---- public -------------------------------------------------------------------------
     async def run(self) -> None:
         try:
+            await self._load_batch_budget()
             self.sandbox = await (self._attach() if self.resume else self._start())
             outcome = await self._wait(self.sandbox)
             await self._finish(self.sandbox, outcome)
@@ -244,15 +247,27 @@ class AttemptRunner:
             self._stop_over_budget(f"stopped: the task's budget of ${budget:.2f} was reached "
                                    f"(${spent:.2f} spent)")
 
-    async def _check_batch_budget(self, batch_id: str) -> None:
-        budget, others = await asyncio.to_thread(self.engine.store.batch_budget, batch_id,
-                                                 self.task.id)
-        spent = others + self._usage["cost_usd"]
-        if budget is None or spent < budget:
+    async def _load_batch_budget(self) -> None:
+        """The batch's budget and its other tasks' cost, read once the attempt starts, so
+        each usage fact is checked at once (an agent may take many steps a second)."""
+        if self.task.batch_id:
+            self._batch_budget, self._batch_others = await asyncio.to_thread(
+                self.engine.store.batch_budget, self.task.batch_id, self.task.id)
+
+    async def _refresh_batch_cost(self) -> None:
+        """Other tasks of the batch spend too: re-read what they cost, check again."""
+        _, self._batch_others = await asyncio.to_thread(
+            self.engine.store.batch_budget, self.task.batch_id, self.task.id)
+        self._check_batch_budget()
+
+    def _check_batch_budget(self) -> None:
+        budget = self._batch_budget
+        spent = self._batch_others + self._usage["cost_usd"]
+        if budget is None or spent < budget or self.stop_state is not None:
             return
         reason = f"stopped: the batch's budget of ${budget:.2f} was reached (${spent:.2f} spent)"
         self._stop_over_budget(reason)
-        await self.engine.cancel_queued(batch_id, reason)
+        self.engine.spawn(self.engine.cancel_queued(self.task.batch_id, reason))
 
     def _stop_over_budget(self, reason: str) -> None:
         if self.stop_state is None:
@@ -269,8 +284,9 @@ class AttemptRunner:
             self._usage["cost_usd"] += float(usage.get("cost_usd") or 0.0)
             update.update(self._usage)
             self._check_task_budget()
-            if self.task.batch_id:
-                self.engine.spawn(self._check_batch_budget(self.task.batch_id))
+            self._check_batch_budget()
+            if self._batch_budget is not None:
+                self.engine.spawn(self._refresh_batch_cost())
         if data.get("session_id"):
             update["session_id"] = str(data["session_id"])
         if data.get("question"):
