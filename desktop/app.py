@@ -97,8 +97,8 @@ async def run(app: QApplication, home: Path, demo: bool = False) -> int:
     With ``demo``, an empty data dir gets the sample repo and the demo batch.
     """
     session = await Session.open(home)
-    if demo:
-        await seed_demo(session.ctx.engine)
+    if demo and await seed_demo(session.ctx.engine):
+        session.window.actions_["show_wall"].trigger()  # the demo's agents, working
     quitting = asyncio.get_running_loop().create_future()
 
     def finish() -> None:
