@@ -24,7 +24,7 @@ from engine.models import (
 )
 from engine.paths import data_dir
 from engine.profiles import load_profiles
-from engine.providers import get_provider
+from engine.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
 from engine.controls import Controls
 from engine.reviews import Reviews
 from engine.runner import AttemptRunner
@@ -57,6 +57,7 @@ class Engine(Controls, Reviews):
         self.drives = False
         self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
         self._profiles = load_profiles(home)
+        self._providers = self._use_providers(_read_providers(home))  # the scheduler asks
         parallel = max_parallel or store.get_setting("max_parallel") or default_max_parallel()
         self.scheduler = Scheduler(self, int(parallel))
         self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
@@ -166,14 +167,24 @@ class Engine(Controls, Reviews):
     async def profiles(self) -> dict[str, AgentProfile]:
         return dict(self._profiles)
 
+    def _use_providers(self, loaded: tuple[dict[str, Provider], str | None]) -> dict[str, Provider]:
+        providers, problem = loaded
+        if problem:
+            self.bus.publish(Notice("error", problem))
+        return providers
+
     async def reload_profiles(self) -> None:
         self._profiles = await asyncio.to_thread(load_profiles, self.home)
+        self._providers = self._use_providers(
+            await asyncio.to_thread(_read_providers, self.home))
 
     async def get_task(self, task_id: str) -> Task:
-        return await asyncio.to_thread(self.store.get_task, self.resolve_id(task_id))
+        return await asyncio.to_thread(
+            lambda: self.store.get_task(self.resolve_id(task_id)))
 
     def resolve_id(self, task_id: str) -> str:
-        """Accept a unique prefix of a task id, like git does for commits."""
+        """Accept a unique prefix of a task id, like git does for commits (reads SQLite:
+        call it in a thread)."""
         ids = self.store.find_task_ids(task_id.strip())
         if task_id in ids:
             return task_id
@@ -221,10 +232,9 @@ class Engine(Controls, Reviews):
         profile = self._profiles.get(agent)
         if profile is None or not profile.provider:
             return None, None
-        try:
-            return profile.provider, get_provider(profile.provider, self.home).max_parallel
-        except AgentdeckError:
-            return profile.provider, None  # the runner reports the unknown provider
+        provider = self._providers.get(profile.provider)
+        # An unknown provider has no cap here: the runner reports it when the task starts.
+        return profile.provider, provider.max_parallel if provider else None
 
     def _on_egress(self, task_id: str, target: str, allowed: bool) -> None:
         """The egress proxy's report: refused connections go into the task's log."""
@@ -351,3 +361,12 @@ class Engine(Controls, Reviews):
 def _title_of(prompt: str) -> str:
     first = prompt.strip().splitlines()[0] if prompt.strip() else ""
     return first[:80] + ("…" if len(first) > 80 else "")
+
+
+def _read_providers(home: Path) -> tuple[dict[str, Provider], str | None]:
+    """The providers and what is wrong with providers.toml, if anything: a broken file is
+    reported, not fatal (tasks using it fail with the file's error when they start)."""
+    try:
+        return load_providers(home), None
+    except AgentdeckError as exc:
+        return dict(PROVIDER_DEFAULTS), str(exc)

@@ -150,7 +150,7 @@ class AttemptRunner:
     async def _attach(self) -> Sandbox:
         task = self.task
         spec = self._spec(Path(task.workdir or "."))
-        cursor = self.engine.store.get_cursor(task.id)
+        cursor = await asyncio.to_thread(self.engine.store.get_cursor, task.id)
         runtime = self._runtime()
         sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
         self.tasklog.system("re-attached after an agentdeck restart")
@@ -233,7 +233,7 @@ class AttemptRunner:
             not_before=time.time() + (outcome.requeue_after or 0))
 
     async def _fail(self, error: str) -> None:
-        current = self.engine.store.get_task(self.task.id)
+        current = await self.engine.get_task(self.task.id)
         if current.state.is_terminal:
             return
         if self.sandbox is not None:

@@ -96,7 +96,6 @@ class Store:
         self._pending_logs: list[LogEntry] = []
         self._pending_cursors: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._closed = False
         self._writer = threading.Thread(target=self._run_writer, name="agentdeck-store", daemon=True)
         self._writer.start()

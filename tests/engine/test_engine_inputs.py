@@ -89,3 +89,17 @@ async def test_a_missing_agent_cli_names_the_package_to_install(tmp_path):
         assert "gemini-not-installed" in done.error and "@google/gemini-cli" in done.error
     finally:
         await engine.close()
+
+
+async def test_a_broken_providers_file_is_reported_not_fatal(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "providers.toml").write_text("[providers.x\n")
+    engine = await open_engine(home)
+    try:
+        assert any("providers.toml" in n.message for n in engine.notices)
+        done = await wait_done(engine, (await engine.submit(repo, "echo fine")).id)
+        assert done.state == TaskState.SUCCEEDED
+    finally:
+        await engine.close()
