@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.5
 LEASE_TTL = 15.0
+LOOKAHEAD = 500
 
 
 class Scheduler:
@@ -64,10 +65,9 @@ class Scheduler:
         free = self.max_parallel - self.engine.active_count()
         if free <= 0:
             return
-        queued = await asyncio.to_thread(
-            self.engine.store.list_tasks, state="queued",
-            order="priority DESC, created_at ASC")
         now = time.time()
+        # A bounded look past the first few: some may wait for a full endpoint or provider.
+        queued = await asyncio.to_thread(self.engine.store.ready_tasks, now, free + LOOKAHEAD)
         runtime_room: dict[str, int | None] = {}
         provider_load = self.engine.provider_load()
         for task in queued:
@@ -82,8 +82,6 @@ class Scheduler:
 
     def _may_start(self, task: Task, now: float, runtime_room: dict[str, int | None],
                    provider_load: dict[str, int]) -> bool:
-        if task.not_before and task.not_before > now:
-            return False
         if task.runtime not in runtime_room:
             try:
                 runtime_room[task.runtime] = self.engine.runtime(task.runtime).free_slots()

@@ -223,6 +223,13 @@ class Store:
         sql += f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
         return [row_to_task(r) for r in self._reader().execute(sql, args)]
 
+    def ready_tasks(self, now: float, limit: int) -> list[Task]:
+        """Queued tasks whose start time has come, in the order they should start."""
+        rows = self._reader().execute(
+            "SELECT * FROM tasks WHERE state='queued' AND (not_before IS NULL OR not_before <= ?)"
+            " ORDER BY priority DESC, created_at ASC LIMIT ?", (now, limit))
+        return [row_to_task(r) for r in rows]
+
     def get_logs(self, task_id: str, *, after_seq: int = 0, before_seq: int | None = None,
                  limit: int | None = 1000, newest: bool = False) -> list[LogEntry]:
         """Entries with after_seq < seq < before_seq, ordered by seq; ``newest`` takes the
