@@ -14,6 +14,7 @@ Both images have a non-root user ``agent`` (uid/gid 1000), ``/work`` owned by it
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import subprocess
@@ -41,19 +42,23 @@ AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.331", "@openai/codex@0.169.
 HOST_CA_DIR = "/usr/local/share/ca-certificates"
 _IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent", "WORKDIR /work"]
 
+#: A fixed mtime makes the test rootfs byte-identical from run to run, so an image already
+#: imported from the same bytes (its label says so) is reused instead of piling up copies.
+ROOTFS_MTIME = 1_700_000_000
+ROOTFS_LABEL = "agentdeck.rootfs"
 Progress = Callable[[str], None]
 
 
 def _add_dir(tar: tarfile.TarFile, name: str, mode: int = 0o755, owner: int = 0) -> None:
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, owner, owner
-    info.mtime = int(time.time())
+    info.mtime = ROOTFS_MTIME
     tar.addfile(info)
 
 
 def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    info.size, info.mode, info.mtime = len(data), mode, ROOTFS_MTIME
     tar.addfile(info, io.BytesIO(data))
 
 
@@ -96,13 +101,30 @@ def busybox_rootfs_tar(busybox: Path = BUSYBOX) -> bytes:
 
 
 def build_test_image(client: docker.DockerClient, tag: str = TEST_IMAGE) -> str:
-    """Import the busybox test image into ``client``'s daemon; return its image id."""
+    """Import the busybox test image into ``client``'s daemon; return its image id.
+
+    An image under ``tag`` made from the same rootfs bytes is kept as it is; a stale
+    one is replaced and removed when nothing uses it.
+    """
+    rootfs = busybox_rootfs_tar()
+    digest = hashlib.sha256(rootfs).hexdigest()[:16]
+    try:
+        old = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        old = None
+    if old is not None and (old.labels or {}).get(ROOTFS_LABEL) == digest:
+        return str(old.id)
     repository, _, version = tag.partition(":")
     client.api.import_image_from_data(
-        busybox_rootfs_tar(), repository=repository, tag=version or "latest",
-        changes=_IMAGE_CHANGES,
+        rootfs, repository=repository, tag=version or "latest",
+        changes=[*_IMAGE_CHANGES, f"LABEL {ROOTFS_LABEL}={digest}"],
     )
-    return client.images.get(tag).id
+    if old is not None:
+        try:
+            client.images.remove(old.id)
+        except docker.errors.APIError:
+            pass  # a kept container still uses it
+    return str(client.images.get(tag).id)
 
 
 def _run_streaming(argv: list[str], progress: Progress) -> None:

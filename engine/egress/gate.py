@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from engine.egress.network import EgressNetwork, container_at, ensure_network
+from engine.egress.network import (EgressNetwork, container_at, ensure_network,
+                                   remove_network)
 from engine.egress.proxy import EgressProxy, EventCallback, Grant, parse_allow
 from engine.errors import AgentdeckError, InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile
@@ -108,12 +109,24 @@ class EgressGate:
         return self._grants.get(container_id) if container_id else None
 
     async def close(self) -> None:
-        """Stop the proxy (containers left running reach it again at the next `open`)."""
+        """Stop the proxy and remove the network unless containers still use it.
+
+        Containers left running keep the network; they reach the proxy again at the next
+        `open`, which finds the network and its port in place.
+        """
         async with self._lock:
             if self._proxy is not None:
                 await self._proxy.close()
+            if self._client_of is not None:
+                await asyncio.to_thread(self._remove_network, self._client_of)
             self._proxy = self._network = self._endpoint = self._client_of = None
             self._grants.clear()
+
+    def _remove_network(self, client_of: Callable[[], Any]) -> None:
+        try:
+            remove_network(client_of(), self._home)
+        except UNREACHABLE as exc:
+            log.warning("egress network of %s left in place: %s", self._home, exc)
 
 
 def with_api_hosts(profile: AgentProfile, env: Mapping[str, str], home: Path) -> AgentProfile:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import docker.errors
 from engine.egress.hostguard import bridge_name, guard_host
 from engine.errors import RuntimeUnavailable
 
+HOME_LABEL = "agentdeck.home"
 PORT_LABEL = "agentdeck.egress.port"
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def ensure_network(client: Any, home: str) -> EgressNetwork:
         network = _create(client, name, home)
     attrs = network.attrs
     labels = attrs.get("Labels") or {}
-    if labels.get("agentdeck.home") != home or not attrs.get("Internal"):
+    if labels.get(HOME_LABEL) != home or not attrs.get("Internal"):
         raise RuntimeUnavailable(
             f"a Docker network named {name} exists that agentdeck did not make as an "
             f"internal network; remove it ('docker network rm {name}')")
@@ -90,16 +92,42 @@ def ensure_network(client: Any, home: str) -> EgressNetwork:
 
 
 def _create(client: Any, name: str, home: str) -> Any:
+    prune_stale_networks(client)
     port = _free_port()
     try:
         return client.networks.create(
             name, driver="bridge", internal=True, check_duplicate=True,
-            labels={"agentdeck.home": home, PORT_LABEL: str(port)})
+            labels={HOME_LABEL: home, PORT_LABEL: str(port)})
     except docker.errors.APIError as exc:
         if exc.status_code != 409:
             raise RuntimeUnavailable(f"Docker refused to create the network {name}: "
                                      f"{exc.explanation or exc}") from exc
         return client.networks.get(name)  # another engine made it just now
+
+
+def prune_stale_networks(client: Any) -> list[str]:
+    """Remove the egress networks of data dirs that no longer exist; their names.
+
+    Each network takes one of the daemon's few default address pools (about 30), so
+    networks left behind by deleted data dirs (test runs, throwaway homes) would in
+    time stop any new network, ours or the user's, from being made. A network that
+    still has containers attached stays.
+    """
+    removed = []
+    for network in client.networks.list(filters={"label": HOME_LABEL}):
+        home = (network.attrs.get("Labels") or {}).get(HOME_LABEL, "")
+        if not home or os.path.isdir(home):
+            continue
+        try:
+            network.remove()
+        except docker.errors.APIError as exc:
+            if exc.status_code not in (403, 404):  # 403: in use; 404: gone already
+                raise
+        else:
+            removed.append(network.name)
+    if removed:
+        log.info("removed egress networks of deleted data dirs: %s", ", ".join(removed))
+    return removed
 
 
 def _free_port() -> int:

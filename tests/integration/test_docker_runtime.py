@@ -6,8 +6,10 @@ import subprocess
 from dataclasses import replace
 from typing import Any
 
+import docker.errors
 import pytest
 
+from engine.images import build_test_image, busybox_rootfs_tar
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 from engine.runtimes.docker import DockerRuntime
 from tests.integration.conftest import Collector
@@ -133,3 +135,22 @@ async def test_output_faster_than_we_read_arrives_whole_live_and_when_read_again
     expected = [str(i) for i in range(1, 200001)]
     assert live.out == expected and again.out == expected
     await sandbox.cleanup()
+
+
+def test_the_test_image_is_rebuilt_only_when_its_rootfs_changes(docker_client: Any) -> None:
+    tag = "agentdeck-test-rebuild:latest"
+    try:
+        first = build_test_image(docker_client, tag)
+        assert build_test_image(docker_client, tag) == first  # same bytes: kept as is
+        docker_client.api.tag(first, "agentdeck-test-rebuild", "first")  # keep it to compare
+        docker_client.api.import_image_from_data(  # a stale image under the tag
+            busybox_rootfs_tar(), repository="agentdeck-test-rebuild", tag="latest")
+        stale = docker_client.images.get(tag).id
+        rebuilt = build_test_image(docker_client, tag)
+        assert rebuilt not in (first, stale)
+        assert docker_client.images.get(tag).labels == docker_client.images.get(first).labels
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(stale)  # replaced and removed, not left dangling
+    finally:
+        for name in (tag, "agentdeck-test-rebuild:first"):
+            docker_client.images.remove(name)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from engine.egress import EgressProxy, Grant, parse_allow
-from engine.egress.network import network_name, remove_network
+from engine.egress.network import HOME_LABEL, ensure_network, network_name, remove_network
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.images import TEST_IMAGE
 from engine.runtimes.docker import DockerRuntime, Endpoint
@@ -200,3 +201,50 @@ async def test_a_container_outliving_its_engine_finds_the_next_proxy(
             await second.close()
     assert outcome.exit_code == 0 and sink.out == ["HTTP/1.1 200 OK"]
     assert events == [(spec.task_id, target, True)]
+
+
+# -- the network's life: removed when unused, pruned when its data dir is gone ----------
+
+@pytest.mark.docker
+async def test_closing_the_runtime_removes_an_unused_egress_network(
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
+    await _run(egress.rt, make_spec("true", network=True, options={"egress": ["x.org:443"]}))
+    assert docker_client.networks.list(names=[network_name(egress.home)])
+    await egress.rt.close()
+    assert not docker_client.networks.list(names=[network_name(egress.home)])
+
+
+def _fill_address_pools(client: Any, gone: Path) -> list[str]:
+    """Networks labelled with data dirs under ``gone`` until the daemon has no pool left."""
+    made: list[str] = []
+    for i in range(256):
+        name = f"agentdeck-test-filler-{gone.name}-{i}"
+        try:
+            client.networks.create(name, internal=True, labels={HOME_LABEL: str(gone / str(i))})
+        except docker.errors.APIError as exc:
+            assert "address pool" in str(exc.explanation), exc
+            return made
+        made.append(name)
+    raise AssertionError("the daemon never ran out of address pools")
+
+
+@pytest.mark.docker
+def test_networks_of_deleted_data_dirs_make_room_for_a_new_one(
+        docker_client: Any, tmp_path: Path) -> None:
+    kept_home = tmp_path / "kept"
+    kept_home.mkdir()
+    kept = docker_client.networks.create("agentdeck-test-kept", internal=True,
+                                         labels={HOME_LABEL: str(kept_home)})
+    fillers = _fill_address_pools(docker_client, tmp_path / "deleted")
+    home = str(tmp_path / "home")
+    try:
+        network = ensure_network(docker_client, home)
+        names = {n.name for n in docker_client.networks.list()}
+        assert network.name in names and kept.name in names
+        assert names.isdisjoint(fillers)
+    finally:
+        remove_network(docker_client, home)
+        kept.remove()
+        for name in fillers:
+            for left in docker_client.networks.list(names=[name]):
+                left.remove()
