@@ -23,10 +23,9 @@ from engine.egress.network import EgressNetwork
 from engine.egress.proxy import EventCallback
 from engine.errors import RuntimeUnavailable
 from engine.images import AGENT_IMAGE
-from engine.models import Stream
 from engine.runtimes.base import LaunchSpec, Runtime, Sandbox, Sink
 from engine.runtimes.docker_archive import SANDBOX_UID, CollectLimits
-from engine.runtimes.docker_cursor import LogPosition, decode_cursor
+from engine.runtimes.docker_cursor import LogCursor
 from engine.runtimes.docker_pool import (
     UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
     parse_endpoint,
@@ -122,7 +121,7 @@ class DockerRuntime(Runtime):
             except RuntimeUnavailable as exc:
                 error = error or exc
                 continue
-            return self._follow(name, container, spec, sink, decode_cursor(None))
+            return self._follow(name, container, spec, sink, LogCursor())
         assert error is not None
         raise error
 
@@ -147,7 +146,7 @@ class DockerRuntime(Runtime):
                 self._grant(container.id, spec)
         except RuntimeUnavailable as exc:
             return LostSandbox(ref, f"its egress proxy cannot run again: {exc}")
-        return self._follow(name, container, spec, sink, decode_cursor(cursor))
+        return self._follow(name, container, spec, sink, LogCursor.decode(cursor))
 
     async def _open_egress(self, name: str, spec: LaunchSpec) -> EgressNetwork | None:
         """The egress network (its proxy listening) if the profile is egress-limited."""
@@ -162,9 +161,9 @@ class DockerRuntime(Runtime):
         self._egress.grant(container_id, spec.task_id, allow)
 
     def _follow(self, name: str, container: Any, spec: LaunchSpec, sink: Sink,
-                positions: dict[Stream, LogPosition]) -> DockerSandbox:
+                cursor: LogCursor) -> DockerSandbox:
         sandbox = DockerSandbox(self._pool, self._pool.endpoints[name], container, spec, sink,
-                                positions, self._limits)
+                                cursor, self._limits)
         self._sandboxes[sandbox.ref] = sandbox
         sandbox.begin()
         return sandbox

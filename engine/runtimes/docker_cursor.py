@@ -1,15 +1,18 @@
 """Positions in a container's log, as Docker's own timestamps, and the cursor string.
 
-A `LogPosition` is the timestamp of the last log message of the last delivered line
-plus how many messages carried exactly that timestamp (a long line arrives as several
-16 KiB messages sharing one timestamp). Resuming asks the daemon for messages ``since``
-that moment — inclusive — and skips the ``count`` already delivered.
+Both output streams are read in one log request. Each stream has a `LogPosition`: the
+timestamp of the last log message of its last delivered line plus how many messages
+carried exactly that timestamp (a long line arrives as several 16 KiB messages sharing
+one timestamp). The `LogCursor` adds ``scan_ns``, a moment before which every message
+of both streams has been delivered. Resuming asks the daemon for messages ``since``
+that moment — inclusive — and each stream skips what its position says it has.
 """
 from __future__ import annotations
 
 import calendar
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from engine.errors import InvalidInput
@@ -23,34 +26,57 @@ class LogPosition(NamedTuple):
     ts_ns: int = 0
     count: int = 0
 
+
+@dataclass(frozen=True)
+class LogCursor:
+    """Where reading a container's log resumes; `encode` makes the stored string."""
+
+    stdout: LogPosition = LogPosition()
+    stderr: LogPosition = LogPosition()
+    scan_ns: int = 0  # every message of both streams stamped before this was delivered
+
+    def position(self, stream: Stream) -> LogPosition:
+        return self.stdout if stream is Stream.STDOUT else self.stderr
+
+    def moved(self, stream: Stream, pos: LogPosition) -> LogCursor:
+        """This cursor with ``stream`` at ``pos``."""
+        return replace(self, **{stream.value: pos})
+
     def since(self) -> str | None:
-        """The ``since`` query value that includes this position's messages, exactly."""
-        if not self.ts_ns:
+        """The ``since`` query value that includes every message not yet delivered."""
+        if not self.scan_ns:
             return None
-        return f"{self.ts_ns // 1_000_000_000}.{self.ts_ns % 1_000_000_000:09d}"
+        return f"{self.scan_ns // 1_000_000_000}.{self.scan_ns % 1_000_000_000:09d}"
 
+    def encode(self) -> str:
+        """The opaque cursor string, e.g. ``stderr=0:0;stdout=…:3;scan=…``."""
+        return (f"stderr={self.stderr.ts_ns}:{self.stderr.count};"
+                f"stdout={self.stdout.ts_ns}:{self.stdout.count};scan={self.scan_ns}")
 
-def encode_cursor(positions: dict[Stream, LogPosition]) -> str:
-    """The opaque cursor string of both streams' positions, e.g. ``stderr=0:0;stdout=…``."""
-    return ";".join(f"{stream.value}={pos.ts_ns}:{pos.count}" for stream, pos in sorted(
-        positions.items(), key=lambda item: item[0].value))
+    @classmethod
+    def decode(cls, cursor: str | None) -> LogCursor:
+        """Parse `encode`'s output; None or "" means "from the beginning".
 
+        A cursor stored before ``scan`` existed resumes from its older stream.
 
-def decode_cursor(cursor: str | None) -> dict[Stream, LogPosition]:
-    """Parse `encode_cursor`'s output; None or "" means "from the beginning".
-
-    Raises:
-        InvalidInput: the cursor was not made by `encode_cursor`.
-    """
-    positions = {Stream.STDOUT: LogPosition(), Stream.STDERR: LogPosition()}
-    try:
-        for part in filter(None, (cursor or "").split(";")):
-            name, _, value = part.partition("=")
-            ts_ns, _, count = value.partition(":")
-            positions[Stream(name)] = LogPosition(int(ts_ns), int(count))
-    except ValueError as exc:
-        raise InvalidInput(f"unreadable Docker log cursor {cursor!r}: {exc}") from None
-    return positions
+        Raises:
+            InvalidInput: the cursor was not made by `encode`.
+        """
+        positions = {Stream.STDOUT: LogPosition(), Stream.STDERR: LogPosition()}
+        scan: int | None = None
+        try:
+            for part in filter(None, (cursor or "").split(";")):
+                name, _, value = part.partition("=")
+                if name == "scan":
+                    scan = int(value)
+                    continue
+                ts_ns, _, count = value.partition(":")
+                positions[Stream(name)] = LogPosition(int(ts_ns), int(count))
+        except ValueError as exc:
+            raise InvalidInput(f"unreadable Docker log cursor {cursor!r}: {exc}") from None
+        if scan is None:
+            scan = min(pos.ts_ns for pos in positions.values())
+        return cls(positions[Stream.STDOUT], positions[Stream.STDERR], scan)
 
 
 class TimestampParser:
@@ -73,7 +99,8 @@ class LineReader:
     """Turns log messages into lines, skipping those at or before a start position.
 
     Lines longer than `MAX_LINE_BYTES` are cut and marked; ``line_pos`` is the position
-    after the last complete line returned.
+    after the last complete line returned, ``last_ts`` the timestamp of the last message
+    taken, ``partial_ts`` that of the first message of a line not yet complete.
     """
 
     def __init__(self, start: LogPosition, parse_ts: Callable[[bytes], int]) -> None:
@@ -82,14 +109,13 @@ class LineReader:
         self._ts, self._count = start
         self._skip_ts, self._skip_count = start
         self._skip_seen = 0
-        self._frames = self._skipped_any = 0
         self._parts: list[bytes] = []
         self._part_len = self._dropped = 0
+        self.partial_ts: int | None = None
 
     def feed(self, frames: list[bytes]) -> list[str]:
         """The lines completed by ``frames`` (payloads with their timestamp prefix)."""
         lines: list[str] = []
-        self._frames += len(frames)
         for frame in frames:
             stamp, _, payload = frame.partition(b" ")
             ts_ns = self._parse_ts(stamp)
@@ -113,19 +139,20 @@ class LineReader:
         """The last line if the output ended without a newline."""
         return [self._line()] if self._parts or self._dropped else []
 
-    def may_miss(self, tail: int) -> bool:
-        """After a read limited to the last ``tail`` messages: could some be missing?"""
-        return self._frames >= tail and not self._skipped_any
+    @property
+    def last_ts(self) -> int:
+        return self._ts
 
     def _skipped(self, ts_ns: int) -> bool:
         if ts_ns < self._skip_ts or (ts_ns == self._skip_ts and self._skip_seen < self._skip_count):
             self._skip_seen += ts_ns == self._skip_ts
-            self._skipped_any = 1
             return True
         self._skip_ts = 0  # past the start: timestamps only grow from here
         return False
 
     def _add(self, data: bytes) -> None:
+        if self.partial_ts is None:
+            self.partial_ts = self._ts
         room = MAX_LINE_BYTES - self._part_len
         if len(data) > room:
             self._dropped += len(data) - room
@@ -139,5 +166,6 @@ class LineReader:
         if self._dropped:
             text += cut_marker(self._dropped)
         self._parts, self._part_len, self._dropped = [], 0, 0
+        self.partial_ts = None
         self.line_pos = LogPosition(self._ts, self._count)
         return text

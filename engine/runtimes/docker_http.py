@@ -13,6 +13,7 @@ from engine.models import Stream
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxL")
+_STDERR = 2  # the stream byte of a multiplexed log message's header
 
 
 class LogRequest:
@@ -25,11 +26,10 @@ class LogRequest:
     ``_url``) and on http.client's socket file (``raw._fp.fp``), as docker-py itself does.
     """
 
-    def __init__(self, api: Any, container_id: str, stream: Stream, follow: bool,
+    def __init__(self, api: Any, container_id: str, follow: bool,
                  since: str | None, tail: int | None = None) -> None:
         params: dict[str, Any] = {
-            "stdout": int(stream is Stream.STDOUT), "stderr": int(stream is Stream.STDERR),
-            "follow": int(follow), "timestamps": 1, "tail": "all" if tail is None else tail}
+            "stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": 1, "tail": "all" if tail is None else tail}
         if since is not None:
             params["since"] = since
         url = api._url("/containers/{0}/logs", container_id)
@@ -37,21 +37,23 @@ class LogRequest:
         api._raise_for_status(self._response)
         self._closer = CancellableStream(iter(()), self._response)
 
-    def frames(self) -> Iterator[list[bytes]]:
-        """Yield the payloads of the log messages, one list per chunk received."""
+    def frames(self) -> Iterator[dict[Stream, list[bytes]]]:
+        """Yield the payloads of the log messages by stream, once per chunk received."""
         buf = b""
         for chunk in self._body():
             buf += chunk
-            frames, offset = [], 0
+            out: list[bytes] = []
+            err: list[bytes] = []
+            offset = 0
             while len(buf) - offset >= 8:
-                length = _HEADER.unpack_from(buf, offset)[1]
+                kind, length = _HEADER.unpack_from(buf, offset)
                 end = offset + 8 + length
                 if end > len(buf):
                     break
-                frames.append(buf[offset + 8:end])
+                (err if kind == _STDERR else out).append(buf[offset + 8:end])
                 offset = end
             buf = buf[offset:]
-            yield frames
+            yield {Stream.STDOUT: out, Stream.STDERR: err}
 
     def _body(self) -> Iterator[bytes]:
         """The response body in pieces as large as have arrived."""

@@ -1,7 +1,7 @@
 """One task attempt's container: its exit, its output, its files.
 
-Three daemon threads per container, each blocked in one Docker call: one follow stream
-per output stream (`LogFollower`) and one ``wait``. Nothing blocks the loop.
+Two daemon threads per container, each blocked in one Docker call: the follow stream of
+its output (`LogFollower`) and ``wait``. Nothing blocks the loop.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from engine.errors import RuntimeUnavailable
 from engine.models import Stream
 from engine.runtimes.base import LaunchSpec, Outcome, Sandbox, Sink
 from engine.runtimes.docker_archive import CollectLimits, extract_capped, pack_tree
-from engine.runtimes.docker_cursor import LogPosition, encode_cursor
+from engine.runtimes.docker_cursor import LogCursor
 from engine.runtimes.docker_logs import LogFollower
 from engine.runtimes.docker_pool import UNREACHABLE, Endpoint, EndpointPool, describe
 
@@ -59,19 +59,17 @@ class LostSandbox(Sandbox):
 
 
 class DockerSandbox(Sandbox):
-    """A task container; output flows to ``sink`` from ``positions`` on once `begin` ran."""
+    """A task container; output flows to ``sink`` from ``cursor`` on once `begin` ran."""
 
     def __init__(self, pool: EndpointPool, endpoint: Endpoint, container: Any,
-                 spec: LaunchSpec, sink: Sink, positions: dict[Stream, LogPosition],
+                 spec: LaunchSpec, sink: Sink, cursor: LogCursor,
                  limits: CollectLimits) -> None:
         self.ref = f"{endpoint.name}/{container.id}"
         self._pool, self._endpoint, self._container = pool, endpoint, container
         self._spec, self._sink, self._limits = spec, sink, limits
-        self._positions = dict(positions)
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._followers = [LogFollower(container, s, positions[s], self._on_lines, loop)
-                           for s in (Stream.STDOUT, Stream.STDERR)]
+        self._follower = LogFollower(container, cursor, self._on_lines, loop)
         self._exit: asyncio.Future[Outcome] = loop.create_future()
         self._closed = threading.Event()
         self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,
@@ -80,21 +78,19 @@ class DockerSandbox(Sandbox):
     def begin(self) -> None:
         """Start following output and waiting for the exit; takes an endpoint slot."""
         self._pool.take(self._endpoint.name, self.ref)
-        for follower in self._followers:
-            follower.start()
+        self._follower.start()
         self._waiter.start()
 
-    def _on_lines(self, stream: Stream, lines: list[str], pos: LogPosition) -> None:
-        self._positions[stream] = pos
-        self._sink(stream, lines, encode_cursor(self._positions))
+    def _on_lines(self, stream: Stream, lines: list[str], cursor: LogCursor) -> None:
+        self._sink(stream, lines, cursor.encode())
 
     async def wait(self) -> Outcome:
         outcome = await asyncio.shield(self._exit)
-        await asyncio.gather(*(asyncio.shield(f.done) for f in self._followers))
+        await asyncio.shield(self._follower.done)
         self._pool.release(self._endpoint.name, self.ref)
-        broken = [f.error for f in self._followers if f.error]
+        broken = self._follower.error
         if broken and outcome.reason is None:
-            return Outcome(outcome.exit_code, reason="; ".join(broken), lost=outcome.lost)
+            return Outcome(outcome.exit_code, reason=broken, lost=outcome.lost)
         return outcome
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -141,8 +137,7 @@ class DockerSandbox(Sandbox):
     def detach(self) -> None:
         """Stop following (the container keeps running); a later attach resumes."""
         self._closed.set()
-        for follower in self._followers:
-            follower.close()
+        self._follower.close()
 
     # -- waiter thread -----------------------------------------------------------------
 
@@ -154,8 +149,7 @@ class DockerSandbox(Sandbox):
             outcome = Outcome(None, reason=f"waiting for the container failed: {exc}", lost=True)
         if outcome is None:  # detached
             return
-        for follower in self._followers:
-            follower.container_exited()
+        self._follower.container_exited()
         try:
             self._loop.call_soon_threadsafe(self._set_exit, outcome)
         except RuntimeError:

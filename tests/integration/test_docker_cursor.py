@@ -7,7 +7,7 @@ from engine.errors import InvalidInput
 from engine.models import Stream
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 from engine.runtimes.docker_cursor import (
-    LineReader, LogPosition, TimestampParser, decode_cursor, encode_cursor,
+    LineReader, LogCursor, LogPosition, TimestampParser,
 )
 from engine.runtimes.docker_http import _Unchunker
 from engine.runtimes.docker_pool import parse_endpoint
@@ -28,12 +28,19 @@ def test_timestamps_with_trimmed_or_missing_fractions() -> None:
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    positions = {Stream.STDOUT: LogPosition(NS + 5, 2), Stream.STDERR: LogPosition()}
-    assert decode_cursor(encode_cursor(positions)) == positions
-    assert decode_cursor(None) == {Stream.STDOUT: LogPosition(), Stream.STDERR: LogPosition()}
+    cursor = LogCursor(stdout=LogPosition(NS + 5, 2), scan_ns=NS + 7)
+    assert LogCursor.decode(cursor.encode()) == cursor
+    assert LogCursor.decode(None) == LogCursor()
     with pytest.raises(InvalidInput, match="unreadable Docker log cursor"):
-        decode_cursor("stdout=abc")
-    assert LogPosition(NS + 7, 1).since() == "1795575600.000000007"
+        LogCursor.decode("stdout=abc")
+    assert cursor.since() == "1795575600.000000007" and LogCursor().since() is None
+    assert cursor.moved(Stream.STDERR, LogPosition(NS, 1)).position(Stream.STDERR) == (NS, 1)
+
+
+def test_a_cursor_stored_before_the_scan_mark_resumes_from_its_older_stream() -> None:
+    old = LogCursor.decode(f"stderr={NS + 3}:1;stdout={NS + 9}:2")
+    assert old == LogCursor(LogPosition(NS + 9, 2), LogPosition(NS + 3, 1), NS + 3)
+    assert LogCursor.decode(f"stderr=0:0;stdout={NS}:1").scan_ns == 0  # stderr: from the start
 
 
 def test_resume_skips_exactly_what_was_delivered_even_with_equal_timestamps() -> None:
@@ -50,9 +57,10 @@ def test_a_long_line_in_several_messages_is_one_line_and_is_cut_at_the_limit() -
     part = b"x" * 16384
     assert reader.feed([frame(".1", part)] * 5) == []
     assert reader.line_pos == LogPosition()  # a half line is not a position to resume at
+    assert reader.partial_ts == NS + 100000000
     (line,) = reader.feed([frame(".1", b"yz\n")])
     assert line == "x" * MAX_LINE_BYTES + cut_marker(5 * 16384 + 2 - MAX_LINE_BYTES)
-    assert reader.line_pos == LogPosition(NS + 100000000, 6)
+    assert reader.line_pos == LogPosition(NS + 100000000, 6) and reader.partial_ts is None
     assert reader.feed([frame(".2", b"tail")]) == [] and reader.finish() == ["tail"]
 
 

@@ -11,6 +11,7 @@ from engine.errors import RuntimeUnavailable
 from engine.images import TEST_IMAGE
 from engine.models import Stream
 from engine.runtimes.docker import DockerRuntime, Endpoint
+from engine.runtimes.docker_cursor import LogCursor, LogPosition
 from tests.integration.conftest import Collector
 
 pytestmark = pytest.mark.docker
@@ -136,3 +137,23 @@ async def test_a_container_the_daemon_refuses_is_explained_and_the_endpoint_stay
     with pytest.raises(RuntimeUnavailable, match="refused to create agentdeck-.*Minimum memory limit"):
         await runtime.start(make_spec("true", memory="1m"), Collector())
     assert runtime.free_slots() == 8
+
+
+async def test_a_silent_stream_does_not_hold_a_resume_back_to_the_start(
+        runtime: DockerRuntime, make_spec: Any, docker_client: Any, tmp_path: Path) -> None:
+    spec = make_spec("seq 1 3000; sleep 2.5; echo last")
+    stored = Collector()
+    sandbox = await runtime.start(spec, stored)
+    while len(stored.out) < 3000:
+        await asyncio.sleep(0.05)
+    stored.cut = True
+    await runtime.close()
+    cursor = LogCursor.decode(stored.cursor)
+    assert cursor.stderr == LogPosition() and cursor.scan_ns > 0  # stderr never wrote
+
+    later = local_runtime(tmp_path / "home")
+    resumed = Collector(lines=stored.lines, cursor=stored.cursor)
+    again = await later.attach(spec, sandbox.ref, stored.cursor, resumed)
+    assert (await again.wait()).exit_code == 0
+    await later.close()
+    assert stored.out == [str(i) for i in range(1, 3001)] + ["last"]
