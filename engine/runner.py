@@ -65,8 +65,9 @@ class AttemptRunner:
         return adapter_for(self.profile, self.task)
 
     def _runtime(self) -> Runtime:
-        name = "builtin" if self.profile.kind == "builtin" else self.task.runtime
-        return self.engine.runtime(name)
+        if self.profile.kind == "builtin":  # the loop in the engine, tools on task.runtime
+            return self.engine.runtime(f"builtin:{self.task.runtime}")
+        return self.engine.runtime(self.task.runtime)
 
     # ---- public -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -118,7 +119,7 @@ class AttemptRunner:
         if runtime.name == "local" and self.profile.kind not in ("shell", "builtin"):
             find_cli(self.profile)  # names the npm/pip package when the CLI is missing
         if self.profile.setup and not self.task.follow_up:
-            await self._setup(runtime, spec)
+            await self._setup(self.engine.runtime(self.task.runtime), spec)
         what = "follow-up" if self.task.follow_up else "attempt"
         self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
         sandbox = await runtime.start(spec, self.tasklog)
@@ -178,6 +179,7 @@ class AttemptRunner:
 
     async def _finish(self, sandbox: Sandbox, outcome: Outcome) -> None:
         if outcome.requeue_after is not None and self.stop_state is None:
+            await sandbox.cleanup()  # the next attempt starts afresh
             await self._requeue(outcome)
             return
         state, error = self._final_state(outcome)

@@ -55,6 +55,23 @@ class ToolHost(Protocol):
         ...
 
 
+def checked_path(path: str, *, for_write: bool = False) -> PurePosixPath:
+    """``path`` as the model sent it, if it is relative and stays in the repository.
+
+    Raises:
+        ToolError: absolute, ``~``, NUL, ``..``, or (to write) a path under ``.git``.
+    """
+    raw = (path or ".").strip() or "."
+    pure = PurePosixPath(raw)
+    if "\0" in raw or pure.is_absolute() or raw.startswith("~"):
+        raise ToolError(f"{raw!r}: use a path relative to the repository root")
+    if ".." in pure.parts:
+        raise ToolError(f"{raw!r}: '..' is not allowed; paths stay inside the repository")
+    if for_write and ".git" in pure.parts:
+        raise ToolError(f"{raw!r}: files under .git are not written by tools")
+    return pure
+
+
 class HeadTail:
     """Keeps the first and last ``limit/2`` bytes of a stream and counts the rest."""
 
@@ -97,17 +114,12 @@ class LocalToolHost:
     # -- paths -------------------------------------------------------------------------
     def resolve(self, path: str, *, for_write: bool = False) -> Path:
         """The real path of ``path`` inside the root, or `ToolError` saying why not."""
-        raw = (path or ".").strip() or "."
-        pure = PurePosixPath(raw)
-        if "\0" in raw or pure.is_absolute() or raw.startswith("~"):
-            raise ToolError(f"{raw!r}: use a path relative to the repository root")
-        if ".." in pure.parts:
-            raise ToolError(f"{raw!r}: '..' is not allowed; paths stay inside the repository")
+        pure = checked_path(path, for_write=for_write)
         real = (self.root / pure).resolve()
         if real != self.root and not real.is_relative_to(self.root):
-            raise ToolError(f"{raw!r} leads outside the repository (through a symlink)")
+            raise ToolError(f"{path!r} leads outside the repository (through a symlink)")
         if for_write and ".git" in real.relative_to(self.root).parts:
-            raise ToolError(f"{raw!r}: files under .git are not written by tools")
+            raise ToolError(f"{path!r}: files under .git are not written by tools")
         return real
 
     def _rel(self, real: Path) -> str:

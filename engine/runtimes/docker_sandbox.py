@@ -75,6 +75,11 @@ class DockerSandbox(Sandbox):
         self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,
                                         name=f"agentdeck-wait-{container.short_id}")
 
+    @property
+    def container(self) -> Any:
+        """The SDK container (the built-in agent's tools act in it)."""
+        return self._container
+
     def begin(self) -> None:
         """Start following output and waiting for the exit; takes an endpoint slot."""
         self._pool.take(self._endpoint.name, self.ref)

@@ -1,19 +1,24 @@
-"""The built-in agent as a sandbox: its loop runs in the engine, its tools in the working copy.
+"""The built-in agent as a sandbox: its loop runs in the engine, its tools in the sandbox.
 
 `run_builtin` talks to the LLM provider from the engine process (no egress from any
-sandbox is needed) and acts through a `LocalToolHost` confined to the task's working copy.
+sandbox is needed, the API key stays here) and acts through a `ToolHost`: on the local
+runtime a `LocalToolHost` confined to the task's working copy; on Docker a
+`DockerToolHost` in a container of the task (made like any agent's container, with a
+command that only keeps it alive), whose tree is collected at the end like any other.
 Wrapping it as a `Sandbox` lets the runner treat it like any other agent: start, wait,
-stop, diff. It cannot outlive the engine: after a restart the attempt is reported lost and
-can be retried.
+stop, diff. The loop cannot outlive the engine: after a restart the attempt is reported
+lost (its container's files are still collected) and can be retried.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any, Callable, Protocol
 
 from engine.agents.builtin import run_builtin
-from engine.agents.builtin_host import LocalToolHost
+from engine.agents.builtin_docker import DockerToolHost
+from engine.agents.builtin_host import LocalToolHost, ToolHost
 from engine.errors import AgentdeckError
 from engine.llm.errors import RateLimited
 from engine.models import ParsedEntry
@@ -24,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PauseProvider = Callable[[str, float], None]
 DEFAULT_RATE_LIMIT_PAUSE = 60.0
+#: The tool container's own command: it only has to stay up while tools run in it.
+KEEPALIVE = ("sh", "-c", "while :; do sleep 3600; done")
 
 
 class EntrySink(Protocol):
@@ -32,9 +39,12 @@ class EntrySink(Protocol):
 
 
 class BuiltinSandbox(Sandbox):
-    def __init__(self, task: asyncio.Task[Outcome]) -> None:
-        self.ref = ""  # nothing to re-attach to after a restart
+    """The agent loop's task, and the container its tools act in (None: local)."""
+
+    def __init__(self, task: asyncio.Task[Outcome], box: Sandbox | None = None) -> None:
+        self.ref = box.ref if box is not None else ""
         self._task = task
+        self._box = box
 
     async def wait(self) -> Outcome:
         try:
@@ -47,15 +57,37 @@ class BuiltinSandbox(Sandbox):
     async def stop(self, grace: float = 10.0) -> None:
         self._task.cancel()
 
+    async def collect(self) -> None:
+        if self._box is not None:
+            await self._box.collect()
+
+    async def cleanup(self, keep: bool = False) -> None:
+        if self._box is not None:
+            await self._box.cleanup(keep=keep)
+
 
 class BuiltinRuntime(Runtime):
-    """Runs profiles of kind ``builtin``; ``pause_provider`` is told about rate limits."""
+    """Runs profiles of kind ``builtin``; ``pause_provider`` is told about rate limits.
+
+    Args:
+        tools: the Docker runtime whose container the tools act in; None: the local
+            working copy.
+    """
 
     name = "builtin"
 
-    def __init__(self, home: Any, pause_provider: PauseProvider) -> None:
+    def __init__(self, home: Any, pause_provider: PauseProvider,
+                 tools: Runtime | None = None) -> None:
         self.home = home
         self._pause = pause_provider
+        self._tools = tools
+
+    async def check(self) -> None:
+        if self._tools is not None:
+            await self._tools.check()
+
+    def free_slots(self) -> int | None:
+        return self._tools.free_slots() if self._tools is not None else None
 
     async def start(self, spec: LaunchSpec, sink: Sink) -> BuiltinSandbox:
         profile = spec.profile
@@ -63,17 +95,26 @@ class BuiltinRuntime(Runtime):
             raise AgentdeckError(f"agent profile {profile.name!r} needs provider and model")
         provider = get_provider(profile.provider, self.home)
         client = make_client(provider)
+        box: Sandbox | None = None
+        try:
+            host: ToolHost = LocalToolHost(spec.workdir)
+            if self._tools is not None:  # no secrets in the container: the loop holds the key
+                box = await self._tools.start(replace(spec, argv=KEEPALIVE, env={}), sink)
+                host = DockerToolHost(box.container)  # type: ignore[attr-defined]
+        except BaseException:
+            await client.aclose()
+            raise
         entries: EntrySink = sink  # type: ignore[assignment]  # the engine's TaskLog
-        task = asyncio.ensure_future(self._run(spec, client, provider.name, entries))
-        return BuiltinSandbox(task)
+        task = asyncio.ensure_future(self._run(spec, client, provider.name, entries, host))
+        return BuiltinSandbox(task, box)
 
     async def _run(self, spec: LaunchSpec, client: Any, provider: str,
-                   entries: EntrySink) -> Outcome:
+                   entries: EntrySink, host: ToolHost) -> Outcome:
         opts = spec.profile.options
         try:
             outcome = await run_builtin(
                 spec.argv[-1], client=client, model=spec.profile.model or "",
-                tools=LocalToolHost(spec.workdir), emit=entries.parsed,
+                tools=host, emit=entries.parsed,
                 max_steps=int(opts.get("max_steps", 40)),
                 max_tokens_total=int(opts.get("max_tokens_total", 2_000_000)),
                 budget_usd=opts.get("budget_usd"))
@@ -92,12 +133,17 @@ class BuiltinRuntime(Runtime):
 
     async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None,
                      sink: Sink) -> BuiltinSandbox:
+        """The attempt is lost; its container (if any) is found so its files come back."""
         lost = Outcome(exit_code=None, lost=True,
                        reason="the built-in agent was interrupted by an agentdeck restart; "
                               "retry the task")
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         done.set_result(lost)
-        return BuiltinSandbox(asyncio.ensure_future(_resolved(done)))
+        box = None
+        if ref and self._tools is not None:
+            box = await self._tools.attach(replace(spec, argv=KEEPALIVE, env={}), ref,
+                                           cursor, sink)
+        return BuiltinSandbox(asyncio.ensure_future(_resolved(done)), box)
 
 
 async def _resolved(future: asyncio.Future[Outcome]) -> Outcome:

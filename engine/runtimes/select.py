@@ -37,8 +37,6 @@ class RuntimeRegistry:
 
     def choose(self, requested: str | None, profile: AgentProfile) -> str:
         """The runtime name to store on a new task ("auto" is settled when it starts)."""
-        if profile.kind == "builtin":
-            return "local"  # its tools act on the local working copy (see inprocess.py)
         name = requested or profile.runtime or self.default
         if name not in KNOWN + (AUTO,):
             raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
@@ -58,19 +56,33 @@ class RuntimeRegistry:
         return self.default
 
     def get(self, name: str) -> Runtime:
-        if name == AUTO:
-            name = self.default if self.default != AUTO else "local"
+        """The runtime ``name``; ``builtin:<runtime>`` is the built-in agent's runtime
+        with its tools on ``<runtime>``."""
+        base, _, tools = name.partition(":")
+        if base == "builtin":
+            name = f"builtin:{self._settled(tools or 'local')}"
+        else:
+            name = self._settled(name)
         if name not in self._instances:
             self._instances[name] = self._make(name)
         return self._instances[name]
+
+    def _settled(self, name: str) -> str:
+        if name == AUTO:
+            return self.default if self.default != AUTO else "local"
+        return name
 
     def _make(self, name: str) -> Runtime:
         if name == "local":
             from engine.runtimes.local import LocalRuntime
             return LocalRuntime()
-        if name == "builtin":
+        if name.startswith("builtin:"):
             from engine.runtimes.inprocess import BuiltinRuntime
-            return BuiltinRuntime(self.home, self._pause_provider)
+            tools = name.partition(":")[2]
+            if tools not in KNOWN:
+                raise InvalidInput(f"unknown runtime {tools!r}: use local or docker")
+            return BuiltinRuntime(self.home, self._pause_provider,
+                                  self.get("docker") if tools == "docker" else None)
         if name == "docker":
             from engine.runtimes.docker import DockerRuntime, parse_endpoint
             endpoints = [parse_endpoint(line) for line in self.docker_endpoints] or None

@@ -33,6 +33,20 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
+def builtin_home(home: Path, base_url: str, model: str, profile_extra: str = "",
+                 provider_extra: str = "") -> Path:
+    """A data dir with provider ``fake`` at ``base_url`` (key in $FAKE_LLM_KEY) and a
+    built-in agent profile ``bot`` using it."""
+    home.mkdir(exist_ok=True)
+    (home / "providers.toml").write_text(
+        f'[providers.fake]\nkind = "openai"\nbase_url = "{base_url}"\n'
+        f'api_key_env = "FAKE_LLM_KEY"\nkeyring = false\n{provider_extra}')
+    (home / "agents.toml").write_text(
+        f'[profiles.bot]\nkind = "builtin"\nprovider = "fake"\nmodel = "{model}"\n'
+        f'secrets = ["FAKE_LLM_KEY"]\n{profile_extra}')
+    return home
+
+
 async def open_engine(home: Path, **kw) -> Engine:
     if "default_runtime" not in kw:
         kw["default_runtime"] = "local"

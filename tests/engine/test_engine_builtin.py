@@ -7,7 +7,7 @@ import pytest
 
 from engine.models import EntryKind, ReviewState, TaskState
 from engine.pricing import cost_usd
-from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
+from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 from tests.fakes.scripts import rate_limited, reply, tool_call
 
@@ -17,16 +17,9 @@ MODEL = "gpt-4.1"
 
 @pytest.fixture
 def home(tmp_path, llm_server: LLMServer, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "providers.toml").write_text(
-        f'[providers.fake]\nkind = "openai"\nbase_url = "{llm_server.base_url}"\n'
-        'api_key_env = "FAKE_LLM_KEY"\nkeyring = false\nmax_parallel = 2\n')
-    (home / "agents.toml").write_text(
-        f'[profiles.bot]\nkind = "builtin"\nprovider = "fake"\nmodel = "{MODEL}"\n'
-        'secrets = ["FAKE_LLM_KEY"]\n')
     monkeypatch.setenv("FAKE_LLM_KEY", KEY)
-    return home
+    return builtin_home(tmp_path / "home", llm_server.base_url, MODEL,
+                        provider_extra="max_parallel = 2\n")
 
 
 async def test_builtin_agent_edits_runs_and_finishes(tmp_path, home, llm_server):
