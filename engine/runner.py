@@ -101,7 +101,12 @@ class AttemptRunner:
         profile = with_api_hosts(profile, env, self.engine.home)
         run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
         run_dir.mkdir(parents=True, exist_ok=True)
-        return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir)
+        state_dir = None
+        if profile.kind != "builtin":  # a CLI's sessions, for `--resume` in a follow-up
+            state_dir = self.engine.home / "runs" / task.id / "agent-home"
+            state_dir.mkdir(exist_ok=True)
+        return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir,
+                          state_dir)
 
     async def _workdir(self) -> Path:
         task = self.task

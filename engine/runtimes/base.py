@@ -43,6 +43,7 @@ class LaunchSpec:
     profile: AgentProfile
     env: dict[str, str] = field(default_factory=dict)
     run_dir: Path | None = None        # where the runtime may keep its own files
+    state_dir: Path | None = None      # the agent's home kept between attempts (Docker)
 
 
 @dataclass(frozen=True)

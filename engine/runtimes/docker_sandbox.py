@@ -8,15 +8,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import posixpath
 import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 import requests
 import urllib3.exceptions
 
-from engine.errors import RuntimeUnavailable
+from engine.errors import AgentdeckError, RuntimeUnavailable
 from engine.models import Stream
 from engine.runtimes.base import LaunchSpec, Outcome, Sandbox, Sink
 from engine.runtimes.docker_archive import CollectLimits, extract_capped, pack_tree
@@ -28,17 +30,26 @@ log = logging.getLogger(__name__)
 
 #: Where the task's tree lives inside the container.
 WORKDIR = "/work"
+#: The sandbox user's home: agent CLIs keep their sessions there (resumed by follow-ups).
+AGENT_HOME = "/home/agent"
+#: What an agent's home may hold to be kept for the next attempt.
+HOME_LIMITS = CollectLimits(max_bytes=256 << 20, max_files=20_000)
 #: Seconds one ``wait`` request may block before it is renewed (so `close` is heard).
 _WAIT_POLL = 5
 
 
 def copy_in(container: Any, spec: LaunchSpec) -> None:
-    """Copy ``spec.workdir`` (with its ``.git``) into the container's /work."""
+    """Copy ``spec.workdir`` (with its ``.git``) into the container's /work, and the
+    agent's home of the previous attempt (``spec.state_dir``) into its home."""
     spool = spec.run_dir if spec.run_dir is not None and spec.run_dir.is_dir() else None
-    with tempfile.TemporaryFile(dir=spool) as tar:
-        pack_tree(spec.workdir, tar)
-        tar.seek(0)
-        container.put_archive(WORKDIR, tar)
+    trees = [(spec.workdir, WORKDIR)]
+    if spec.state_dir is not None and spec.state_dir.is_dir():
+        trees.append((spec.state_dir, AGENT_HOME))
+    for source, target in trees:
+        with tempfile.TemporaryFile(dir=spool) as tar:
+            pack_tree(source, tar)
+            tar.seek(0)
+            container.put_archive(target, tar)
 
 
 class LostSandbox(Sandbox):
@@ -109,11 +120,18 @@ class DockerSandbox(Sandbox):
             ) from exc
 
     async def collect(self) -> None:
-        await asyncio.to_thread(self._collect)
+        await asyncio.to_thread(self._collect, WORKDIR, self._spec.workdir, self._limits)
+        if self._spec.state_dir is not None:
+            try:
+                await asyncio.to_thread(self._collect, AGENT_HOME, self._spec.state_dir,
+                                        HOME_LIMITS)
+            except AgentdeckError as exc:  # the diff is what counts; a resume may fail
+                log.warning("the agent's home in %s is not kept for follow-ups: %s",
+                            self._container.name, exc)
 
-    def _collect(self) -> None:
+    def _collect(self, source: str, dest: Path, limits: CollectLimits) -> None:
         try:
-            chunks, _ = self._container.get_archive(WORKDIR)
+            chunks, _ = self._container.get_archive(source)
         except docker.errors.NotFound as exc:
             raise RuntimeUnavailable(
                 f"the container {self._container.name} is gone; its files cannot be copied back"
@@ -123,7 +141,7 @@ class DockerSandbox(Sandbox):
                 f"cannot copy the task's files back: {describe(self._endpoint)} does not "
                 f"answer ({exc})") from exc
         try:
-            extract_capped(chunks, self._spec.workdir, top=WORKDIR.strip("/"), limits=self._limits)
+            extract_capped(chunks, dest, top=posixpath.basename(source), limits=limits)
         finally:
             chunks.close()  # stop the daemon sending the rest of a refused tree
 

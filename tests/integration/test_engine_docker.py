@@ -85,3 +85,22 @@ async def test_auto_runtime_is_docker_only_with_the_agent_image(tmp_path, docker
             assert "agentdeck image build --offline" in fallback[0].message
     finally:
         await engine.close()
+
+
+async def test_a_follow_up_container_finds_the_agents_home_of_the_last_attempt(
+        tmp_path, home, docker_client):
+    """Agent CLIs keep their sessions in their home; `--resume` needs it back."""
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(repo, "mkdir -p ~/.claude && echo session-42 > "
+                                         "~/.claude/last && echo one > one.txt")
+        assert (await wait_done(engine, task.id, timeout=120)).state == TaskState.SUCCEEDED
+        await engine.follow_up(task.id, "cat ~/.claude/last; echo two > two.txt")
+        done = await wait_done(engine, task.id, timeout=120)
+        assert done.state == TaskState.SUCCEEDED and done.attempt == 2, done.error
+        assert stdout_lines(engine, task.id)[-1] == "session-42"
+        patch = await engine.get_patch(task.id)
+        assert "+one" in patch and "+two" in patch and ".claude" not in patch
+    finally:
+        await engine.close()
