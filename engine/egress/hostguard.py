@@ -13,6 +13,10 @@ import shutil
 import subprocess
 
 
+#: Marks our rules, so those of bridges that are gone can be found and removed.
+COMMENT = "agentdeck-egress"
+
+
 def guard_host(bridge: str, proxy_port: int) -> str | None:
     """Install the rules (once); return None, or why the host could not be guarded."""
     iptables = shutil.which("iptables")
@@ -20,12 +24,36 @@ def guard_host(bridge: str, proxy_port: int) -> str | None:
         return "iptables is not installed"
     if os.geteuid() != 0:
         return "installing iptables rules needs root"
-    accept = ["INPUT", "-i", bridge, "-p", "tcp", "--dport", str(proxy_port), "-j", "ACCEPT"]
-    drop = ["INPUT", "-i", bridge, "-j", "DROP"]
+    drop_stale_rules()
+    tag = ["-m", "comment", "--comment", COMMENT]
+    accept = ["INPUT", "-i", bridge, "-p", "tcp", "--dport", str(proxy_port), *tag, "-j", "ACCEPT"]
+    drop = ["INPUT", "-i", bridge, *tag, "-j", "DROP"]
     for rule in (drop, accept):  # both inserted at the top: ACCEPT ends up first
         if _run(iptables, "-C", *rule) != 0 and _run(iptables, "-I", rule[0], "1", *rule[1:]) != 0:
             return f"iptables refused the rule {' '.join(rule)}"
     return None
+
+
+def drop_stale_rules() -> list[str]:
+    """Remove our rules on bridges that no longer exist; the removed rules, as listed.
+
+    A network's rules outlive it otherwise: each new egress network has a new bridge.
+    """
+    iptables = shutil.which("iptables")
+    if iptables is None or os.geteuid() != 0:
+        return []
+    listed = subprocess.run([iptables, "-w", "-S", "INPUT"], capture_output=True, text=True)
+    stale = [line for line in listed.stdout.splitlines()
+             if f"--comment {COMMENT}" in line and not _interface_exists(line)]
+    for line in stale:
+        _run(iptables, "-D", *line.split()[1:])
+    return stale
+
+
+def _interface_exists(rule: str) -> bool:
+    words = rule.split()
+    name = words[words.index("-i") + 1] if "-i" in words else ""
+    return bool(name) and os.path.exists(f"/sys/class/net/{name}")
 
 
 def _run(iptables: str, *args: str) -> int:

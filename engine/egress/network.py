@@ -19,7 +19,7 @@ from typing import Any
 
 import docker.errors
 
-from engine.egress.hostguard import bridge_name, guard_host
+from engine.egress.hostguard import bridge_name, drop_stale_rules, guard_host
 from engine.errors import RuntimeUnavailable
 
 HOME_LABEL = "agentdeck.home"
@@ -126,6 +126,7 @@ def prune_stale_networks(client: Any) -> list[str]:
         else:
             removed.append(network.name)
     if removed:
+        drop_stale_rules()
         log.info("removed egress networks of deleted data dirs: %s", ", ".join(removed))
     return removed
 
@@ -138,7 +139,8 @@ def _free_port() -> int:
 
 
 def remove_network(client: Any, home: str) -> None:
-    """Remove the data dir's egress network unless it is missing or still in use."""
+    """Remove the data dir's egress network (and its host rules) unless it is missing or
+    still in use."""
     try:
         client.networks.get(network_name(home)).remove()
     except docker.errors.NotFound:
@@ -146,6 +148,8 @@ def remove_network(client: Any, home: str) -> None:
     except docker.errors.APIError as exc:
         if exc.status_code != 403:  # 403: containers still use it; it stays
             raise
+    else:
+        drop_stale_rules()
 
 
 def container_at(client: Any, name: str, ip: str) -> str | None:

@@ -7,6 +7,9 @@ agent CLI would.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ import docker.errors
 import pytest
 
 from engine.egress import EgressProxy, Grant, parse_allow
+from engine.egress.hostguard import bridge_name
 from engine.egress.network import HOME_LABEL, ensure_network, network_name, remove_network
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.images import TEST_IMAGE
@@ -209,9 +213,18 @@ async def test_a_container_outliving_its_engine_finds_the_next_proxy(
 async def test_closing_the_runtime_removes_an_unused_egress_network(
         egress: Egress, make_spec: Any, docker_client: Any) -> None:
     await _run(egress.rt, make_spec("true", network=True, options={"egress": ["x.org:443"]}))
-    assert docker_client.networks.list(names=[network_name(egress.home)])
+    bridge = bridge_name(docker_client.networks.get(network_name(egress.home)).attrs)
+    assert bridge in _input_rules() or not _input_rules()  # guarded where iptables works
     await egress.rt.close()
     assert not docker_client.networks.list(names=[network_name(egress.home)])
+    assert bridge not in _input_rules()  # its host rules went with it
+
+
+def _input_rules() -> str:
+    if shutil.which("iptables") is None or os.geteuid() != 0:
+        return ""
+    return subprocess.run(["iptables", "-w", "-S", "INPUT"], capture_output=True,
+                          text=True).stdout
 
 
 def _fill_address_pools(client: Any, gone: Path) -> list[str]:
