@@ -259,13 +259,19 @@ class DockerRuntime(Runtime):
         found = []
         for name in self._pool.endpoints:
             try:
-                containers = self._pool.client(name).containers.list(
+                # The plain list, not the SDK's (which inspects each container and fails
+                # on one removed meanwhile).
+                listed = self._pool.client(name).api.containers(
                     all=True, filters={"label": [f"agentdeck.home={self._home}"]})
             except (RuntimeUnavailable, *UNREACHABLE):
                 continue
-            found += [OurContainer(name, f"{name}/{c.id}", c.name, c.labels["agentdeck.task"],
-                                   int(c.labels.get("agentdeck.attempt", 0)), c.status)
-                      for c in containers if labels_match(c, self._home)]
+            for c in listed:
+                labels = c.get("Labels") or {}
+                if "agentdeck.task" in labels and labels.get("agentdeck.home") == self._home:
+                    found.append(OurContainer(
+                        name, f"{name}/{c['Id']}", (c.get("Names") or ["/?"])[0].lstrip("/"),
+                        labels["agentdeck.task"], int(labels.get("agentdeck.attempt", 0)),
+                        str(c.get("State", ""))))
         return found
 
     async def remove_orphans(self, known_task_ids: set[str] | list[str]) -> list[str]:

@@ -101,6 +101,6 @@ async def runtime(docker_client: Any, tmp_path: Path):
 
 
 def remove_ours(client: Any, home: str) -> None:
-    for container in client.containers.list(all=True,
+    for container in client.containers.list(all=True, sparse=True,
                                             filters={"label": f"agentdeck.home={home}"}):
         container.remove(force=True)

@@ -1,4 +1,5 @@
-"""Real Claude Code inside the full agent image, through the engine, behind the egress proxy.
+"""Real Claude Code inside the full agent image, through the engine, behind the egress proxy:
+its API calls pass, its own connection elsewhere is refused and shown in the task log.
 
 Needs the agent image (`agentdeck image build --offline`, about 3 minutes); skipped,
 saying so, where it has not been built.
@@ -23,7 +24,7 @@ PROFILE = f"""
 [profiles.claude]
 kind = "claude_code"
 command = ["claude", "-p", "{{prompt}}", "--output-format", "stream-json", "--verbose",
-           "--permission-mode", "acceptEdits"]
+           "--permission-mode", "bypassPermissions"]
 env = ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "DISABLE_TELEMETRY",
        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"]
 secrets = ["ANTHROPIC_API_KEY"]
@@ -31,6 +32,8 @@ image = "{AGENT_IMAGE}"
 network = true
 options = {{ egress = ["api.anthropic.com:443"] }}
 """
+#: Run by the agent's Bash tool: Python's urllib honours the proxy variables.
+PROBE = "python3 -c \"import urllib.request as u; u.urlopen('http://example.com/', timeout=5)\""
 
 
 @pytest.fixture
@@ -55,6 +58,7 @@ async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
     llm_server.enqueue(reply("Writing it.", tool_call("Write", {"file_path": "/work/hello.txt",
                                                                  "content": "hello\n"})),
                        when=_offers("Write"))
+    llm_server.enqueue(reply("", tool_call("Bash", {"command": PROBE})), when=_answers_tool)
     llm_server.enqueue(reply("Done: wrote hello.txt"), when=_answers_tool)
     engine = await open_engine(home, default_runtime="docker")
     try:
@@ -65,6 +69,9 @@ async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
         assert done.runtime == "docker" and done.session_id
         assert "+hello" in await engine.get_patch(task.id)
         assert "sk-test-image" not in repr([(e.text, e.data) for e in entries])
+        texts = [e.text for e in entries]
+        assert "egress refused: example.com:80 is not on the profile's allowlist" in texts
+        assert any("HTTP Error 403" in t for t in texts)  # the agent's own view of it
 
         llm_server.enqueue(reply("It holds one line."))
         await engine.follow_up(task.id, "what is in it?")

@@ -117,7 +117,8 @@ async def test_builtin_agent_on_docker_edits_in_its_container(
         assert command.data["output"] == "1000\nkey=[]\n"  # the sandbox user, no key
         assert not (tmp_path / "trace").exists()
         await wait_until(lambda: not docker_client.containers.list(
-            all=True, filters={"label": f"agentdeck.home={home}"}), what="container removed")
+            all=True, sparse=True, filters={"label": f"agentdeck.home={home}"}),
+            what="container removed")
     finally:
         await engine.close()
 
@@ -135,4 +136,5 @@ async def test_after_a_restart_the_attempt_is_lost_but_its_files_come_back(
     await again.collect()
     assert (spec.workdir / "made.txt").read_text() == "by the agent\n"
     await again.cleanup()
-    assert not docker_client.containers.list(all=True, filters={"id": box.ref.split("/")[1]})
+    assert not docker_client.containers.list(all=True, sparse=True,
+                                             filters={"id": box.ref.split("/")[1]})

@@ -9,6 +9,7 @@ from engine.images import AGENT_IMAGE, TEST_IMAGE
 from engine.models import TaskState
 from tests.engine.enginekit import (
     kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done,
+    wait_until,
 )
 
 pytestmark = pytest.mark.docker
@@ -25,7 +26,8 @@ def home(tmp_path, docker_client):
 
 
 def _ours(client, home) -> list:
-    return client.containers.list(all=True, filters={"label": f"agentdeck.home={home}"})
+    return client.containers.list(all=True, sparse=True,
+                                  filters={"label": f"agentdeck.home={home}"})
 
 
 async def test_tasks_run_in_containers_and_leave_none_behind(tmp_path, home, docker_client):
@@ -41,7 +43,8 @@ async def test_tasks_run_in_containers_and_leave_none_behind(tmp_path, home, doc
             assert stdout_lines(engine, task_id) == ["1000"]
             patch = await engine.get_patch(task_id)
             assert f"+{n}" in patch and "deleted file mode" in patch
-        assert _ours(docker_client, home) == []
+        # A task is reported done before its container is removed.
+        await wait_until(lambda: not _ours(docker_client, home), what="containers removed")
     finally:
         await engine.close()
 
