@@ -144,6 +144,16 @@ class DockerToolHost:
         found = (posixpath.normpath(name) for name in output.split(b"\0") if name)
         return sorted(name.decode("utf-8", "replace") for name in found)
 
+    async def read_many(self, names: Sequence[str], max_bytes: int) -> list[tuple[str, bytes]]:
+        """One ``tar`` of the files in the container (an archive call per file costs
+        ~40 ms: a search through 1000 files took 41 s)."""
+        checked = [checked_path(name).as_posix() for name in names]
+        if not checked:
+            return []
+        exec_id = await self._exec_create(["tar", "-cf", "-", "--", *checked], stderr=False)
+        chunks = await self._docker(self._api.exec_start, exec_id, stream=True)
+        return await asyncio.to_thread(_regular_files, chunks, max_bytes)
+
     async def _run_quiet(self, argv: list[str]) -> tuple[int, bytes]:
         """A short helper command's exit code and whole stdout."""
         exec_id = await self._exec_create(argv, stderr=False)
@@ -219,6 +229,20 @@ class _ChunkReader(io.RawIOBase):
         size = min(len(target), len(self._buf))
         target[:size], self._buf = self._buf[:size], self._buf[size:]
         return size
+
+
+def _regular_files(chunks: Any, max_bytes: int) -> list[tuple[str, bytes]]:
+    """The regular files of a tar stream up to ``max_bytes`` each (others are skipped)."""
+    found = []
+    try:
+        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+            for member in tar:
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None and member.size <= max_bytes:
+                    found.append((posixpath.normpath(member.name), handle.read()))
+    except (tarfile.TarError, *UNREACHABLE):
+        pass  # a cut stream: what was read so far is still good
+    return found
 
 
 def _one_file_tar(name: str, data: bytes) -> bytes:

@@ -54,6 +54,11 @@ class ToolHost(Protocol):
         """Every file below ``path`` (or ``path`` itself), root-relative, sorted, no .git."""
         ...
 
+    async def read_many(self, names: Sequence[str], max_bytes: int) -> list[tuple[str, bytes]]:
+        """The contents of the files ``names`` (as `walk` lists them), in one go; a file
+        that is missing, unreadable or larger than ``max_bytes`` is left out."""
+        ...
+
 
 def checked_path(path: str, *, for_write: bool = False) -> PurePosixPath:
     """``path`` as the model sent it, if it is relative and stays in the repository.
@@ -169,6 +174,20 @@ class LocalToolHost:
         if not real.is_dir():
             raise MissingFile(f"{path}: no such file or directory")
         return await asyncio.to_thread(self._walk, real)
+
+    async def read_many(self, names: Sequence[str], max_bytes: int) -> list[tuple[str, bytes]]:
+        return await asyncio.to_thread(self._read_many, names, max_bytes)
+
+    def _read_many(self, names: Sequence[str], max_bytes: int) -> list[tuple[str, bytes]]:
+        found = []
+        for name in names:
+            try:
+                real = self.resolve(name)
+                if real.stat().st_size <= max_bytes:
+                    found.append((name, self._read(real, name)))
+            except (ToolError, OSError):
+                continue
+        return found
 
     def _walk(self, top: Path) -> list[str]:
         found = []

@@ -20,6 +20,8 @@ READ_LINES = 400
 LIST_LIMIT = 1000
 SEARCH_LIMIT = 200
 SEARCH_MAX_BYTES = 2 * 1024 * 1024
+#: Files read per host call while searching (one archive for a container).
+SEARCH_BATCH = 500
 RUN_TIMEOUT, RUN_TIMEOUT_MAX = 120, 1800
 LOG_ARG_CHARS = 2000
 
@@ -159,25 +161,19 @@ class Toolbox:
             regex = re.compile(pattern)
         except re.error as exc:
             raise ToolError(f"bad regular expression {pattern!r}: {exc}") from None
+        names = [name for name in await self.host.walk(path) if _matches(name, glob)]
         hits: list[str] = []
-        for name in await self.host.walk(path):
+        for start in range(0, len(names), SEARCH_BATCH):
             if len(hits) >= SEARCH_LIMIT:
                 break
-            if _matches(name, glob):
-                hits += await self._search_file(regex, name, SEARCH_LIMIT - len(hits))
+            batch = await self.host.read_many(names[start:start + SEARCH_BATCH],
+                                              SEARCH_MAX_BYTES)
+            for name, data in batch:
+                hits += _matching_lines(regex, name, data)[:SEARCH_LIMIT - len(hits)]
         body = "\n".join(hits) or "no matches"
         if len(hits) >= SEARCH_LIMIT:
             body += f"\n[stopped at {SEARCH_LIMIT} matches; narrow the search]"
         return _result("search", body, f"search {pattern!r}: {len(hits)} matches")
-
-    async def _search_file(self, regex: re.Pattern[str], name: str, room: int) -> list[str]:
-        data = await self.host.read(name)
-        if len(data) > SEARCH_MAX_BYTES or b"\0" in data[:8192]:
-            return []
-        lines = data.decode("utf-8", "replace").splitlines()
-        found = [f"{name}:{n}: {line[:200]}" for n, line in enumerate(lines, 1)
-                 if regex.search(line)]
-        return found[:room]
 
     async def run(self, command: str, timeout: int = RUN_TIMEOUT) -> ToolOutcome:
         seconds = min(max(timeout, 1), RUN_TIMEOUT_MAX)
@@ -207,6 +203,13 @@ def _checked_args(call: ToolCall) -> dict[str, Any]:
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ToolError(f"argument {name!r} must be a {props[name]['type']}")
     return dict(call.args)
+
+
+def _matching_lines(regex: re.Pattern[str], name: str, data: bytes) -> list[str]:
+    if b"\0" in data[:8192]:
+        return []  # binary
+    lines = data.decode("utf-8", "replace").splitlines()
+    return [f"{name}:{n}: {line[:200]}" for n, line in enumerate(lines, 1) if regex.search(line)]
 
 
 def _matches(path: str, glob: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 from engine.agents.builtin import BuiltinOutcome, run_builtin
 from engine.agents.builtin_host import LocalToolHost, ToolError
+from engine.agents.builtin_tools import SEARCH_MAX_BYTES, Toolbox
 from engine.llm import (
     AnthropicClient, LLMError, LLMProtocolError, LLMTimeout, OpenAIChatClient, RetryPolicy,
 )
@@ -273,3 +274,14 @@ async def test_cancelling_a_command_kills_its_group(repo: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await dies(int(pid_file.read_text()))
+
+
+async def test_search_skips_binary_and_large_files(repo: Path) -> None:
+    (repo / "data.bin").write_bytes(b"\0twice\0")
+    (repo / "huge.py").write_text("twice\n" * (SEARCH_MAX_BYTES // 6 + 1))
+    tools = Toolbox(LocalToolHost(repo))
+    found = await tools.search(r"tw\w+", glob="*.py")
+    assert found.text == "src/util.py:1: def twice(v):"
+    assert (await tools.search("nothing-like-this")).text == "no matches"
+    listed = await tools.list_files("src")
+    assert listed.text == "src/app.py\nsrc/util.py"

@@ -9,6 +9,7 @@ import pytest
 
 from engine.agents.builtin_docker import DockerToolHost
 from engine.agents.builtin_host import MissingFile, ToolError
+from engine.agents.builtin_tools import Toolbox
 from engine.images import TEST_IMAGE
 from engine.models import EntryKind, ReviewState, TaskState
 from engine.runtimes.docker import DockerRuntime
@@ -60,6 +61,12 @@ async def test_files_are_read_written_and_listed_inside_the_container(
     assert await host.walk("src") == ["src/main.py"]
     code, out = await host.exec("ls -ln docs/new/notes.md | awk '{print $3}'", 10)
     assert out.strip() == "1000"  # owned by the sandbox user, editable by its commands
+    await host.exec("head -c 5000 /dev/zero > big.bin; ln -s README.md link", 10)
+    many = await host.read_many(["README.md", "gone.txt", "big.bin", "link", "src/main.py"],
+                                max_bytes=4096)
+    assert many == [("README.md", b"changed\n"), ("src/main.py", b"print('hi')\n")]
+    found = await Toolbox(host).search("print|changed")
+    assert found.text == "README.md:1: changed\nsrc/main.py:1: print('hi')"
 
 
 async def test_paths_are_checked_and_symlinks_followed_only_inside(host: DockerToolHost) -> None:
