@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine import writes as wr
 from engine.errors import IllegalTransition, InvalidInput
 from engine.models import ReviewState, Task, TaskState
+from engine.runtimes.select import AUTO, KNOWN as KNOWN_RUNTIMES
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -64,6 +65,23 @@ class Controls:
         return task
 
     async def update_settings(self: "Engine", **settings: Any) -> None:
+        """Store and apply settings; runtime and endpoint changes count for tasks that
+        start from now on (running ones go on where they are).
+
+        Raises:
+            InvalidInput: a bad runtime name or endpoint line, or an endpoint to remove
+                still runs tasks (nothing is stored then).
+        """
+        runtime = settings.get("default_runtime")
+        if runtime is not None and runtime not in (*KNOWN_RUNTIMES, AUTO):
+            raise InvalidInput(f"unknown default runtime {runtime!r}: use auto, local or docker")
+        current = await self.get_settings()
+        if settings.get("docker_endpoints", current["docker_endpoints"]) != current[
+                "docker_endpoints"]:
+            await self.runtimes.set_docker_endpoints(list(settings["docker_endpoints"]))
+        if settings.get("default_runtime", current["default_runtime"]) != current[
+                "default_runtime"]:
+            await self.runtimes.set_default(settings["default_runtime"])
         for key, value in settings.items():
             await self.store.awrite(wr.set_setting(key, value))
         if "max_parallel" in settings:

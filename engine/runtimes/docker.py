@@ -107,6 +107,16 @@ class DockerRuntime(Runtime):
     def free_slots(self) -> int | None:
         return self._pool.free_slots()
 
+    async def set_endpoints(self, endpoints: list[Endpoint]) -> None:
+        """Place new containers on ``endpoints`` from now on (running ones go on).
+
+        Raises:
+            InvalidInput: an endpoint to remove or repoint still runs tasks.
+        """
+        for name in await asyncio.to_thread(self._pool.reconfigure,
+                                            endpoints or [default_endpoint()]):
+            self._ncpu.pop(name, None)
+
     async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:
         """Create, fill and start the attempt's container where most slots are free.
 

@@ -162,6 +162,36 @@ class EndpointPool:
         with self._lock:
             self._busy[name].discard(key)
 
+    def reconfigure(self, endpoints: list[Endpoint]) -> list[str]:
+        """Use ``endpoints`` from now on; the names whose client was dropped.
+
+        Raises:
+            InvalidInput: duplicate names, or an endpoint to remove (or to point at
+                another daemon) still runs sandboxes.
+        """
+        wanted = {e.name: e for e in endpoints}
+        if not endpoints or len(wanted) != len(endpoints):
+            raise InvalidInput(f"Docker endpoints need unique names, got "
+                               f"{[e.name for e in endpoints]}")
+        with self._lock:
+            gone = [name for name, old in self.endpoints.items()
+                    if name not in wanted or wanted[name].url != old.url]
+            busy = [name for name in gone if self._busy[name]]
+            if busy:
+                raise InvalidInput(
+                    f"Docker endpoint {busy[0]} still runs {len(self._busy[busy[0]])} task(s); "
+                    "change or remove it when they have finished")
+            dropped = [self._clients.pop(name) for name in gone if name in self._clients]
+            for name in gone:
+                self._busy.pop(name, None)
+                self._down_until.pop(name, None)
+            self.endpoints = wanted
+            for name in wanted:
+                self._busy.setdefault(name, set())
+        for client in dropped:
+            client.close()
+        return gone
+
     def close(self) -> None:
         """Close all clients (running containers are not affected)."""
         with self._lock:

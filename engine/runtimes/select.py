@@ -42,6 +42,26 @@ class RuntimeRegistry:
             raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
         return name
 
+    async def set_default(self, name: str) -> None:
+        """Make ``name`` the default for tasks submitted or started from now on."""
+        if name not in KNOWN + (AUTO,):
+            raise InvalidInput(f"unknown default runtime {name!r}: use auto, local or docker")
+        self.default = name
+        await self.resolve_default()
+
+    async def set_docker_endpoints(self, lines: list[str]) -> None:
+        """Use these endpoint lines (`parse_endpoint`) for new containers from now on.
+
+        Raises:
+            InvalidInput: a line cannot be read, or an endpoint to remove still runs tasks.
+        """
+        from engine.runtimes.docker import DockerRuntime, parse_endpoint
+        endpoints = [parse_endpoint(line) for line in lines]
+        runtime = self._instances.get("docker")
+        if isinstance(runtime, DockerRuntime):
+            await runtime.set_endpoints(endpoints)
+        self.docker_endpoints = list(lines)
+
     async def resolve_default(self) -> str:
         """Settle "auto": docker if usable, else local (announced as a notice)."""
         if self.default != AUTO:

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from engine.errors import InvalidInput
 from engine.events import TaskUpdated
 from engine.models import ReviewState, TaskState
+from engine.runtimes.docker_pool import Endpoint, EndpointPool
 from tests.engine.enginekit import (
     make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )
@@ -147,3 +151,39 @@ async def test_timeout_ends_the_task_as_timed_out(tmp_path):
         assert "timed out after 1 s" in done.error
     finally:
         await engine.close()
+
+
+async def test_runtime_settings_apply_to_tasks_submitted_from_then_on(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home", default_runtime="local", drive_queue=False)
+    try:
+        before = await engine.submit(repo, "true")
+        docker = engine.runtime("docker")  # made before the change: reconfigured in place
+        await engine.update_settings(default_runtime="docker",
+                                     docker_endpoints=["box tcp://127.0.0.1:1 3"])
+        after = await engine.submit(repo, "true")
+        assert (before.runtime, after.runtime) == ("local", "docker")
+        assert engine.runtime("docker") is docker and docker.free_slots() == 3  # box only
+        with pytest.raises(InvalidInput, match="unknown default runtime 'kubernetes'"):
+            await engine.update_settings(default_runtime="kubernetes", max_parallel=9)
+        with pytest.raises(InvalidInput, match="cannot read the Docker endpoint"):
+            await engine.update_settings(docker_endpoints=["box notaurl"], max_parallel=9)
+        settings = await engine.get_settings()
+        assert settings["max_parallel"] != 9 and settings["default_runtime"] == "docker"
+    finally:
+        await engine.close()
+
+
+def test_endpoints_change_only_where_no_task_runs() -> None:
+    pool = EndpointPool([Endpoint("local", None, 2), Endpoint("box", "tcp://10.0.0.5:2376", 4)])
+    pool.take("box", "task-1")
+    pool.reconfigure([Endpoint("local", None, 5), Endpoint("box", "tcp://10.0.0.5:2376", 4),
+                      Endpoint("new", "ssh://me@new", 1)])
+    assert pool.free_slots() == 5 + 3 + 1
+    with pytest.raises(InvalidInput, match="box still runs 1 task"):
+        pool.reconfigure([Endpoint("local", None, 5)])
+    with pytest.raises(InvalidInput, match="box still runs 1 task"):
+        pool.reconfigure([Endpoint("box", "tcp://10.0.0.6:2376", 4)])
+    pool.release("box", "task-1")
+    pool.reconfigure([Endpoint("box", "tcp://10.0.0.6:2376", 4)])
+    assert list(pool.endpoints) == ["box"] and pool.free_slots() == 4
