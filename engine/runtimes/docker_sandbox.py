@@ -43,8 +43,8 @@ def copy_in(container: Any, spec: LaunchSpec) -> None:
     agent's home of the previous attempt (``spec.state_dir``) into its home."""
     spool = spec.run_dir if spec.run_dir is not None and spec.run_dir.is_dir() else None
     trees = [(spec.workdir, WORKDIR)]
-    if spec.state_dir is not None and spec.state_dir.is_dir():
-        trees.append((spec.state_dir, AGENT_HOME))
+    if spec.state_dir is not None and spec.state_dir.is_dir() and any(spec.state_dir.iterdir()):
+        trees.append((spec.state_dir, AGENT_HOME))  # (an empty one would cost a copy)
     for source, target in trees:
         with tempfile.TemporaryFile(dir=spool) as tar:
             pack_tree(source, tar)
