@@ -53,6 +53,15 @@ class OurContainer:
     status: str
 
 
+#: The upstream DNS server of egress-limited containers: TEST-NET-1, never routed. Docker's
+#: embedded resolver forwards outside names from the host's namespace when the host's
+#: resolver is a loopback address (systemd-resolved's 127.0.0.53): seen on 20.10, a query
+#: for any name left an internal network that way — a channel around the proxy. The proxy
+#: resolves names on the host, so agents need no DNS of their own; names of containers
+#: are still answered by the embedded resolver itself.
+NOWHERE_DNS = "192.0.2.1"
+
+
 def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
                       ncpu: int, egress: EgressNetwork | None = None) -> dict[str, Any]:
     """``containers.create`` arguments: non-root, no capabilities, limited, offline
@@ -61,7 +70,8 @@ def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
     network = egress.name if egress else "bridge" if profile.network else "none"
     # The proxy variables come last: a profile cannot route around the proxy.
     environment = {**spec.env, **(egress.environment() if egress else {})}
-    return {
+    dns = {"dns": [NOWHERE_DNS]} if egress else {}
+    return {**dns,
         "image": profile.image, "command": list(spec.argv), "name": name, "labels": labels,
         "working_dir": WORKDIR, "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "environment": environment,

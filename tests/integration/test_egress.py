@@ -22,7 +22,7 @@ from engine.egress.hostguard import bridge_name
 from engine.egress.network import HOME_LABEL, ensure_network, network_name, remove_network
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.images import TEST_IMAGE
-from engine.runtimes.docker import DockerRuntime, Endpoint
+from engine.runtimes.docker import NOWHERE_DNS, DockerRuntime, Endpoint
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import Collector, remove_ours
 
@@ -261,3 +261,27 @@ def test_networks_of_deleted_data_dirs_make_room_for_a_new_one(
         for name in fillers:
             for left in docker_client.networks.list(names=[name]):
                 left.remove()
+
+
+@pytest.mark.docker
+async def test_egress_containers_ask_no_outside_dns_server(
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
+    """Docker 20.10 sends names asked on an internal network on to the host's resolver
+    when that is a loopback address (docs/egress.md has the experiment); egress-limited
+    containers get an upstream that is never routed, and still find their peers."""
+    spec = make_spec("true", network=True, options={"egress": ["x.org:443"]})
+    sandbox = await egress.rt.start(spec, Collector())
+    config = docker_client.api.inspect_container(sandbox.ref.split("/")[1])["HostConfig"]
+    await sandbox.wait()
+    await sandbox.cleanup()
+    assert config["Dns"] == [NOWHERE_DNS]
+    peer = docker_client.containers.run(TEST_IMAGE, ["sleep", "30"], detach=True, name=(
+        f"agentdeck-dns-peer-{spec.task_id}"), network=network_name(egress.home),
+        labels={"agentdeck.home": egress.home, "agentdeck.task": "peer"})
+    try:
+        ask = await _run(egress.rt, make_spec(
+            f"nslookup {peer.name} | grep -c Address", network=True,
+            options={"egress": ["x.org:443"]}))
+    finally:
+        peer.remove(force=True)
+    assert int(ask[-1]) >= 2  # the resolver's own address, then the peer's
