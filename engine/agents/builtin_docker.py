@@ -4,8 +4,9 @@ When a built-in agent's task runs on the Docker runtime, its loop stays in the e
 (the API key never enters the sandbox) and its tools act in a container that holds the
 working copy, made and hardened like any agent's container (`BuiltinRuntime` starts it
 with a command that only keeps it alive). Commands run with ``docker exec`` as the
-sandbox user: each exec is its own session, so once the command ends its process group
-is killed from a second exec, as the local host kills a command's process group. Files
+sandbox user under a small shell wrapper that gives the command its own session, a
+watchdog for its timeout, and kills its process group once it ends, as the local host
+kills a command's process group. Files
 move with the archive API. The container is the boundary, so paths are only checked
 for what the tools promise (relative, no ``..``, nothing written under ``.git``).
 """
@@ -33,9 +34,13 @@ WORKDIR = "/work"
 SANDBOX_UID = 1000
 #: Symlinks followed when reading, like the kernel's own limit in spirit.
 MAX_LINK_HOPS = 8
-#: The exec prints its own pid (= its process group) first, then becomes ``timeout``.
-_WRAPPER = 'echo "$$"; exec timeout -s KILL "$1" sh -c "$0" </dev/null 2>&1'
-_POLL = (0.02, 0.05, 0.1, 0.2)
+#: Runs "$0" (the command) for at most "$1" seconds. The command gets a session of its
+#: own and a watchdog another; once the command ends, its whole process group is killed
+#: (leftover background children would keep the output open, as on the local host) and
+#: so is the watchdog with its sleep. Exit code: the command's, 137 if the watchdog hit.
+_WRAPPER = ('setsid sh -c "$0" </dev/null 2>&1 & c=$!; '
+            'setsid sh -c \'sleep "$0"; kill -9 -"$1"\' "$1" "$c" </dev/null >/dev/null 2>&1 & '
+            'w=$!; wait "$c"; rc=$?; kill -9 -"$c" -"$w" 2>/dev/null; exit "$rc"')
 
 
 class SandboxGone(AgentdeckError):
@@ -58,31 +63,17 @@ class DockerToolHost:
         script = command if isinstance(command, str) else shlex.join(command)
         seconds = max(1, math.ceil(timeout))
         exec_id = await self._exec_create(["sh", "-c", _WRAPPER, script, str(seconds)])
-        reader = _ExecReader(self._api, exec_id)
+        loop = asyncio.get_running_loop()
+        reader = _ExecReader(self._api, exec_id, loop)
         started = time.monotonic()
         reader.start()
-        try:
-            code = await self._exit_code(exec_id, seconds + KILL_GRACE)
-        finally:
-            # Leftover background children would keep the output open: end the group.
-            if await asyncio.to_thread(reader.got_pgid.wait, KILL_GRACE) and reader.pgid > 0:
-                await self._run_quiet(["kill", "-9", f"-{reader.pgid}"])
-            await asyncio.to_thread(reader.join, KILL_GRACE)
-        timed_out = code in (124, 137, None) and time.monotonic() - started >= seconds
+        # The output ends when the wrapper has ended the command's process group.
+        await asyncio.wait({reader.ended}, timeout=seconds + KILL_GRACE)
+        info = await self._docker(self._api.exec_inspect, exec_id)
+        code = None if info.get("Running") else info.get("ExitCode")
+        timed_out = code in (137, None) and time.monotonic() - started >= seconds
         note = f"\n[killed: still running after {timeout:g} s]" if timed_out else ""
-        return (124 if timed_out else -1 if code is None else code), reader.output.text() + note
-
-    async def _exit_code(self, exec_id: str, limit: float) -> int | None:
-        """Wait for the exec's command to end (at most ``limit`` s); its exit code."""
-        deadline = time.monotonic() + limit
-        for i in range(1 << 30):
-            info = await self._docker(self._api.exec_inspect, exec_id)
-            if not info.get("Running") and info.get("ExitCode") is not None:  # not "not yet"
-                return int(info["ExitCode"])
-            if time.monotonic() > deadline:
-                return None
-            await asyncio.sleep(_POLL[min(i, len(_POLL) - 1)])
-        return None
+        return (124 if timed_out else -1 if code is None else int(code)), reader.output.text() + note
 
     # -- files ---------------------------------------------------------------------------
     async def read(self, path: str) -> bytes:
@@ -179,35 +170,29 @@ class DockerToolHost:
 
 
 class _ExecReader(threading.Thread):
-    """Reads one exec's output: the wrapper's pid line, then up to a head and a tail."""
+    """Reads one exec's output (a head and a tail of it); ``ended`` is set on the loop."""
 
-    def __init__(self, api: Any, exec_id: str) -> None:
+    def __init__(self, api: Any, exec_id: str, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(daemon=True, name=f"agentdeck-exec-{exec_id[:12]}")
-        self._api, self._exec_id = api, exec_id
+        self._api, self._exec_id, self._loop = api, exec_id, loop
         self.output = HeadTail()
-        self.pgid = 0
-        self.got_pgid = threading.Event()
-        self._first = b""
+        self.ended: asyncio.Future[None] = loop.create_future()
 
     def run(self) -> None:
         try:
             for chunk in self._api.exec_start(self._exec_id, stream=True):
-                self._take(chunk)
+                self.output.add(chunk)
         except UNREACHABLE:
             pass  # the exit code is what counts; a broken stream only cuts the output
         finally:
-            self.got_pgid.set()
+            try:
+                self._loop.call_soon_threadsafe(self._end)
+            except RuntimeError:
+                pass  # the loop is gone: nobody waits
 
-    def _take(self, chunk: bytes) -> None:
-        if self.pgid:
-            self.output.add(chunk)
-            return
-        self._first += chunk
-        line, newline, rest = self._first.partition(b"\n")
-        if newline:
-            self.pgid = int(line) if line.strip().isdigit() else -1
-            self.got_pgid.set()
-            self.output.add(rest)
+    def _end(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
 
 
 class _ChunkReader(io.RawIOBase):
