@@ -11,6 +11,7 @@ import math
 import posixpath
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ AGENT_HOME = "/home/agent"
 HOME_LIMITS = CollectLimits(max_bytes=256 << 20, max_files=20_000)
 #: Seconds one ``wait`` request may block before it is renewed (so `close` is heard).
 _WAIT_POLL = 5
+#: Looks at a SIGKILLed container's OOM flag, 0.1 s apart (see `_oom_killed`).
+_OOM_CHECKS = 10
 
 
 def copy_in(container: Any, spec: LaunchSpec) -> None:
@@ -194,13 +197,28 @@ class DockerSandbox(Sandbox):
         except UNREACHABLE as exc:
             return Outcome(None, reason=f"{gone} ({exc})", lost=True)
         try:
-            self._container.reload()
+            oom = self._oom_killed(code)
         except (docker.errors.NotFound, *UNREACHABLE) as exc:
             return Outcome(code, reason=f"{gone} ({exc})")
-        if self._container.attrs["State"].get("OOMKilled"):
+        if oom:
             return Outcome(code, oom_killed=True, reason=(
                 f"out of memory: the container hit its {self._spec.profile.memory} limit"))
         return Outcome(code)
+
+    def _oom_killed(self, code: int) -> bool:
+        """Whether the kernel's OOM killer ended the container.
+
+        The daemon learns of the OOM kill from its own event, which can arrive after the
+        exit (seen under load: exit 137, OOMKilled still false), so a SIGKILL exit is
+        looked at again for a moment before it is taken as a plain kill.
+        """
+        for _ in range(_OOM_CHECKS if code == 137 else 1):
+            self._container.reload()
+            if self._container.attrs["State"].get("OOMKilled"):
+                return True
+            if code == 137:
+                time.sleep(0.1)
+        return False
 
     def _wait_code(self) -> int | None:
         while not self._closed.is_set():

@@ -47,8 +47,8 @@ async def test_a_command_past_its_timeout_is_killed_and_background_children_do_n
     code, out = await host.exec("sleep 30 & echo started", 10)
     assert (code, out) == (0, "started\n")
     assert time.monotonic() - started < 15  # neither waited for the sleeps
-    _, left = await host.exec("ps -o comm | grep -c '^sleep' || true", 10)
-    assert left.strip() == "1"  # only the container's own keep-alive sleep is left
+    _, left = await host.exec("ps -o args | grep -c '^sleep 30$' || true", 10)
+    assert left.strip() == "0"  # both commands' sleeps are gone
 
 
 async def test_files_are_read_written_and_listed_inside_the_container(
