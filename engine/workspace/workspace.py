@@ -185,5 +185,8 @@ class Workspace:
         private = self._store.open(user)
         known = private.run("rev-parse", "--verify", "-q", f"{base}^{{commit}}", ok=(0, 1))
         if known.returncode:
-            raise RepoError(f"commit {base} is unknown in {user.root}: snapshot the task again")
+            raise RepoError(
+                f"the task's base commit {base[:12]} is no longer in {user.root} (history "
+                "rewritten and garbage-collected?): its change cannot be shown or applied; "
+                "retry the task to run it again on the current branch")
         return private

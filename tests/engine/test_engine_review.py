@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ConflictError, InvalidInput, UnsafeChange
+from engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from engine.models import ReviewState, TaskState
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
 
@@ -144,5 +144,24 @@ async def test_a_malicious_agent_runs_nothing_on_accept_and_escapes_nothing(tmp_
         assert not (repo / "passwd-link").exists()
         assert not marker.exists(), "a hook, fsmonitor or filter of the agent ran on the host"
         assert not (repo / ".git/hooks/post-commit").exists()
+    finally:
+        await engine.close()
+
+
+async def test_a_base_commit_gone_from_the_repo_is_explained(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "second")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await _finished(engine, repo, "echo changed >> README.md")
+        git(repo, "reset", "-q", "--hard", "HEAD~1")  # the base commit is rewritten away
+        git(repo, "reflog", "expire", "--expire=now", "--all")
+        git(repo, "gc", "-q", "--prune=now")
+        for action in (engine.get_patch, engine.accept):
+            with pytest.raises(RepoError, match="no longer in .*retry the task"):
+                await action(task.id)
+        assert (await engine.get_task(task.id)).review == ReviewState.PENDING  # nothing lost
     finally:
         await engine.close()
