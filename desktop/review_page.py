@@ -103,7 +103,7 @@ class ReviewPage(QWidget):
         if task is None or _key(task) == self._loaded:
             return
         self._loaded = _key(task)
-        self._ctx.runner.spawn(self._load(task))
+        self._ctx.runner.spawn(self._load(task), on_error=self._load_failed)
 
     async def _load(self, task: Task) -> None:
         engine = self._ctx.engine
@@ -119,6 +119,13 @@ class ReviewPage(QWidget):
         self.panel.set_patch(task.id, patch, unsafe)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
+
+    def _load_failed(self, exc: AgentdeckError) -> None:
+        """Say on the page why there is nothing to review (and try again next time)."""
+        self._loaded = None
+        self.placeholder.setText(f"This change cannot be shown: {exc}")
+        self.stack.setCurrentWidget(self.placeholder)
+        self.message.emit(str(exc))
 
     def request_accept(self) -> None:
         """Accept what is checked in the panel (key ``a``)."""

@@ -8,7 +8,7 @@ from PySide6.QtGui import QDesktopServices
 
 from engine.models import ReviewState
 from tests.desktop.appkit import open_session, qloop, run  # noqa: F401 (fixtures)
-from tests.engine.enginekit import make_repo
+from tests.engine.enginekit import git, make_repo
 
 
 class UrlCatcher(QObject):
@@ -44,3 +44,25 @@ def test_open_in_editor_and_folder_use_the_working_copy(qtbot, open_session, tmp
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert [u.toLocalFile() for u in catcher.urls] == [str(workdir / "NEW.md"), str(workdir)]
+
+
+def test_a_change_that_cannot_be_shown_says_why_on_the_page(qtbot, open_session, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "b.txt").write_text("b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "second")
+    session = open_session(tmp_path / "home")
+    window = session.window
+    window.show()
+    task = run(qtbot, session.ctx.engine.submit(repo, "echo hi > NEW.md"))
+    qtbot.waitUntil(lambda: getattr(window.model.task(task.id), "review", None)
+                    is ReviewState.PENDING, timeout=20_000)
+    git(repo, "reset", "-q", "--hard", "HEAD~1")  # the task's base is rewritten away
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    window.open_task(task.id)
+    window.actions_["show_review"].trigger()
+    page = window.review
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.placeholder
+                    and "no longer in" in page.placeholder.text(), timeout=10_000)
+    assert "retry the task" in page.placeholder.text()
