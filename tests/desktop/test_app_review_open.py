@@ -23,14 +23,19 @@ class UrlCatcher(QObject):
         self.urls.append(url)
 
 
-def test_open_in_editor_and_folder_use_the_working_copy(qtbot, open_session, tmp_path):
-    repo = make_repo(tmp_path / "repo")
+def _pending(qtbot, open_session, tmp_path: Path, repo: Path):
+    """The window, and a task of ``repo`` waiting for review in it."""
     session = open_session(tmp_path / "home")
     window = session.window
     window.show()
     task = run(qtbot, session.ctx.engine.submit(repo, "echo hi > NEW.md"))
     qtbot.waitUntil(lambda: getattr(window.model.task(task.id), "review", None)
                     is ReviewState.PENDING, timeout=20_000)
+    return window, task
+
+
+def test_open_in_editor_and_folder_use_the_working_copy(qtbot, open_session, tmp_path):
+    window, task = _pending(qtbot, open_session, tmp_path, make_repo(tmp_path / "repo"))
     window.open_task(task.id)
     window.actions_["show_review"].trigger()
     qtbot.waitUntil(lambda: len(window.review.panel.files) == 1, timeout=10_000)
@@ -51,12 +56,7 @@ def test_a_change_that_cannot_be_shown_says_why_on_the_page(qtbot, open_session,
     (repo / "b.txt").write_text("b\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "second")
-    session = open_session(tmp_path / "home")
-    window = session.window
-    window.show()
-    task = run(qtbot, session.ctx.engine.submit(repo, "echo hi > NEW.md"))
-    qtbot.waitUntil(lambda: getattr(window.model.task(task.id), "review", None)
-                    is ReviewState.PENDING, timeout=20_000)
+    window, task = _pending(qtbot, open_session, tmp_path, repo)
     git(repo, "reset", "-q", "--hard", "HEAD~1")  # the task's base is rewritten away
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "gc", "-q", "--prune=now")
