@@ -120,7 +120,7 @@ class AttemptRunner:
         await self._copy_local_files(workdir)
         spec = self._spec(workdir)
         runtime = self._runtime()
-        await runtime.check()
+        await runtime.check(self.profile.image)
         if runtime.name == "local" and self.profile.kind not in ("shell", "builtin"):
             find_cli(self.profile)  # names the npm/pip package when the CLI is missing
         if self.profile.setup and not self.task.follow_up:

@@ -98,8 +98,13 @@ class Runtime(abc.ABC):
         """How many more sandboxes this runtime can take now; None means no own limit."""
         return None
 
-    async def check(self) -> None:
-        """Raise `RuntimeUnavailable` with a clear reason if tasks cannot run now."""
+    async def check(self, image: str | None = None) -> None:
+        """Raise `RuntimeUnavailable` with a clear reason if tasks cannot run now.
+
+        Args:
+            image: the image the task will run in, for runtimes that use images
+                (default: the runtime's own default image).
+        """
 
     async def close(self) -> None:
         """Release runtime-wide resources (threads, clients). Sandboxes keep running."""

@@ -249,20 +249,21 @@ class DockerRuntime(Runtime):
 
     # -- checks and recovery ----------------------------------------------------------
 
-    async def check(self) -> None:
-        """Raise `RuntimeUnavailable` unless some endpoint answers and has the image."""
-        problems = await asyncio.to_thread(self._problems)
+    async def check(self, image: str | None = None) -> None:
+        """Raise `RuntimeUnavailable` unless some endpoint answers and has ``image``
+        (default: the runtime's image)."""
+        problems = await asyncio.to_thread(self._problems, image or self._image)
         if len(problems) == len(self._pool.endpoints):
             raise RuntimeUnavailable(" ".join(problems.values()))
 
-    def _problems(self) -> dict[str, str]:
+    def _problems(self, image: str) -> dict[str, str]:
         problems: dict[str, str] = {}
         for name, endpoint in self._pool.endpoints.items():
             try:
-                self._pool.client(name).images.get(self._image)
+                self._pool.client(name).images.get(image)
                 self._pool.mark_up(name)
             except docker.errors.ImageNotFound:
-                problems[name] = (f"The image {self._image} is missing on "
+                problems[name] = (f"The image {image} is missing on "
                                   f"{describe(endpoint)}: {BUILD_HINT}.")
             except RuntimeUnavailable as exc:
                 problems[name] = str(exc)

@@ -82,9 +82,9 @@ class BuiltinRuntime(Runtime):
         self._pause = pause_provider
         self._tools = tools
 
-    async def check(self) -> None:
+    async def check(self, image: str | None = None) -> None:
         if self._tools is not None:
-            await self._tools.check()
+            await self._tools.check(image)
 
     def free_slots(self) -> int | None:
         return self._tools.free_slots() if self._tools is not None else None
