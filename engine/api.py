@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Iterable, Sequence
 from engine.batchfile import BatchSpec
 from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound
 from engine.events import EventBus, Notice, TaskUpdated
+from engine.logsink import SeqCounter
 from engine.models import (
     AgentProfile, Batch, EntryKind, LogEntry, ReviewState, Task, TaskState,
 )
@@ -67,7 +68,7 @@ class Engine(Controls, Reviews):
                                         self._on_egress)
         self._runners: dict[str, AttemptRunner] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._seq: dict[str, int] = {}
+        self._seq: dict[str, SeqCounter] = {}
         self._watch_since = time.time()
         self._announced: dict[str, float] = {}  # task id -> when we last announced it
 
@@ -250,11 +251,12 @@ class Engine(Controls, Reviews):
     def runtime(self, name: str) -> Runtime:
         return self.runtimes.get(name)
 
-    async def next_seq(self, task_id: str) -> int:
-        """The sequence number the task's next log entry gets (logs of all attempts)."""
+    async def next_seq(self, task_id: str) -> SeqCounter:
+        """The counter of the task's log sequence numbers (one across all attempts)."""
         if task_id not in self._seq:
             await self.store.awrite(lambda conn: None)  # pending entries are committed
-            self._seq[task_id] = await asyncio.to_thread(self.store.last_seq, task_id) + 1
+            last = await asyncio.to_thread(self.store.last_seq, task_id)
+            self._seq.setdefault(task_id, SeqCounter(last + 1))
         return self._seq[task_id]
 
     # ---- submitting ---------------------------------------------------------------------
@@ -351,9 +353,9 @@ class Engine(Controls, Reviews):
         async def run() -> None:
             try:
                 await runner.run()
-            finally:
-                self._runners.pop(runner.task.id, None)
-                self._seq[runner.task.id] = runner.tasklog.next_seq
+            finally:  # a follow-up's runner may have taken the task's place already
+                if self._runners.get(runner.task.id) is runner:
+                    del self._runners[runner.task.id]
                 self.scheduler.wake()
         self.spawn(run())
 

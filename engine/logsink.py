@@ -9,6 +9,7 @@ cursor, publishes one `LogAppended` per batch, and reports facts the adapter fou
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.agents.base import AgentAdapter
@@ -20,13 +21,24 @@ from engine.store import Store
 FactsHandler = Callable[[str, dict[str, Any]], None]
 
 
+@dataclass
+class SeqCounter:
+    """The next log sequence number of one task, shared by the `TaskLog`s of its attempts.
+
+    Shared, not copied: an attempt is reported ended before its sandbox is removed, so a
+    follow-up may start while the previous attempt's runner is still finishing.
+    """
+
+    next: int
+
+
 class TaskLog:
-    def __init__(self, task_id: str, attempt: int, next_seq: int, *, store: Store,
+    def __init__(self, task_id: str, attempt: int, seq: SeqCounter, *, store: Store,
                  bus: EventBus, adapter: AgentAdapter, masker: Masker,
                  on_facts: FactsHandler) -> None:
         self.task_id = task_id
         self.attempt = attempt
-        self.next_seq = next_seq
+        self._seq = seq
         self._store = store
         self._bus = bus
         self._adapter = adapter
@@ -43,11 +55,11 @@ class TaskLog:
         self._emit(entries, cursor)
 
     def _raw_entries(self, stream: Stream, lines: list[str]) -> list[LogEntry]:
-        ts, tid, att, seq = time.time(), self.task_id, self.attempt, self.next_seq
+        ts, tid, att, seq = time.time(), self.task_id, self.attempt, self._seq.next
         raw, make = EntryKind.RAW, LogEntry._make  # _make: no Python frame per line
         entries = [make((tid, seq + i, ts, att, stream, raw, line, None))
                    for i, line in enumerate(lines)]
-        self.next_seq = seq + len(lines)
+        self._seq.next = seq + len(lines)
         return entries
 
     def _parse(self, stream: Stream, line: str) -> ParsedEntry:
@@ -60,9 +72,9 @@ class TaskLog:
         data = parsed.data
         if data and self._masker:
             data = _mask_data(data, self._masker)
-        entry = LogEntry(self.task_id, self.next_seq, time.time(), self.attempt, stream,
+        entry = LogEntry(self.task_id, self._seq.next, time.time(), self.attempt, stream,
                          parsed.kind, parsed.text, data)
-        self.next_seq += 1
+        self._seq.next += 1
         if data and any(k in data for k in ("usage", "session_id", "question")):
             self._on_facts(self.task_id, data)
         return entry

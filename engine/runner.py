@@ -18,7 +18,7 @@ from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
 from engine.egress.gate import with_api_hosts
 from engine.errors import AgentdeckError
-from engine.logsink import TaskLog
+from engine.logsink import SeqCounter, TaskLog
 from engine.masking import Masker
 from engine.secrets import agent_env
 from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
@@ -40,7 +40,7 @@ class SetupFailed(AgentdeckError):
 class AttemptRunner:
     """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
 
-    def __init__(self, engine: "Engine", task: Task, first_seq: int, *,
+    def __init__(self, engine: "Engine", task: Task, seq: SeqCounter, *,
                  resume: bool = False) -> None:
         self.engine = engine
         self.task = task
@@ -56,7 +56,7 @@ class AttemptRunner:
         self.profile: AgentProfile = engine.profile(task.agent)
         self.masker = Masker(agent_env(self.profile.secrets).values())
         self.tasklog = TaskLog(
-            task.id, task.attempt, first_seq, store=engine.store, bus=engine.bus,
+            task.id, task.attempt, seq, store=engine.store, bus=engine.bus,
             adapter=self._adapter(), masker=self.masker, on_facts=self._on_facts)
 
     def _adapter(self) -> AgentAdapter:

@@ -1,6 +1,7 @@
 """The durable queue through the real engine: parallelism cap, priority, not_before."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -137,6 +138,34 @@ async def test_follow_up_runs_in_the_same_working_copy(tmp_path):
         assert done.state == TaskState.SUCCEEDED and done.attempt == 2
         assert stdout_lines(engine, task.id)[-2:] == ["one", "two"]
         assert "+one\n+two" in await engine.get_patch(task.id)
+    finally:
+        await engine.close()
+
+
+async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_line(
+        tmp_path, monkeypatch):
+    """A task is reported ended before its sandbox is removed (slow on a loaded Docker
+    daemon); a follow-up starting meanwhile must not reuse the log's sequence numbers."""
+    from engine.runtimes.local import LocalSandbox
+    removed = LocalSandbox.cleanup
+
+    async def slow_cleanup(self, keep=False):  # the timing of a slow removal, for sure
+        await asyncio.sleep(0.5)
+        await removed(self, keep)
+
+    monkeypatch.setattr(LocalSandbox, "cleanup", slow_cleanup)
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await engine.submit(repo, "echo one")
+        await wait_done(engine, task.id)
+        await engine.follow_up(task.id, "echo two")
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.SUCCEEDED and done.attempt == 2
+        await engine.wait_idle(task.id)
+        assert stdout_lines(engine, task.id) == ["one", "two"]
+        seqs = [e.seq for e in engine.store.get_logs(task.id, limit=None)]
+        assert seqs == sorted(set(seqs)) and len(seqs) == 6  # starting, line, ended x2
     finally:
         await engine.close()
 
