@@ -19,6 +19,7 @@ test: $(VENV)/.installed
 	sh scripts/system-deps.sh --test
 	sh scripts/ensure-docker.sh
 	sh scripts/install-agent-clis.sh
+	sh scripts/build-agent-image.sh $(VENV)/bin/agentdeck
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider
 
 bench: $(VENV)/.installed

@@ -10,7 +10,8 @@ from engine.errors import AgentdeckError
 def run_image_command(args: argparse.Namespace) -> int:
     from engine.images import build_image
     try:
-        tag = build_image(args.offline, args.tag, lambda line: print(line, flush=True))
+        tag = build_image(args.offline, args.tag, lambda line: print(line, flush=True),
+                          if_missing=args.if_missing)
     except AgentdeckError as exc:
         print(f"agentdeck: {exc}", file=sys.stderr)
         return 1

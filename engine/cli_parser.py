@@ -100,4 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="build from Debian packages with no registry (docker import)")
     p.add_argument("--tag", default="agentdeck-agent:latest")
+    p.add_argument("--if-missing", action="store_true",
+                   help="with --offline: keep an image already built from the same recipe")
     return parser

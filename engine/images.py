@@ -46,6 +46,7 @@ _IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent
 #: imported from the same bytes (its label says so) is reused instead of piling up copies.
 ROOTFS_MTIME = 1_700_000_000
 ROOTFS_LABEL = "agentdeck.rootfs"
+RECIPE_LABEL = "agentdeck.recipe"
 Progress = Callable[[str], None]
 
 
@@ -120,10 +121,7 @@ def build_test_image(client: docker.DockerClient, tag: str = TEST_IMAGE) -> str:
         changes=[*_IMAGE_CHANGES, f"LABEL {ROOTFS_LABEL}={digest}"],
     )
     if old is not None:
-        try:
-            client.images.remove(old.id)
-        except docker.errors.APIError:
-            pass  # a kept container still uses it
+        _remove_unused(client, str(old.id))
     return str(client.images.get(tag).id)
 
 
@@ -141,22 +139,9 @@ def _run_streaming(argv: list[str], progress: Progress) -> None:
             f"{Path(argv[0]).name} failed (exit {proc.returncode}): " + " | ".join(tail))
 
 
-def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
-                        progress: Progress = print, suite: str = "bookworm",
-                        mirror: str | None = None) -> str:
-    """Build the agent image from Debian packages with mmdebstrap and ``docker import`` it.
-
-    No Docker registry is needed: packages come from the Debian mirror (``mirror`` or
-    the host's apt sources), the agent CLIs from the npm registry.
-
-    Raises:
-        RuntimeUnavailable: mmdebstrap is missing or the build failed.
-    """
-    tool = shutil.which("mmdebstrap")
-    if tool is None:
-        raise RuntimeUnavailable(
-            "building the image offline needs mmdebstrap: run 'sudo apt-get install mmdebstrap'")
-    hooks = [
+def _offline_hooks() -> list[str]:
+    """What mmdebstrap runs in the new rootfs: the agent user, /work, the CLIs."""
+    return [
         # Trust the CAs the host's admin added (a TLS-inspecting proxy for npm, say).
         f'cp -a {HOST_CA_DIR}/. "$1{HOST_CA_DIR}/" 2>/dev/null || true',
         'chroot "$1" update-ca-certificates',
@@ -165,18 +150,71 @@ def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
         'chroot "$1" npm install --global --no-fund --no-audit ' + " ".join(AGENT_NPM_PACKAGES),
         'rm -rf "$1/root/.npm" "$1/var/cache/apt/archives"/*.deb',
     ]
+
+
+def offline_recipe(suite: str = "bookworm") -> str:
+    """A digest of what the offline build puts in the image (suite, packages, CLI pins,
+    hooks): the label that tells an image built from the same recipe."""
+    text = "\n".join([suite, *AGENT_PACKAGES, *AGENT_NPM_PACKAGES, *_offline_hooks()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def has_recipe(client: docker.DockerClient, tag: str, recipe: str) -> bool:
+    """Whether ``tag`` exists and was built from ``recipe`` (its label says so)."""
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return (image.labels or {}).get(RECIPE_LABEL) == recipe
+
+
+def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
+                        progress: Progress = print, suite: str = "bookworm",
+                        mirror: str | None = None) -> str:
+    """Build the agent image from Debian packages with mmdebstrap and ``docker import`` it.
+
+    No Docker registry is needed: packages come from the Debian mirror (``mirror`` or
+    the host's apt sources), the agent CLIs from the npm registry. The image carries
+    the recipe's digest (`offline_recipe`) as a label.
+
+    Raises:
+        RuntimeUnavailable: mmdebstrap is missing or the build failed.
+    """
+    tool = shutil.which("mmdebstrap")
+    if tool is None:
+        raise RuntimeUnavailable(
+            "building the image offline needs mmdebstrap: run 'sudo apt-get install mmdebstrap'")
     with tempfile.TemporaryDirectory(prefix="agentdeck-image-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         argv = [tool, "--variant=minbase", "--include=" + ",".join(AGENT_PACKAGES),
                 '--aptopt=Apt::Install-Recommends "false"',
-                *(f"--customize-hook={hook}" for hook in hooks), suite, str(rootfs)]
+                *(f"--customize-hook={hook}" for hook in _offline_hooks()), suite, str(rootfs)]
         progress(f"making a Debian {suite} rootfs with mmdebstrap ...")
         _run_streaming(argv + ([mirror] if mirror else []), progress)
         progress(f"importing {rootfs.stat().st_size >> 20} MiB as {tag} ...")
+        old = _image_id(client, tag)
         repository, _, version = tag.partition(":")
-        client.api.import_image_from_file(str(rootfs), repository=repository,
-                                          tag=version or "latest", changes=_IMAGE_CHANGES)
-    return client.images.get(tag).id
+        client.api.import_image_from_file(
+            str(rootfs), repository=repository, tag=version or "latest",
+            changes=[*_IMAGE_CHANGES, f"LABEL {RECIPE_LABEL}={offline_recipe(suite)}"])
+    new = str(client.images.get(tag).id)
+    if old not in (None, new):
+        _remove_unused(client, old)  # 1.6 GB left untagged otherwise
+    return new
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _remove_unused(client: docker.DockerClient, image_id: str) -> None:
+    try:
+        client.images.remove(image_id)
+    except docker.errors.APIError:
+        pass  # a kept container still uses it
 
 
 def build_from_dockerfile(client: docker.DockerClient, tag: str = AGENT_IMAGE,
@@ -197,8 +235,12 @@ def build_from_dockerfile(client: docker.DockerClient, tag: str = AGENT_IMAGE,
     return client.images.get(tag).id
 
 
-def build_image(offline: bool, tag: str = AGENT_IMAGE, progress: Progress = print) -> str:
+def build_image(offline: bool, tag: str = AGENT_IMAGE, progress: Progress = print,
+                if_missing: bool = False) -> str:
     """Build the agent image on the default Docker endpoint; return the image id.
+
+    With ``if_missing``, an offline build is skipped when ``tag`` already holds an image
+    of the same recipe (`offline_recipe`).
 
     Raises:
         RuntimeUnavailable: Docker does not answer, or the build failed.
@@ -212,6 +254,9 @@ def build_image(offline: bool, tag: str = AGENT_IMAGE, progress: Progress = prin
     try:
         if tag == TEST_IMAGE:
             return build_test_image(client, tag)
+        if offline and if_missing and has_recipe(client, tag, offline_recipe()):
+            progress(f"{tag} is up to date (same recipe): not rebuilt")
+            return str(client.images.get(tag).id)
         if offline:
             return build_offline_image(client, tag, progress)
         return build_from_dockerfile(client, tag, progress)

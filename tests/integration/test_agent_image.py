@@ -7,11 +7,13 @@ saying so, where it has not been built.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import docker.errors
 import pytest
 
-from engine.images import AGENT_IMAGE
+from engine.images import AGENT_IMAGE, has_recipe, offline_recipe
 from engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
@@ -84,3 +86,19 @@ async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
         assert "Writing it." in history and "what is in it?" in history  # resumed
     finally:
         await engine.close()
+
+
+def test_the_offline_build_keeps_an_image_of_its_own_recipe(docker_client) -> None:
+    """`make test` builds the image once: ``--if-missing`` keeps it while the recipe holds."""
+    try:
+        image = docker_client.images.get(AGENT_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{AGENT_IMAGE} is not built here ('agentdeck image build --offline')")
+    if not has_recipe(docker_client, AGENT_IMAGE, offline_recipe()):
+        pytest.skip(f"{AGENT_IMAGE} was not built from this recipe (built another way)")
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "image", "build", "--offline",
+                           "--if-missing"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout
+    assert docker_client.images.get(AGENT_IMAGE).id == image.id
+    assert not has_recipe(docker_client, AGENT_IMAGE, offline_recipe("trixie"))
