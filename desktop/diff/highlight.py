@@ -30,6 +30,7 @@ from desktop.diff.rows import ParsedFile, change_pairs
 MAX_HIGHLIGHT_CHARS = 2_000_000
 MAX_MARKED_LINE = 1_000
 FIRST_PASS_LINES = 100  # per side: more than a screenful of rows at the top of a file
+QUICK_CHARS = 16_000  # a first pass this small takes a few ms: done on the GUI thread
 _WORDS = re.compile(r"\w+|\s+|[^\w\s]")
 
 Span = tuple[int, int, _TokenType]   # start column, end column, token type
@@ -65,6 +66,24 @@ def highlight_file(key: Hashable, path: str, parsed: ParsedFile,
     lexer = lexer_for(path)
     return FileHighlight(key, tokenize_lines(lexer, old_lines), tokenize_lines(lexer, new_lines),
                          old_marks, new_marks, complete=first is None)
+
+
+def quick_highlight(key: Hashable, path: str, parsed: ParsedFile) -> FileHighlight | None:
+    """The first pass of a file (the whole file when it is short), or None when it holds
+    more than `QUICK_CHARS` characters.
+
+    Small enough to run on the GUI thread, so the file is coloured at its first paint:
+    handing it to the worker instead costs more, as the worker and the GUI thread then
+    take turns at the GIL while the review fills its file tree.
+    """
+    first = FIRST_PASS_LINES if _needs_two_passes(parsed) else None
+    size = sum(len(line) for side in (parsed.old_lines, parsed.new_lines)
+               for line in _head(side, first).values())
+    return highlight_file(key, path, parsed, first) if size <= QUICK_CHARS else None
+
+
+def _needs_two_passes(parsed: ParsedFile) -> bool:
+    return max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES
 
 
 def _head(lines: dict[int, str], count: int | None) -> dict[int, str]:
@@ -148,7 +167,7 @@ class _Jobs:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pending: list[tuple[Hashable, str, ParsedFile]] = []
+        self.pending: list[tuple[Hashable, str, ParsedFile, bool]] = []  # ..., full only
         self.results: queue.SimpleQueue[FileHighlight] = queue.SimpleQueue()
         self.busy = 0  # requests submitted and not finished
         self.closed = False
@@ -164,8 +183,8 @@ class _Jobs:
         with self.lock:
             if not self.pending:
                 return
-            key, path, parsed = self.pending.pop()
-        if max(len(parsed.old_lines), len(parsed.new_lines)) > 2 * FIRST_PASS_LINES:
+            key, path, parsed, full_only = self.pending.pop()
+        if not full_only and _needs_two_passes(parsed):
             # The screenful first, then the whole file (unless the user moved on meanwhile).
             if not self._put(highlight_file(key, path, parsed, FIRST_PASS_LINES)):
                 return
@@ -206,12 +225,16 @@ class Highlighter(QObject):
         # Pygments reads its lexer tables on first use (~0.1 s): do it now, off the GUI thread.
         self._pool.submit(lexer_for, "warm_up.py")
 
-    def request(self, key: Hashable, path: str, parsed: ParsedFile) -> None:
+    def request(self, key: Hashable, path: str, parsed: ParsedFile,
+                full_only: bool = False) -> None:
         """Queue a file, replacing any request not started yet: the user has moved on,
-        and the file left behind is asked for again if it is shown again."""
+        and the file left behind is asked for again if it is shown again.
+
+        ``full_only``: skip the quick first pass (`quick_highlight` did it already).
+        """
         jobs = self._jobs
         with jobs.lock:
-            jobs.pending[:] = [(key, path, parsed)]
+            jobs.pending[:] = [(key, path, parsed, full_only)]
             jobs.busy += 1
         self._pool.submit(jobs.run_newest)
         self._timer.start()

@@ -1,19 +1,20 @@
 """The review panel: changed files, the diff of the chosen file, accept / reject.
 
 `set_patch` only splits the patch into files (fast, see `desktop.diff.patch`); the shown
-file is parsed on the spot and highlighted on a worker thread, other files when chosen.
+file is parsed on the spot, its first screenful highlighted at once when that is small
+(a few ms) and the rest on a worker thread; other files when chosen.
 Buttons only emit signals: the main window connects them to the engine.
 """
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from desktop.diff.highlight import FileHighlight, Highlighter
+from desktop.diff.highlight import FileHighlight, Highlighter, quick_highlight
 from desktop.diff.patch import FilePatch, split_patch
 from desktop.diff.qt_diff_view import QtDiffView
 from desktop.diff.qt_file_tree import QtFileTree
@@ -39,6 +40,7 @@ class QtDiffReview(QWidget):
     open_in_editor_requested = Signal(str)
     open_folder_requested = Signal()
     file_highlighted = Signal(int)
+    REST_DELAY_MS = 50
 
     def __init__(self, parent: QWidget | None = None, theme: Theme = LIGHT) -> None:
         super().__init__(parent)
@@ -74,9 +76,11 @@ class QtDiffReview(QWidget):
         self._highlights.clear()
         self.current = None
         self.view.clear()
-        if self.files:
-            self.show_file(0)  # first, so its highlighting starts while the tree fills
+        # The tree before the first file: filling it calls into Python for every row, and
+        # each call would wait for the GIL while a highlighter thread runs.
         self.tree.set_files(self.files, unsafe or {})
+        if self.files:
+            self.show_file(0)
         self.conflict.hide()
         self._update_summary()
         if self.files:
@@ -94,8 +98,28 @@ class QtDiffReview(QWidget):
         highlight = self._highlights.get(number)
         self.view.show_file(fp, parsed, highlight)
         self._show_file_bar(fp)
-        if highlight is None:
-            self._highlighter.request((self._generation, number), fp.path, parsed)
+        if highlight is not None:
+            return
+        key = (self._generation, number)
+        quick = quick_highlight(key, fp.path, parsed)
+        if quick is None:
+            self._highlighter.request(key, fp.path, parsed)
+            return
+        self._on_highlight_ready(quick)
+        if not quick.complete:  # the rest once the file is painted (see _request_rest)
+            QTimer.singleShot(self.REST_DELAY_MS, lambda: self._request_rest(key))
+
+    def _request_rest(self, key: tuple[int, int]) -> None:
+        """Highlight the rest of a file whose first lines are shown.
+
+        Later, not at once: while the worker runs, every call Qt makes into Python (the
+        delegates painting the file) waits for the GIL.
+        """
+        generation, number = key
+        if generation == self._generation and number == self.current \
+                and number not in self._highlights:
+            parsed = self._parsed[number]
+            self._highlighter.request(key, self.files[number].path, parsed, full_only=True)
 
     def show_conflict(self, files: list[str], message: str) -> None:
         """Tell the user that accepting conflicted, naming the conflicting files."""

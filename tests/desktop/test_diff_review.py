@@ -247,6 +247,22 @@ def test_a_long_file_is_coloured_from_the_top_first(qtbot, git_diff) -> None:
     assert len(widget.view.rows_model.highlight.new_tokens) == 600
 
 
+def test_a_short_file_is_coloured_at_its_first_paint_a_wide_one_by_the_worker(
+        qtbot, git_diff) -> None:
+    wide = "".join(f"name_{i} = '{'x' * 400}'\n" for i in range(60))  # > QUICK_CHARS
+    patch = git_diff({"a.py": "x = 1\n", "b.py": wide},
+                     {"a.py": "x = 2\n", "b.py": wide.replace(" = ", " = -")})
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    widget.set_patch("t", patch)
+    highlight = widget.view.rows_model.highlight
+    assert highlight is not None and highlight.complete  # no wait: done in set_patch
+    widget.tree.select_file(1)
+    assert widget.view.rows_model.highlight is None  # asked of the worker
+    qtbot.waitUntil(lambda: widget.view.rows_model.highlight is not None)
+    assert len(widget.view.rows_model.highlight.new_tokens) == 60
+
+
 def test_copying_diff_rows_gives_their_text(review, qtbot) -> None:
     review.tree.select_file([f.path for f in review.files].index("src/app/core.py"))
     view, model = review.view, review.view.rows_model
