@@ -302,7 +302,8 @@ class MainWindow(QMainWindow):
     def _on_filters(self, filters: dict[str, str]) -> None:
         self.proxy.set_filters(**filters)
         self.ctx.ui_state.set_filters(filters)
-        if self.model.rowCount() >= LOAD_LIMIT:
+        # With no filter the model already holds what a query would find.
+        if self.model.rowCount() >= LOAD_LIMIT and any(filters.values()):
             self.ctx.runner.spawn(self._query(filters))
 
     def _on_tab(self, index: int) -> None:

@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 
 from desktop.models.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
 from desktop.models.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
-from engine.models import ReviewState, TaskState
+from engine.models import ReviewState, Task, TaskState
 from tests.desktop.appkit import running, snapshot
 
 
@@ -41,6 +41,22 @@ def test_upsert_updates_the_row_in_place_and_signals_it(qtbot):
     assert blocker.args[0].row() == 1
     assert model.rowCount() == 2
     assert model.index(1, Column.STATE).data() == "running"
+
+
+def test_upsert_announces_changed_rows_once_and_unchanged_ones_not_at_all(qapp):
+    def read(name: str, **fields) -> Task:
+        return snapshot(name, created_at=1e9, **fields)
+
+    model = TaskTableModel()
+    model.reset([read(name) for name in "abcd"])
+    spans: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, *_: spans.append((top.row(), bottom.row())))
+    model.upsert([read(name) for name in "abcd"])  # a re-read of the same snapshots
+    assert spans == []
+    model.upsert([read("b", state=TaskState.RUNNING), read("c"),
+                  read("d", state=TaskState.RUNNING)])
+    assert spans == [(1, 3)]
+    assert model.task("d").state is TaskState.RUNNING
 
 
 def test_display_texts_of_a_finished_task(qapp):
