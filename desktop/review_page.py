@@ -20,6 +20,12 @@ from engine.models import ReviewState, Task
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
 
 
+def _subject(task: Task) -> str:
+    """The task's title, and what became of its change once that is settled."""
+    settled = {ReviewState.ACCEPTED: " (accepted)", ReviewState.REJECTED: " (rejected)"}
+    return (task.title or task.id) + settled.get(task.review, "")
+
+
 def _key(task: Task) -> tuple:
     # What the shown patch depends on: a new attempt or result commit means a new patch.
     return (task.id, task.attempt, task.result_commit)
@@ -88,6 +94,8 @@ class ReviewPage(QWidget):
         self._task = task
         if self.isVisible():
             self.ensure_loaded()
+        if self.panel.task_id == task.id:
+            self.panel.set_subject(_subject(task))
         self.panel.accept_button.setEnabled(
             task.review in _REVIEWABLE and bool(self.panel.files))
 
@@ -116,7 +124,7 @@ class ReviewPage(QWidget):
             self.stack.setCurrentWidget(self.placeholder)
             return
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
-        self.panel.set_patch(task.id, patch, unsafe)
+        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task))
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
 

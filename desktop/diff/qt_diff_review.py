@@ -14,6 +14,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
+from desktop.elided_label import ElidedLabel
 from desktop.diff.highlight import FileHighlight, Highlighter, quick_highlight
 from desktop.diff.patch import FilePatch, split_patch
 from desktop.diff.qt_diff_view import QtDiffView
@@ -61,16 +62,19 @@ class QtDiffReview(QWidget):
         self.tree.files_model.inclusion_changed.connect(self._on_inclusion_changed)
         self.set_theme(theme)
 
-    def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None) -> None:
+    def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None,
+                  subject: str = "") -> None:
         """Review ``patch`` (``git diff --binary -M`` output) of task ``task_id``.
 
         Args:
             task_id: the task the accept/reject signals will name.
             patch: the unified diff text.
             unsafe: path -> reason for files that start excluded (reason as tooltip).
+            subject: what the change is, shown first in the bar (the task's title).
         """
         self._generation += 1
         self.task_id = task_id
+        self.set_subject(subject)
         self.files = split_patch(patch)
         self._parsed.clear()
         self._highlights.clear()
@@ -85,6 +89,12 @@ class QtDiffReview(QWidget):
         self._update_summary()
         if self.files:
             self.tree.select_file(0)
+
+    def set_subject(self, subject: str) -> None:
+        """Say what the change is (the task's title) at the start of the bar."""
+        self.subject.setText(subject)
+        self.subject.setToolTip(subject)
+        self.subject.setVisible(bool(subject))
 
     def show_file(self, number: int) -> None:
         """Show file number ``number`` of the patch and get it highlighted if needed."""
@@ -190,9 +200,11 @@ class QtDiffReview(QWidget):
         row = QHBoxLayout(bar)
         row.setContentsMargins(14, 8, 14, 8)
         row.setSpacing(8)
+        self.subject = ElidedLabel(bar, objectName="reviewSubject")
         self.title = QLabel(bar, objectName="reviewTitle")
         self.add_count = QLabel(bar, objectName="addCount")
         self.del_count = QLabel(bar, objectName="delCount")
+        row.addWidget(self.subject)
         for label in (self.title, self.add_count, self.del_count):
             row.addWidget(label)
         row.addSpacing(12)

@@ -10,7 +10,8 @@ def review_style(theme: Theme) -> str:
     return f"""
     #reviewBar, #fileBar {{ background: {t.surface}; border-bottom: 1px solid {t.border}; }}
     #reviewBar QLabel, #fileBar QLabel {{ color: {t.text}; }}
-    #reviewTitle {{ font-weight: 600; }}
+    #reviewBar QLabel#reviewTitle {{ color: {t.muted}; }}
+    #reviewSubject {{ font-weight: 600; }}
     QLabel#addCount {{ color: {t.add_fg}; font-weight: 600; }}
     QLabel#delCount {{ color: {t.del_fg}; font-weight: 600; }}
     QLabel#fileStatus {{ color: {t.muted}; }}

@@ -56,6 +56,8 @@ def test_submit_run_stream_review_partial_accept(qtbot, open_session, tmp_path):
     panel = window.review.panel
     qtbot.waitUntil(lambda: len(panel.files) == 2, timeout=10_000)
     assert sorted(f.path for f in panel.files) == ["NEW.md", "src/app.py"]
+    title = _task(window, task_id).title
+    assert panel.subject.text() == title  # which task's change this is
     # Partial accept: leave NEW.md out.
     tree = panel.tree.files_model
     number = [f.path for f in panel.files].index("NEW.md")
@@ -63,6 +65,7 @@ def test_submit_run_stream_review_partial_accept(qtbot, open_session, tmp_path):
     assert panel.excluded_paths() == ["NEW.md"]
     window.actions_["accept"].trigger()
     qtbot.waitUntil(lambda: _task(window, task_id).review is ReviewState.ACCEPTED, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.subject.text() == f"{title} (accepted)")
     assert git(repo, "rev-parse", "HEAD~1") == head
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["src/app.py"]
     assert (repo / "src/app.py").read_text() == "x = 2\n"
