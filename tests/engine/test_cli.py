@@ -54,6 +54,18 @@ def test_errors_are_one_line_on_stderr_with_nonzero_exit(cli, tmp_path):
     assert done.returncode == 1 and "someday" in done.stderr
 
 
+def test_submitting_from_a_dirty_tree_says_what_the_snapshot_holds(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "README.md").write_text("work in progress\n")
+    plain = cli("submit", str(repo), "cat README.md")
+    assert "uncommitted changes" in plain.stderr and "--uncommitted" in plain.stderr
+    taken = cli("submit", str(repo), "cat README.md", "--uncommitted")
+    assert taken.stderr == ""
+    cli("run")
+    assert "work in progress" not in cli("logs", plain.stdout.strip()).stdout
+    assert "work in progress" in cli("logs", taken.stdout.strip()).stdout
+
+
 def test_malformed_batch_is_refused_whole_with_the_line(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     bad = tmp_path / "bad.toml"
