@@ -66,6 +66,17 @@ def test_submitting_from_a_dirty_tree_says_what_the_snapshot_holds(cli, tmp_path
     assert "work in progress" in cli("logs", taken.stdout.strip()).stdout
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    task_id = cli("submit", str(repo), "seq 200000").stdout.strip()
+    cli("run")
+    env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
+    piped = subprocess.run(f"{sys.executable} -m engine.cli logs {task_id} | head -1",
+                           shell=True, env=env, capture_output=True, text=True, timeout=120)
+    assert piped.stdout.startswith("# attempt 1 starting")
+    assert piped.stderr == ""
+
+
 def test_malformed_batch_is_refused_whole_with_the_line(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     bad = tmp_path / "bad.toml"
