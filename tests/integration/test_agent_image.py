@@ -1,19 +1,22 @@
-"""Real Claude Code inside the full agent image, through the engine, behind the egress proxy:
-its API calls pass, its own connection elsewhere is refused and shown in the task log.
+"""The full agent image: real Claude Code and Aider inside it, through the engine, behind
+the egress proxy (their API calls pass; Claude's own connection elsewhere is refused and
+shown in the task log), and every CLI of the image at its pinned version.
 
-Needs the agent image (`agentdeck image build --offline`, about 3 minutes); skipped,
-saying so, where it has not been built.
+Needs the agent image (`agentdeck image build --offline`, about 3.5 minutes, which
+`make test` runs); skipped, saying so, where it has not been built.
 """
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from typing import Any
 
 import docker.errors
 import pytest
 
-from engine.images import AGENT_IMAGE, has_recipe, offline_recipe
+from engine.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDER_PACKAGE, NODE_VERSION,
+                           has_recipe, offline_recipe)
 from engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
@@ -39,11 +42,16 @@ PROBE = "python3 -c \"import urllib.request as u; u.urlopen('http://example.com/
 
 
 @pytest.fixture
-def home(tmp_path, docker_client, llm_server: LLMServer, monkeypatch):
+def agent_image(docker_client) -> Any:
+    """The built agent image; the test skips, saying why, where it is not built."""
     try:
-        docker_client.images.get(AGENT_IMAGE)
+        return docker_client.images.get(AGENT_IMAGE)
     except docker.errors.ImageNotFound:
         pytest.skip(f"{AGENT_IMAGE} is not built here ('agentdeck image build --offline')")
+
+
+@pytest.fixture
+def home(tmp_path, agent_image, llm_server: LLMServer, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     (home / "agents.toml").write_text(PROFILE)
@@ -52,6 +60,17 @@ def home(tmp_path, docker_client, llm_server: LLMServer, monkeypatch):
                         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}.items():
         monkeypatch.setenv(name, value)
     return home
+
+
+async def _create_hello(engine: Any, repo: Any, agent: str) -> tuple[Any, list[Any]]:
+    """Run the task "create hello.txt" with ``agent`` in a container; the finished task
+    and its log."""
+    task = await engine.submit(repo, "create hello.txt", agent=agent)
+    done = await wait_done(engine, task.id, timeout=180)
+    entries = await engine.get_logs(task.id, limit=None)
+    assert done.state == TaskState.SUCCEEDED, (done.error, [e.text for e in entries])
+    assert done.runtime == "docker"
+    return done, entries
 
 
 async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
@@ -64,21 +83,18 @@ async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
     llm_server.enqueue(reply("Done: wrote hello.txt"), when=_answers_tool)
     engine = await open_engine(home, default_runtime="docker")
     try:
-        task = await engine.submit(repo, "create hello.txt", agent="claude")
-        done = await wait_done(engine, task.id, timeout=180)
-        entries = await engine.get_logs(task.id, limit=None)
-        assert done.state == TaskState.SUCCEEDED, (done.error, [e.text for e in entries])
-        assert done.runtime == "docker" and done.session_id
-        assert "+hello" in await engine.get_patch(task.id)
+        done, entries = await _create_hello(engine, repo, "claude")
+        assert done.session_id
+        assert "+hello" in await engine.get_patch(done.id)
         assert "sk-test-image" not in repr([(e.text, e.data) for e in entries])
         texts = [e.text for e in entries]
         assert "egress refused: example.com:80 is not on the profile's allowlist" in texts
         assert any("HTTP Error 403" in t for t in texts)  # the agent's own view of it
 
         llm_server.enqueue(reply("It holds one line."))
-        await engine.follow_up(task.id, "what is in it?")
-        again = await wait_done(engine, task.id, timeout=180)
-        entries = await engine.get_logs(task.id, limit=None)
+        await engine.follow_up(done.id, "what is in it?")
+        again = await wait_done(engine, done.id, timeout=180)
+        entries = await engine.get_logs(done.id, limit=None)
         assert again.state == TaskState.SUCCEEDED, (again.error, [e.text for e in entries])
         assert again.session_id == done.session_id
         assert not [e for e in entries if e.kind is EntryKind.ERROR and e.attempt == 2]
@@ -88,17 +104,69 @@ async def test_claude_in_a_container_edits_and_a_follow_up_resumes_its_session(
         await engine.close()
 
 
-def test_the_offline_build_keeps_an_image_of_its_own_recipe(docker_client) -> None:
+def test_the_offline_build_keeps_an_image_of_its_own_recipe(docker_client, agent_image) -> None:
     """`make test` builds the image once: ``--if-missing`` keeps it while the recipe holds."""
-    try:
-        image = docker_client.images.get(AGENT_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"{AGENT_IMAGE} is not built here ('agentdeck image build --offline')")
     if not has_recipe(docker_client, AGENT_IMAGE, offline_recipe()):
         pytest.skip(f"{AGENT_IMAGE} was not built from this recipe (built another way)")
     done = subprocess.run([sys.executable, "-m", "engine.cli", "image", "build", "--offline",
                            "--if-missing"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "up to date" in done.stdout
-    assert docker_client.images.get(AGENT_IMAGE).id == image.id
+    assert docker_client.images.get(AGENT_IMAGE).id == agent_image.id
     assert not has_recipe(docker_client, AGENT_IMAGE, offline_recipe("trixie"))
+
+
+def test_every_agent_cli_runs_in_the_image_as_the_sandbox_user(docker_client,
+                                                               agent_image) -> None:
+    """Claude Code, Codex, Gemini CLI (on Node.js 20) and Aider, at the pinned versions."""
+    script = ("node --version; claude --version; codex --version; gemini --version; "
+              "aider --version")
+    out = docker_client.containers.run(
+        AGENT_IMAGE, ["sh", "-c", script], user="1000:1000", network_mode="none",
+        remove=True, stderr=True).decode()
+    versions = [package.rpartition("@")[2] for package in AGENT_NPM_PACKAGES]
+    for wanted in [NODE_VERSION, *versions, AIDER_PACKAGE.partition("==")[2]]:
+        assert wanted in out, (wanted, out)
+
+
+AIDER_PROFILE = """
+[profiles.aider]
+kind = "aider"
+command = ["aider", "--message", "{{prompt}}", "--yes-always", "--no-auto-commits", "--no-git",
+           "--no-pretty", "--no-stream", "--no-check-update", "--no-show-model-warnings",
+           "--analytics-disable"]
+env = ["OPENAI_API_KEY"]
+secrets = ["OPENAI_API_KEY"]
+image = "{image}"
+network = true
+
+[profiles.aider.options]
+egress = ["{target}"]
+model = "openai/gpt-4o"
+edit_format = "whole"
+extra_args = ["--openai-api-base", "{base}"]
+"""
+
+
+async def test_aider_in_a_container_edits_through_the_proxy(
+        tmp_path, agent_image, llm_server: LLMServer, monkeypatch) -> None:
+    """Aider from the image's own venv, its model API reached only through the proxy."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(AIDER_PROFILE.format(
+        image=AGENT_IMAGE, target=llm_server.url.removeprefix("http://"),
+        base=llm_server.base_url))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-aider")
+    llm_server.enqueue(reply("hello.txt\n```\nhello\n```\n", input_tokens=2500,
+                             output_tokens=120))
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        done, entries = await _create_hello(engine, repo, "aider")
+        patch = await engine.get_patch(done.id)
+        assert "+hello" in patch and ".aider" not in patch
+        assert [e for e in entries if e.kind is EntryKind.FILE_EDIT]
+        assert done.tokens_in == 2500
+        assert "sk-test-aider" not in repr([(e.text, e.data) for e in entries])
+    finally:
+        await engine.close()
