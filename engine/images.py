@@ -120,10 +120,7 @@ def build_test_image(client: docker.DockerClient, tag: str = TEST_IMAGE) -> str:
     """
     rootfs = busybox_rootfs_tar()
     digest = hashlib.sha256(rootfs).hexdigest()[:16]
-    try:
-        old = client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        old = None
+    old = _find_image(client, tag)
     if old is not None and (old.labels or {}).get(ROOTFS_LABEL) == digest:
         return str(old.id)
     repository, _, version = tag.partition(":")
@@ -185,11 +182,8 @@ def offline_recipe(suite: str = "bookworm") -> str:
 
 def has_recipe(client: docker.DockerClient, tag: str, recipe: str) -> bool:
     """Whether ``tag`` exists and was built from ``recipe`` (its label says so)."""
-    try:
-        image = client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return False
-    return (image.labels or {}).get(RECIPE_LABEL) == recipe
+    image = _find_image(client, tag)
+    return image is not None and (image.labels or {}).get(RECIPE_LABEL) == recipe
 
 
 def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
@@ -216,20 +210,21 @@ def build_offline_image(client: docker.DockerClient, tag: str = AGENT_IMAGE,
         progress(f"making a Debian {suite} rootfs with mmdebstrap ...")
         _run_streaming(argv + ([mirror] if mirror else []), progress)
         progress(f"importing {rootfs.stat().st_size >> 20} MiB as {tag} ...")
-        old = _image_id(client, tag)
+        old = _find_image(client, tag)
         repository, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(rootfs), repository=repository, tag=version or "latest",
             changes=[*_IMAGE_CHANGES, f"LABEL {RECIPE_LABEL}={offline_recipe(suite)}"])
     new = str(client.images.get(tag).id)
-    if old not in (None, new):
-        _remove_unused(client, old)  # 1.6 GB left untagged otherwise
+    if old is not None and old.id != new:
+        _remove_unused(client, str(old.id))  # 2.5 GB left untagged otherwise
     return new
 
 
-def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+def _find_image(client: docker.DockerClient, tag: str) -> docker.models.images.Image | None:
+    """The image ``tag`` names, or None when there is none."""
     try:
-        return str(client.images.get(tag).id)
+        return client.images.get(tag)
     except docker.errors.ImageNotFound:
         return None
 
