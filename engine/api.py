@@ -132,7 +132,7 @@ class Engine(Controls, Reviews):
             if task.state == TaskState.PREPARING or not task.sandbox_ref:
                 await self.transition(task.id, state=TaskState.QUEUED, sandbox_ref=None)
                 continue
-            self._launch(AttemptRunner(self, task, await self.next_seq(task.id), resume=True))
+            self._launch(AttemptRunner(self, task, await self.seq_counter(task.id), resume=True))
         if active:
             self.bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
         self.spawn(self._remove_orphans())
@@ -251,7 +251,7 @@ class Engine(Controls, Reviews):
     def runtime(self, name: str) -> Runtime:
         return self.runtimes.get(name)
 
-    async def next_seq(self, task_id: str) -> SeqCounter:
+    async def seq_counter(self, task_id: str) -> SeqCounter:
         """The counter of the task's log sequence numbers (one across all attempts)."""
         if task_id not in self._seq:
             await self.store.awrite(lambda conn: None)  # pending entries are committed
@@ -345,7 +345,7 @@ class Engine(Controls, Reviews):
                                      state=TaskState.PREPARING, started_at=time.time(),
                                      runtime=runtime, exit_code=None, error=None,
                                      question=None)
-        self._launch(AttemptRunner(self, task, await self.next_seq(task.id)))
+        self._launch(AttemptRunner(self, task, await self.seq_counter(task.id)))
 
     def _launch(self, runner: AttemptRunner) -> None:
         self._runners[runner.task.id] = runner
