@@ -127,15 +127,22 @@ async def test_retry_keeps_the_old_log_and_counts_attempts(tmp_path):
         await engine.close()
 
 
+async def _followed_up(engine, repo, script: str, follow_up: str):
+    """Run ``script``, then ``follow_up`` as attempt 2; the task after that."""
+    task = await engine.submit(repo, script)
+    await wait_done(engine, task.id)
+    await engine.follow_up(task.id, follow_up)
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.SUCCEEDED and done.attempt == 2
+    return done
+
+
 async def test_follow_up_runs_in_the_same_working_copy(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await engine.submit(repo, "echo one > notes.txt")
-        await wait_done(engine, task.id)
-        await engine.follow_up(task.id, "echo two >> notes.txt; cat notes.txt")
-        done = await wait_done(engine, task.id)
-        assert done.state == TaskState.SUCCEEDED and done.attempt == 2
+        task = await _followed_up(engine, repo, "echo one > notes.txt",
+                                  "echo two >> notes.txt; cat notes.txt")
         assert stdout_lines(engine, task.id)[-2:] == ["one", "two"]
         assert "+one\n+two" in await engine.get_patch(task.id)
     finally:
@@ -157,11 +164,7 @@ async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_li
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await engine.submit(repo, "echo one")
-        await wait_done(engine, task.id)
-        await engine.follow_up(task.id, "echo two")
-        done = await wait_done(engine, task.id)
-        assert done.state == TaskState.SUCCEEDED and done.attempt == 2
+        task = await _followed_up(engine, repo, "echo one", "echo two")
         await engine.wait_idle(task.id)
         assert stdout_lines(engine, task.id) == ["one", "two"]
         seqs = [e.seq for e in engine.store.get_logs(task.id, limit=None)]
