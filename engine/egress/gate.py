@@ -38,9 +38,9 @@ def egress_allowlist(profile: AgentProfile) -> frozenset[str] | None:
     return parse_allow(entries)
 
 
-def _log_event(task_ref: str, target: str, allowed: bool) -> None:
+def _log_event(task_ref: str, target: str, allowed: bool, why: str | None = None) -> None:
     if not allowed:
-        log.warning("egress refused for task %s: %s", task_ref or "(unknown)", target)
+        log.warning("egress refused for task %s: %s", task_ref or "(unknown)", why or target)
 
 
 class EgressGate:

@@ -6,14 +6,21 @@ its exact ``host:port`` is in the allowlist of whoever connects; anything else g
 403. Every attempt, allowed or not, is reported through ``on_event``. Upstream
 connections are made from the host, so an allowlisted ``127.0.0.1:PORT`` is reachable
 from a container only through the proxy.
+
+Connections are capped per task and in total (each costs the engine two file
+descriptors): one over a cap gets a 503 before its request is read, and the refusal is
+reported (at most once per `CAP_REPORT_EVERY` seconds per task, with the number refused
+meanwhile, so a flood of connections is not a flood of log lines).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
+from typing import Awaitable, Callable, Iterable, Protocol
 from urllib.parse import urlsplit
 
 from engine.errors import InvalidInput
@@ -25,8 +32,22 @@ MAX_HEAD_BYTES = 64 * 1024
 #: Seconds a client has to send its request head, and an upstream to accept.
 HEAD_TIMEOUT = 30.0
 _CHUNK = 64 * 1024
+#: Connections one task may have open through the proxy at once (tunnels included). An
+#: agent CLI uses a handful; a build tool fetching in parallel some dozens.
+MAX_TASK_CONNECTIONS = 64
+#: Connections the proxy serves at once over all tasks: 2 descriptors each, well inside
+#: the 1024 a desktop session usually allows a process.
+MAX_CONNECTIONS = 256
+#: Seconds between two reports of refusals at a cap for the same task.
+CAP_REPORT_EVERY = 10.0
 
-EventCallback = Callable[[str, str, bool], None]
+
+class EventCallback(Protocol):
+    def __call__(self, task_ref: str, target: str, allowed: bool,
+                 why: str | None = None, /) -> None:
+        """One connection attempt: ``target`` is ``host:port`` (``""`` when refused at a
+        cap before its request was read); ``why`` says why it was refused, when not for
+        the allowlist."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +106,22 @@ class EgressProxy:
 
     Args:
         identify: the grant of a client IP, or None to refuse it everything.
-        on_event: ``on_event(task_ref, "host:port", allowed)`` for each attempt, on the
-            loop; the task ref of a stranger is ``""``.
+        on_event: ``on_event(task_ref, "host:port", allowed[, why])`` for each attempt,
+            on the loop; the task ref of a stranger is ``""``.
+        max_connections: connections served at once in total.
+        max_per_task: connections served at once for one task.
     """
 
-    def __init__(self, identify: Identify, on_event: EventCallback) -> None:
+    def __init__(self, identify: Identify, on_event: EventCallback, *,
+                 max_connections: int = MAX_CONNECTIONS,
+                 max_per_task: int = MAX_TASK_CONNECTIONS) -> None:
         self._identify = identify
         self._on_event = on_event
+        self._max_total, self._max_task = max_connections, max_per_task
         self._server: asyncio.Server | None = None
         self._handlers: set[asyncio.Task[None]] = set()
+        self._per_task: Counter[str] = Counter()
+        self._cap_reports: dict[str, tuple[float, int]] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -120,9 +148,14 @@ class EgressProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        full = len(self._handlers) >= self._max_total
         self._handlers.add(task)
         try:
-            await self._serve(reader, writer)
+            if full:
+                await self._over_cap(writer, "", f"the proxy serves {self._max_total} "
+                                     "connections at once (its limit for all tasks)")
+            else:
+                await self._admit(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
                 TimeoutError):
             pass  # the client went away or sent garbage: nothing to answer
@@ -132,7 +165,45 @@ class EgressProxy:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _admit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Tell whose connection it is before reading anything, and hold it to the cap of
+        that task: a task cannot pin more than its share, not even with idle sockets."""
+        grant = await self._identify(writer.get_extra_info("peername")[0])
+        if grant is None:
+            await self._serve(reader, writer, None)
+            return
+        ref = grant.task_ref
+        if self._per_task[ref] >= self._max_task:
+            await self._over_cap(writer, ref, f"the task has {self._max_task} connections "
+                                 "open through the proxy (its limit)")
+            return
+        self._per_task[ref] += 1
+        try:
+            await self._serve(reader, writer, grant)
+        finally:
+            self._per_task[ref] -= 1
+            if not self._per_task[ref]:
+                del self._per_task[ref]
+
+    async def _over_cap(self, writer: asyncio.StreamWriter, task_ref: str, why: str) -> None:
+        self._report_cap(task_ref, why)
+        await _answer(writer, 503, f"agentdeck egress: {why}; close connections and retry")
+
+    def _report_cap(self, task_ref: str, why: str) -> None:
+        """Report a refusal at a cap, at most once per `CAP_REPORT_EVERY` per task."""
+        now = time.monotonic()
+        last, skipped = self._cap_reports.get(task_ref, (float("-inf"), 0))
+        if now - last < CAP_REPORT_EVERY:
+            self._cap_reports[task_ref] = (last, skipped + 1)
+            return
+        self._cap_reports[task_ref] = (now, 0)
+        more = f" ({skipped} more refused in the last {CAP_REPORT_EVERY:g} s)" if skipped else ""
+        log.warning("egress: connection of task %s refused: %s%s", task_ref or "(unknown)",
+                    why, more)
+        self._on_event(task_ref, "", False, f"a new connection: {why}{more}")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     grant: Grant | None) -> None:
         async with asyncio.timeout(HEAD_TIMEOUT):
             head = await reader.readuntil(b"\r\n\r\n")
         request_line, _, headers = head.decode("latin-1").partition("\r\n")
@@ -147,8 +218,6 @@ class EgressProxy:
         if not host or port is None or not version.startswith("HTTP/"):
             await _answer(writer, 400, "send CONNECT host:port or an absolute http:// URI")
             return
-        peer = writer.get_extra_info("peername")[0]
-        grant = await self._identify(peer)
         where = f"{host}:{port}"
         allowed = grant is not None and where in grant.allow
         self._on_event(grant.task_ref if grant else "", where, allowed)
@@ -204,7 +273,8 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, text: str) -> None:
-    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway"}[status]
+    reason = {400: "Bad Request", 403: "Forbidden", 502: "Bad Gateway",
+              503: "Service Unavailable"}[status]
     body = (text + "\n").encode()
     writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
