@@ -237,11 +237,13 @@ class Engine(Controls, Reviews):
         # An unknown provider has no cap here: the runner reports it when the task starts.
         return profile.provider, provider.max_parallel if provider else None
 
-    def _on_egress(self, task_id: str, target: str, allowed: bool) -> None:
+    def _on_egress(self, task_id: str, target: str, allowed: bool,
+                   why: str | None = None) -> None:
         """The egress proxy's report: refused connections go into the task's log."""
         if allowed:
             return
-        text = f"egress refused: {target} is not on the profile's allowlist"
+        text = f"egress refused: {why}" if why else (
+            f"egress refused: {target} is not on the profile's allowlist")
         runner = self._runners.get(task_id)
         if runner is not None:
             runner.tasklog.system(text, EntryKind.ERROR)
