@@ -227,4 +227,7 @@ class AgentProfile:
     budget_usd: float | None = None    # default budget of each task of this profile
     setup: str | None = None           # shell script run before the agent, with network
     copy_files: tuple[str, ...] = ()   # untracked repo files copied in, never in the diff
+    sandbox: str = "bwrap"             # local runtime: "bwrap" confines, "none" opts out
+    home_files: tuple[str, ...] = ()   # paths under the user's home copied to the agent's
+    read_only_paths: tuple[str, ...] = ()  # extra host paths the local sandbox shows (ro)
     options: dict[str, Any] = field(default_factory=dict)

@@ -184,6 +184,34 @@ def _repo_paths(value: Any) -> tuple[str, ...]:
     return paths
 
 
+SANDBOXES = ("bwrap", "none")
+
+
+def _sandbox(value: Any) -> str:
+    if value not in SANDBOXES:
+        raise _Bad(f"{value!r} is not a sandbox; use \"bwrap\" (confined, the default) or "
+                   "\"none\" (the agent runs unconfined as you)")
+    return value
+
+
+def _home_paths(value: Any) -> tuple[str, ...]:
+    paths = _strings(value)
+    for item in paths:
+        parts = PurePosixPath(item).parts
+        if item.startswith(("/", "~")) or ".." in parts or not parts:
+            raise _Bad(f"{item!r} must be a path relative to your home (no /, ~, ..), "
+                       "e.g. \".codex/auth.json\"")
+    return paths
+
+
+def _host_paths(value: Any) -> tuple[str, ...]:
+    paths = _strings(value)
+    for item in paths:
+        if not item.startswith("/") or ".." in PurePosixPath(item).parts:
+            raise _Bad(f"{item!r} must be an absolute path without '..'")
+    return paths
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Bad(f"expected a non-empty string, got {value!r}")
@@ -225,4 +253,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timeout": _positive, "runtime": _text, "image": _text, "network": _flag,
     "memory": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
     "budget_usd": _positive, "setup": _text, "copy_files": _repo_paths, "options": _options,
+    "sandbox": _sandbox, "home_files": _home_paths, "read_only_paths": _host_paths,
 }

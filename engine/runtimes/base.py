@@ -62,6 +62,8 @@ class Sandbox(abc.ABC):
 
     #: Enough to find the sandbox again after a restart (pid, container id...).
     ref: str
+    #: What the task's log says about this sandbox's confinement (system entries).
+    notes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     async def wait(self) -> Outcome:

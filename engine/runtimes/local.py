@@ -1,9 +1,12 @@
 """The embedded local runtime: each agent is a process group on this machine.
 
 The agent runs under a detached supervisor (`engine.runtimes.supervise`), so it outlives
-the engine; its output goes straight to files in the run dir, which one shared reader
-thread (`engine.runtimes.tail`) tails into the sinks. ``ref`` is the run dir path: all an
-engine started later needs to re-attach.
+the engine, confined by bubblewrap unless its profile says ``sandbox = "none"``
+(`engine.runtimes.bwrap`); the supervisor writes its output, masked and capped, to files
+in the run dir, which one shared reader thread (`engine.runtimes.tail`) tails into the
+sinks. ``ref`` is the run dir path: all an engine started later needs to re-attach. An
+egress-limited agent's proxy is served here (`engine.runtimes.local_egress`) and opened
+again on re-attach.
 """
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ import time
 from functools import partial
 from pathlib import Path
 
+from engine.egress.proxy import EventCallback
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import Stream
 from engine.paths import data_dir
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
-from engine.runtimes.localproc import RunDir, is_alive, launch_supervisor
-from engine.runtimes.supervise import STDERR_LOG, STDOUT_LOG
+from engine.runtimes.bwrap import PrivateEntries, network_of
+from engine.runtimes.local_egress import TaskEgress, open_egress
+from engine.runtimes.localproc import RunDir, build_request, is_alive, launch_supervisor
+from engine.runtimes.supervise import MAX_OUTPUT_BYTES, STDERR_LOG, STDOUT_LOG
 from engine.runtimes.tail import TailTarget, Tailer, decode_cursor
 
 LOST_WHILE_AWAY = "agent process died while agentdeck was not running"
@@ -132,17 +138,28 @@ class LocalRuntime(Runtime):
 
     name = "local"
 
-    def __init__(self, runs_dir: Path | None = None, python: str = sys.executable) -> None:
+    def __init__(self, runs_dir: Path | None = None, python: str = sys.executable,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES,
+                 on_egress: EventCallback | None = None) -> None:
         """Create the runtime (no thread starts before the first sandbox).
 
         Args:
             runs_dir: where run dirs of specs without ``run_dir`` go (default: data dir/runs).
             python: the interpreter that runs the supervisor (it imports ``engine``).
+            max_output_bytes: bytes of each output stream kept per attempt; the rest is
+                dropped (the agent keeps running) and a marker line says how much.
+            on_egress: ``on_egress(task_id, "host:port", allowed)`` for each connection an
+                egress-limited agent tries.
         """
         self._runs_dir = runs_dir
         self._python = python
+        self._max_output = max_output_bytes
+        self._on_egress = on_egress or (lambda task, target, allowed: None)
         self._tailer = Tailer()
         self._sandboxes: list[LocalSandbox] = []
+        self._private = PrivateEntries()
+        self._private.warm()
+        self._egress: dict[str, TaskEgress] = {}
 
     async def start(self, spec: LaunchSpec, sink: Sink) -> LocalSandbox:
         if not spec.argv:
@@ -151,9 +168,18 @@ class LocalRuntime(Runtime):
             raise InvalidInput(f"task {spec.task_id}: working copy {spec.workdir} is not a directory")
         run = RunDir(self._run_dir(spec))
         await asyncio.to_thread(run.prepare)
-        await asyncio.to_thread(launch_supervisor, spec, run.path, self._python, START_TIMEOUT)
-        await self._await_agent(run)
+        egress_dir = await self._open_egress(spec, run)
+        try:
+            request = await asyncio.to_thread(build_request, spec, run.path, self._private,
+                                              self._max_output, egress_dir)
+            await asyncio.to_thread(launch_supervisor, request.body, run.path, self._python,
+                                    START_TIMEOUT)
+            await self._await_agent(run)
+        except BaseException:
+            await self._close_egress(str(run.path))
+            raise
         sandbox = LocalSandbox(run, asyncio.get_running_loop(), attached=False)
+        sandbox.notes = request.notes
         self._follow(sandbox, {s: 0 for s in (Stream.STDOUT, Stream.STDERR)}, sink)
         return sandbox
 
@@ -161,7 +187,10 @@ class LocalRuntime(Runtime):
         if not ref:
             raise InvalidInput(f"task {spec.task_id}: no local sandbox reference to attach to")
         cursor_run, offsets = decode_cursor(cursor)
-        sandbox = LocalSandbox(RunDir(Path(ref)), asyncio.get_running_loop(), attached=True)
+        run = RunDir(Path(ref))
+        if run.exit_outcome() is None and run.path.is_dir():
+            await self._open_egress(spec, run)
+        sandbox = LocalSandbox(run, asyncio.get_running_loop(), attached=True)
         if cursor_run not in (None, sandbox.run_id):
             # A cursor of an earlier sandbox in this run dir (an attempt started again
             # before any of its lines were stored): this one's output starts at zero.
@@ -175,6 +204,22 @@ class LocalRuntime(Runtime):
         for sandbox in self._sandboxes:
             sandbox.abandon()
         self._sandboxes.clear()
+        for key in list(self._egress):
+            await self._close_egress(key)
+
+    async def _open_egress(self, spec: LaunchSpec, run: RunDir) -> Path | None:
+        """Serve the proxy socket of a confined egress-limited agent; its dir, else None."""
+        if spec.profile.sandbox == "none" or network_of(spec.profile) != "egress":
+            return None
+        sock_dir = run.path / "egress"
+        await self._close_egress(str(run.path))
+        self._egress[str(run.path)] = await open_egress(spec, sock_dir, self._on_egress)
+        return sock_dir
+
+    async def _close_egress(self, key: str) -> None:
+        egress = self._egress.pop(key, None)
+        if egress is not None:
+            await egress.close()
 
     def _run_dir(self, spec: LaunchSpec) -> Path:
         if spec.run_dir is not None:
@@ -211,4 +256,6 @@ class LocalRuntime(Runtime):
     def _ended(self, sandbox: LocalSandbox, outcome: Outcome) -> None:
         if sandbox in self._sandboxes:
             self._sandboxes.remove(sandbox)
+        if sandbox.ref in self._egress:
+            asyncio.ensure_future(self._close_egress(sandbox.ref))
         sandbox.resolve(outcome)

@@ -1,12 +1,16 @@
-"""Host-side helpers of the local runtime: the agent's environment, launching the detached
-supervisor, and reading what it recorded in the run dir (pids, exit code).
+"""Host-side helpers of the local runtime: the launch request (the agent's environment and
+its bubblewrap sandbox), launching the detached supervisor, and reading what it recorded in
+the run dir (pids, exit code).
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
+import stat
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from typing import Any
 import psutil
 
 from engine.errors import InvalidInput, RuntimeUnavailable
+from engine.runtimes import bwrap, cgroup
 from engine.runtimes.base import LaunchSpec, Outcome
 from engine.runtimes.supervise import (
     EXIT_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
@@ -21,10 +26,17 @@ from engine.runtimes.supervise import (
 
 #: Host variables an agent gets; everything else must come from the spec's env.
 _BASE_VARS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+BLANK_FILE, BLANK_DIR = "blank-file", "blank-dir"
 _RUN_FILES = (STDOUT_LOG, STDERR_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG,
-              PIDS_FILE + ".tmp", EXIT_FILE + ".tmp")
+              PIDS_FILE + ".tmp", EXIT_FILE + ".tmp", BLANK_FILE)
 #: Slack when comparing recorded and current process creation times (clock adjustments).
 _CTIME_SLACK = 0.5
+#: Limits of every confined agent besides the profile's memory and pids: the largest
+#: file it may write, and CPU seconds per process.
+FILE_SIZE_LIMIT = 16 << 30
+CPU_SECONDS_LIMIT = 24 * 3600
+#: What `home_files` may copy into the agent's home per attempt.
+HOME_FILES_MAX_BYTES = 64 << 20
 
 
 def agent_env(extra: dict[str, str]) -> dict[str, str]:
@@ -38,7 +50,188 @@ def agent_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str, timeout: float) -> None:
+@dataclass(frozen=True)
+class Request:
+    """What the supervisor is told (as JSON on its stdin), and the lines the task's log
+    gets about how the agent is confined."""
+
+    body: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def build_request(spec: LaunchSpec, run_dir: Path, private: bwrap.PrivateEntries,
+                  max_output: int, egress_dir: Path | None = None) -> Request:
+    """The launch request of ``spec`` (blocking: it may scan system dirs).
+
+    Args:
+        spec: the attempt.
+        run_dir: its run dir (the blanks bound over private entries live there).
+        private: the cache of non-world-readable system entries to cover.
+        max_output: bytes kept per output stream.
+        egress_dir: the host dir holding the egress proxy socket (network ``egress``).
+
+    Raises:
+        RuntimeUnavailable: bubblewrap is missing or cannot make namespaces (names the fix).
+    """
+    profile = spec.profile
+    secrets = [spec.env[n] for n in profile.secrets if spec.env.get(n)]
+    body: dict[str, Any] = {"argv": list(spec.argv), "workdir": str(spec.workdir),
+                            "secrets": secrets, "max_output_bytes": max_output}
+    if profile.sandbox == "none":
+        body["env"] = agent_env(spec.env)
+        user = getpass.getuser()
+        return Request(body, (f'sandbox: none (the profile sets sandbox = "none"): the agent runs '
+                              f"unconfined as {user}, with your home, files and network",))
+    env = {**agent_env(spec.env), "HOME": bwrap.SANDBOX_HOME, "TMPDIR": "/tmp"}
+    network = bwrap.network_of(profile)
+    if network == "egress":
+        env.update(_proxy_env())
+    plan = _plan(spec, run_dir, env["PATH"], private, network, egress_dir)
+    body.update(env=env, sandbox={"bwrap": plan.bwrap, "options": plan.options(),
+                                  "inner": plan.inner()})
+    limits, limit_words = _limits(spec)
+    body.update(limits)
+    notes = [f"sandbox: bubblewrap (user, pid, ipc, uts, mount namespaces; network {network}): "
+             f"working copy read-write, system read-only, private home {bwrap.SANDBOX_HOME}; "
+             f"{limit_words}"]
+    notes += copy_home_files(Path(os.path.expanduser("~")), spec.state_dir, profile.home_files)
+    return Request(body, tuple(notes))
+
+
+def _proxy_env() -> dict[str, str]:
+    url = f"http://127.0.0.1:{bwrap.EGRESS_PORT}"
+    env = {var: url for var in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")}
+    return {**env, "NO_PROXY": "", "no_proxy": ""}
+
+
+def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntries, network: str,
+          egress_dir: Path | None) -> bwrap.Plan:
+    found = bwrap.find_bwrap()
+    bwrap.probe_namespaces(found)
+    base = bwrap.bound_roots(())
+    extra = [root for root in bwrap.install_roots(spec.argv[0], path)
+             if not bwrap.covered(root, base)]
+    extra += [p for p in spec.profile.read_only_paths if os.path.exists(p)]
+    forwarder: tuple[str, ...] = ()
+    if network == "egress":
+        python = os.path.realpath(sys.executable)
+        extra += [r for r in bwrap.install_roots(python, path) if not bwrap.covered(r, base)]
+        forwarder = (python, "-I", "-S", bwrap.FORWARDER, str(bwrap.EGRESS_PORT),
+                     bwrap.EGRESS_SOCKET, "--")
+    extra = list(dict.fromkeys(extra))
+    # The system dirs are scanned; install dirs and declared paths are shown as they are
+    # (a Python or Node install holds no secrets, and walking one can take many seconds).
+    covers = [entry for root in bwrap.bound_roots(()) for entry in private.under(root)]
+    blank_file, blank_dir = _blanks(run_dir)
+    return bwrap.Plan(found, Path(spec.workdir), spec.state_dir, network, tuple(extra),
+                      tuple(covers), blank_file, blank_dir, egress_dir, forwarder)
+
+
+def _blanks(run_dir: Path) -> tuple[Path, Path]:
+    """An empty read-only file and dir, bound over the private entries."""
+    blank_file, blank_dir = run_dir / BLANK_FILE, run_dir / BLANK_DIR
+    if not blank_file.exists():
+        blank_file.touch(mode=0o444)
+    blank_dir.mkdir(mode=0o555, exist_ok=True)
+    return blank_file, blank_dir
+
+
+def _limits(spec: LaunchSpec) -> tuple[dict[str, Any], str]:
+    """The rlimits and cgroup of the request, and how the task's log describes them."""
+    profile = spec.profile
+    limits: dict[str, int] = {"fsize": FILE_SIZE_LIMIT, "cpu": CPU_SECONDS_LIMIT}
+    common = (f"file size {FILE_SIZE_LIMIT >> 30} GiB, CPU time {CPU_SECONDS_LIMIT // 3600} h "
+              f"per process")
+    if cgroup.layout() is not None:
+        group = {"name": f"{spec.task_id}-{spec.attempt}", "memory": cgroup.parse_size(profile.memory),
+                 "memory_text": profile.memory, "pids": profile.pids}
+        words = f"memory {profile.memory} and {profile.pids} processes (cgroup), {common}"
+        return {"limits": limits, "cgroup": group}, words
+    limits["nproc"] = profile.pids
+    words = (f"{profile.pids} processes (rlimit), {common}; memory not limited (no writable "
+             f"cgroup here; an address-space limit would break Node.js agents)")
+    return {"limits": limits}, words
+
+
+def copy_home_files(user_home: Path, home: Path | None, names: tuple[str, ...]) -> list[str]:
+    """Copy the profile's ``home_files`` from the user's home into the agent's; the log
+    lines saying what was copied or skipped.
+
+    The agent's home is agent-written (an earlier attempt may have planted links), so every
+    component there is opened without following links, and links in the way are removed.
+    """
+    if not names:
+        return []
+    if home is None:
+        return [f"home_files not copied: this attempt has no agent home dir ({', '.join(names)})"]
+    copied, missing, budget = [], [], [HOME_FILES_MAX_BYTES]
+    for name in names:
+        source = user_home / name
+        if not source.exists():
+            missing.append(name)
+            continue
+        root = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            _copy_into(source, root, Path(name).parts, budget)
+        finally:
+            os.close(root)
+        copied.append(name)
+    lines = [f"home: copied {', '.join(copied)} from your home"] if copied else []
+    if missing:
+        lines.append(f"home: not in your home, not copied: {', '.join(missing)}")
+    return lines
+
+
+def _copy_into(source: Path, dir_fd: int, parts: tuple[str, ...], budget: list[int]) -> None:
+    """Copy ``source`` (a file or a dir of files) to ``parts`` below ``dir_fd``, no-follow."""
+    *dirs, leaf = parts
+    fd = dir_fd
+    opened: list[int] = []
+    try:
+        for part in dirs:
+            fd = _subdir(fd, part)
+            opened.append(fd)
+        if source.is_dir():
+            sub = _subdir(fd, leaf)
+            opened.append(sub)
+            for child in sorted(source.iterdir()):
+                if child.is_file() or child.is_dir():
+                    _copy_into(child, sub, (child.name,), budget)
+            return
+        data = source.read_bytes()
+        budget[0] -= len(data)
+        if budget[0] < 0:
+            raise RuntimeUnavailable(f"home_files copy more than {HOME_FILES_MAX_BYTES >> 20} MiB "
+                                     f"(at {source}): list only the files the agent needs")
+        _unlink_link(fd, leaf)
+        out = os.open(leaf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=fd)
+        with os.fdopen(out, "wb") as fh:
+            fh.write(data)
+    finally:
+        for each in opened:
+            os.close(each)
+
+
+def _subdir(dir_fd: int, name: str) -> int:
+    _unlink_link(dir_fd, name)
+    try:
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+    except FileExistsError:
+        pass
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+
+
+def _unlink_link(dir_fd: int, name: str) -> None:
+    """Remove ``name`` if it is a symlink (or anything but a dir or file) of the agent's."""
+    try:
+        mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeout: float) -> None:
     """Start the detached supervisor of one agent (blocking: run it in a thread).
 
     The process we start reads the launch request from its stdin, forks the supervisor
@@ -48,8 +241,7 @@ def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str, timeout: flo
     Raises:
         RuntimeUnavailable: the supervisor could not be started; the message has its output.
     """
-    request = json.dumps({"argv": list(spec.argv), "workdir": str(spec.workdir),
-                          "env": agent_env(spec.env)}).encode()
+    data = json.dumps(request).encode()
     with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         launcher = subprocess.Popen(
             [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
@@ -57,7 +249,7 @@ def launch_supervisor(spec: LaunchSpec, run_dir: Path, python: str, timeout: flo
             env={"LANG": "C.UTF-8", "PATH": os.defpath},
         )
     try:
-        launcher.communicate(request, timeout=timeout)
+        launcher.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:
         launcher.kill()
         launcher.wait()
@@ -112,6 +304,12 @@ class RunDir:
         """Delete the files the runtime made here (never anything else)."""
         for name in _RUN_FILES:
             (self.path / name).unlink(missing_ok=True)
+        (self.path / "egress" / "proxy.sock").unlink(missing_ok=True)
+        for name in (BLANK_DIR, "egress"):
+            try:
+                (self.path / name).rmdir()
+            except FileNotFoundError:
+                pass
 
     def remove(self) -> None:
         """Delete the run files, and the dir itself if nothing else is in it."""

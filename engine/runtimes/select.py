@@ -95,7 +95,7 @@ class RuntimeRegistry:
     def _make(self, name: str) -> Runtime:
         if name == "local":
             from engine.runtimes.local import LocalRuntime
-            return LocalRuntime()
+            return LocalRuntime(on_egress=self._on_egress)
         if name.startswith("builtin:"):
             from engine.runtimes.inprocess import BuiltinRuntime
             tools = name.partition(":")[2]

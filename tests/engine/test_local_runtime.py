@@ -78,6 +78,16 @@ def spec_for(tmp_path: Path, argv: list[str], task: str = "t1", **env: str) -> L
     return LaunchSpec(task, 1, tuple(argv), work, PROFILE, env=dict(env))
 
 
+def host_process(ref: str, inner_pid: int) -> psutil.Process:
+    """The process a confined agent knows as ``inner_pid`` (its PID namespace's numbering)."""
+    agent = psutil.Process(RunDir(Path(ref)).pids()["agent"]["pid"])
+    for proc in agent.children(recursive=True):
+        nspids = Path(f"/proc/{proc.pid}/status").read_text().split("NSpid:")[1].split("\n")[0]
+        if int(nspids.split()[-1]) == inner_pid:
+            return proc
+    raise AssertionError(f"no process {inner_pid} in the sandbox of {ref}")
+
+
 def py(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
@@ -235,7 +245,7 @@ async def test_stop_kills_the_whole_group(runtime, tmp_path, agent_ignores, expe
     argv = [sys.executable, "-c", _GROUP_SCRIPT, "ignore" if agent_ignores else "-", _GRANDCHILD]
     sandbox = await runtime.start(spec_for(tmp_path, argv), sink)
     await until(lambda: len(sink.out) == 2)
-    procs = [psutil.Process(int(pid)) for pid in sink.out]
+    procs = [host_process(sandbox.ref, int(pid)) for pid in sink.out]
     await sandbox.stop(grace=0.5)
     outcome = await sandbox.wait()
     assert outcome.exit_code == expected
@@ -272,9 +282,9 @@ async def test_huge_line_without_newline_is_cut_in_bounded_memory(runtime, tmp_p
 async def test_binary_output_does_not_break_anything(runtime, tmp_path):
     sink = Collector()
     payload = os.urandom(2_000_000) + b"\nafter binary\n"
-    blob = tmp_path / "blob"
-    blob.write_bytes(payload)
-    sandbox = await runtime.start(spec_for(tmp_path, ["cat", str(blob)]), sink)
+    spec = spec_for(tmp_path, ["cat", "blob"])
+    (spec.workdir / "blob").write_bytes(payload)  # the sandbox shows the working copy only
+    sandbox = await runtime.start(spec, sink)
     assert (await sandbox.wait()).exit_code == 0
     assert len(sink.out) == payload.count(b"\n")
     assert sink.out[-1] == "after binary"
@@ -302,10 +312,14 @@ async def test_one_reader_thread_for_many_sandboxes(runtime, tmp_path):
 
 
 async def test_start_refuses_a_run_dir_of_a_live_agent(runtime, tmp_path):
-    spec = spec_for(tmp_path, ["sleep", "30"])
-    sandbox = await runtime.start(spec, Collector())
+    spec = spec_for(tmp_path, ["sh", "-c", "echo up; exec sleep 30"])
+    sink = Collector()
+    sandbox = await runtime.start(spec, sink)
     with pytest.raises(InvalidInput, match="running agent"):
         await runtime.start(spec, Collector())
+    # Until the sandbox hands the agent its signals (a few ms), SIGTERM is ignored there
+    # and a stop ends it by SIGKILL after the grace: stop it once it runs.
+    await until(lambda: sink.out == ["up"])
     await sandbox.stop(grace=1)
     assert (await sandbox.wait()).exit_code == -15
 
@@ -401,6 +415,8 @@ async def test_attach_when_the_processes_died_without_exit_file_is_lost(tmp_path
         spec = spec_for(tmp_path, ["sh", "-c", "echo before; sleep 1000"])
         sandbox = await first_rt.start(spec, Collector())
         await first_rt.close()
+        # The supervisor writes the log: let it store the line before it is killed.
+        await until(lambda: (Path(sandbox.ref) / "stdout.log").read_bytes() == b"before\n")
         pids = RunDir(Path(sandbox.ref)).pids()
         os.kill(pids["supervisor"]["pid"], signal.SIGKILL)   # like a reboot: nobody is left
         os.killpg(pids["agent"]["pid"], signal.SIGKILL)
@@ -479,11 +495,13 @@ async def test_cleanup_ends_the_agent_and_removes_only_run_files(runtime, tmp_pa
 
 
 async def test_agent_env_does_not_reach_the_supervisor(runtime, tmp_path):
-    broken = tmp_path / "badlib"
+    spec = spec_for(tmp_path, ["true"])
+    broken = spec.workdir / "badlib"  # in the working copy: the sandbox shows it
     broken.mkdir()
     (broken / "libc.so.6").write_text("not a library")  # the dynamic loader refuses to start
     sink = Collector()
-    sandbox = await runtime.start(spec_for(tmp_path, ["true"], LD_LIBRARY_PATH=str(broken)), sink)
+    spec = spec_for(tmp_path, ["true"], LD_LIBRARY_PATH=str(broken))
+    sandbox = await runtime.start(spec, sink)
     assert (await sandbox.wait()).exit_code == 127  # only the agent fails to load, and says so
     assert "libc.so.6" in sink.err[0]
 
