@@ -1,8 +1,11 @@
 """The egress network: a Docker network with no route out, one per data dir.
 
 It is created with ``internal=True``, so the daemon forwards nothing from it to any
-other network or to the outside. What stays reachable is the host itself on the
-network's gateway address, where agentdeck's `EgressProxy` listens. The proxy's port
+other network or to the outside, and with inter-container traffic off, so its
+containers (other tasks' agents) cannot reach each other either. What stays reachable
+is the host itself on the network's gateway address, where agentdeck's `EgressProxy`
+listens; the host guard (`engine.egress.hostguard`) drops everything else the bridge
+sends the host, and without it no egress-limited container is started. The proxy's port
 is chosen once, when the network is made, and kept in the network's labels, so
 containers that outlive an engine find the proxy of the next engine at the same
 address.
@@ -24,6 +27,8 @@ from engine.errors import RuntimeUnavailable
 
 HOME_LABEL = "agentdeck.home"
 PORT_LABEL = "agentdeck.egress.port"
+#: The bridge driver's switch for traffic between containers of the network.
+ICC_OPTION = "com.docker.network.bridge.enable_icc"
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +70,16 @@ def ensure_network(client: Any, home: str) -> EgressNetwork:
 
     Raises:
         RuntimeUnavailable: a network of that name exists that is not ours or not
-            internal, or it has no IPv4 gateway.
+            internal, it has no IPv4 gateway, it still lets containers reach each other
+            and is in use, or the host cannot be guarded against its containers.
     """
     name = network_name(home)
     try:
         network = client.networks.get(name)
     except docker.errors.NotFound:
         network = _create(client, name, home)
+    if (network.attrs.get("Options") or {}).get(ICC_OPTION) != "false":
+        network = _renew(client, network, home)
     attrs = network.attrs
     labels = attrs.get("Labels") or {}
     if labels.get(HOME_LABEL) != home or not attrs.get("Internal"):
@@ -86,9 +94,29 @@ def ensure_network(client: Any, home: str) -> EgressNetwork:
     port = int(labels[PORT_LABEL])
     problem = guard_host(bridge_name(attrs), port)
     if problem:
-        log.warning("egress network %s: the host's own services stay reachable from its "
-                    "containers (%s)", name, problem)
+        # Never silently open: without the rules a container reaches every service the
+        # host runs on 0.0.0.0 (measured), so no egress-limited container starts.
+        raise RuntimeUnavailable(
+            f"egress-limited profiles cannot run: the host's own services would be "
+            f"reachable from their containers because the host guard cannot be installed "
+            f"({problem}); run agentdeck as root with iptables, or give the profile "
+            f"network = false (offline) or drop options.egress (full network)")
     return EgressNetwork(name, gateway, port)
+
+
+def _renew(client: Any, network: Any, home: str) -> Any:
+    """Replace a network of ours made before inter-container traffic was turned off."""
+    if (network.attrs.get("Labels") or {}).get(HOME_LABEL) != home:
+        return network  # not ours: `ensure_network` refuses it
+    try:
+        network.remove()
+    except docker.errors.APIError as exc:
+        if exc.status_code != 403:
+            raise
+        raise RuntimeUnavailable(
+            f"the egress network {network.name} lets its containers reach each other and "
+            "is still in use; it is replaced once its containers are gone") from exc
+    return _create(client, network.name, home)
 
 
 def _create(client: Any, name: str, home: str) -> Any:
@@ -97,7 +125,7 @@ def _create(client: Any, name: str, home: str) -> Any:
     try:
         return client.networks.create(
             name, driver="bridge", internal=True, check_duplicate=True,
-            labels={HOME_LABEL: home, PORT_LABEL: str(port)})
+            options={ICC_OPTION: "false"}, labels={HOME_LABEL: home, PORT_LABEL: str(port)})
     except docker.errors.APIError as exc:
         if exc.status_code != 409:
             raise RuntimeUnavailable(f"Docker refused to create the network {name}: "
