@@ -220,7 +220,8 @@ class AgentProfile:
     image: str = "agentdeck-agent:latest"
     network: bool = False
     memory: str = "2g"
-    cpus: float = 2.0
+    cpus: float | None = None          # None: all of the daemon's CPUs but one (at least 1)
+    disk: str = "10g"                  # most a container's writable layer may hold
     pids: int = 512
     provider: str | None = None
     model: str | None = None

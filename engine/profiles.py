@@ -251,7 +251,7 @@ def _options(value: Any) -> dict[str, Any]:
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "kind": _kind, "command": _command, "env": _env_names, "secrets": _env_names,
     "timeout": _positive, "runtime": _text, "image": _text, "network": _flag,
-    "memory": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
+    "memory": _memory, "disk": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
     "budget_usd": _positive, "setup": _text, "copy_files": _repo_paths, "options": _options,
     "sandbox": _sandbox, "home_files": _home_paths, "read_only_paths": _host_paths,
 }

@@ -26,6 +26,7 @@ from engine.images import AGENT_IMAGE
 from engine.runtimes.base import LaunchSpec, Runtime, Sandbox, Sink
 from engine.runtimes.docker_archive import SANDBOX_UID, CollectLimits
 from engine.runtimes.docker_cursor import LogCursor
+from engine.runtimes.docker_disk import storage_opt_refused
 from engine.runtimes.docker_pool import (
     UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
     parse_endpoint,
@@ -62,23 +63,36 @@ class OurContainer:
 NOWHERE_DNS = "192.0.2.1"
 
 
+def default_cpus(ncpu: int) -> int:
+    """CPUs a container may use when its profile does not say: all but one, so a busy
+    agent leaves the desktop (and the engine) a core; at least one."""
+    return max(1, ncpu - 1)
+
+
 def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
-                      ncpu: int, egress: EgressNetwork | None = None) -> dict[str, Any]:
+                      ncpu: int, egress: EgressNetwork | None = None,
+                      layer_limit: bool = False) -> dict[str, Any]:
     """``containers.create`` arguments: non-root, no capabilities, limited, offline
-    (or, with ``egress``, on the egress network with the proxy variables set)."""
+    (or, with ``egress``, on the egress network with the proxy variables set).
+
+    ``layer_limit``: the daemon can limit the writable layer to the profile's ``disk``
+    (otherwise the sandbox watches it, see `engine.runtimes.docker_disk`).
+    """
     profile = spec.profile
+    cpus = min(profile.cpus, ncpu) if profile.cpus is not None else default_cpus(ncpu)
     network = egress.name if egress else "bridge" if profile.network else "none"
     # The proxy variables come last: a profile cannot route around the proxy.
     environment = {**spec.env, **(egress.environment() if egress else {})}
     dns = {"dns": [NOWHERE_DNS]} if egress else {}
-    return {**dns,
+    storage = {"storage_opt": {"size": profile.disk}} if layer_limit else {}
+    return {**dns, **storage,
         "image": profile.image, "command": list(spec.argv), "name": name, "labels": labels,
         "working_dir": WORKDIR, "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "environment": environment,
         "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
         # memswap == memory: no swap, so a memory hog is OOM-killed instead of crawling.
         "mem_limit": profile.memory, "memswap_limit": profile.memory,
-        "nano_cpus": int(min(profile.cpus, ncpu) * 1e9), "pids_limit": profile.pids,
+        "nano_cpus": int(cpus * 1e9), "pids_limit": profile.pids,
         "network_mode": network,
         "init": True, "tty": False, "stdin_open": False, "detach": True,
         "log_config": LogConfig(type="json-file",
@@ -112,6 +126,8 @@ class DockerRuntime(Runtime):
         self._sandboxes: weakref.WeakValueDictionary[str, DockerSandbox] = (
             weakref.WeakValueDictionary())
         self._ncpu: dict[str, int] = {}
+        #: Per endpoint: False once its daemon refused to limit a writable layer.
+        self._layer_limits: dict[str, bool] = {}
         self._egress = EgressGate(self._home, on_egress)
 
     def free_slots(self) -> int | None:
@@ -126,6 +142,7 @@ class DockerRuntime(Runtime):
         for name in await asyncio.to_thread(self._pool.reconfigure,
                                             endpoints or [default_endpoint()]):
             self._ncpu.pop(name, None)
+            self._layer_limits.pop(name, None)
 
     async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:
         """Create, fill and start the attempt's container where most slots are free.
@@ -226,10 +243,8 @@ class DockerRuntime(Runtime):
         container_name = self.container_name(spec)
         if name not in self._ncpu:
             self._ncpu[name] = int(client.info().get("NCPU") or 1)
-        options = container_options(spec, container_name, self._labels(spec), self._ncpu[name],
-                                    egress)
         try:
-            return client.containers.create(**options)
+            return self._create_limited(client, name, spec, egress)
         except docker.errors.ImageNotFound as exc:
             raise RuntimeUnavailable(
                 f"the image {spec.profile.image} is missing on "
@@ -245,7 +260,27 @@ class DockerRuntime(Runtime):
         if existing.status != "created":
             return existing  # it already runs (or ran): follow it from the beginning
         existing.remove(force=True)  # never started: its copy-in may be incomplete
-        return client.containers.create(**options)
+        return self._create_limited(client, name, spec, egress)
+
+    def _create_limited(self, client: Any, name: str, spec: LaunchSpec,
+                        egress: EgressNetwork | None) -> Any:
+        """Create the container, its writable layer limited where the daemon can do it
+        (found out by asking once per endpoint: a refusal names the option)."""
+        def options(limited: bool) -> dict[str, Any]:
+            return container_options(spec, self.container_name(spec), self._labels(spec),
+                                     self._ncpu[name], egress, layer_limit=limited)
+
+        if self._layer_limits.get(name, True):
+            try:
+                container = client.containers.create(**options(True))
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409 or not storage_opt_refused(exc):
+                    raise
+                self._layer_limits[name] = False  # the sandbox watches the disk instead
+            else:
+                self._layer_limits[name] = True
+                return container
+        return client.containers.create(**options(False))
 
     # -- checks and recovery ----------------------------------------------------------
 

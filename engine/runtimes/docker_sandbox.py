@@ -1,7 +1,8 @@
 """One task attempt's container: its exit, its output, its files.
 
 Two daemon threads per container, each blocked in one Docker call: the follow stream of
-its output (`LogFollower`) and ``wait``. Nothing blocks the loop.
+its output (`LogFollower`) and ``wait``; a third checks its disk use where the daemon
+cannot limit the writable layer (`DiskWatch`). Nothing blocks the loop.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from engine.models import Stream
 from engine.runtimes.base import LaunchSpec, Outcome, Sandbox, Sink
 from engine.runtimes.docker_archive import CollectLimits, extract_capped, pack_tree
 from engine.runtimes.docker_cursor import LogCursor
+from engine.runtimes.docker_disk import DiskWatch, has_layer_limit, limit_bytes
 from engine.runtimes.docker_logs import LogFollower
 from engine.runtimes.docker_pool import UNREACHABLE, Endpoint, EndpointPool, describe
 
@@ -88,6 +90,9 @@ class DockerSandbox(Sandbox):
         self._closed = threading.Event()
         self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,
                                         name=f"agentdeck-wait-{container.short_id}")
+        self._over_disk: str | None = None  # why the disk watch stopped it
+        self._disk_watch = None if has_layer_limit(container) else DiskWatch(
+            container, limit_bytes(spec.profile.disk), spec.profile.disk, self._stopped_for)
 
     @property
     def container(self) -> Any:
@@ -99,6 +104,11 @@ class DockerSandbox(Sandbox):
         self._pool.take(self._endpoint.name, self.ref)
         self._follower.start()
         self._waiter.start()
+        if self._disk_watch is not None:
+            self._disk_watch.start()
+
+    def _stopped_for(self, reason: str) -> None:
+        self._over_disk = reason  # set before the kill: the waiter sees it with the exit
 
     def _on_lines(self, stream: Stream, lines: list[str], cursor: LogCursor) -> None:
         self._sink(stream, lines, cursor.encode())
@@ -164,6 +174,8 @@ class DockerSandbox(Sandbox):
         """Stop following (the container keeps running); a later attach resumes."""
         self._closed.set()
         self._follower.close()
+        if self._disk_watch is not None:
+            self._disk_watch.stop()
 
     # -- waiter thread -----------------------------------------------------------------
 
@@ -175,6 +187,8 @@ class DockerSandbox(Sandbox):
             outcome = Outcome(None, reason=f"waiting for the container failed: {exc}", lost=True)
         if outcome is None:  # detached
             return
+        if self._disk_watch is not None:
+            self._disk_watch.stop()
         self._follower.container_exited()
         try:
             self._loop.call_soon_threadsafe(self._set_exit, outcome)
@@ -196,6 +210,8 @@ class DockerSandbox(Sandbox):
                            lost=True)
         except UNREACHABLE as exc:
             return Outcome(None, reason=f"{gone} ({exc})", lost=True)
+        if self._over_disk is not None:
+            return Outcome(code, reason=self._over_disk)
         try:
             oom = self._oom_killed(code)
         except (docker.errors.NotFound, *UNREACHABLE) as exc:

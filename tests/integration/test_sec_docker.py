@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from engine.errors import UnsafeChange
+from engine.images import TEST_IMAGE
+from engine.models import TaskState
 from engine.runtimes.docker import DockerRuntime
 from engine.runtimes.docker_archive import CollectLimits, extract_capped
+from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 from tests.integration.conftest import Collector
 from tests.integration.test_docker_collect import archive, member
 
@@ -123,3 +126,54 @@ async def test_a_hard_link_must_point_at_a_file_of_the_tree(tmp_path: Path) -> N
                                    (member("work/h", tarfile.LNKTYPE, link), None)), dest, "work")
     assert os.listdir(dest) == [] and os.stat(tmp_path / "secret").st_nlink == 1
 
+
+
+# -- bounds: disk and CPU ---------------------------------------------------------------
+
+async def test_a_container_writing_past_its_disk_limit_ends_failed_with_the_reason(
+        tmp_path: Path, docker_client: Any) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        '[profiles.filler]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n'
+        f'image = "{TEST_IMAGE}"\nmemory = "64m"\ndisk = "16m"\n')
+    script = "head -c 64000000 /dev/zero > fill; ls -l fill | awk '{print $5}'; sleep 120"
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(make_repo(tmp_path / "repo"), script, agent="filler")
+        done = await wait_done(engine, task.id, timeout=90)
+        out = stdout_lines(engine, task.id)
+    finally:
+        await engine.close()
+    assert out == ["64000000"]  # the agent really wrote past the limit
+    assert done.state == TaskState.FAILED
+    assert 'over its disk limit' in done.error and 'disk = "16m"' in done.error, done.error
+    assert not (tmp_path / "repo" / "fill").exists()
+
+
+async def test_the_writable_layer_is_limited_or_watched(
+        runtime: DockerRuntime, make_spec: Any, docker_client: Any) -> None:
+    """Where the daemon can limit the layer the container carries the limit; elsewhere
+    (ext4 here) the refusal is remembered and the container has none."""
+    sandbox = await runtime.start(make_spec("true", disk="1g"), Collector())
+    await sandbox.wait()
+    host = docker_client.api.inspect_container(sandbox.ref.split("/")[1])["HostConfig"]
+    backing = dict(docker_client.info().get("DriverStatus") or []).get("Backing Filesystem")
+    if backing == "xfs":
+        assert host.get("StorageOpt") in ({"size": "1g"}, None)
+    else:
+        assert not host.get("StorageOpt")
+    await sandbox.cleanup()
+
+
+async def test_the_default_cpu_limit_leaves_a_core_and_a_profile_overrides_it(
+        runtime: DockerRuntime, make_spec: Any, docker_client: Any) -> None:
+    ncpu = int(docker_client.info()["NCPU"])
+    nano = {}
+    for cpus in (None, 0.5):
+        sandbox = await runtime.start(make_spec("true", cpus=cpus), Collector())
+        await sandbox.wait()
+        host = docker_client.api.inspect_container(sandbox.ref.split("/")[1])["HostConfig"]
+        nano[cpus] = host["NanoCpus"]
+        await sandbox.cleanup()
+    assert nano == {None: max(1, ncpu - 1) * 1_000_000_000, 0.5: 500_000_000}
