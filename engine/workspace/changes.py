@@ -3,61 +3,14 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Iterator
-from pathlib import Path
 
-from engine.errors import UnsafeChange
 from engine.gitcmd import Git
 from engine.workspace.types import DiffResult, FileChange
 
 _NO_DRIVERS = ("--no-ext-diff", "--no-textconv")
 _SYMLINK, _GITLINK = "120000", "160000"
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type_changed"}
-
-
-def check_caps(tree_git: Git, workdir: Path, max_files: int, max_bytes: int) -> None:
-    """Refuse a working copy with more than ``max_files`` changed files or more than
-    ``max_bytes`` of new content, before git copies any of it into the object store.
-
-    Raises:
-        UnsafeChange: naming the count or size found and the limit.
-    """
-    seen: set[str] = set()
-    total = 0
-    for path in tree_git.iter_z("ls-files", "-z", "--modified", "--deleted", "--others",
-                                "--exclude-standard"):
-        if path in seen:  # a deleted file is listed as modified too
-            continue
-        seen.add(path)
-        if len(seen) > max_files:
-            raise UnsafeChange(
-                f"the agent changed more than {max_files} files (the limit); nothing was "
-                "recorded: check the task's working copy or raise max_files")
-        total += _file_size(workdir / path)
-        if total > max_bytes:
-            raise UnsafeChange(
-                f"the agent's change adds more than {_size(max_bytes)} (the limit; "
-                f"{len(seen)} files read so far, last {path!r}); nothing was recorded")
-
-
-def _file_size(path: Path) -> int:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    return st.st_size if stat.S_ISREG(st.st_mode) else 0
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    value = n / 1024
-    for unit in ("KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            break
-        value /= 1024
-    return f"{value:.1f} {unit}"
 
 
 def diff_result(git: Git, base: str, commit: str) -> DiffResult:

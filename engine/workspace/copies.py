@@ -1,11 +1,15 @@
 """Snapshots of the user's repo and the per-task working copies built from them."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from engine.gitcmd import Git
+from engine.workspace import safefs
+from engine.workspace.capture import record_checkout
+from engine.workspace.seal import write_settings
 from engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
 
 INNER_BRANCH = "main"
@@ -41,26 +45,42 @@ def commit_worktree(repo: UserRepo, private: Git, head: str, task_id: str) -> st
         return private.with_env(**ENGINE_IDENTITY).out("commit-tree", tree, "-p", head, "-m", message)
 
 
-def build_working_copy(private: Git, base: str, workdir: Path, index: Path) -> None:
+def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path) -> None:
     """Fill a fresh ``workdir`` with the files of ``base`` plus a disposable inner ``.git``.
 
-    The checkout goes through the private git dir with ``index`` as its index, so the
-    later capture only rehashes files whose stat changed. The inner repo exists for
-    agents that insist on one (codex, aider); the engine never reads it.
+    The checkout goes through the private git dir with a temporary index; ``manifest``
+    records the stat data of every file it wrote, so the later capture only reads files
+    whose stat changed. The inner repo exists for agents that insist on one (codex,
+    aider); the engine never reads it, and it carries agentdeck's own settings.
     """
     remove_tree(workdir)
     workdir.mkdir(parents=True)
-    index.parent.mkdir(parents=True, exist_ok=True)
-    index.unlink(missing_ok=True)
-    checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
-        GIT_INDEX_FILE=index)
-    checkout.run("read-tree", "--reset", "-u", base)
-    _init_inner_repo(private, base, workdir, index)
+    assert private.git_dir is not None
+    with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="checkout-") as tmp:
+        index = Path(tmp) / "index"
+        checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
+            GIT_INDEX_FILE=index)
+        checkout.run("read-tree", "--reset", "-u", base)
+        record_checkout(private, base, workdir, manifest)
+        init_inner_repo(workdir, (private, base), index)
 
 
-def _init_inner_repo(private: Git, base: str, workdir: Path, index: Path) -> None:
-    inner = Git(git_dir=workdir / ".git", work_tree=workdir, cwd=workdir)
+def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path | None) -> None:
+    """Make ``workdir/.git`` (absent): one commit of the base tree when ``source``
+    (private git dir, base commit) is given, agentdeck's config, no hooks.
+
+    Args:
+        index: An index matching the checkout (its stat data makes the first
+            ``git status`` in the copy fast); without one the index is read from the
+            commit, without looking at the files.
+    """
+    inner = Git(git_dir=workdir / ".git")
     Git(cwd=workdir).run("init", "-q", "--template=", f"--initial-branch={INNER_BRANCH}", ".")
+    with safefs.opened(safefs.open_dir(os.fspath(workdir / ".git"))) as git_fd:
+        write_settings(git_fd)
+    if source is None:
+        return
+    private, base = source
     tree = private.out("rev-parse", f"{base}^{{tree}}")
     objects = private.run("rev-list", "--objects", tree).stdout
     # Only the base tree's objects, uncompressed-fast: this repo is thrown away later.
@@ -71,7 +91,7 @@ def _init_inner_repo(private: Git, base: str, workdir: Path, index: Path) -> Non
     commit = inner.with_env(**ENGINE_IDENTITY).out(
         "commit-tree", tree, "-m", f"agentdeck: base {base}")
     inner.run("update-ref", f"refs/heads/{INNER_BRANCH}", commit)
-    inner.run("config", "user.name", ENGINE_IDENTITY["GIT_AUTHOR_NAME"])
-    inner.run("config", "user.email", ENGINE_IDENTITY["GIT_AUTHOR_EMAIL"])
-    # Same entries, same stat data: `git status` in the copy starts clean and fast.
-    shutil.copyfile(index, workdir / ".git" / "index")
+    if index is None:
+        inner.run("read-tree", commit)
+    else:  # same entries, same stat data: `git status` in the copy starts clean and fast
+        shutil.copyfile(index, workdir / ".git" / "index")

@@ -13,8 +13,11 @@ from pathlib import Path
 from engine.errors import InvalidInput, RepoError
 from engine.gitcmd import Git
 from engine.workspace import accept as _accept
-from engine.workspace.changes import check_caps, diff_result
-from engine.workspace.copies import build_working_copy, commit_worktree
+from engine.workspace.capture import capture_tree
+from engine.workspace.changes import diff_result
+from engine.workspace.copies import build_working_copy, commit_worktree, init_inner_repo
+from engine.workspace.safefs import open_dir, opened
+from engine.workspace.seal import seal_copy
 from engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
     remove_tree, result_ref,
@@ -28,7 +31,7 @@ class Workspace:
     """Snapshots, per-task working copies, diffs and accepts, all under ``home``.
 
     Layout: ``home/git/<hash>.git`` (private bare dir per user repo), ``home/work/<task>``
-    (the agent's working copy), ``home/index/<task>`` (the index of that copy).
+    (the agent's working copy), ``home/index/<task>`` (the stat manifest of that copy).
 
     Args:
         home: The engine's data dir.
@@ -48,7 +51,7 @@ class Workspace:
         """The working copy of ``task_id`` (exists after `prepare`)."""
         return self.home / "work" / check_task_id(task_id)
 
-    def _index(self, task_id: str) -> Path:
+    def _manifest(self, task_id: str) -> Path:
         return self.home / "index" / task_id
 
     def _lock(self, repo: UserRepo) -> threading.Lock:
@@ -89,11 +92,16 @@ class Workspace:
         """Make a fresh working copy of ``base`` for the agent and return its folder."""
         workdir = self.workdir(task_id)
         private = self._private(repo, base)
-        build_working_copy(private, base, workdir, self._index(task_id))
+        build_working_copy(private, base, workdir, self._manifest(task_id))
         return workdir
 
     def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path) -> DiffResult:
-        """Record what the agent changed in ``workdir`` as a commit on ``base``.
+        """Record what the agent changed in ``workdir`` as a commit on ``base``, then
+        seal the copy (see `seal`), whether or not the change could be recorded.
+
+        Git never looks at the copy: the tree is walked no-follow and built in the
+        private git dir (engine.workspace.capture); nested repositories become gitlink
+        entries, which review flags and accept refuses.
 
         Raises:
             UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
@@ -104,20 +112,47 @@ class Workspace:
         workdir = Path(workdir)
         if not workdir.is_dir():
             raise RepoError(f"the working copy {workdir} of task {task_id} no longer exists")
-        private = self._private(repo, base)
-        index = self._index(task_id)
-        tree_git = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
-            GIT_INDEX_FILE=index)
-        if not index.is_file():  # a copy not made by prepare: start from base's entries
-            index.parent.mkdir(parents=True, exist_ok=True)
-            tree_git.run("read-tree", base)
-        check_caps(tree_git, workdir, self.max_files, self.max_bytes)
-        tree_git.run("add", "-A")
-        tree = tree_git.out("write-tree")
+        source: tuple[Git, str] | None = None
+        try:
+            private = self._private(repo, base)
+            source = (private, base)
+            tree = capture_tree(private, base, workdir, self._manifest(task_id),
+                                max_files=self.max_files, max_bytes=self.max_bytes)
+        finally:
+            self._seal(workdir, source)
         commit = private.with_env(**ENGINE_IDENTITY).out(
             "commit-tree", tree, "-p", base, "-m", f"agentdeck: result of task {task_id}")
         private.run("update-ref", result_ref(task_id), commit)
         return diff_result(private, base, commit)
+
+    def seal(self, task_id: str) -> None:
+        """Leave the task's working copy safe to open: its ``.git`` holds agentdeck's
+        config only (no hooks, no fsmonitor, no drivers from attributes) and every
+        repository the agent nested in it is replaced by a note git refuses to use.
+
+        `capture` does this itself; call it for a copy kept after the agent ended without
+        a capture. A missing copy is left alone.
+        """
+        workdir = self.workdir(task_id)
+        if workdir.is_dir():
+            self._seal(workdir, self._base_of(task_id))
+
+    def _seal(self, workdir: Path, source: tuple[Git, str] | None) -> None:
+        try:
+            with opened(open_dir(os.fspath(workdir))) as root_fd:
+                seal_copy(root_fd, lambda: init_inner_repo(workdir, source, None))
+        except OSError as exc:
+            raise RepoError(f"could not make the working copy {workdir} safe to open "
+                            f"({exc}); delete it before using git there") from exc
+
+    def _base_of(self, task_id: str) -> tuple[Git, str] | None:
+        """The private git dir and base commit a task's copy was made from, if kept."""
+        for git_dir in self._store.all_dirs():
+            git = Git(git_dir=git_dir)
+            proc = git.run("rev-parse", "--verify", "-q", base_ref(task_id), ok=(0, 1))
+            if proc.returncode == 0:
+                return git, proc.stdout.decode().strip()
+        return None
 
     def tracked_files(self, repo: RepoPath, base: str) -> set[str]:
         """The paths of every file in ``base``."""
@@ -173,7 +208,7 @@ class Workspace:
     def discard(self, task_id: str) -> None:
         """Delete the task's working copy, its index and its private refs."""
         remove_tree(self.workdir(task_id))
-        self._index(task_id).unlink(missing_ok=True)
+        self._manifest(task_id).unlink(missing_ok=True)
         refs = f"delete {base_ref(task_id)}\ndelete {result_ref(task_id)}\n".encode()
         for git_dir in self._store.all_dirs():
             Git(git_dir=git_dir).run("update-ref", "--stdin", input=refs)
