@@ -342,7 +342,7 @@ class Engine(Controls, Reviews):
 
     async def start_task(self, task: Task) -> None:
         """Claim a queued task (compare-and-set) and run it."""
-        runtime = self.runtimes.default if task.runtime == "auto" else task.runtime
+        runtime = self.runtimes.settle(task.id, task.runtime)
         task = await self.transition(task.id, expect=[TaskState.QUEUED],
                                      state=TaskState.PREPARING, started_at=time.time(),
                                      runtime=runtime, exit_code=None, error=None,

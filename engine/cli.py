@@ -42,6 +42,9 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
         not_before=parse_when(a.at) if a.at else None, title=a.title, timeout=a.timeout,
         include_uncommitted=a.uncommitted, budget_usd=a.budget)
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
+    if task.runtime == "auto":
+        await engine.runtimes.resolve_default()
+        print(f"agentdeck: {engine.runtimes.auto_reason}", file=sys.stderr)
     if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
         print(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
               f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)",

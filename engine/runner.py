@@ -55,9 +55,10 @@ class AttemptRunner:
         self._batch_others = 0.0
         self.profile: AgentProfile = engine.profile(task.agent)
         self.masker = Masker(agent_env(self.profile.secrets).values())
+        self.adapter = self._adapter()
         self.tasklog = TaskLog(
             task.id, task.attempt, seq, store=engine.store, bus=engine.bus,
-            adapter=self._adapter(), masker=self.masker, on_facts=self._on_facts)
+            adapter=self.adapter, masker=self.masker, on_facts=self._on_facts)
 
     def _adapter(self) -> AgentAdapter:
         if self.profile.kind == "builtin":
@@ -96,15 +97,15 @@ class AttemptRunner:
     def _spec(self, workdir: Path) -> LaunchSpec:
         task, profile = self.task, self.profile
         prompt = task.follow_up or task.prompt
-        argv = [prompt] if profile.kind == "builtin" else self._adapter().argv(task, prompt)
+        argv = [prompt] if profile.kind == "builtin" else self.adapter.argv(task, prompt)
         env = agent_env(list(profile.env) + list(profile.secrets))
         profile = with_api_hosts(profile, env, self.engine.home)
         run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # in the private data dir too
         state_dir = None
         if profile.kind != "builtin":  # a CLI's sessions, for `--resume` in a follow-up
             state_dir = self.engine.home / "runs" / task.id / "agent-home"
-            state_dir.mkdir(exist_ok=True)
+            state_dir.mkdir(exist_ok=True, mode=0o700)
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir,
                           state_dir)
 
@@ -127,7 +128,12 @@ class AttemptRunner:
             await self._setup(self.engine.runtime(self.task.runtime), spec)
         what = "follow-up" if self.task.follow_up else "attempt"
         self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
+        auto = self.engine.runtimes.auto_notes.pop(self.task.id, None)
+        for note in ([auto] if auto else []) + self.adapter.notes():
+            self.tasklog.system(note)
         sandbox = await runtime.start(spec, self.tasklog)
+        for note in sandbox.notes:
+            self.tasklog.system(note)
         self.task = await self.engine.transition(
             self.task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING,
             sandbox_ref=sandbox.ref, workdir=str(workdir), started_at=time.time())
@@ -200,6 +206,9 @@ class AttemptRunner:
                           lines_added=diff.added, lines_removed=diff.removed,
                           unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,
                           review=ReviewState.PENDING if diff.files else ReviewState.NONE)
+            if state == TaskState.SUCCEEDED and not diff.files and self.adapter.acted is False:
+                self.tasklog.system("warning: the agent ran no command and changed no file "
+                                    "(see its log above)", EntryKind.ERROR)
         except AgentdeckError as exc:
             state, error = TaskState.FAILED, f"{error + '; ' if error else ''}{exc}"
         keep = state != TaskState.SUCCEEDED and self.engine.keep_failed_sandboxes

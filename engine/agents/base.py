@@ -19,9 +19,17 @@ class AgentAdapter:
     """Base adapter: a plain command whose output lines are raw log lines."""
 
     kind = "shell"
+    #: Whether the agent made a tool call (a command, an edit), for adapters that track it:
+    #: a run that ends with none and no change is reported as doing nothing. None: this
+    #: adapter does not tell.
+    acted: bool | None = None
 
     def __init__(self, profile: AgentProfile) -> None:
         self.profile = profile
+
+    def notes(self) -> list[str]:
+        """Lines for the task's log about how the agent was set up (after `argv`)."""
+        return []
 
     def argv(self, task: Task, prompt: str) -> list[str]:
         """The command for one attempt; ``prompt`` is the task prompt or the follow-up."""

@@ -8,7 +8,13 @@ cost, and its usage counts the whole thread: a resumed thread reports the earlie
 again, so entries carry the difference to what the adapter already knew
 (``usage_before``) and the thread total apart (``thread_usage``).
 
-Unless the profile picks a sandbox, the adapter asks for ``workspace-write``.
+Codex has a command sandbox of its own (bubblewrap or Landlock on Linux). Inside
+agentdeck's sandbox (the Docker runtime, or the local one unless the profile says
+``sandbox = "none"``) the adapter turns it off (``sandbox_mode = "danger-full-access"``):
+agentdeck's confinement replaces it, and Codex's own fails there (it refuses to set up
+its helpers when its home is under /tmp, nested namespaces may be refused) — silently:
+its commands then never run. Unconfined, the adapter asks for ``workspace-write``. A
+profile's ``options.sandbox`` (or a sandbox flag in its command) always wins.
 Follow-ups run ``codex exec ... resume THREAD_ID -- PROMPT``. Codex ignores
 ``OPENAI_BASE_URL``; ``options.base_url`` (or that variable, when the profile passes it)
 becomes a ``-c model_providers.agentdeck={...}`` provider of its own.
@@ -42,6 +48,10 @@ PROVIDER = "agentdeck"
 #: Codex exec's own default, read-only, makes every edit fail (silently: the refused
 #: command is not even reported); the task's working copy is the agent's to change.
 DEFAULT_SANDBOX = "workspace-write"
+#: Inside agentdeck's sandbox, which replaces Codex's own (see the module docstring).
+CONFINED_SANDBOX = "danger-full-access"
+#: Item statuses of a tool call that did not succeed.
+_FAILED = ("failed", "declined")
 _SANDBOX_FLAGS = ("-s", "--sandbox", "--dangerously-bypass-approvals-and-sandbox")
 
 # Codex logs to stderr as "<time> ERROR <target>: <message>"; a command it refused to run
@@ -58,6 +68,8 @@ class CodexAdapter(AgentAdapter):
         """``usage_before``: tokens (in, out) the resumed thread had already reported."""
         super().__init__(profile)
         self._seen_in, self._seen_out = usage_before
+        self._note = ""
+        self.acted = False
 
     def argv(self, task: Task, prompt: str) -> list[str]:
         options = checked_options(self.profile, OPTIONS)
@@ -70,7 +82,7 @@ class CodexAdapter(AgentAdapter):
         if "sandbox" in options:
             overrides["sandbox_mode"] = options["sandbox"]
         elif not _chooses_sandbox(cmd.args, overrides):
-            overrides["sandbox_mode"] = DEFAULT_SANDBOX
+            overrides["sandbox_mode"] = self._default_sandbox()
         if "approval" in options:
             overrides["approval_policy"] = options["approval"]
         overrides.update(self._provider(options))
@@ -80,6 +92,18 @@ class CodexAdapter(AgentAdapter):
         if task.session_id and is_follow_up(task, prompt):
             extra += ["resume", task.session_id]
         return cmd.args + extra + cmd.tail
+
+    def _default_sandbox(self) -> str:
+        if self.profile.sandbox == "none":
+            self._note = (f"codex: its own command sandbox is on ({DEFAULT_SANDBOX}): the "
+                          "profile runs it outside agentdeck's sandbox")
+            return DEFAULT_SANDBOX
+        self._note = (f"codex: its own command sandbox is off ({CONFINED_SANDBOX}): "
+                      "agentdeck's sandbox confines it instead")
+        return CONFINED_SANDBOX
+
+    def notes(self) -> list[str]:
+        return [self._note] if self._note else []
 
     def _provider(self, options: dict[str, Any]) -> dict[str, Any]:
         base_url = options.get("base_url")
@@ -101,9 +125,12 @@ class CodexAdapter(AgentAdapter):
             if kind == "turn.completed":
                 return self._turn_completed(event, line)
             handler = _HANDLERS.get(kind)
-            return handler(event, line) if handler else raw(line)
+            parsed = handler(event, line) if handler else raw(line)
         except Exception:  # untrusted input: a shape we did not foresee is kept, not lost
             return raw(line)
+        if parsed.kind in (EntryKind.COMMAND, EntryKind.FILE_EDIT, EntryKind.TOOL_CALL):
+            self.acted = True
+        return parsed
 
     def _turn_completed(self, event: dict[str, Any], line: str) -> ParsedEntry:
         numbers = as_dict(event.get("usage"))
@@ -183,11 +210,14 @@ def _command(item: dict[str, Any], done: bool, line: str) -> ParsedEntry:
     command = as_text(item.get("command"))
     output = as_text(item.get("aggregated_output"))
     code = item.get("exit_code")
-    text = f"$ {command}"
+    status = as_text(item.get("status"))
+    failed = done and (status in _FAILED or (isinstance(code, int) and code != 0))
+    text = f"{'failed: ' if failed else ''}$ {command}"
     if done:
-        text += f"  [exit {code}]" + (f"\n{output.rstrip()}" if output.strip() else "")
+        text += f"  [exit {code}]" if code is not None else f"  [{status or 'no exit code'}]"
+        text += f"\n{output.rstrip()}" if output.strip() else ""
     return entry(EntryKind.COMMAND, text, line, command=command, output=output if done else None,
-                 exit_code=code, status=item.get("status"))
+                 exit_code=code, status=status or None, failed=failed)
 
 
 def _file_change(item: dict[str, Any], done: bool, line: str) -> ParsedEntry:

@@ -19,6 +19,7 @@ it dies with the agent (the PID namespace ends when its first process does).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -104,14 +105,17 @@ def probe_namespaces(bwrap: str) -> None:
 class PrivateEntries:
     """Entries of the system dirs that are not world-readable, found by walking them.
 
-    Results are cached: /etc for `ETC_SCAN_TTL` seconds, the big dirs for
-    `SLOW_SCAN_TTL` (packages install world-readable files there; a root-only file put
-    into /usr while the engine runs is covered at the next scan).
+    /etc is walked again when its scan is older than `ETC_SCAN_TTL` (a few ms). The big
+    dirs take seconds, so their scan is kept for `SLOW_SCAN_TTL` in memory and in
+    ``cache_file`` (shared by the engine processes of this user; packages install
+    world-readable files there, and a root-only file put into /usr is covered at the next
+    scan).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache_file: Path | None = None) -> None:
         self._cache: dict[str, tuple[float, list[tuple[str, bool]]]] = {}
         self._lock = threading.Lock()
+        self._file = cache_file
 
     def warm(self) -> None:
         """Scan the system dirs now, in a thread of its own, before the first sandbox."""
@@ -122,14 +126,45 @@ class PrivateEntries:
 
     def under(self, root: str) -> list[tuple[str, bool]]:
         """``(path, is_dir)`` of every private entry below ``root`` (blocking)."""
-        ttl = ETC_SCAN_TTL if root == "/etc" else SLOW_SCAN_TTL
+        slow = root != "/etc"
+        ttl = SLOW_SCAN_TTL if slow else ETC_SCAN_TTL
         with self._lock:
+            if slow and root not in self._cache:
+                self._cache.update(self._load())
             cached = self._cache.get(root)
-            if cached is None or time.monotonic() - cached[0] > ttl:
+            if cached is None or time.time() - cached[0] > ttl:
                 found: list[tuple[str, bool]] = []
                 _walk_private(root, found)
-                cached = self._cache[root] = (time.monotonic(), found)
+                cached = self._cache[root] = (time.time(), found)
+                if slow:
+                    self._save()
         return cached[1]
+
+    def _load(self) -> dict[str, tuple[float, list[tuple[str, bool]]]]:
+        try:
+            raw = json.loads(self._file.read_text()) if self._file else {}
+            return {root: (float(at), [(str(p), bool(d)) for p, d in entries])
+                    for root, (at, entries) in raw.items()}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _save(self) -> None:
+        if self._file is None:
+            return
+        slow = {root: entry for root, entry in self._cache.items() if root != "/etc"}
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            partial = self._file.with_name(self._file.name + f".{os.getpid()}")
+            partial.write_text(json.dumps(slow))
+            os.replace(partial, self._file)
+        except OSError:
+            pass  # only a cache: the next engine scans again
+
+
+def default_cache_file() -> Path:
+    """Where the scan of the big system dirs is kept for this user."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "agentdeck" / "sandbox-private-entries.json"
 
 
 def _walk_private(top: str, found: list[tuple[str, bool]]) -> None:

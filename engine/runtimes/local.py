@@ -23,7 +23,7 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import Stream
 from engine.paths import data_dir
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
-from engine.runtimes.bwrap import PrivateEntries, network_of
+from engine.runtimes.bwrap import PrivateEntries, default_cache_file, network_of
 from engine.runtimes.local_egress import TaskEgress, open_egress
 from engine.runtimes.localproc import RunDir, build_request, is_alive, launch_supervisor
 from engine.runtimes.supervise import MAX_OUTPUT_BYTES, STDERR_LOG, STDOUT_LOG
@@ -157,7 +157,7 @@ class LocalRuntime(Runtime):
         self._on_egress = on_egress or (lambda task, target, allowed: None)
         self._tailer = Tailer()
         self._sandboxes: list[LocalSandbox] = []
-        self._private = PrivateEntries()
+        self._private = PrivateEntries(default_cache_file())
         self._private.warm()
         self._egress: dict[str, TaskEgress] = {}
 

@@ -55,7 +55,7 @@ async def open_egress(spec: LaunchSpec, sock_dir: Path, on_event: EventCallback)
         copies = {asyncio.ensure_future(_copy(reader, up_writer)),
                   asyncio.ensure_future(_copy(up_reader, writer))}
         try:
-            done, pending = await asyncio.wait(copies, return_when=asyncio.FIRST_EXCEPTION)
+            await asyncio.wait(copies, return_when=asyncio.FIRST_EXCEPTION)
         finally:
             for copy in copies:
                 copy.cancel()

@@ -242,7 +242,7 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
         RuntimeUnavailable: the supervisor could not be started; the message has its output.
     """
     data = json.dumps(request).encode()
-    with open(run_dir / SUPERVISOR_LOG, "ab") as log:
+    with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
         launcher = subprocess.Popen(
             [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
             stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
@@ -259,6 +259,10 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
         raise RuntimeUnavailable(
             f"the local agent supervisor failed (exit {launcher.returncode}): "
             f"{RunDir(run_dir).log_tail() or 'no output'} (see {run_dir})")
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)  # a log agentdeck writes: its user's eyes only
 
 
 def is_alive(identity: dict[str, Any] | None) -> bool:

@@ -1,7 +1,8 @@
 """Which runtime a task uses, and the runtime instances of one engine.
 
 "auto" (the default setting) means Docker whenever a Docker engine answers and has the
-agent image, else the embedded local runtime — with a notice saying why.
+agent image, else the embedded local runtime — with a notice saying which and why, and
+the same words in the log of each task that "auto" settled (`settle`).
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class RuntimeRegistry:
         self._pause_provider = pause_provider
         self.docker_endpoints = list(docker_endpoints or [])
         self._on_egress = on_egress
+        #: Why "auto" means what it means now (None until settled).
+        self.auto_reason: str | None = None
+        #: Task id -> the log line saying what "auto" chose for it (taken by its runner).
+        self.auto_notes: dict[str, str] = {}
 
     def choose(self, requested: str | None, profile: AgentProfile) -> str:
         """The runtime name to store on a new task ("auto" is settled when it starts)."""
@@ -70,10 +75,23 @@ class RuntimeRegistry:
             await self.get("docker").check()
         except Exception as exc:  # noqa: BLE001 - any failure means: not usable, say why
             self.default = "local"
-            self.bus.publish(Notice("warning", f"Using the local runtime: {exc}"))
+            self.auto_reason = f"Using the local runtime (auto): Docker is not usable: {exc}"
+            self.bus.publish(Notice("warning", self.auto_reason))
         else:
             self.default = "docker"
+            self.auto_reason = ("Using the docker runtime (auto): a Docker engine answers and "
+                                "has the agent image")
+            self.bus.publish(Notice("info", self.auto_reason))
         return self.default
+
+    def settle(self, task_id: str, name: str) -> str:
+        """The runtime a task of runtime ``name`` starts on now; for "auto" the reason is
+        kept for its log (`auto_notes`)."""
+        if name != AUTO:
+            return name
+        settled = self._settled(AUTO)
+        self.auto_notes[task_id] = self.auto_reason or f"Using the {settled} runtime (auto)"
+        return settled
 
     def get(self, name: str) -> Runtime:
         """The runtime ``name``; ``builtin:<runtime>`` is the built-in agent's runtime

@@ -110,8 +110,13 @@ def test_codex_reads_openai_base_url_when_the_profile_passes_it(
     assert "model_provider" not in overrides(argv(profile("codex", env=("OPENAI_API_KEY",))))
 
 
-def test_codex_sandbox_defaults_to_workspace_write_unless_chosen() -> None:
-    assert overrides(argv(profile("codex")))["sandbox_mode"] == "workspace-write"
+def test_codex_own_sandbox_is_off_inside_ours_and_on_outside_unless_chosen() -> None:
+    confined = adapter_for(profile("codex"), TASK)
+    assert overrides(confined.argv(TASK, TASK.prompt))["sandbox_mode"] == "danger-full-access"
+    assert "agentdeck's sandbox confines it" in confined.notes()[0]
+    unconfined = adapter_for(profile("codex", sandbox="none"), TASK)
+    assert overrides(unconfined.argv(TASK, TASK.prompt))["sandbox_mode"] == "workspace-write"
+    assert "its own command sandbox is on" in unconfined.notes()[0]
     chosen = profile("codex", command=("codex", "exec", "-s", "read-only", "{prompt}"))
     assert "sandbox_mode" not in overrides(argv(chosen))
     bypass = profile("codex", options={"extra_args": []},

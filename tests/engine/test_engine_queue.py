@@ -168,7 +168,7 @@ async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_li
         await engine.wait_idle(task.id)
         assert stdout_lines(engine, task.id) == ["one", "two"]
         seqs = [e.seq for e in engine.store.get_logs(task.id, limit=None)]
-        assert seqs == sorted(set(seqs)) and len(seqs) == 6  # starting, line, ended x2
+        assert seqs == sorted(set(seqs)) and len(seqs) == 8  # starting, sandbox, line, ended x2
     finally:
         await engine.close()
 
