@@ -107,10 +107,14 @@ class LocalToolHost:
         workdir: the working copy root; nothing outside it is read or written.
         env: environment of commands; default: a few harmless variables of ours
             (PATH, HOME, locale...), never the engine's secrets.
+        confine: a command prefix every command runs under (the local runtime's
+            bubblewrap sandbox); empty: commands run as the engine's user.
     """
 
-    def __init__(self, workdir: Path | str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path | str, env: dict[str, str] | None = None,
+                 confine: Sequence[str] = ()) -> None:
         self.root = Path(workdir).resolve(strict=True)
+        self.confine = list(confine)
         if env is None:
             env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
             env.update(TERM="dumb", PAGER="cat", GIT_PAGER="cat", GIT_TERMINAL_PROMPT="0")
@@ -199,6 +203,7 @@ class LocalToolHost:
     # -- commands ------------------------------------------------------------------------
     async def exec(self, command: str | Sequence[str], timeout: float) -> tuple[int, str]:
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+        argv = self.confine + argv
         loop = asyncio.get_running_loop()
         output = HeadTail()
         transport, proto = await loop.subprocess_exec(

@@ -24,6 +24,8 @@ from engine.llm.errors import RateLimited
 from engine.models import ParsedEntry
 from engine.providers import get_provider, make_client
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
+from engine.runtimes.bwrap import PrivateEntries, default_cache_file
+from engine.runtimes.localproc import tool_wrapper
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class BuiltinRuntime(Runtime):
         self.home = home
         self._pause = pause_provider
         self._tools = tools
+        self._private: PrivateEntries | None = None
 
     async def check(self, image: str | None = None) -> None:
         if self._tools is not None:
@@ -97,8 +100,12 @@ class BuiltinRuntime(Runtime):
         client = make_client(provider)
         box: Sandbox | None = None
         try:
-            host: ToolHost = LocalToolHost(spec.workdir)
-            if self._tools is not None:  # no secrets in the container: the loop holds the key
+            notes: tuple[str, ...] = ()
+            if self._tools is None:
+                prefix, note = await asyncio.to_thread(self._confinement, spec)
+                host: ToolHost = LocalToolHost(spec.workdir, confine=prefix)
+                notes = (note,)
+            else:  # no secrets in the container: the loop holds the key
                 box = await self._tools.start(replace(spec, argv=KEEPALIVE, env={}), sink)
                 host = DockerToolHost(box.container)  # type: ignore[attr-defined]
         except BaseException:
@@ -106,7 +113,17 @@ class BuiltinRuntime(Runtime):
             raise
         entries: EntrySink = sink  # type: ignore[assignment]  # the engine's TaskLog
         task = asyncio.ensure_future(self._run(spec, client, provider.name, entries, host))
-        return BuiltinSandbox(task, box)
+        sandbox = BuiltinSandbox(task, box)
+        sandbox.notes = notes or (box.notes if box is not None else ())
+        return sandbox
+
+    def _confinement(self, spec: LaunchSpec) -> tuple[list[str], str]:
+        """The sandbox prefix of the tools' commands on this machine (blocking)."""
+        if self._private is None:
+            self._private = PrivateEntries(default_cache_file())
+        run_dir = spec.run_dir or self.home / "runs" / spec.task_id / str(spec.attempt)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return tool_wrapper(spec, run_dir, self._private)
 
     async def _run(self, spec: LaunchSpec, client: Any, provider: str,
                    entries: EntrySink, host: ToolHost) -> Outcome:

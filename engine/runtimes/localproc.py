@@ -11,7 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,31 @@ def build_request(spec: LaunchSpec, run_dir: Path, private: bwrap.PrivateEntries
              f"{limit_words}"]
     notes += copy_home_files(Path(os.path.expanduser("~")), spec.state_dir, profile.home_files)
     return Request(body, tuple(notes))
+
+
+def tool_wrapper(spec: LaunchSpec, run_dir: Path,
+                 private: bwrap.PrivateEntries) -> tuple[list[str], str]:
+    """The command prefix that confines the built-in agent's tool commands on this
+    machine (blocking: it may scan system dirs), and the log line saying how.
+
+    The agent loop runs in the engine (it holds the API key); only the commands the model
+    asks for run, each in a sandbox of its own like a CLI agent's: the working copy
+    read-write, no home, no network unless the profile's is ``full`` (the model API is
+    called by the engine, so an egress allowlist needs no way out from the tools).
+
+    Raises:
+        RuntimeUnavailable: bubblewrap is missing or cannot make namespaces (names the fix).
+    """
+    if spec.profile.sandbox == "none":
+        return [], (f'sandbox: none (the profile sets sandbox = "none"): tool commands run '
+                    f"unconfined as {getpass.getuser()}")
+    network = "full" if bwrap.network_of(spec.profile) == "full" else "none"
+    shell = replace(spec, argv=("sh",), state_dir=None)
+    plan = _plan(shell, run_dir, agent_env({})["PATH"], private, network, None)
+    prefix = [plan.bwrap, *plan.options(), "--", *plan.inner()]
+    return prefix, (f"sandbox: bubblewrap for every tool command (user, pid, ipc, uts, mount "
+                    f"namespaces; network {network}): working copy read-write, system "
+                    f"read-only, empty home")
 
 
 def _proxy_env() -> dict[str, str]:
