@@ -254,7 +254,15 @@ class AttemptRunner:
             return
         if self.sandbox is not None:
             await self.sandbox.stop(1.0)
+            await self._seal()
         await self._end(TaskState.FAILED, error)
+
+    async def _seal(self) -> None:
+        """The agent ran but no capture followed: still leave its copy safe to open."""
+        try:
+            await asyncio.to_thread(self.engine.workspace.seal, self.task.id)
+        except AgentdeckError as exc:
+            self.tasklog.system(str(exc), EntryKind.ERROR)
 
     # ---- budgets ------------------------------------------------------------------------
     def _check_task_budget(self) -> None:
