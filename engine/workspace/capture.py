@@ -97,8 +97,7 @@ class Manifest:
         try:
             stamp = os.stat(path).st_mtime_ns
             raw = json.loads(path.read_bytes())
-            files = {os.fsdecode(name.encode("utf-8", "surrogatepass")): (key, sha)
-                     for name, (key, sha) in raw["files"].items()}
+            files = {name: (key, sha) for name, (key, sha) in raw["files"].items()}
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
         return cls(files, stamp)
@@ -114,9 +113,9 @@ class Manifest:
 
     def save(self, path: Path) -> None:
         """Write atomically; the file's mtime becomes the new stamp."""
-        # surrogatepass keeps file names that are not UTF-8 round-tripping through JSON.
-        data = {"files": {os.fsencode(name).decode("utf-8", "surrogatepass"): entry
-                          for name, entry in self.files.items()}}
+        # Names that are not UTF-8 hold lone surrogates (os.fsdecode); JSON's ASCII
+        # escapes (\udcXX) carry them through unchanged.
+        data = {"files": self.files}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(data))
