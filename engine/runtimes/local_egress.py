@@ -10,6 +10,8 @@ new socket at the same path and the running sandbox reaches it.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from pathlib import Path
 
 from engine.egress.gate import egress_allowlist
@@ -63,8 +65,27 @@ async def open_egress(spec: LaunchSpec, sock_dir: Path, on_event: EventCallback)
             for each in (writer, up_writer):
                 each.close()
 
-    server = await asyncio.start_unix_server(relay, path)
+    server = await asyncio.start_unix_server(relay, sock=_bound_socket(sock_dir))
     return TaskEgress(proxy, server)
+
+
+def _bound_socket(sock_dir: Path) -> socket.socket:
+    """A unix socket bound at ``sock_dir``/SOCKET_NAME, however long that path is.
+
+    A socket path may hold 107 bytes at most, which a data dir deep in a home (or a test's
+    temp dir) exceeds; binding through the dir's descriptor (``/proc/self/fd/N/name``)
+    keeps the path short and names the same file.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dir_fd = os.open(sock_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sock.bind(f"/proc/self/fd/{dir_fd}/{SOCKET_NAME}")
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        os.close(dir_fd)
+    return sock
 
 
 async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
