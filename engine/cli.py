@@ -102,8 +102,11 @@ async def _diff(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("accept")
 async def _accept(engine: Engine, a: argparse.Namespace) -> int:
-    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch)
-    out(f"created branch {result}" if a.branch else f"committed {result}")
+    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch,
+                                 run_hooks=a.run_hooks or None)
+    out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

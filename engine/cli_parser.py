@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only create branch agentdeck/<id>; leave the checkout alone")
     p.add_argument("--exclude", action="append", metavar="PATH",
                    help="leave this file out (repeatable)")
+    p.add_argument("--run-hooks", action="store_true",
+                   help="commit with your own git commit so your hooks run (off by default: "
+                        "a hook runs with the agent's files checked out)")
 
     for name, text in (("reject", "discard a task's change"), ("cancel", "stop a task"),
                        ("retry", "run a finished task again as a new attempt")):

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Sequence
 from engine.errors import ConflictError, InvalidInput
 from engine.models import ReviewState, Task
 from engine.workspace import DiffResult
+from engine.workspace.types import AcceptResult
 
 if TYPE_CHECKING:
     from engine.api import Engine
 
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+#: The stored setting that makes every accept on the current branch run the user's hooks.
+RUN_HOOKS_SETTING = "accept_run_hooks"
 
 
 class Reviews:
@@ -34,16 +37,29 @@ class Reviews:
                                        task.base_commit, task.result_commit)
 
     async def accept(self: "Engine", task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False) -> str:
+                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
-        ``conflict`` and `ConflictError` names the files."""
+        ``conflict`` and `ConflictError` names the files.
+
+        Args:
+            run_hooks: Commit through the user's ``git commit`` so their hooks run;
+                ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
+                commit on the current branch.
+
+        Returns:
+            The commit (and branch) made, with notes on what differed from a plain
+            ``git commit`` (hooks not run) for the caller to show.
+        """
         task = await self.get_task(task_id)
         _check_reviewable(task)
+        if run_hooks is None:
+            run_hooks = not branch and bool(self.store.get_setting(RUN_HOOKS_SETTING, False))
         try:
             result = await asyncio.to_thread(
                 self.workspace.accept, task.id, task.repo, task.base_commit,
-                task.result_commit, commit_message(task), exclude=list(exclude), branch=branch)
+                task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
+                run_hooks=run_hooks)
         except ConflictError as exc:
             await self.transition(task.id, expect_review=_REVIEWABLE,
                                   review=ReviewState.CONFLICT,

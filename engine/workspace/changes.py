@@ -6,6 +6,7 @@ import posixpath
 from collections.abc import Iterator
 
 from engine.gitcmd import Git
+from engine.workspace.names import control_reason, name_warning
 from engine.workspace.types import DiffResult, FileChange
 
 _NO_DRIVERS = ("--no-ext-diff", "--no-textconv")
@@ -15,7 +16,7 @@ _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "
 
 def diff_result(git: Git, base: str, commit: str) -> DiffResult:
     """Compare ``base`` with ``commit`` in ``git``'s repository: statuses, line counts,
-    modes and the reason each unsafe entry may not be applied."""
+    modes, the reason each unsafe entry may not be applied and what else to look at twice."""
     counts = _numstat(git, base, commit)
     raw = list(_raw(git, base, commit))
     targets = _symlink_targets(git, [new_sha for _, new_sha in raw if new_sha])
@@ -25,10 +26,11 @@ def diff_result(git: Git, base: str, commit: str) -> DiffResult:
         reason = unsafe_reason(change.path, change.new_mode, targets.get(new_sha or ""))
         if change.old_path and not reason:
             reason = unsafe_reason(change.old_path, None, None)
+        warnings = filter(None, map(name_warning, {change.path, change.old_path} - {None}))
         files.append(FileChange(
             path=change.path, old_path=change.old_path, status=change.status, binary=binary,
             old_mode=change.old_mode, new_mode=change.new_mode, added=added, removed=removed,
-            unsafe=reason))
+            unsafe=reason, warning="; ".join(sorted(set(warnings))) or None))
     files.sort(key=lambda f: f.path)
     return DiffResult(
         commit=commit, base=base, files=tuple(files),
@@ -91,6 +93,8 @@ def unsafe_reason(path: str, mode: str | None, link_target: str | None) -> str |
         return "path contains '..' or '.' components"
     if any(_is_dotgit(p) for p in parts):
         return "path is inside a .git folder"
+    if reason := control_reason(path):
+        return reason
     if mode == _GITLINK:
         return "nested git repository (gitlink)"
     if mode == _SYMLINK and link_target is not None:

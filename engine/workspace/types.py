@@ -37,6 +37,9 @@ class FileChange:
         added: Lines added.
         removed: Lines removed.
         unsafe: Why this change may not be applied to the user's repo, else ``None``.
+        warning: What a reviewer should look at twice although it may be applied (a
+            change to ``.gitattributes`` / ``.gitmodules``, a name that is not valid
+            UTF-8 or starts with ``-``), else ``None``.
     """
 
     path: str
@@ -48,6 +51,7 @@ class FileChange:
     added: int = 0
     removed: int = 0
     unsafe: str | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,19 @@ class DiffResult:
     added: int
     removed: int
     unsafe: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    """What accepting a task's change did.
+
+    Attributes:
+        commit: The new commit (on the current branch, or the tip of ``branch``).
+        branch: The branch created when accepting as a branch, else ``None``.
+        notes: Where accept differed from a plain ``git commit`` the user should know
+            about ("hooks not run: pre-commit (...)").
+    """
+
+    commit: str
+    branch: str | None = None
+    notes: tuple[str, ...] = ()

@@ -173,32 +173,43 @@ class Workspace:
         return proc.stdout.decode(errors="replace")
 
     def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
-               exclude: Sequence[str] = (), branch: bool = False) -> str:
-        """Apply the task's result to the user's repo.
+               exclude: Sequence[str] = (), branch: bool = False,
+               run_hooks: bool = False) -> _accept.AcceptResult:
+        """Apply the task's result to the user's repo as the user's own commit (signed
+        when their config signs commits), never touching a file of theirs that HEAD
+        does not track.
 
         Args:
             exclude: Paths that keep their base version.
             branch: Only create branch ``agentdeck/<task_id>``; files and HEAD untouched.
+            run_hooks: Commit with the user's ``git commit`` so their commit hooks run
+                (off by default: a hook would run the agent's code on this machine).
 
         Returns:
-            The new commit on the current branch, or the branch name when ``branch``.
+            The new commit (and the branch), with notes such as the hooks not run.
 
         Raises:
-            UnsafeChange: an included file is unsafe (the message names them).
+            UnsafeChange: an included file is unsafe, or the change's attributes would
+                switch the user's filters (the message names them).
             ConflictError: the branch moved and the change conflicts (repo untouched).
-            RepoError: detached HEAD, operation in progress, or local changes in the way.
+            RepoError: detached HEAD, operation in progress, local changes or untracked
+                or ignored files in the way, signing or a hook failed (repo untouched).
         """
         check_task_id(task_id)
         check_commit(commit)
         if not message.strip():
             raise InvalidInput("the commit message is empty")
+        if branch and run_hooks:
+            raise InvalidInput("hooks run only for a commit on the current branch, "
+                               "not when accepting as a branch")
         user = open_repo(repo)
         private = self._private(user, base)
         with self._lock(user):
-            proposal = _accept.proposed_commit(user, private, base, commit, message, exclude)
+            tree = _accept.proposed_tree(private, base, commit, exclude)
             if branch:
-                return _accept.create_branch(user, private, f"agentdeck/{task_id}", proposal)
-            return _accept.commit_on_head(user, private, base, proposal, message)
+                return _accept.create_branch(user, private, f"agentdeck/{task_id}", base,
+                                             tree, message)
+            return _accept.commit_on_head(user, private, base, tree, message, run_hooks)
 
     def behind(self, repo: RepoPath, base: str) -> int:
         """How many commits the user's HEAD has that ``base`` does not (staleness)."""

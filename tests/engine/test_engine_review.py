@@ -33,7 +33,7 @@ async def test_accept_commits_one_commit_naming_the_task(tmp_path):
     engine = await open_engine(tmp_path / "home")
     try:
         task = await _finished(engine, repo, "echo 'x = 2' > src/app.py; echo new > NEW.md")
-        sha = await engine.accept(task.id)
+        sha = (await engine.accept(task.id)).commit
         assert git(repo, "rev-parse", "HEAD") == sha
         assert (repo / "src/app.py").read_text() == "x = 2\n"
         assert git(repo, "status", "--porcelain") == ""
@@ -54,7 +54,7 @@ async def test_accept_on_a_moved_branch_merges_cleanly(tmp_path):
         (repo / "README.md").write_text("changed by the user meanwhile\n")
         git(repo, "commit", "-qam", "user work")
         user_head = git(repo, "rev-parse", "HEAD")
-        sha = await engine.accept(task.id)
+        sha = (await engine.accept(task.id)).commit
         assert git(repo, "rev-parse", f"{sha}^") == user_head
         assert (repo / "agent.txt").read_text() == "agent\n"
         assert (repo / "README.md").read_text() == "changed by the user meanwhile\n"
@@ -92,7 +92,7 @@ async def test_partial_accept_and_branch_mode(tmp_path):
 
         other = await _finished(engine, repo, "echo c > c.txt")
         before = repo_state(repo)
-        branch = await engine.accept(other.id, branch=True)
+        branch = (await engine.accept(other.id, branch=True)).branch
         assert branch == f"agentdeck/{other.id}"
         assert repo_state(repo) == before
         assert git(repo, "show", f"{branch}:c.txt") == "c"

@@ -273,7 +273,7 @@ def test_accept_on_an_unmoved_branch_commits_the_result(ws: Workspace, repo: Pat
     edit_a(workdir)
     (workdir / "new.txt").write_text("new\n")
     result = ws.capture("t1", repo, base, workdir)
-    new = ws.accept("t1", repo, base, result.commit, "Agent: tidy a.txt")
+    new = ws.accept("t1", repo, base, result.commit, "Agent: tidy a.txt").commit
     assert git(repo, "rev-parse", "HEAD") == new
     assert git(repo, "log", "-1", "--format=%P|%an <%ae>|%cn|%s") == (
         f"{old}|Ada User <ada@example.org>|Ada User|Agent: tidy a.txt")
@@ -303,7 +303,7 @@ def test_accept_merges_when_the_branch_moved(ws: Workspace, repo: Path) -> None:
     git(repo, "commit", "-qam", "user work")
     user_head = git(repo, "rev-parse", "HEAD")
     assert ws.behind(repo, base) == 1
-    new = ws.accept("t1", repo, base, commit, "agent")
+    new = ws.accept("t1", repo, base, commit, "agent").commit
     assert git(repo, "rev-parse", f"{new}^") == user_head
     text = (repo / "a.txt").read_text()
     assert "agent\n" in text and "user\n" in text
@@ -357,7 +357,8 @@ def test_branch_mode_only_creates_a_branch(ws: Workspace, repo: Path) -> None:
     commit = ws.capture("t1", repo, base, workdir).commit
     head, status, files, _ = fingerprint(repo)
     index = (repo / ".git" / "index").read_bytes()
-    assert ws.accept("t1", repo, base, commit, "as branch", branch=True) == "agentdeck/t1"
+    made = ws.accept("t1", repo, base, commit, "as branch", branch=True)
+    assert made.branch == "agentdeck/t1" and git(repo, "rev-parse", made.branch) == made.commit
     assert fingerprint(repo)[:3] == (head, status, files)
     assert (repo / ".git" / "index").read_bytes() == index
     assert git(repo, "log", "-1", "--format=%P %s", "agentdeck/t1") == f"{base} as branch"
@@ -396,7 +397,7 @@ def test_accept_of_work_on_uncommitted_changes_commits_only_the_agents_part(
     base, workdir = run_agent(ws, repo, include_uncommitted=True)
     edit_a(workdir)
     commit = ws.capture("t1", repo, base, workdir).commit
-    assert ws.accept("t1", repo, base, commit, "as branch", branch=True) == "agentdeck/t1"
+    assert ws.accept("t1", repo, base, commit, "as branch", branch=True).branch == "agentdeck/t1"
     assert git(repo, "rev-parse", "agentdeck/t1^") == base  # the snapshot came along
     ws.accept("t1", repo, base, commit, "agent part")
     assert git(repo, "show", "--name-only", "--format=", "HEAD") == "a.txt"
@@ -413,8 +414,12 @@ def test_odd_file_names_round_trip(ws: Workspace, repo: Path) -> None:
     assert sorted(f.path for f in result.files) == sorted(names)
     assert "ü.txt" in ws.patch(repo, base, result.commit, ["sp ace/ü.txt"])
     assert ws.patch(repo, base, result.commit, ["*.txt"]).count("diff --git") == 1
-    ws.accept("t1", repo, base, result.commit, "m", exclude=["*.txt"])
-    assert (repo / "tab\tand\nnewline.txt").exists() and not (repo / "*.txt").exists()
+    # Control characters in a name are refused at accept (see engine.workspace.names).
+    with pytest.raises(UnsafeChange, match=r"tab\\tand\\nnewline\.txt \(name contains control"):
+        ws.accept("t1", repo, base, result.commit, "m", exclude=["*.txt"])
+    ws.accept("t1", repo, base, result.commit, "m", exclude=["*.txt", "tab\tand\nnewline.txt"])
+    assert (repo / "sp ace/ü.txt").exists() and (repo / "-dash.txt").exists()
+    assert not (repo / "*.txt").exists() and not (repo / "tab\tand\nnewline.txt").exists()
 
 
 def test_a_submodule_in_the_user_repo_does_not_get_in_the_way(ws: Workspace, repo: Path) -> None:
