@@ -47,6 +47,8 @@ class ReviewPage(QWidget):
         self._loaded: tuple | None = None
         self.panel = DiffReview(self, theme)
         self.placeholder = QLabel("Select a finished task to review its change.")
+        self.placeholder.setTextFormat(Qt.TextFormat.PlainText)  # errors name agent files
+        self.placeholder.setWordWrap(True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setEnabled(False)
         self.stack = QStackedWidget()
@@ -124,7 +126,8 @@ class ReviewPage(QWidget):
             self.stack.setCurrentWidget(self.placeholder)
             return
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
-        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task))
+        warnings = {f.path: f.warning for f in diff.files if f.warning}
+        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
 
@@ -153,7 +156,8 @@ class ReviewPage(QWidget):
     async def _accept(self, task_id: str, excluded: list) -> None:
         result = await self._ctx.engine.accept(task_id, exclude=excluded)
         left_out = f" ({len(excluded)} file(s) left out)" if excluded else ""
-        self.message.emit(f"Accepted: committed {result[:12]}{left_out}")
+        notes = "".join(f"; {note}" for note in result.notes)
+        self.message.emit(f"Accepted: committed {result.commit[:12]}{left_out}{notes}")
 
     def _accept_failed(self, exc: AgentdeckError) -> None:
         if isinstance(exc, ConflictError):

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from desktop.context import AppContext
 from engine.errors import AgentdeckError
+from engine.workspace.types import AcceptResult
 
 Report = Callable[[str], None]
 
@@ -46,13 +47,18 @@ class TaskActions:
     async def _each(self, verb: str, ids: list[str],
                     call: Callable[[str], Awaitable[object]]) -> None:
         problems: list[str] = []
+        notes: dict[str, None] = {}  # what accept says about hooks, once, in order
         for task_id in ids:
             try:
-                await call(task_id)
+                result = await call(task_id)
             except AgentdeckError as exc:
                 problems.append(str(exc))
+                continue
+            if isinstance(result, AcceptResult):
+                notes.update(dict.fromkeys(result.notes))
         done = len(ids) - len(problems)
         summary = f"{verb} {done} task{'s' if done != 1 else ''}" if done else ""
+        summary = "; ".join([summary, *notes]) if summary else summary
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             summary = "; ".join(filter(None, [summary, problems[0] + more]))

@@ -178,7 +178,9 @@ def _unquote(value: str) -> str:
         else:
             out += char.encode()
             i += 1
-    return out.decode("utf-8", errors="replace")
+    # As os.fsdecode does: a name that is not UTF-8 keeps its bytes (as the engine's
+    # paths do), so the path of an excluded file is the engine's path of it.
+    return out.decode("utf-8", errors="surrogateescape")
 
 
 def _binary_size(text: str, deleted: bool) -> int | None:

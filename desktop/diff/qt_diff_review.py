@@ -3,11 +3,10 @@
 `set_patch` only splits the patch into files (fast, see `desktop.diff.patch`); the shown
 file is parsed on the spot, its first screenful highlighted at once when that is small
 (a few ms) and the rest on a worker thread; other files when chosen.
-Buttons only emit signals: the main window connects them to the engine.
+Buttons only emit signals: the main window connects them to the engine. Every label
+showing the agent's text (names, reasons) is plain text, names escaped (``\n``, ``\x1b``).
 """
 from __future__ import annotations
-
-import html
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
@@ -22,13 +21,15 @@ from desktop.diff.qt_file_tree import QtFileTree
 from desktop.diff.qt_review_style import review_style
 from desktop.diff.rows import ParsedFile, parse_file
 from desktop.theme import LIGHT, Theme, palette_for
+from engine.workspace.names import escape_name
 
 
 class QtDiffReview(QWidget):
     """Review of one task's diff.
 
     Signals:
-        accept_requested(str, list): task id and the paths the user excluded.
+        accept_requested(str, object): task id and the list of paths the user excluded
+            (a Python list: Qt's string list would drop bytes of a name not in UTF-8).
         reject_requested(str): task id.
         open_in_editor_requested(str): path (in the repo) of the file shown.
         open_folder_requested(): the user wants the task's working copy opened.
@@ -36,7 +37,7 @@ class QtDiffReview(QWidget):
             its first screenful of lines) arrived and are shown.
     """
 
-    accept_requested = Signal(str, list)
+    accept_requested = Signal(str, object)
     reject_requested = Signal(str)
     open_in_editor_requested = Signal(str)
     open_folder_requested = Signal()
@@ -47,6 +48,8 @@ class QtDiffReview(QWidget):
         super().__init__(parent)
         self.task_id = ""
         self.files: list[FilePatch] = []
+        self._unsafe: dict[str, str] = {}
+        self._warnings: dict[str, str] = {}
         self.current: int | None = None
         self._generation = 0  # results of an older patch's highlighting are dropped
         self._parsed: dict[int, ParsedFile] = {}
@@ -63,7 +66,7 @@ class QtDiffReview(QWidget):
         self.set_theme(theme)
 
     def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None,
-                  subject: str = "") -> None:
+                  subject: str = "", warnings: dict[str, str] | None = None) -> None:
         """Review ``patch`` (``git diff --binary -M`` output) of task ``task_id``.
 
         Args:
@@ -71,6 +74,7 @@ class QtDiffReview(QWidget):
             patch: the unified diff text.
             unsafe: path -> reason for files that start excluded (reason as tooltip).
             subject: what the change is, shown first in the bar (the task's title).
+            warnings: path -> what to look at twice in a file that may be applied.
         """
         self._generation += 1
         self.task_id = task_id
@@ -82,7 +86,8 @@ class QtDiffReview(QWidget):
         self.view.clear()
         # The tree before the first file: filling it calls into Python for every row, and
         # each call would wait for the GIL while a highlighter thread runs.
-        self.tree.set_files(self.files, unsafe or {})
+        self._unsafe, self._warnings = dict(unsafe or {}), dict(warnings or {})
+        self.tree.set_files(self.files, self._unsafe, self._warnings)
         if self.files:
             self.show_file(0)
         self.conflict.hide()
@@ -133,11 +138,10 @@ class QtDiffReview(QWidget):
 
     def show_conflict(self, files: list[str], message: str) -> None:
         """Tell the user that accepting conflicted, naming the conflicting files."""
-        # Paths come from the agent's change: escaped, so none can smuggle in markup.
-        listed = "".join(f"<br>• <code>{html.escape(f)}</code>" for f in files[:20])
-        more = f"<br>… and {len(files) - 20} more" if len(files) > 20 else ""
-        self.conflict_label.setText(
-            f"<b>Accept conflicted.</b> {html.escape(message)}{listed}{more}")
+        # Plain text, names escaped: what the agent named can be neither markup nor escapes.
+        listed = "".join(f"\n• {escape_name(f)}" for f in files[:20])
+        more = f"\n… and {len(files) - 20} more" if len(files) > 20 else ""
+        self.conflict_label.setText(f"Accept conflicted. {message}{listed}{more}")
         self.conflict.show()
 
     def excluded_paths(self) -> list[str]:
@@ -178,7 +182,7 @@ class QtDiffReview(QWidget):
         layout.addWidget(self._build_bar())
         self.conflict = QFrame(self, objectName="conflict")
         self.conflict_label = QLabel(self.conflict, wordWrap=True)
-        self.conflict_label.setTextFormat(Qt.TextFormat.RichText)
+        self.conflict_label.setTextFormat(Qt.TextFormat.PlainText)
         QHBoxLayout(self.conflict).addWidget(self.conflict_label)
         self.conflict.layout().setContentsMargins(14, 8, 14, 8)
         self.conflict.hide()
@@ -252,6 +256,11 @@ class QtDiffReview(QWidget):
         row.addStretch(1)
         row.addWidget(self.file_status)
         column.addWidget(bar)
+        self.file_flag = QLabel(pane, objectName="fileFlag", wordWrap=True,
+                                textFormat=Qt.TextFormat.PlainText)
+        self.file_flag.setContentsMargins(14, 4, 14, 4)
+        self.file_flag.hide()
+        column.addWidget(self.file_flag)
         self.stack = QStackedWidget(pane)
         self.empty = QLabel("No changes", pane, objectName="empty",
                             alignment=Qt.AlignmentFlag.AlignCenter)
@@ -261,10 +270,16 @@ class QtDiffReview(QWidget):
         return pane
 
     def _show_file_bar(self, fp: FilePatch) -> None:
-        shown = fp.path if not fp.old_path or fp.old_path == fp.path \
-            else f"{fp.old_path} → {fp.path}"
+        path = escape_name(fp.path)
+        shown = path if not fp.old_path or fp.old_path == fp.path \
+            else f"{escape_name(fp.old_path)} → {path}"
         self.file_path.setText(shown)
         self.file_status.setText(f"{fp.status.value}   +{fp.added}  −{fp.removed}")
+        flags = [f"⚠ Cannot be applied: {self._unsafe[fp.path]}"] if fp.path in self._unsafe \
+            else []
+        flags += [f"⚠ {self._warnings[fp.path]}"] if fp.path in self._warnings else []
+        self.file_flag.setText("\n".join(flags))
+        self.file_flag.setVisible(bool(flags))
 
     def _update_summary(self) -> None:
         count = len(self.files)
@@ -275,6 +290,7 @@ class QtDiffReview(QWidget):
         if not self.files:
             self.file_path.setText("")
             self.file_status.setText("")
+            self.file_flag.hide()
         self._on_inclusion_changed()
 
     def _on_inclusion_changed(self) -> None:

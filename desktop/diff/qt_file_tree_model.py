@@ -2,7 +2,9 @@
 
 Folders group files (single-child folder chains are merged, "src/app/ui"); a folder's
 checkbox is the summary of its files and sets them all. Files listed as unsafe start
-unchecked, with the reason as their tooltip.
+unchecked, with the reason as their tooltip; flagged files (a warning) stay checked. Both
+are marked with "⚠". Names are shown escaped (``\n``, ``\x1b``): never a raw control
+character.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 
 from desktop.diff.patch import FilePatch, FileStatus
 from desktop.theme import LIGHT, Theme
+from engine.workspace.names import escape_name
 
 Index = QModelIndex | QPersistentModelIndex
 CheckState = Qt.CheckState
@@ -60,14 +63,17 @@ class QtFileTreeModel(QAbstractItemModel):
         self.theme = theme
         self.files: list[FilePatch] = []
         self.unsafe: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
         self._excluded: set[int] = set()
         self._root = _Node("")
         self._leaf: dict[int, _Node] = {}
 
-    def set_files(self, files: list[FilePatch], unsafe: dict[str, str]) -> None:
-        """Show ``files``; those whose path is a key of ``unsafe`` start excluded."""
+    def set_files(self, files: list[FilePatch], unsafe: dict[str, str],
+                  warnings: dict[str, str] | None = None) -> None:
+        """Show ``files``; those whose path is a key of ``unsafe`` start excluded, those
+        in ``warnings`` are marked (path -> what to look at)."""
         self.beginResetModel()
-        self.files, self.unsafe = files, dict(unsafe)
+        self.files, self.unsafe, self.warnings = files, dict(unsafe), dict(warnings or {})
         self._excluded = {i for i, f in enumerate(files) if f.path in unsafe}
         self._root = _build_tree(files)
         self._leaf = {leaf.file: leaf for leaf in self._root.leaves() if leaf.file is not None}
@@ -147,7 +153,8 @@ class QtFileTreeModel(QAbstractItemModel):
     def _name_data(self, node: _Node, role: int) -> Any:
         path = None if node.file is None else self.files[node.file].path
         if role == Qt.ItemDataRole.DisplayRole:
-            return node.name
+            flagged = path in self.unsafe or path in self.warnings
+            return escape_name(node.name) + (" ⚠" if flagged else "")
         if role == Qt.ItemDataRole.CheckStateRole:
             return self._check_state(node)
         if role == Qt.ItemDataRole.ToolTipRole and path is not None:
@@ -160,11 +167,13 @@ class QtFileTreeModel(QAbstractItemModel):
         # Rich text on purpose, with every path escaped: a file name is the agent's choice
         # and must not be taken for markup.
         fp = self.files[file]
-        lines = [f"<b>{html.escape(fp.path)}</b>", fp.status.value]
+        lines = [f"<b>{html.escape(escape_name(fp.path))}</b>", fp.status.value]
         if fp.old_path and fp.old_path != fp.path:
-            lines[1] += f" from {html.escape(fp.old_path)}"
+            lines[1] += f" from {html.escape(escape_name(fp.old_path))}"
         if fp.path in self.unsafe:
             lines.append(f"⚠ excluded by default: {html.escape(self.unsafe[fp.path])}")
+        if fp.path in self.warnings:
+            lines.append(f"⚠ {html.escape(self.warnings[fp.path])}")
         return "<br>".join(lines)
 
     def _check_state(self, node: _Node) -> CheckState:

@@ -16,6 +16,8 @@ def review_style(theme: Theme) -> str:
     QLabel#delCount {{ color: {t.del_fg}; font-weight: 600; }}
     QLabel#fileStatus {{ color: {t.muted}; }}
     #filePath {{ font-weight: 600; }}
+    QLabel#fileFlag {{ background: {t.warn_bg}; color: {t.warn_fg};
+                       border-bottom: 1px solid {t.border}; }}
     QPushButton, QToolButton {{
         background: {t.base}; color: {t.text}; border: 1px solid {t.border};
         border-radius: 6px; padding: 5px 12px; }}
