@@ -1,10 +1,13 @@
 """The review panel as a user drives it: files, checkboxes, views, highlight, buttons."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from pygments.token import Keyword
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QLabel
 
 from desktop.diff import DiffReview
 from desktop.diff.qt_file_tree_model import STATUS_ROLE
@@ -273,3 +276,34 @@ def test_copying_diff_rows_gives_their_text(review, qtbot) -> None:
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text() == "    return x + 2\n    return x - 2"
+
+
+def test_hostile_names_are_shown_escaped_and_flags_said(qtbot, git_diff) -> None:
+    newline, escape, latin1 = "a\nb.txt", "\x1b]52;c;eA==\x07.txt", os.fsdecode(b"caf\xe9.txt")
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    widget.set_patch("t", git_diff({"README.md": "x\n"}, {
+        newline: "1\n", escape: "2\n", latin1: "3\n", ".gitattributes": "* text\n"}),
+        {newline: "name contains control characters (\\n)",
+         escape: "name contains control characters (\\x07, \\x1b)"},
+        warnings={latin1: "name is not valid UTF-8", ".gitattributes": "changes .gitattributes"})
+    paths = [f.path for f in widget.files]
+    assert latin1 in paths  # its bytes kept, so excluding it names the engine's path
+    shown = {p: _file_row(widget, p).data() for p in paths}
+    assert shown == {newline: "a\\nb.txt ⚠", escape: "\\x1b]52;c;eA==\\x07.txt ⚠",
+                     latin1: "caf\\xe9.txt ⚠", ".gitattributes": ".gitattributes ⚠"}
+    assert "caf\\xe9.txt" in _file_row(widget, latin1).data(Qt.ItemDataRole.ToolTipRole)
+    widget.tree.select_file(paths.index(escape))
+    assert widget.file_path.text() == "\\x1b]52;c;eA==\\x07.txt"
+    assert "Cannot be applied: name contains control" in widget.file_flag.text()
+    assert widget.file_flag.textFormat() == Qt.TextFormat.PlainText
+    widget.tree.select_file(paths.index(".gitattributes"))
+    assert widget.file_flag.text() == "⚠ changes .gitattributes"
+    labels = [w.text() for w in widget.findChildren(QLabel)]
+    assert not any(c in text for text in labels for c in "\x1b\x07\udce9")
+    model = widget.tree.files_model
+    model.setData(_file_row(widget, latin1), Qt.CheckState.Unchecked.value,
+                  Qt.ItemDataRole.CheckStateRole)
+    with qtbot.waitSignal(widget.accept_requested) as accepted:
+        widget.accept()
+    assert sorted(accepted.args[1]) == sorted([newline, escape, latin1])

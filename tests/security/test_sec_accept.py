@@ -12,13 +12,16 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine.errors import InvalidInput, RepoError, UnsafeChange
+from engine.models import TaskState
+from engine.reviews import RUN_HOOKS_SETTING
 from engine.workspace import Workspace
-from tests.engine.enginekit import git, make_repo
+from tests.engine.enginekit import git, make_repo, open_engine, wait_done
 
 
 def fingerprint(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -326,3 +329,39 @@ def test_a_signing_failure_changes_nothing(ws: Workspace, tmp_path: Path,
     with pytest.raises(RepoError, match="signing the commit failed.*Nothing was changed"):
         ws.accept("t1", repo, base, commit, "m")
     assert fingerprint(repo) == before
+
+
+async def test_the_cli_says_which_hooks_it_skipped_and_runs_them_when_asked(
+        tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    marker = tmp_path / "hook-ran"
+    _hook(repo, "pre-commit", f"cat '{repo}/one.txt' '{repo}/two.txt' >> '{marker}' 2>/dev/null"
+                              f"; echo ran >> '{marker}'")
+    home = tmp_path / "home"
+    engine = await open_engine(home)
+    try:
+        ids = []
+        for name in ("one", "two", "three"):
+            task = await wait_done(engine, (await engine.submit(repo, f"echo {name} > {name}.txt")).id)
+            assert task.state == TaskState.SUCCEEDED, task.error
+            ids.append(task.id)
+        await engine.update_settings(**{RUN_HOOKS_SETTING: True})
+        await engine.accept(ids[2])  # the setting: hooks run
+        assert marker.read_text() == "ran\n"
+        marker.unlink()
+        await engine.update_settings(**{RUN_HOOKS_SETTING: False})
+    finally:
+        await engine.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "AGENTDECK_HOME": str(home)}
+        return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    skipped = cli("accept", ids[0])
+    assert skipped.returncode == 0, skipped.stderr
+    assert "note: hooks not run: pre-commit (" in skipped.stderr and not marker.exists()
+    ran = cli("accept", ids[1], "--run-hooks")
+    assert ran.returncode == 0, ran.stderr
+    assert marker.read_text() == "one\ntwo\nran\n"  # it ran with the change checked out
+    assert ran.stdout.strip() == f"committed {git(repo, 'rev-parse', 'HEAD')}"
