@@ -1,7 +1,9 @@
 """`agentdeck`: the command line front end (the GUI when run without a command).
 
 Every command calls the same `Engine` methods the GUI does. Exit code 0 on success;
-otherwise a one-line reason on stderr and exit code 1 (2 for usage errors).
+otherwise a one-line reason on stderr and exit code 1 (2 for usage errors). Everything is
+printed through one `cli_format.Output`, which shows control characters in agent text
+escaped (``--raw``: as they are).
 """
 from __future__ import annotations
 
@@ -31,8 +33,18 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def out(text: str) -> None:
-    print(text, flush=True)
+#: The output of the command being run (`main` sets it from ``--raw``).
+OUTPUT = fmt.Output()
+
+
+def out(text: str, end: str = "\n") -> None:
+    """Print ``text`` on stdout, agent text escaped unless ``--raw``."""
+    OUTPUT.out(text, end)
+
+
+def err(text: str) -> None:
+    """Print a message line on stderr, control characters escaped."""
+    OUTPUT.err(text)
 
 
 @command("submit")
@@ -46,9 +58,8 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
         await engine.runtimes.resolve_default()
         print(f"agentdeck: {engine.runtimes.auto_reason}", file=sys.stderr)
     if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
-        print(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
-              f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)",
-              file=sys.stderr)
+        err(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
+            f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)")
     return 0
 
 
@@ -80,9 +91,8 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
     seq = 0
     while True:
         entries = await engine.get_logs(task.id, after_seq=seq, limit=5000)
-        for entry in entries:
-            out(fmt.entry_line(entry))
         if entries:
+            out("\n".join(map(fmt.entry_line, entries)))
             seq = entries[-1].seq
             continue
         if not a.follow or (await engine.get_task(task.id)).state.is_terminal:
@@ -94,9 +104,9 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
 async def _diff(engine: Engine, a: argparse.Namespace) -> int:
     patch = await engine.get_patch(a.id)
     if patch:
-        sys.stdout.write(patch)
+        out(patch, end="")
     else:
-        print("(no changes)", file=sys.stderr)
+        err("(no changes)")
     return 0
 
 
@@ -106,7 +116,7 @@ async def _accept(engine: Engine, a: argparse.Namespace) -> int:
                                  run_hooks=a.run_hooks or None)
     out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
     for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+        err(f"note: {note}")
     return 0
 
 
@@ -188,10 +198,9 @@ def _print_progress(event: Any) -> None:
     if isinstance(event, TaskUpdated) and event.task.state != TaskState.QUEUED:
         t = event.task
         extra = f" ({t.error})" if t.error else ""
-        print(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}",
-              file=sys.stderr, flush=True)
+        err(fmt.safe_line(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}"))
     elif isinstance(event, Notice):
-        print(f"{event.level}: {event.message}", file=sys.stderr, flush=True)
+        err(f"{event.level}: {event.message}")
 
 
 def _abs(path: str | None) -> str | None:
@@ -205,6 +214,7 @@ async def _dispatch(a: argparse.Namespace) -> int:
     try:
         return await COMMANDS[a.command](engine, a)
     finally:
+        OUTPUT.note_escaped()
         await engine.close()
 
 
@@ -212,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     from engine.cli_parser import build_parser
     parser = build_parser()
     args = parser.parse_args(argv)
+    global OUTPUT
+    OUTPUT = fmt.Output(raw=getattr(args, "raw", False))
     if args.command is None:
         from desktop.app import main as gui_main
         return gui_main([sys.argv[0]], demo=args.demo)
@@ -221,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_dispatch(args))
     except AgentdeckError as exc:
-        print(f"agentdeck: {exc}", file=sys.stderr)
+        err(f"agentdeck: {exc}")
         return 1
     except KeyboardInterrupt:
-        print("agentdeck: interrupted (running agents keep running)", file=sys.stderr)
+        err("agentdeck: interrupted (running agents keep running)")
         return 130
     except BrokenPipeError:  # `agentdeck logs ID | head`: the reader has had enough
         # Python would report the failed flush of stdout at exit: point it at /dev/null.

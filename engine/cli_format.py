@@ -1,9 +1,20 @@
-"""How the CLI prints tasks and log entries."""
+"""How the CLI prints tasks and log entries, and how agent text is made safe for a terminal.
+
+Every byte an agent wrote is untrusted, and a terminal acts on some of them: ESC and the C1
+controls start sequences that write the clipboard (OSC 52), move the cursor or erase lines
+(hiding text from the reader); CR and BS overwrite a line; the bidi overrides reorder what
+is shown (Trojan Source). `safe` shows each such character as an escape (``\\x1b``,
+``\\r``, ``\\u202e``) and `Output` runs everything the CLI prints through it, whether stdout
+is a terminal or a pipe: piped output usually ends on a terminal anyway (``| grep``,
+``| less``, a file ``cat`` later). ``--raw`` prints the text unchanged.
+"""
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, TextIO
 
 from engine.models import EntryKind, LogEntry, Task
 
@@ -14,8 +25,86 @@ SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint",
                "cost_usd", "session_id", "question", "prompt")
 
 
+#: What a terminal may act on: C0 controls but TAB and LF, DEL, C1 (U+0080-U+009F, U+009B
+#: is a one-character CSI), the bidi embeddings/overrides/isolates, and lone surrogates
+#: (the undecodable bytes of a file name, which could not even be written to stdout).
+_UNSAFE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE_TEXT = re.compile(f"[{_UNSAFE}]")
+_UNSAFE_LINE = re.compile(f"[\t\n{_UNSAFE}]")
+#: What json.dumps(ensure_ascii=False) leaves raw that `_UNSAFE` names (it escapes C0).
+_UNSAFE_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: str) -> str:
+    """``text`` with every character a terminal could act on shown as an escape
+    (line breaks and tabs kept)."""
+    return _UNSAFE_TEXT.sub(_escape, text)
+
+
+def safe_line(text: str) -> str:
+    """`safe`, and line breaks and tabs escaped too: for a table cell or a one-line
+    message, which an agent must not be able to split into forged lines."""
+    return _UNSAFE_LINE.sub(_escape, text)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """JSON for the CLI: UTF-8 text, with the characters `safe` escapes given as ``\\u``
+    escapes, so that the output is valid JSON and safe on a terminal."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _UNSAFE_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class Output:
+    """Where every line the CLI prints goes: agent text made `safe` unless ``raw``.
+
+    Attributes:
+        escaped: How many characters were shown escaped so far.
+    """
+
+    def __init__(self, raw: bool = False, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        self.raw = raw
+        self.escaped = 0
+        self._stdout = stdout
+        self._stderr = stderr
+
+    def out(self, text: str, end: str = "\n") -> None:
+        """Print ``text`` on stdout (escaped unless raw; raw writes the exact bytes,
+        undecodable ones included)."""
+        stdout = self._stdout or sys.stdout  # looked up late: tests swap sys.stdout
+        if self.raw:
+            stdout.flush()
+            stdout.buffer.write((text + end).encode("utf-8", "surrogateescape"))
+            stdout.buffer.flush()
+            return
+        stdout.write(self._safe(text) + end)
+        stdout.flush()
+
+    def err(self, text: str) -> None:
+        """Print one message line on stderr, always escaped (messages are never raw)."""
+        print(self._safe(text), file=self._stderr or sys.stderr, flush=True)
+
+    def note_escaped(self) -> None:
+        """Say on stderr, once at the end, that some characters were shown escaped."""
+        if self.escaped:
+            self.err(f"agentdeck: note: {self.escaped} control character(s) in this output are "
+                     "shown escaped (like \\x1b); --raw prints them as they are")
+
+    def _safe(self, text: str) -> str:
+        escaped = _UNSAFE_TEXT.subn(_escape, text)
+        self.escaped += escaped[1]
+        return escaped[0]
 
 
 def when(ts: float | None) -> str:
@@ -36,7 +125,7 @@ def task_table(tasks: Iterable[Task]) -> str:
             else f"queued@{time.strftime('%H:%M', time.localtime(t.not_before))}"
         cost = f"${t.cost_usd:.2f}" if t.cost_usd else "-"
         rows.append((t.id, state, t.review.value, t.agent, elapsed(t),
-                     f"+{t.lines_added}/-{t.lines_removed}", cost, t.title[:60]))
+                     f"+{t.lines_added}/-{t.lines_removed}", cost, safe_line(t.title[:60])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
                      for r in rows)

@@ -25,6 +25,13 @@ def _add_id(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="task id (a unique prefix is enough)")
 
 
+def _add_raw(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--raw", action="store_true",
+                   help="print the agent's text as it is; by default control characters "
+                        "(escape sequences, carriage returns, bidi overrides) are shown "
+                        r"escaped, like \x1b, so that they cannot act on your terminal")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentdeck", description=DESCRIPTION, epilog=EXAMPLES,
@@ -59,13 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="details of a task")
     _add_id(p)
     p.add_argument("--json", action="store_true")
+    _add_raw(p)
 
     p = sub.add_parser("logs", help="print a task's log")
     _add_id(p)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    _add_raw(p)
 
-    p = sub.add_parser("diff", help="print a task's diff (git format)")
+    p = sub.add_parser("diff", help="print a task's diff (git format; --raw for `git apply`)")
     _add_id(p)
+    _add_raw(p)
 
     p = sub.add_parser("accept", help="commit a task's change to its repository")
     _add_id(p)

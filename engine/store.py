@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -23,6 +24,7 @@ from engine.errors import NotFound
 from engine.models import (
     Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
+from engine.paths import PRIVATE_FILE, private_dir, private_file
 from engine.schema import TASK_COLUMNS, migrate
 
 LOG_BATCH = 5000
@@ -86,6 +88,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        _make_private(self.path)
         setup = connect(self.path)
         try:
             migrate(setup)
@@ -95,6 +98,8 @@ class Store:
         self._ops: queue.Queue[_Op | None] = queue.Queue()
         self._pending_logs: list[LogEntry] = []
         self._pending_cursors: dict[str, str] = {}
+        self._logs_queued = 0    # entries ever handed to append_logs
+        self._logs_written = 0   # of those, committed (or given up with their batch)
         self._lock = threading.Lock()
         self._closed = False
         self._writer = threading.Thread(target=self._run_writer, name="agentdeck-store", daemon=True)
@@ -138,22 +143,33 @@ class Store:
             cursors, self._pending_cursors = self._pending_cursors, {}
         if not entries and not cursors:
             return
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
-                         map(_entry_row, entries))
-        conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
-                         [(c, t) for t, c in cursors.items()])
-        conn.execute("COMMIT")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
+                             map(_entry_row, entries))
+            conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
+                             [(c, t) for t, c in cursors.items()])
+            conn.execute("COMMIT")
+        finally:
+            with self._lock:
+                self._logs_written += len(entries)
 
     def append_logs(self, entries: Sequence[LogEntry], cursor: tuple[str, str] | None = None) -> None:
         """Queue entries (and the task's new runtime cursor) for the next batched write."""
         with self._lock:
             self._pending_logs.extend(entries)
+            self._logs_queued += len(entries)
             if cursor is not None:
                 self._pending_cursors[cursor[0]] = cursor[1]
             big = len(self._pending_logs) >= LOG_BATCH
         if big:
             self._ops.put(_Op(lambda conn: None, Future()))  # wakes the writer to flush now
+
+    @property
+    def log_backlog(self) -> int:
+        """Log entries queued by `append_logs` and not yet committed: what a producer
+        faster than the disk piles up in memory (readers of a flood wait on it)."""
+        return self._logs_queued - self._logs_written
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Future:
         """Run ``fn(conn)`` in one transaction on the writer thread (after pending logs)."""
@@ -306,6 +322,23 @@ class Store:
     def get_setting(self, key: str, default: Any = None) -> Any:
         row = self._reader().execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _make_private(path: Path) -> None:
+    """The database readable by its owner only, in a dir only its owner can enter.
+
+    The file is created 0600 before SQLite opens it: SQLite gives its -wal, -shm and
+    -journal files the database file's mode. Those left by an older version are tightened.
+    """
+    private_dir(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        # Only tightened, never created: an engine using this database removes and makes
+        # these itself, and an empty -wal made here would hide its commits from readers.
+        try:
+            os.chmod(path.with_name(path.name + suffix), PRIVATE_FILE)
+        except FileNotFoundError:
+            pass
 
 
 def db_path(home: Path) -> Path:

@@ -4,8 +4,9 @@ The agents write straight into files; this thread polls them (every ~10 ms while
 output, backing off to 50 ms when idle), splits new bytes into lines and hands batches of
 up to BATCH_LINES lines to each sandbox's event loop, with at most one wake-up of a loop
 pending at a time (never a call per line). A thread per sandbox, or the default executor,
-would not scale to dozens of agents. When the loops fall behind, the thread stops reading
-for a while: the files hold the rest.
+would not scale to dozens of agents. When the loops fall behind, or what the sinks feed
+(the store) does, the thread stops reading for a while: the files hold the rest, and the
+engine's memory stays flat however fast an agent prints.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from engine.errors import InvalidInput
 from engine.models import Stream
@@ -25,7 +27,8 @@ from engine.runtimes.lines import BATCH_LINES, LineSplitter
 from engine.runtimes.loopfeed import Call, LoopFeed
 
 CHUNK_BYTES = 256 * 1024
-#: Lines handed to loops but not yet consumed, above which reading pauses.
+#: Lines handed to loops but not yet consumed (plus the sinks' backlog), above which
+#: reading pauses.
 MAX_IN_FLIGHT_LINES = 100_000
 _BUSY_SLEEP = 0.01
 _IDLE_SLEEP_MAX = 0.05
@@ -51,13 +54,28 @@ def decode_cursor(cursor: str | None) -> tuple[str | None, dict[Stream, int]]:
     return run, offsets
 
 
+@runtime_checkable
+class BackloggedSink(Protocol):
+    """A sink that passes lines on to a slower consumer and says how many wait there."""
+
+    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None: ...
+
+    def backlog(self) -> int:
+        """Lines taken but not yet consumed downstream (the engine's `TaskLog`: not yet
+        written by the store)."""
+
+
+def _no_backlog() -> int:
+    return 0
+
+
 @dataclass(eq=False)
 class TailTarget:
     """The output files of one sandbox and where their lines go.
 
     ``probe`` runs on the reader thread and returns the sandbox's Outcome once it ended
     (else None); ``on_done`` / ``on_error`` run on ``loop`` after the last batch was
-    delivered / when the sink raised.
+    delivered / when the sink raised. A `BackloggedSink`'s backlog counts as in flight.
     """
 
     loop: asyncio.AbstractEventLoop
@@ -69,6 +87,7 @@ class TailTarget:
     on_done: Callable[[Outcome], None]
     on_error: Callable[[BaseException], None]
     splitters: dict[Stream, LineSplitter] = field(init=False)
+    backlog: Callable[[], int] = field(init=False)
     fds: dict[Stream, int] = field(default_factory=dict, init=False)
     idle: bool = field(default=True, init=False)
     scheduled: int = field(default=0, init=False)   # lines handed out (reader thread)
@@ -78,6 +97,7 @@ class TailTarget:
 
     def __post_init__(self) -> None:
         self.splitters = {s: LineSplitter(self.offsets[s]) for s in STREAMS}
+        self.backlog = self.sink.backlog if isinstance(self.sink, BackloggedSink) else _no_backlog
 
     def read(self, stream: Stream, offset: int) -> bytes:
         """Up to CHUNK_BYTES of ``stream``'s file from ``offset`` (b"" until it exists)."""
@@ -161,7 +181,10 @@ class Tailer:
         """Poll every target once, starting with a different one each round for fairness."""
         self._turn = (self._turn + 1) % len(targets)
         targets = targets[self._turn:] + targets[:self._turn]
-        in_flight = sum(t.scheduled - t.delivered for t in targets)
+        # The sinks of one runtime share one consumer (the engine's store): its backlog
+        # counts once.
+        in_flight = (sum(t.scheduled - t.delivered for t in targets)
+                     + max(t.backlog() for t in targets))
         queues: dict[asyncio.AbstractEventLoop, list[Call]] = {}
         progress = _Progress.IDLE
         for target in targets:
