@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QVBoxLayout, 
 
 from desktop import format as fmt
 from desktop.icons import state_color
+from desktop.plaintext import plain_label, plain_tip
 from engine.models import ReviewState, Task
 
 _FIELDS = (  # first half: left column, second half: right column
@@ -68,7 +69,7 @@ class TaskDetails(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 4)
-        self.title = QLabel()
+        self.title = plain_label()
         self.title.setWordWrap(True)
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 1.3)
@@ -91,7 +92,7 @@ class TaskDetails(QWidget):
             name = QLabel(text)
             name.setEnabled(False)  # drawn in the muted colour of the palette
             name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
-            label = QLabel()
+            label = plain_label()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(key in ("error", "history"))
             if key in ("base", "result"):
@@ -121,6 +122,6 @@ class TaskDetails(QWidget):
             self.labels[key].setText(value)
         self.labels["state"].setStyleSheet(f"color: {state_color(task.state).name()}; font-weight: 600;")
         self.labels["repo"].setText(fmt.short_repo(task.repo))
-        self.labels["repo"].setToolTip(task.repo)
+        self.labels["repo"].setToolTip(plain_tip(task.repo))
         self.labels["base"].setToolTip(task.base_commit or "")
         self.labels["result"].setToolTip(task.result_commit or "")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop import format as fmt
 from desktop.icons import state_color, state_icon
+from desktop.plaintext import plain_tip
 from engine.models import LogEntry, Task
 
 TAIL_LINES = 8
@@ -58,7 +59,7 @@ class TaskTile(QWidget):
         self.setMinimumWidth(TILE_WIDTH - 60)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-        self.setToolTip(task.prompt[:500])
+        self.setToolTip(plain_tip(task.prompt[:500]))
 
     @property
     def task(self) -> Task:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from desktop import format as fmt
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE, RepoPicker, StartTime, TaskSettings
+from desktop.plaintext import plain_label, plain_tip
 from engine.batchfile import BatchSpec, dump_batch, parse_batch_text
 from engine.errors import AgentdeckError, InvalidInput
 
@@ -100,7 +101,7 @@ class BatchDialog(QDialog):
         self.preview.setAlternatingRowColors(True)
         self.preview.setWordWrap(False)
         self.preview.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.status = QLabel()
+        self.status = plain_label()
         self.status.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.import_button = self.buttons.addButton("Import TOML…", QDialogButtonBox.ButtonRole.ActionRole)
@@ -160,7 +161,7 @@ class BatchDialog(QDialog):
                      task.agent or "shell", fmt.timestamp(task.not_before) if task.not_before else "now")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(task.prompt if column == 0 else task.repo)
+                item.setToolTip(plain_tip(task.prompt if column == 0 else task.repo))
                 self.preview.setItem(row, column, item)
         when = f", starting {fmt.timestamp(spec.not_before)}" if spec.not_before else ""
         self.status.setStyleSheet(OK_STYLE)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 
 from desktop import format as fmt
 from desktop.context import AppContext
+from desktop.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
 from engine.timeparse import parse_duration, parse_when
 
@@ -42,7 +43,7 @@ class RepoPicker(QWidget):
         self.combo.setMinimumContentsLength(36)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.status = QLabel()
+        self.status = plain_label()
         self.status.setWordWrap(True)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -112,7 +113,7 @@ class StartTime(QWidget):
         super().__init__(parent)
         self.combo = QComboBox(editable=True)
         self.combo.addItems(self.PRESETS)
-        self.hint = QLabel()
+        self.hint = plain_label()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo, 1)

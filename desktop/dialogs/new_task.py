@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, RepoPicker, StartTime, TaskSettings
+from desktop.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
 
 
@@ -45,7 +46,7 @@ class NewTaskDialog(QDialog):
         form.addRow("Prompt", self.prompt)
         self.settings = TaskSettings(ctx, form)
         form.addRow("Start", self.start)
-        self.error = QLabel()
+        self.error = plain_label()
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

@@ -6,6 +6,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from desktop.theme import Theme
+from desktop.plaintext import plain_label
 
 
 class _QueryEdit(QLineEdit):
@@ -44,7 +45,7 @@ class QtLogSearchBar(QFrame):
         row.setSpacing(6)
         self.edit = _QueryEdit(self, placeholderText="Find in log")
         self.edit.setClearButtonEnabled(True)
-        self.status = QLabel(self)
+        self.status = plain_label(parent=self)
         row.addWidget(self.edit, 1)
         row.addWidget(self.status)
         for text, tip, signal in (("↑", "Previous match (Shift+Enter)", self.previous_requested),

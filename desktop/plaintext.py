@@ -1,0 +1,24 @@
+"""Agent-supplied text shown literally: Qt renders a label's or tooltip's text as rich
+text (HTML, images, links) whenever it merely looks like HTML, so a task title such as
+``<img src=...>`` would be rendered, not shown. Every widget that shows text an agent or
+a batch file wrote goes through these."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A label that never interprets its text as rich text."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` as it is (tooltips have no text format of their own:
+    the text is escaped into rich text that keeps its line breaks)."""
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>" if text else ""
