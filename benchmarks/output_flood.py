@@ -29,6 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.ingest import make_repo  # noqa: E402
 from engine import store as st  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.logsink import MAX_LOG_SETTING  # noqa: E402
@@ -59,14 +60,6 @@ class PeakRss(threading.Thread):
         self._halt.set()
         self.join()
         return self.peak - self.base
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir()
-    for args in (["init", "-q"], ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q",
-                                   "--allow-empty", "-m", "init"]):
-        subprocess.run(["git", "-C", str(path), *args], check=True)
-    return path
 
 
 def raw_file_seconds(script: str, path: Path) -> float:

@@ -22,6 +22,7 @@ from engine.models import TaskState
 from engine.reviews import RUN_HOOKS_SETTING
 from engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
+from tests.security.gitconfig import use_git_config
 
 
 def fingerprint(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -45,11 +46,7 @@ def fingerprint(root: Path) -> dict[str, tuple[int, bytes]]:
 @pytest.fixture(autouse=True)
 def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The user's global git config: a file of this test's (the machine's stays out)."""
-    config = tmp_path / "user-gitconfig"
-    config.write_text("[init]\n\tdefaultBranch = main\n")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    config = use_git_config(tmp_path, monkeypatch, "[init]\n\tdefaultBranch = main\n")
     for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                  "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(name, raising=False)

@@ -21,16 +21,14 @@ from engine.errors import UnsafeChange
 from engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo
 from tests.engine.test_workspace import tree_hash
+from tests.security.gitconfig import use_git_config
 
 
 @pytest.fixture(autouse=True)
 def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The user's own global git config for this test (the machine's stays out)."""
-    config = tmp_path / "user-gitconfig"
-    config.write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = U\n\temail = u@x\n")
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    use_git_config(tmp_path, monkeypatch,
+                   "[init]\n\tdefaultBranch = main\n[user]\n\tname = U\n\temail = u@x\n")
 
 
 @pytest.fixture
@@ -189,13 +187,19 @@ def test_a_folder_that_is_a_bare_repo_is_a_nested_repo(ws: Workspace, tmp_path: 
 
 # --- finding 6: a kept working copy is safe to open -------------------------------------
 
-def test_git_in_a_kept_copy_runs_none_of_the_agents_settings(ws: Workspace,
-                                                           tmp_path: Path) -> None:
+def _trapped_copy(ws: Workspace, tmp_path: Path) -> tuple[Path, Path, str, Path]:
+    """A task's copy whose inner .git runs a command (touching the marker) in git."""
     repo = make_repo(tmp_path / "repo")
     marker = tmp_path / "pwned"
     base = ws.snapshot("t1", repo)
     workdir = ws.prepare("t1", repo, base)
     plant_config_traps(workdir / ".git", marker)
+    return repo, marker, base, workdir
+
+
+def test_git_in_a_kept_copy_runs_none_of_the_agents_settings(ws: Workspace,
+                                                           tmp_path: Path) -> None:
+    repo, marker, base, workdir = _trapped_copy(ws, tmp_path)
     (workdir / ".gitattributes").write_text("[attr]m filter=evil diff=evil\n* m\n")
     (workdir / "README.md").write_text("edited by the agent\n")
     hostile_repo(workdir / "nested", marker)
@@ -219,11 +223,7 @@ def test_git_in_a_kept_copy_runs_none_of_the_agents_settings(ws: Workspace,
 
 def test_seal_on_its_own_neutralizes_a_copy_kept_without_capture(ws: Workspace,
                                                                 tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
-    marker = tmp_path / "pwned"
-    base = ws.snapshot("t1", repo)
-    workdir = ws.prepare("t1", repo, base)
-    plant_config_traps(workdir / ".git", marker)
+    _repo, marker, _base, workdir = _trapped_copy(ws, tmp_path)
     os.symlink(tmp_path / "victim", workdir / ".git" / "COMMIT_EDITMSG")
     (workdir / "README.md").write_text("edited\n")
 
