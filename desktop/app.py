@@ -23,6 +23,7 @@ from desktop.bridge import Bridge
 from desktop.context import AppContext
 from desktop.gc_guard import GuiThreadGC
 from desktop.main_window import MainWindow
+from desktop.plaintext import plain_box
 from desktop.state import UiState
 from desktop.theme import ThemeWatcher, palette_for
 from engine.api import Engine
@@ -82,8 +83,8 @@ def install_excepthook() -> None:
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         text = "".join(traceback.format_exception(kind, exc, tb))
         log.error("unexpected error:\n%s", text)
-        box = QMessageBox(QMessageBox.Icon.Critical, "agentdeck: unexpected error",
-                          f"{kind.__name__}: {exc}\n\nThis is a bug; details are in the log.")
+        box = plain_box(QMessageBox.Icon.Critical, "agentdeck: unexpected error",
+                        f"{kind.__name__}: {exc}\n\nThis is a bug; details are in the log.")
         box.setDetailedText(text)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never exec(): we may be inside a coroutine
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
         except AgentdeckError as exc:  # e.g. the data dir cannot be opened
             log.error("cannot start: %s", exc)
             # The asyncio loop no longer runs here, so a modal box is safe.
-            QMessageBox.critical(None, "agentdeck cannot start", str(exc))
+            plain_box(QMessageBox.Icon.Critical, "agentdeck cannot start", str(exc)).exec()
             return 1
         return main_task.result()
 

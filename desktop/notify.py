@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from desktop import format as fmt
 from desktop.icons import icon
+from desktop.plaintext import inert_markup
 from desktop.state import UiState
 from engine.models import ReviewState, Task, TaskState
 
@@ -102,7 +103,7 @@ class Notifier(QObject):
         if self._tray is not None:
             kind = (QSystemTrayIcon.MessageIcon.Warning if failed
                     else QSystemTrayIcon.MessageIcon.Information)
-            self._tray.showMessage("agentdeck", message, kind, 6000)
+            self._tray.showMessage("agentdeck", inert_markup(message), kind, 6000)
         self.notified.emit("agentdeck", message)
 
     def set_counts(self, counts: dict[str, int]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
@@ -16,6 +16,21 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     return label
+
+
+def plain_box(icon: QMessageBox.Icon, title: str, text: str,
+              parent: QWidget | None = None) -> QMessageBox:
+    """A message box whose text (an error naming a task, a path) is shown as it is."""
+    box = QMessageBox(icon, title, text, parent=parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    return box
+
+
+def inert_markup(text: str) -> str:
+    """``text`` for a desktop notification: notification servers that take markup render
+    ``<a href>`` / ``<img>`` in the body, others show it as typed, so neither escaping nor
+    not escaping is right everywhere; the angle brackets become look-alikes instead."""
+    return text.replace("<", "‹").replace(">", "›")
 
 
 def plain_tip(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from desktop.icons import STATE_COLORS
+from desktop.plaintext import plain_label
 from engine.models import TaskState
 
 _COUNTERS = (
@@ -48,7 +49,7 @@ class BatchProgress(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel()
+        self.label = plain_label()  # the batch's name comes from a batch file
         self.bar = QProgressBar()
         self.bar.setFixedWidth(160)
         self.bar.setMaximumHeight(14)

@@ -10,9 +10,10 @@ import asyncio
 
 import keyring
 from keyring.errors import KeyringError
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
 from desktop.context import AppContext
+from desktop.plaintext import plain_label
 from engine.errors import AgentdeckError
 
 SERVICE = "agentdeck"
@@ -35,7 +36,8 @@ class SecretsPage(QWidget):
         self._ctx = ctx
         self.form = QFormLayout(self)
         self.fields: dict[str, QLineEdit] = {}
-        self.note = QLabel(wordWrap=True)
+        self.note = plain_label()  # may quote a keyring error
+        self.note.setWordWrap(True)
         self.form.addRow(self.note)
 
     async def load(self) -> None:

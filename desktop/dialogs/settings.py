@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE
 from desktop.dialogs.secrets import SecretsPage
+from desktop.plaintext import plain_label
 from desktop.theme import monospace_font
 from engine.errors import AgentdeckError, InvalidInput
 from engine.profiles import USER_FILE, validate_profiles_text, write_user_profiles
@@ -42,7 +43,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._profiles_page(), "Agent profiles")
         self.secrets = SecretsPage(ctx)
         self.tabs.addTab(self.secrets, "API keys")
-        self.error = QLabel(wordWrap=True)
+        self.error = plain_label()
+        self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -88,7 +90,8 @@ class SettingsDialog(QDialog):
         self.profiles = QPlainTextEdit()
         self.profiles.setFont(monospace_font())
         self.profiles.setPlaceholderText('[profiles.my-claude]\nkind = "claude_code"\nsecrets = ["ANTHROPIC_API_KEY"]')
-        self.profiles_status = QLabel(wordWrap=True)
+        self.profiles_status = plain_label()  # quotes the user's file back
+        self.profiles_status.setWordWrap(True)
         layout.addWidget(self.profiles, 1)
         layout.addWidget(self.profiles_status)
         self._validate_timer = QTimer(self, singleShot=True, interval=300)

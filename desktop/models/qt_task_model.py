@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont
 
 from desktop import format as fmt
 from desktop.icons import state_color, state_icon
+from desktop.plaintext import plain_tip
 from engine.models import ReviewState, Task
 
 Index = QModelIndex | QPersistentModelIndex
@@ -139,12 +140,14 @@ class TaskTableModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(task: Task, column: Column) -> str | None:
+        # Item tooltips are rich text when they look like it: prompt, path and error shown
+        # as they are.
         if column is Column.TITLE:
-            return task.prompt[:2000]
+            return plain_tip(task.prompt[:2000])
         if column is Column.REPO:
-            return task.repo
+            return plain_tip(task.repo)
         if column is Column.STATE and task.error:
-            return task.error
+            return plain_tip(task.error)
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation,
