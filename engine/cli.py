@@ -56,7 +56,7 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
     if task.runtime == "auto":
         await engine.runtimes.resolve_default()
-        print(f"agentdeck: {engine.runtimes.auto_reason}", file=sys.stderr)
+        err(f"agentdeck: {engine.runtimes.auto_reason}")
     if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
         err(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
             f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)")
