@@ -206,12 +206,15 @@ class LocalToolHost:
         argv = self.confine + argv
         loop = asyncio.get_running_loop()
         output = HeadTail()
-        transport, proto = await loop.subprocess_exec(
+        spawn = asyncio.ensure_future(loop.subprocess_exec(
             lambda: _Collector(loop, output), *argv, cwd=self.root, env=self.env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True))
+        transport, proto, cancelled = await _uninterrupted(spawn)
         pid, note = transport.get_pid(), ""
         try:
+            if cancelled:
+                raise asyncio.CancelledError
             await asyncio.wait_for(asyncio.shield(proto.exited), timeout)
         except asyncio.TimeoutError:
             await _stop_group(pid, proto)
@@ -229,6 +232,24 @@ class LocalToolHost:
             pass  # a child escaped into its own session and keeps the pipe; stop reading
         transport.close()
         return (-1 if code is None else code), output.text() + note
+
+
+_Spawned = tuple[asyncio.SubprocessTransport, "_Collector"]
+
+
+async def _uninterrupted(spawn: asyncio.Future[_Spawned]
+                         ) -> tuple[asyncio.SubprocessTransport, _Collector, bool]:
+    """The spawn's result even when the caller is cancelled while it runs, and whether
+    it was (then the caller stops the process and re-raises).
+
+    Python 3.11's ``subprocess_exec`` cancelled half-way (its pipes not yet connected)
+    waits forever for pipes it never closes: the task that was stopped over its budget
+    hung in "running". So the spawn finishes in its own task (a few milliseconds).
+    """
+    try:
+        return (*await asyncio.shield(spawn), False)
+    except asyncio.CancelledError:
+        return (*await spawn, True)
 
 
 class _Collector(asyncio.SubprocessProtocol):
@@ -263,10 +284,13 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 async def _stop_group(pid: int, proto: _Collector) -> None:
-    """SIGTERM the process group, then SIGKILL it after a short grace."""
+    """SIGTERM the process group, then SIGKILL it: at once once its leader is gone (a
+    sandbox's init ignores SIGTERM), else after a short grace."""
     _signal_group(pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(proto.exited), KILL_GRACE)
     except asyncio.TimeoutError:
+        pass
+    finally:
         _signal_group(pid, signal.SIGKILL)
-        await proto.exited
+    await proto.exited

@@ -69,7 +69,9 @@ async def wait_state(engine: Engine, task_id: str, states: set[TaskState],
         if task.state in states:
             return task
         if time.monotonic() > end:
-            raise AssertionError(f"task {task_id} stayed {task.state.value} ({task.error})")
+            tail = [e.text for e in await engine.get_logs(task_id, limit=None)][-12:]
+            raise AssertionError(f"task {task_id} stayed {task.state.value} ({task.error}); "
+                                 f"its log ends: {tail}")
         await asyncio.sleep(0.05)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from engine.agents.builtin_tools import SEARCH_MAX_BYTES, Toolbox
 from engine.llm import (
     AnthropicClient, LLMError, LLMProtocolError, LLMTimeout, OpenAIChatClient, RetryPolicy,
 )
-from engine.models import EntryKind, ParsedEntry
+from engine.models import AgentProfile, EntryKind, ParsedEntry
 from engine.pricing import cost_usd
+from engine.runtimes.base import LaunchSpec
+from engine.runtimes.bwrap import PrivateEntries
+from engine.runtimes.localproc import tool_wrapper
 from tests.engine.enginekit import git, make_repo
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 from tests.fakes.scripts import error_status, hang, malformed, rate_limited, reply, tool_call
@@ -274,6 +278,39 @@ async def test_cancelling_a_command_kills_its_group(repo: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await dies(int(pid_file.read_text()))
+
+
+def _processes_naming(token: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and token.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+async def test_a_sandboxed_command_cancelled_at_any_moment_ends_with_its_sandbox(
+        repo: Path, tmp_path: Path) -> None:
+    """A budget stop can land while the command's sandbox is still being made: the run
+    ends all the same and no half-made sandbox is left behind holding its pipe (killing
+    only bwrap's first process there left its second one orphaned, and the task hung)."""
+    spec = LaunchSpec("t", 1, ("sh",), repo, AgentProfile("bot", kind="builtin"))
+    (tmp_path / "run").mkdir()
+    prefix, _ = tool_wrapper(spec, tmp_path / "run", PrivateEntries(tmp_path / "cache.json"))
+    host = LocalToolHost(repo, confine=prefix)
+    for attempt in range(60):
+        task = asyncio.create_task(host.exec("echo step", 60))
+        for _ in range(attempt % 4):
+            await asyncio.sleep(0)
+        await asyncio.sleep(attempt * 0.0002)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done == {task}, f"the command cancelled in its attempt {attempt} never ended"
+    await asyncio.sleep(0.2)
+    assert _processes_naming(str(repo)) == [], "a sandbox outlived its cancelled command"
 
 
 async def test_search_skips_binary_and_large_files(repo: Path) -> None:
