@@ -242,9 +242,11 @@ async def _uninterrupted(spawn: asyncio.Future[_Spawned]
     """The spawn's result even when the caller is cancelled while it runs, and whether
     it was (then the caller stops the process and re-raises).
 
-    Python 3.11's ``subprocess_exec`` cancelled half-way (its pipes not yet connected)
-    waits forever for pipes it never closes: the task that was stopped over its budget
-    hung in "running". So the spawn finishes in its own task (a few milliseconds).
+    ``subprocess_exec`` cancelled half-way kills only the process it made (bwrap's
+    first); bwrap's second, not yet bound to it by ``--die-with-parent``, lives on
+    holding the pipe, and asyncio waits for that pipe forever (a task stopped over its
+    budget hung in "running"). So the spawn finishes in its own task (milliseconds) and
+    the caller ends the whole process group.
     """
     try:
         return (*await asyncio.shield(spawn), False)
