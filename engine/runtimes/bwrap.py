@@ -211,11 +211,16 @@ def _program_files(program: str, path: str) -> list[str]:
 
 
 def _install_dir(file: str) -> str:
-    """``/x/venv`` for ``/x/venv/bin/python``; the file's own dir otherwise."""
+    """``/x/venv`` for ``/x/venv/bin/python`` (an install prefix); the file's own dir
+    otherwise, and for a link in a shared bin dir (``~/.local/bin/aider``, whose prefix
+    ``~/.local`` holds other programs' data) or in a top-level one (``/bin/sh``)."""
     parent = os.path.dirname(file)
-    if os.path.basename(parent) in ("bin", "sbin"):
-        return os.path.dirname(parent) or "/"
-    return parent
+    prefix = os.path.dirname(parent)
+    if os.path.basename(parent) not in ("bin", "sbin") or prefix == "/":
+        return parent
+    if os.path.islink(file) and not os.path.exists(os.path.join(prefix, "pyvenv.cfg")):
+        return parent
+    return prefix
 
 
 def _interpreter(file: str, path: str) -> str | None:
@@ -256,10 +261,12 @@ class Plan:
                 "--unshare-cgroup-try", "--die-with-parent", "--hostname", "agentdeck"]
         if self.network != "full":
             args.append("--unshare-net")
+        # The fresh dirs first: a program installed under /tmp (a venv in a CI clone)
+        # is bound onto them, not hidden by them.
+        args += ["--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/var/tmp"]
         args += _system_mounts(self.read_only)
         args += self._cover_mounts()
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
-                 "--tmpfs", "/var/tmp"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
         args += _resolver_mounts(self.read_only)
         args += (["--bind", str(self.home), SANDBOX_HOME] if self.home
                  else ["--tmpfs", SANDBOX_HOME])

@@ -204,6 +204,22 @@ async def test_agent_starts_with_no_signal_ignored_or_blocked(runtime, tmp_path)
                      "SigIgn": masks["SigIgn"] & glibc_reserved}
 
 
+async def test_an_agent_installed_under_tmp_runs_and_sees_only_its_install_dir(runtime,
+                                                                               tmp_path):
+    """The sandbox's /tmp is fresh, yet an agent (or a venv's Python, as in a CI clone
+    under /tmp) installed there still runs: its install dir is bound onto the fresh /tmp."""
+    tool = tmp_path / "tool"
+    tool.mkdir()
+    (tmp_path / "beside.txt").write_text("not for the agent\n")
+    script = tool / "agent"
+    script.write_text(f"#!/bin/sh\necho installed-agent-ran\ncat {tmp_path}/beside.txt\n")
+    script.chmod(0o755)
+    sink = Collector()
+    outcome = await (await runtime.start(spec_for(tmp_path, [str(script)]), sink)).wait()
+    assert sink.out == ["installed-agent-ran"] and outcome.exit_code == 1, sink.err
+    assert any("No such file" in line for line in sink.err)
+
+
 async def test_exit_code_and_signal(runtime, tmp_path):
     first = await runtime.start(spec_for(tmp_path, ["sh", "-c", "exit 7"], task="a"), Collector())
     second = await runtime.start(spec_for(tmp_path, ["sh", "-c", "kill -KILL $$"], task="b"), Collector())

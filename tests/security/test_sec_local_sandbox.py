@@ -128,6 +128,32 @@ async def test_the_real_home_is_invisible(tmp_path, repo, monkeypatch):
     assert "home=/home/agent" in out and out[-1] == "0"  # its own home, empty
 
 
+async def test_an_agent_installed_in_the_home_sees_only_its_own_install(tmp_path):
+    """A CLI installed as ``~/.local/bin/tool`` (a link, as pipx and npm make it) runs,
+    yet the rest of ``~/.local`` (other programs' data, tokens) stays out of sight."""
+    local = tmp_path / "user-home" / ".local"
+    install = local / "share" / "pipx" / "venvs" / "tool"
+    install.mkdir(parents=True)
+    (local / "share" / "token.json").write_text("TOKEN-MARKER-5521\n")
+    program = install / "tool"
+    program.write_text(f"#!/usr/bin/env sh\necho tool-ran\ncat {local}/share/token.json > stolen.txt\n")
+    program.chmod(0o755)
+    (local / "bin").mkdir()
+    (local / "bin" / "tool").symlink_to(program)
+    work = tmp_path / "work"
+    work.mkdir()
+    spec = LaunchSpec("home-install", 1, (str(local / "bin" / "tool"),), work, AgentProfile("t"))
+    runtime = LocalRuntime(runs_dir=tmp_path / "runs")
+    lines: list[str] = []
+    try:
+        sandbox = await runtime.start(spec, lambda stream, batch, cursor: lines.extend(batch))
+        await sandbox.wait()
+    finally:
+        await runtime.close()
+    assert "tool-ran" in lines, lines        # the attack ran
+    assert (work / "stolen.txt").read_text() == ""  # and found nothing to steal
+
+
 async def test_writes_outside_the_working_copy_do_not_reach_the_host(tmp_path, repo):
     outside = tmp_path / "outside"
     outside.mkdir()
