@@ -3,7 +3,9 @@
 `LLMServer` (in `tests.fakes.llm_server`) owns the script; this module reads requests,
 records them, asks the owner for the next scripted item and writes it in the wire format
 of the endpoint (or plays the fault). Streams use chunked transfer encoding, so a stream
-cut off before its terminating chunk is a broken body to the client, as in real life.
+cut off before its terminating chunk is a broken body to the client, as in real life; the
+``cut_event`` fault sends its stream unframed instead (the body ends where the connection
+closes, as behind some proxies), so only the SSE framing shows that it was cut.
 """
 from __future__ import annotations
 
@@ -146,10 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _send_events(self, events: list[tuple[str | None, Any]]) -> None:
-        for name, payload in events:
-            data = payload if isinstance(payload, str) else json.dumps(payload)
-            text = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
-            self._chunk(text.encode())
+        for event in events:
+            self._chunk(_event_bytes(event))
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
@@ -188,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         elif fault.kind == "cut":
             self._play_cut(wire, fault.after or 0, request, stream)
+        elif fault.kind == "cut_event":
+            self._play_cut_event(self._sample_events(wire, request), fault)
         else:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
 
@@ -213,7 +215,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_events(self._sample_events(wire, request)[:after])
         self._drop()
 
+    def _play_cut_event(self, events: list[tuple[str | None, Any]], fault: Fault) -> None:
+        """Stream without framing, so the close is a clean end of body to HTTP."""
+        after = fault.after or 0
+        whole = b"".join(_event_bytes(e) for e in events[:after])
+        last = _event_bytes(events[after])
+        keep = len(last) // 2 if fault.keep is None else fault.keep
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(whole + last[:keep])
+        self._drop()
+
     @staticmethod
     def _sample_events(wire: ModuleType, request: Request) -> list[tuple[str | None, Any]]:
         """The events of a plain text reply, to cut or stall part-way through."""
         return wire.stream_events(Reply("partial answer that never ends"), request.body or {})
+
+
+def _event_bytes(event: tuple[str | None, Any]) -> bytes:
+    """One SSE event as sent: an ``event:`` line if named, its ``data:`` line, a blank line."""
+    name, payload = event
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return ((f"event: {name}\n" if name else "") + f"data: {data}\n\n").encode()

@@ -93,6 +93,10 @@ class Fault:
         ``malformed``: a 200 whose JSON body (or first stream event) does not parse.
         ``cut``: a stream that stops after ``after`` events without its final event and
             without the terminating chunk: the client sees a broken body.
+        ``cut_event``: a stream sent without HTTP framing (no chunks, no length: its end is
+            the connection's close, a clean end to HTTP) that closes inside an event:
+            after ``after`` whole events (negative: all but that many), the first ``keep``
+            bytes of the next one (negative: all but that many; None: half of it).
     """
 
     kind: str
@@ -100,6 +104,7 @@ class Fault:
     message: str = ""
     headers: tuple[tuple[str, str], ...] = ()
     after: int | None = None
+    keep: int | None = None
 
 
 Item = Reply | Fault
@@ -142,6 +147,16 @@ def malformed() -> Fault:
 def cut(after: int = 2) -> Fault:
     """A stream broken off after ``after`` events (non-stream requests: after the headers)."""
     return Fault("cut", after=after)
+
+
+def cut_mid_event(after: int = 2, keep: int | None = None) -> Fault:
+    """A stream whose connection closes inside an event, before its blank line.
+
+    ``cut_mid_event(3, 20)`` cuts 20 bytes into the fourth event (inside its JSON);
+    ``cut_mid_event(-1, -1)`` sends every line of the stream's last event (``[DONE]`` or
+    ``message_stop``) but not the blank line that completes it.
+    """
+    return Fault("cut_event", after=after, keep=keep)
 
 
 def _header_value(value: str | float) -> str:

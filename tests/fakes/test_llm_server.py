@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
-from tests.fakes.scripts import cut, hang, malformed, rate_limited, reply, tool_call
+from tests.fakes.scripts import cut, cut_mid_event, hang, malformed, rate_limited, reply, tool_call
 
 CALL = tool_call("exec_command", {"cmd": "ls -la"}, id="call_9")
 
@@ -173,6 +173,16 @@ def test_cut_and_malformed(llm_server: LLMServer) -> None:
     (name, data), = sse(post(llm_server, "/v1/messages", {"stream": True}).text)
     with pytest.raises(ValueError):
         json.loads(data)
+
+
+def test_cut_mid_event_ends_cleanly_inside_an_event(llm_server: LLMServer) -> None:
+    llm_server.enqueue(cut_mid_event(after=2, keep=12), cut_mid_event(after=-1, keep=-1))
+    body = {"stream": True}
+    text = post(llm_server, "/v1/chat/completions", body).text  # no transport error
+    *whole, partial = text.split("\n\n")
+    assert len(whole) == 2 and partial == 'data: {"id":'
+    text = post(llm_server, "/v1/messages", body).text
+    assert text.endswith('event: message_stop\ndata: {"type": "message_stop"}\n')
 
 
 def test_usable_from_another_process(llm_server: LLMServer) -> None:
