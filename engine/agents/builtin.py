@@ -14,6 +14,7 @@ from typing import Callable
 from engine.agents.builtin_host import ToolError, ToolHost
 from engine.agents.builtin_tools import TOOL_SPECS, Toolbox, call_entry
 from engine.llm.errors import LLMError
+from engine.llm.retry import RetryNotice
 from engine.llm.types import ChatClient, LLMResponse, Message
 from engine.models import EntryKind, ParsedEntry
 from engine.pricing import cost_usd
@@ -101,7 +102,8 @@ async def run_builtin(prompt: str, *, client: ChatClient, model: str, tools: Too
         client: the LLM API client; model: the model name sent to it (and priced).
         tools: where tools act (the task's working copy or container).
         emit: receives every log entry (MESSAGE, TOOL_CALL, TOOL_RESULT, COMMAND,
-            FILE_EDIT, USAGE per step with this step's usage, SYSTEM, ERROR).
+            FILE_EDIT, USAGE per step with this step's usage, SYSTEM (also one per
+            retried LLM request), ERROR).
         max_steps: model turns at most. max_tokens_total: input+output tokens at most.
         budget_usd: stop once this much has been spent (None: no limit).
         system_extra: appended to the system prompt.
@@ -116,8 +118,10 @@ async def run_builtin(prompt: str, *, client: ChatClient, model: str, tools: Too
     messages = [Message.system(await system_prompt(tools, system_extra)), Message.user(prompt)]
     while run.steps < max_steps:
         try:
+            # Only a whole reply is logged and acted on: a retried attempt leaves nothing.
             response = await client.complete(messages, TOOL_SPECS, model=model,
-                                              max_tokens=max_tokens)
+                                              max_tokens=max_tokens,
+                                              on_retry=lambda n: emit(retry_entry(n)))
         except LLMError as exc:
             emit(ParsedEntry(EntryKind.ERROR, str(exc), {"error": type(exc).__name__,
                                                          "status": exc.status}))
@@ -137,6 +141,16 @@ async def run_builtin(prompt: str, *, client: ChatClient, model: str, tools: Too
     emit(ParsedEntry(EntryKind.SYSTEM, f"stopped: step limit of {max_steps} reached",
                      {"reason": "max_steps"}))
     return run.outcome(False, "max_steps")
+
+
+def retry_entry(notice: RetryNotice) -> ParsedEntry:
+    """The log entry saying that an LLM request failed and is tried again, and when.
+
+    Its data has no free text: the reason is in the text, which the task log masks.
+    """
+    return ParsedEntry(EntryKind.SYSTEM, str(notice), {"llm_retry": {
+        "status": notice.status, "delay": notice.delay, "attempt": notice.attempt,
+        "attempts": notice.attempts}})
 
 
 async def _run_tools(toolbox: Toolbox, response: LLMResponse, messages: list[Message],

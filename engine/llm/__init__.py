@@ -8,11 +8,11 @@ from engine.llm.errors import (
     LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, RateLimited,
 )
 from engine.llm.openai_chat import OpenAIChatClient
-from engine.llm.retry import RetryPolicy, parse_retry_after
+from engine.llm.retry import RetryNotice, RetryPolicy, parse_retry_after
 from engine.llm.types import ChatClient, LLMResponse, Message, ToolCall, ToolSpec, Usage
 
 __all__ = [
     "AnthropicClient", "ChatClient", "LLMConnectionError", "LLMError", "LLMProtocolError",
-    "LLMResponse", "LLMTimeout", "Message", "OpenAIChatClient", "RateLimited", "RetryPolicy",
-    "ToolCall", "ToolSpec", "Usage", "parse_retry_after",
+    "LLMResponse", "LLMTimeout", "Message", "OpenAIChatClient", "RateLimited", "RetryNotice",
+    "RetryPolicy", "ToolCall", "ToolSpec", "Usage", "parse_retry_after",
 ]

@@ -82,7 +82,7 @@ class _MessagesStream:
         self._blocks: dict[int, dict[str, Any]] = {}
         self._input = self._output = 0
         self._stop = ""
-        self._done = False
+        self.done = False
 
     def feed(self, event: SSEvent) -> None:
         data = parse_json(event.data)
@@ -116,7 +116,7 @@ class _MessagesStream:
         self._count(data.get("usage") or {})
 
     def _on_message_stop(self, data: dict[str, Any]) -> None:
-        self._done = True
+        self.done = True
 
     def _on_error(self, data: dict[str, Any]) -> None:
         kind = (data.get("error") or {}).get("type", "")
@@ -133,7 +133,7 @@ class _MessagesStream:
             self._output = int(usage["output_tokens"] or 0)
 
     def result(self) -> LLMResponse:
-        if not self._done:
+        if not self.done:
             raise incomplete("message_stop")
         text, calls = [], []
         for _, block in sorted(self._blocks.items()):

@@ -19,8 +19,10 @@ import httpx
 from engine.llm.errors import (
     LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, RateLimited,
 )
-from engine.llm.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
-from engine.llm.sse import SSEvent, sse_events
+from engine.llm.retry import (
+    RETRY_STATUSES, RetryCallback, RetryNotice, RetryPolicy, parse_retry_after,
+)
+from engine.llm.sse import SSEvent, StreamCut, sse_events
 from engine.llm.types import LLMResponse, Message, TextCallback, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ class StreamFailure(Exception):
 
 
 class StreamParser(Protocol):
+    #: The stream's own end marker arrived (``[DONE]``, ``message_stop``).
+    done: bool
+
     def feed(self, event: SSEvent) -> None:
         """Take one event; raise `StreamFailure` on an error event or bad data."""
 
@@ -118,8 +123,15 @@ class HTTPLLMClient:
     # -- public ----------------------------------------------------------------------
     async def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec], *,
                        model: str, max_tokens: int,
-                       on_text_delta: TextCallback | None = None) -> LLMResponse:
+                       on_text_delta: TextCallback | None = None,
+                       on_retry: RetryCallback | None = None) -> LLMResponse:
         """Ask for the next assistant turn; see `engine.llm.types.ChatClient`.
+
+        A failed attempt that is retried is announced to ``on_retry`` (what failed, the
+        wait, the attempt that follows) before the wait. Each attempt asks for the whole
+        reply again: text already passed to ``on_text_delta`` by a failed attempt is
+        superseded by the retry's, so a caller that shows pieces live drops them on
+        ``on_retry``; the reply returned is always from one attempt only.
 
         Raises:
             RateLimited: 429s outlasted the retries (``retry_after`` says how long).
@@ -135,7 +147,7 @@ class HTTPLLMClient:
             except StreamFailure as exc:
                 failure = exc
             # Outside the except block, so the final error does not chain the raw failure.
-            await self._after_failure(failure, attempt)
+            await self._after_failure(failure, attempt, on_retry)
         raise AssertionError("unreachable: the last attempt raises")
 
     async def aclose(self) -> None:
@@ -159,8 +171,7 @@ class HTTPLLMClient:
                 if "event-stream" not in resp.headers.get("content-type", ""):
                     raise self._not_a_stream(await resp.aread())
                 parser = self._parser(on_text_delta)
-                async for event in sse_events(resp.aiter_lines()):
-                    parser.feed(event)
+                await self._read_stream(resp, parser)
                 return parser.result()
         except httpx.TimeoutException:
             raise StreamFailure(LLMTimeout, f"no data from the server within "
@@ -168,6 +179,18 @@ class HTTPLLMClient:
         except httpx.TransportError as exc:
             raise StreamFailure(LLMConnectionError, f"connection failed: "
                                 f"{type(exc).__name__}: {exc}", retry=True) from None
+
+    @staticmethod
+    async def _read_stream(resp: httpx.Response, parser: StreamParser) -> None:
+        """Feed ``parser`` every event; a close inside an event before the stream's end
+        marker is a broken connection (HTTP may have seen a clean end of body)."""
+        try:
+            async for event in sse_events(resp.aiter_lines()):
+                parser.feed(event)
+        except StreamCut as exc:
+            if not parser.done:
+                raise StreamFailure(LLMConnectionError, "the stream broke off in the middle "
+                                    f"of an event: {exc.partial[:80]!r}", retry=True) from None
 
     def _status_failure(self, status: int, raw: bytes,
                         headers: Mapping[str, str]) -> StreamFailure:
@@ -196,16 +219,20 @@ class HTTPLLMClient:
         return StreamFailure(LLMProtocolError, f"expected an event stream, got: {said}")
 
     # -- retry bookkeeping -----------------------------------------------------------------
-    async def _after_failure(self, failure: StreamFailure, attempt: int) -> None:
+    async def _after_failure(self, failure: StreamFailure, attempt: int,
+                             on_retry: RetryCallback | None) -> None:
         if failure.kind is RateLimited and self.on_rate_limited is not None:
             self.on_rate_limited(failure.retry_after)
         too_long = (failure.retry_after or 0) > self.retry.max_retry_after
         if not failure.retry or attempt >= self.retry.attempts or too_long:
             raise self._final_error(failure, attempt)
-        delay = self.retry.delay(attempt, failure.retry_after)
-        log.warning("%s: %s; retrying in %.1f s (attempt %d of %d)", self.name,
-                    self._redact(failure.message), delay, attempt + 1, self.retry.attempts)
-        await self._sleep(delay)
+        notice = RetryNotice(self.name, self._redact(failure.message), failure.status,
+                             self.retry.delay(attempt, failure.retry_after), attempt + 1,
+                             self.retry.attempts)
+        log.warning("%s", notice)
+        if on_retry is not None:
+            on_retry(notice)
+        await self._sleep(notice.delay)
 
     def _final_error(self, failure: StreamFailure, attempts: int) -> LLMError:
         message = f"LLM request to {self.name} ({self._url()}) failed: {failure.message}"

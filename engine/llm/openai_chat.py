@@ -75,11 +75,11 @@ class _ChatStream:
         self._calls: dict[int, dict[str, str]] = {}
         self._finish: str | None = None
         self._usage = Usage()
-        self._done = False
+        self.done = False
 
     def feed(self, event: SSEvent) -> None:
         if event.data.strip() == "[DONE]":
-            self._done = True
+            self.done = True
             return
         chunk = parse_json(event.data)
         if not isinstance(chunk, dict):
@@ -108,7 +108,9 @@ class _ChatStream:
             slot["args"] += function.get("arguments") or ""
 
     def result(self) -> LLMResponse:
-        if not self._done and self._finish is None:
+        # A finish_reason without [DONE] is accepted (some local servers never send it);
+        # a close inside an event never gets here (see HTTPLLMClient._read_stream).
+        if not self.done and self._finish is None:
             raise incomplete("its finish_reason / [DONE]")
         calls = [ToolCall.from_json(slot["id"] or f"call_{index}", slot["name"], slot["args"])
                  for index, slot in sorted(self._calls.items())]

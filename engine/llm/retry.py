@@ -5,9 +5,37 @@ import random
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Mapping
+from typing import Callable, Mapping
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A failed LLM request that is about to be tried again, for the caller to report.
+
+    Attributes:
+        endpoint: the client's name for the endpoint (the provider's name).
+        reason: what went wrong, in words (the API key redacted).
+        status: the HTTP status, or None when no response arrived.
+        delay: seconds until the next attempt.
+        attempt: the number of that next attempt (2 = the first retry).
+        attempts: how many attempts are made at most.
+    """
+
+    endpoint: str
+    reason: str
+    status: int | None
+    delay: float
+    attempt: int
+    attempts: int
+
+    def __str__(self) -> str:
+        return (f"LLM request to {self.endpoint} failed ({self.reason}), retrying in "
+                f"{self.delay:.1f} s (attempt {self.attempt} of {self.attempts})")
+
+
+RetryCallback = Callable[[RetryNotice], None]
 
 
 @dataclass(frozen=True)

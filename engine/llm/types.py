@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
+from engine.llm.retry import RetryCallback
+
 TextCallback = Callable[[str], None]
 
 
@@ -99,8 +101,10 @@ class ChatClient(Protocol):
 
     async def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec], *,
                        model: str, max_tokens: int,
-                       on_text_delta: TextCallback | None = None) -> LLMResponse:
-        """Ask for the next assistant turn (streamed; text pieces go to ``on_text_delta``)."""
+                       on_text_delta: TextCallback | None = None,
+                       on_retry: RetryCallback | None = None) -> LLMResponse:
+        """Ask for the next assistant turn (streamed; text pieces go to ``on_text_delta``,
+        each retried failure to ``on_retry`` before its wait)."""
         ...
 
     async def aclose(self) -> None:

@@ -22,7 +22,9 @@ from engine.runtimes.bwrap import PrivateEntries
 from engine.runtimes.localproc import tool_wrapper
 from tests.engine.enginekit import git, make_repo
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
-from tests.fakes.scripts import error_status, hang, malformed, rate_limited, reply, tool_call
+from tests.fakes.scripts import (
+    cut_mid_event, error_status, hang, malformed, rate_limited, reply, tool_call,
+)
 
 KEY = "sk-ant-very-secret-key-42"
 MODEL = "claude-sonnet-4-5"
@@ -175,6 +177,24 @@ async def test_rate_limit_is_ridden_out(llm_server: LLMServer, repo: Path, flavo
     llm_server.enqueue(rate_limited(retry_after=0), reply("done"))
     outcome = await Agent(llm_server, flavour, repo).run()
     assert outcome.reason == "answered" and len(llm_server.llm_requests()) == 2
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_a_reply_cut_mid_event_is_asked_again_and_logged_once(
+        llm_server: LLMServer, repo: Path, flavour: str) -> None:
+    """The loop acts only on whole replies: the cut attempt's text never reaches the log,
+    and the retry is said, with its reason and wait."""
+    llm_server.enqueue(reply("", tool_call("list_files")), cut_mid_event(after=3),
+                       reply("All done."))
+    agent = Agent(llm_server, flavour, repo)
+    outcome = await agent.run()
+    assert (outcome.reason, outcome.steps) == ("answered", 2)
+    assert [e.text for e in agent.of(EntryKind.MESSAGE)] == ["All done."]
+    assert "partial answer" not in repr(agent.entries) and len(agent.of(EntryKind.USAGE)) == 2
+    (retry,) = [e for e in agent.of(EntryKind.SYSTEM) if "llm_retry" in (e.data or {})]
+    assert "failed (the stream broke off in the middle of an event" in retry.text
+    assert retry.text.endswith(f"retrying in {retry.data['llm_retry']['delay']:.1f} s "
+                               "(attempt 2 of 2)")
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)

@@ -9,7 +9,7 @@ from engine.models import EntryKind, ReviewState, TaskState
 from engine.pricing import cost_usd
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
-from tests.fakes.scripts import rate_limited, reply, tool_call
+from tests.fakes.scripts import cut_mid_event, rate_limited, reply, tool_call
 
 KEY = "sk-test-builtin-secret-123"
 MODEL = "gpt-4.1"
@@ -67,6 +67,27 @@ async def test_a_rate_limit_requeues_instead_of_failing(tmp_path, home, llm_serv
         await engine.scheduler._start_ready()
         assert (await engine.get_task(other.id)).state == TaskState.QUEUED, \
             "the provider is paused: its other tasks wait too"
+    finally:
+        await engine.close()
+
+
+async def test_an_llm_retry_is_in_the_task_log_and_its_reply_once(tmp_path, home, llm_server):
+    repo = make_repo(tmp_path / "repo")
+    llm_server.enqueue(cut_mid_event(after=3),
+                       reply("Done here.", tool_call("finish", {"summary": "nothing to do"})))
+    engine = await open_engine(home)
+    try:
+        task = await engine.submit(repo, "look around", agent="bot")
+        done = await wait_done(engine, task.id)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        entries = await engine.get_logs(task.id, limit=None)
+        (retry,) = [e for e in entries if e.data and "llm_retry" in e.data]
+        assert retry.kind == EntryKind.SYSTEM
+        assert retry.text.startswith("LLM request to fake failed (the stream broke off in "
+                                     "the middle of an event")
+        assert retry.text.endswith("(attempt 2 of 5)") and "retrying in " in retry.text
+        assert [e.text for e in entries if e.kind == EntryKind.MESSAGE] == ["Done here."]
+        assert not any("partial answer" in e.text for e in entries)
     finally:
         await engine.close()
 

@@ -11,12 +11,15 @@ import pytest
 
 from engine.llm import (
     AnthropicClient, LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, Message,
-    OpenAIChatClient, RateLimited, RetryPolicy, ToolCall, ToolSpec, parse_retry_after,
+    OpenAIChatClient, RateLimited, RetryNotice, RetryPolicy, ToolCall, ToolSpec,
+    parse_retry_after,
 )
 from engine.llm.client import HTTPLLMClient
-from engine.llm.sse import sse_events
+from engine.llm.sse import StreamCut, sse_events
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
-from tests.fakes.scripts import cut, error_status, hang, malformed, rate_limited, reply, tool_call
+from tests.fakes.scripts import (
+    cut, cut_mid_event, error_status, hang, malformed, rate_limited, reply, tool_call,
+)
 
 KEY = "sk-secret-0123456789abcdef"
 FLAVOURS = ["openai", "anthropic"]
@@ -188,6 +191,40 @@ async def test_cut_stream_is_retried(llm_server: LLMServer, flavour: str) -> Non
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("after, keep", [(2, 50), (2, -1), (-1, -1)],
+                         ids=["inside-the-json", "before-the-blank-line", "the-end-marker"])
+async def test_stream_closed_inside_an_event_is_retried(llm_server: LLMServer, flavour: str,
+                                                        after: int, keep: int) -> None:
+    """HTTP sees a clean end of body (the stream is unframed); only the SSE framing shows
+    the cut: an event without its blank line, e.g. ``[DONE]`` / ``message_stop`` itself."""
+    llm_server.enqueue(cut_mid_event(after, keep), reply("whole answer"))
+    notices: list[RetryNotice] = []
+    result = await ask(make(flavour, llm_server, sleep=Sleeps()), on_retry=notices.append)
+    assert result.text == "whole answer" and len(llm_server.llm_requests()) == 2
+    (notice,) = notices
+    assert "the stream broke off in the middle of an event" in notice.reason
+    assert (notice.attempt, notice.attempts, notice.status) == (2, 3, None)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+async def test_each_retry_is_announced_with_its_reason_and_wait(llm_server: LLMServer,
+                                                                flavour: str) -> None:
+    llm_server.enqueue(error_status(500, "the GPUs are on fire"), rate_limited(retry_after=7),
+                       reply("made it"))
+    sleeps, notices = Sleeps(), []
+    client = make(flavour, llm_server, sleep=sleeps)
+    name = client.name
+    assert (await ask(client, on_retry=notices.append)).text == "made it"
+    assert [n.delay for n in notices] == sleeps
+    assert [str(n) for n in notices] == [
+        f"LLM request to {name} failed (HTTP 500: the GPUs are on fire), retrying in "
+        f"{sleeps[0]:.1f} s (attempt 2 of 3)",
+        f"LLM request to {name} failed (rate limited (HTTP 429): rate limited), retrying in "
+        f"{sleeps[1]:.1f} s (attempt 3 of 3)"]
+    assert [n.status for n in notices] == [500, 429]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
 async def test_stream_cut_every_time_fails(llm_server: LLMServer, flavour: str) -> None:
     llm_server.enqueue(*[cut(after=2)] * 3)
     with pytest.raises(LLMConnectionError):
@@ -208,9 +245,12 @@ async def test_the_key_never_shows(llm_server: LLMServer, flavour: str,
     echo = f"Incorrect API key provided: {KEY}"
     llm_server.enqueue(error_status(503, echo), error_status(401, echo))
     caplog.set_level(logging.DEBUG)
+    notices: list[RetryNotice] = []
     with pytest.raises(LLMError) as info:
-        await ask(make(flavour, llm_server, sleep=Sleeps()))
+        await ask(make(flavour, llm_server, sleep=Sleeps()), on_retry=notices.append)
     shown = "".join(traceback.format_exception(info.value)) + repr(info.value) + caplog.text
+    shown += repr(notices)
+    assert "[redacted]" in str(notices[0])
     assert "Incorrect API key provided: [redacted]" in str(info.value)
     assert "check the API key" in str(info.value)
     assert KEY not in shown
@@ -246,10 +286,21 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({}) is None
 
 
-async def test_sse_framing() -> None:
-    async def lines():
-        for line in [": comment", "event: a", "data: 1", "data: 2", "", "", "data: x"]:
-            yield line
+async def _lines(*lines: str):
+    for line in lines:
+        yield line
 
-    got = [(e.event, e.data) async for e in sse_events(lines())]
+
+async def test_sse_framing() -> None:
+    events = sse_events(_lines(": comment", "event: a", "data: 1", "data: 2", "", "",
+                               "data: x", "", ": a trailing comment is no event"))
+    got = [(e.event, e.data) async for e in events]
     assert got == [("a", "1\n2"), ("", "x")]
+
+
+async def test_sse_event_without_its_blank_line_is_a_cut_not_an_event() -> None:
+    got = []
+    with pytest.raises(StreamCut) as info:
+        async for event in sse_events(_lines("data: 1", "", "event: b", "data: [DO")):
+            got.append(event.data)
+    assert got == ["1"] and info.value.partial == "event: b\ndata: [DO"
