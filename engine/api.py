@@ -90,6 +90,7 @@ class Engine(Controls, Reviews):
                                 "(the GUI or `agentdeck run`); tasks you submit go to it")
         if engine.drives:
             await engine.runtimes.resolve_default()
+            await engine.scheduler.restore_pauses()
             await engine._recover()
             engine.spawn(engine.scheduler.run())
         engine.spawn(engine._watch())

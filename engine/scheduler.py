@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Callable
 
 from engine.errors import AgentdeckError, IllegalTransition
 from engine.models import Task
+from engine import writes as wr
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -38,10 +40,18 @@ class Scheduler:
         self._wake.set()
 
     def pause_provider(self, provider: str, seconds: float) -> None:
-        """A provider answered 429: hold its tasks for ``seconds``."""
-        self._paused_until[provider] = max(self._paused_until.get(provider, 0),
-                                           time.time() + seconds)
+        """A provider answered 429: hold its tasks for ``seconds``, also after a restart."""
+        until = max(self._paused_until.get(provider, 0), time.time() + seconds)
+        self._paused_until[provider] = until
+        # Not awaited: the pause holds here at once; the stored copy is for the next engine.
+        self.engine.store.write(wr.pause_provider(provider, until)).add_done_callback(
+            _log_failed_write)
         self.wake()
+
+    async def restore_pauses(self) -> None:
+        """Honour the pauses a previous engine stored (call before `run`)."""
+        self._paused_until.update(
+            await asyncio.to_thread(self.engine.store.provider_pauses, time.time()))
 
     async def run(self) -> None:
         next_lease = 0.0
@@ -105,6 +115,11 @@ class Scheduler:
         except IllegalTransition:
             return False  # someone else moved it (cancelled meanwhile)
         return True
+
+
+def _log_failed_write(future: Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("could not store a provider pause", exc_info=future.exception())
 
 
 def default_max_parallel(cpu_count: Callable[[], int | None] | None = None) -> int:

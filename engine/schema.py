@@ -57,7 +57,14 @@ def _m2_task_budget(db: sqlite_utils.Database) -> None:
     db["tasks"].add_column("budget_usd", float)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_task_budget]
+def _m3_provider_pauses(db: sqlite_utils.Database) -> None:
+    """A provider's rate-limit pause (until epoch seconds) outlives the engine."""
+    db.execute("CREATE TABLE provider_pauses (provider TEXT PRIMARY KEY, until REAL NOT NULL)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1_initial, _m2_task_budget, _m3_provider_pauses,
+]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -323,6 +323,12 @@ class Store:
         row = self._reader().execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def provider_pauses(self, now: float) -> dict[str, float]:
+        """Providers paused by a rate limit beyond ``now``: when each pause ends."""
+        rows = self._reader().execute(
+            "SELECT provider, until FROM provider_pauses WHERE until > ?", (now,))
+        return dict(rows.fetchall())
+
 
 def _make_private(path: Path) -> None:
     """The database readable by its owner only, in a dir only its owner can enter.

@@ -90,6 +90,16 @@ def set_setting(key: str, value: Any) -> Callable[[sqlite3.Connection], None]:
     return op
 
 
+def pause_provider(provider: str, until: float) -> Callable[[sqlite3.Connection], None]:
+    """Hold ``provider``'s tasks until ``until`` (epoch seconds); a longer stored pause
+    stays. Pauses that have ended are dropped."""
+    def op(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM provider_pauses WHERE until <= ?", (time.time(),))
+        conn.execute("INSERT INTO provider_pauses VALUES (?,?) ON CONFLICT (provider) "
+                     "DO UPDATE SET until = max(until, excluded.until)", (provider, until))
+    return op
+
+
 def pid_started(pid: int) -> float | None:
     """Start time of a process, to tell a live owner from a reused pid."""
     try:

@@ -92,6 +92,43 @@ async def test_an_llm_retry_is_in_the_task_log_and_its_reply_once(tmp_path, home
         await engine.close()
 
 
+def _add_second_provider(home, base_url: str) -> None:
+    """Provider ``other`` (the same server) and its agent ``bot2``: not paused with fake."""
+    with (home / "providers.toml").open("a") as f:
+        f.write(f'[providers.other]\nkind = "openai"\nbase_url = "{base_url}"\n'
+                'api_key_env = "FAKE_LLM_KEY"\nkeyring = false\n')
+    with (home / "agents.toml").open("a") as f:
+        f.write(f'[profiles.bot2]\nkind = "builtin"\nprovider = "other"\nmodel = "{MODEL}"\n'
+                'secrets = ["FAKE_LLM_KEY"]\n')
+
+
+async def test_a_provider_pause_outlives_the_engine(tmp_path, home, llm_server):
+    repo = make_repo(tmp_path / "repo")
+    _add_second_provider(home, llm_server.base_url)
+    llm_server.enqueue(rate_limited(retry_after=600))
+    engine = await open_engine(home)
+    try:
+        first = await engine.submit(repo, "hits the rate limit", agent="bot")
+        await wait_until(lambda: engine.store.get_task(first.id).attempt == 2, what="requeue")
+    finally:
+        await engine.close()
+    llm_server.default = reply("", tool_call("finish", {"summary": "done"}))
+    engine = await open_engine(home)  # a new engine on the same data dir
+    try:
+        held = await engine.submit(repo, "same provider, after the restart", agent="bot")
+        free = await engine.submit(repo, "another provider", agent="bot2")
+        assert (await wait_done(engine, free.id)).state == TaskState.SUCCEEDED
+        stored = await engine.get_task(held.id)
+        assert stored.state == TaskState.QUEUED and stored.started_at is None, \
+            "the restarted engine still holds the paused provider's tasks"
+        until = engine.store.provider_pauses(time.time())["fake"]
+        assert until == pytest.approx(time.time() + 600, abs=30)
+        may_start = engine.scheduler._may_start
+        assert not may_start(stored, until - 1, {}, {}) and may_start(stored, until + 1, {}, {})
+    finally:
+        await engine.close()
+
+
 def _expensive_steps(n: int) -> list:
     """Steps that each cost about $0.20 on gpt-4.1 (100k input tokens)."""
     return [reply("", tool_call("run", {"command": "echo step"}), input_tokens=100_000,
