@@ -20,6 +20,7 @@ import psutil
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.runtimes import bwrap, cgroup
 from engine.runtimes.base import LaunchSpec, Outcome
+from engine.runtimes.order_log import ORDER_LOG
 from engine.runtimes.supervise import (
     EXIT_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
 )
@@ -27,7 +28,7 @@ from engine.runtimes.supervise import (
 #: Host variables an agent gets; everything else must come from the spec's env.
 _BASE_VARS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 BLANK_FILE, BLANK_DIR = "blank-file", "blank-dir"
-_RUN_FILES = (STDOUT_LOG, STDERR_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG,
+_RUN_FILES = (STDOUT_LOG, STDERR_LOG, ORDER_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG,
               PIDS_FILE + ".tmp", EXIT_FILE + ".tmp", BLANK_FILE)
 #: Slack when comparing recorded and current process creation times (clock adjustments).
 _CTIME_SLACK = 0.5
@@ -37,6 +38,13 @@ FILE_SIZE_LIMIT = 16 << 30
 CPU_SECONDS_LIMIT = 24 * 3600
 #: What `home_files` may copy into the agent's home per attempt.
 HOME_FILES_MAX_BYTES = 64 << 20
+#: Where this process imported ``engine`` from. The supervisor (run with ``-I``, which
+#: drops PYTHONPATH) imports it from there too, not whatever install site-packages holds:
+#: the code that reads the run dir is the code that wrote it.
+_ENGINE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import runpy, sys; root = sys.argv.pop(1); "
+         "root in sys.path or sys.path.insert(0, root); "
+         "runpy.run_module('engine.runtimes.supervise', run_name='__main__', alter_sys=True)")
 
 
 def agent_env(extra: dict[str, str]) -> dict[str, str]:
@@ -269,7 +277,7 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
     data = json.dumps(request).encode()
     with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
         launcher = subprocess.Popen(
-            [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
+            [python, "-I", "-c", _BOOT, _ENGINE_ROOT, str(run_dir)],
             stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
             env={"LANG": "C.UTF-8", "PATH": os.defpath},
         )
