@@ -199,6 +199,13 @@ class LocalRuntime(Runtime):
         self._follow(sandbox, start, sink)
         return sandbox
 
+    async def find(self, spec: LaunchSpec) -> str | None:
+        """The run dir of ``spec``'s attempt if a supervisor launched there started the
+        agent (or ended): the run dir is named after the task and attempt, and its lock
+        shows a launch an engine did not live to finish (see `supervise.LOCK_FILE`)."""
+        run = RunDir(self._run_dir(spec))
+        return str(run.path) if await asyncio.to_thread(run.launched, START_TIMEOUT) else None
+
     async def close(self) -> None:
         """Stop the reader thread; agents keep running and can be attached to later."""
         await asyncio.to_thread(self._tailer.close)

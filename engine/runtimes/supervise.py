@@ -6,7 +6,8 @@ the parent exits at once (the runtime waits for that), the child is the supervis
 reparented away from the engine so that it and the agent outlive the engine process. The
 supervisor:
 
-1. records its own pid (``pids``), then starts the agent in a new process group in WORKDIR
+1. holds the run dir's lock it inherited (`LOCK_FILE`) until it ends, records its own
+   pid (``pids``), then starts the agent in a new process group in WORKDIR
    — inside bubblewrap when the request has a sandbox, in the memory/pids cgroup when it
    has one, with the rlimits it names — and records the agent's pid (= pgid);
 2. reads the agent's stdout and stderr from pipes, in one loop, and writes them, secrets
@@ -49,6 +50,11 @@ from engine.runtimes.order_log import ORDER_LOG, OrderWriter, max_records
 STDOUT_LOG = "stdout.log"
 STDERR_LOG = "stderr.log"
 PIDS_FILE = "pids"
+#: Locked by the engine before it launches the supervisor; the launcher and the supervisor
+#: inherit the locked descriptor and hold it as long as they live (the agent does not get
+#: it). An engine started later tells "a launch is under way or runs" from "nothing runs
+#: here" by this lock, also before the supervisor could write ``pids``.
+LOCK_FILE = "lock"
 EXIT_FILE = "exit"
 SUPERVISOR_LOG = "supervisor.log"
 #: Bytes of one stream written to its log before the rest is dropped (the request may
