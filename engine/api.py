@@ -126,11 +126,12 @@ class Engine(Controls, Reviews):
             log.error("lost the queue lease to another process")
 
     async def _recover(self) -> None:
-        """Re-attach to sandboxes of a previous engine; requeue half-prepared tasks."""
+        """Re-attach to sandboxes of a previous engine, also those it was launching (the
+        runner requeues a preparing task whose agent never started)."""
         active = await asyncio.to_thread(
             self.store.list_tasks, state=["preparing", "running"], order="created_at")
         for task in active:
-            if task.state == TaskState.PREPARING or not task.sandbox_ref:
+            if task.state == TaskState.RUNNING and not task.sandbox_ref:
                 await self.transition(task.id, state=TaskState.QUEUED, sandbox_ref=None)
                 continue
             self._launch(AttemptRunner(self, task, await self.seq_counter(task.id), resume=True))

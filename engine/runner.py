@@ -75,6 +75,8 @@ class AttemptRunner:
         try:
             await self._load_batch_budget()
             self.sandbox = await (self._attach() if self.resume else self._start())
+            if self.sandbox is None:
+                return  # an earlier engine died before it launched the agent: queued again
             outcome = await self._wait(self.sandbox)
             await self._finish(self.sandbox, outcome)
         except asyncio.CancelledError:
@@ -111,10 +113,15 @@ class AttemptRunner:
 
     async def _workdir(self) -> Path:
         task = self.task
-        if task.follow_up and task.workdir and Path(task.workdir).is_dir():
+        if self._reuses_workdir():
             return Path(task.workdir)
         return await asyncio.to_thread(
             self.engine.workspace.prepare, task.id, task.repo, task.base_commit)
+
+    def _reuses_workdir(self) -> bool:
+        """A follow-up goes on in the copy of the attempt before (while it is there)."""
+        task = self.task
+        return bool(task.follow_up and task.workdir and Path(task.workdir).is_dir())
 
     async def _start(self) -> Sandbox:
         workdir = await self._workdir()
@@ -159,14 +166,36 @@ class AttemptRunner:
             raise SetupFailed(f"the setup script failed ({why}); the agent did not run")
         self.tasklog.system("setup: done")
 
-    async def _attach(self) -> Sandbox:
+    async def _attach(self) -> Sandbox | None:
+        if self.task.state == TaskState.PREPARING and not await self._adopt():
+            return None
         task = self.task
         spec = self._spec(Path(task.workdir or "."))
         cursor = await asyncio.to_thread(self.engine.store.get_cursor, task.id)
         runtime = self._runtime()
         sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
         self.tasklog.system("re-attached after an agentdeck restart")
+        if self.stop_state is not None:  # cancelled while re-attaching
+            await sandbox.stop(STOP_GRACE)
         return sandbox
+
+    async def _adopt(self) -> bool:
+        """After a restart, a task an earlier engine was preparing: if that engine was killed
+        after its runtime started the agent but before RUNNING and the sandbox were stored,
+        record them now and go on with that agent in its working copy as it is; if no
+        agent was started, queue the task again (False)."""
+        task = self.task
+        workdir = Path(task.workdir) if self._reuses_workdir() else \
+            self.engine.workspace.workdir(task.id)
+        ref = await self._runtime().find(self._spec(workdir))
+        if ref is None:
+            self.task = await self.engine.transition(
+                task.id, expect=[TaskState.PREPARING], state=TaskState.QUEUED, sandbox_ref=None)
+            return False
+        self.task = await self.engine.transition(
+            task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING, sandbox_ref=ref,
+            workdir=str(workdir))
+        return True
 
     async def _wait(self, sandbox: Sandbox) -> Outcome:
         waiter = asyncio.ensure_future(sandbox.wait())

@@ -96,6 +96,15 @@ class Runtime(abc.ABC):
         left behind, if it finished while we were away).
         """
 
+    async def find(self, spec: LaunchSpec) -> str | None:
+        """The ref of a sandbox an earlier engine process started for ``spec``'s attempt
+        without living to store it (it was killed in the middle of `start`), or None.
+
+        None also where `start` of the same attempt picks such a sandbox up by itself
+        (the Docker runtime finds its container by name).
+        """
+        return None
+
     def free_slots(self) -> int | None:
         """How many more sandboxes this runtime can take now; None means no own limit."""
         return None

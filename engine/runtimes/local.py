@@ -27,7 +27,8 @@ from engine.runtimes.bwrap import PrivateEntries, default_cache_file, network_of
 from engine.runtimes.local_egress import TaskEgress, open_egress
 from engine.runtimes.localproc import RunDir, build_request, is_alive, launch_supervisor
 from engine.runtimes.supervise import MAX_OUTPUT_BYTES, STDERR_LOG, STDOUT_LOG
-from engine.runtimes.tail import TailTarget, Tailer, decode_cursor
+from engine.runtimes.order_log import ORDER_LOG
+from engine.runtimes.tail import TailCursor, TailTarget, Tailer, decode_cursor
 
 LOST_WHILE_AWAY = "agent process died while agentdeck was not running"
 LOST_WHILE_RUNNING = "the agent's supervisor process died without recording an exit code"
@@ -180,23 +181,30 @@ class LocalRuntime(Runtime):
             raise
         sandbox = LocalSandbox(run, asyncio.get_running_loop(), attached=False)
         sandbox.notes = request.notes
-        self._follow(sandbox, {s: 0 for s in (Stream.STDOUT, Stream.STDERR)}, sink)
+        self._follow(sandbox, TailCursor(), sink)
         return sandbox
 
     async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None, sink: Sink) -> LocalSandbox:
         if not ref:
             raise InvalidInput(f"task {spec.task_id}: no local sandbox reference to attach to")
-        cursor_run, offsets = decode_cursor(cursor)
+        start = decode_cursor(cursor)
         run = RunDir(Path(ref))
         if run.exit_outcome() is None and run.path.is_dir():
             await self._open_egress(spec, run)
         sandbox = LocalSandbox(run, asyncio.get_running_loop(), attached=True)
-        if cursor_run not in (None, sandbox.run_id):
+        if start.run not in (None, sandbox.run_id):
             # A cursor of an earlier sandbox in this run dir (an attempt started again
             # before any of its lines were stored): this one's output starts at zero.
-            offsets = dict.fromkeys(offsets, 0)
-        self._follow(sandbox, offsets, sink)
+            start = TailCursor()
+        self._follow(sandbox, start, sink)
         return sandbox
+
+    async def find(self, spec: LaunchSpec) -> str | None:
+        """The run dir of ``spec``'s attempt if a supervisor launched there started the
+        agent (or ended): the run dir is named after the task and attempt, and its lock
+        shows a launch an engine did not live to finish (see `supervise.LOCK_FILE`)."""
+        run = RunDir(self._run_dir(spec))
+        return str(run.path) if await asyncio.to_thread(run.launched, START_TIMEOUT) else None
 
     async def close(self) -> None:
         """Stop the reader thread; agents keep running and can be attached to later."""
@@ -244,10 +252,12 @@ class LocalRuntime(Runtime):
                     f"{START_TIMEOUT:.0f} s (run dir {run.path})")
             await asyncio.sleep(0.005)
 
-    def _follow(self, sandbox: LocalSandbox, offsets: dict[Stream, int], sink: Sink) -> None:
-        paths = {Stream.STDOUT: Path(sandbox.ref) / STDOUT_LOG, Stream.STDERR: Path(sandbox.ref) / STDERR_LOG}
+    def _follow(self, sandbox: LocalSandbox, start: TailCursor, sink: Sink) -> None:
+        run = Path(sandbox.ref)
+        paths = {Stream.STDOUT: run / STDOUT_LOG, Stream.STDERR: run / STDERR_LOG}
         sandbox.target = TailTarget(
-            loop=asyncio.get_running_loop(), sink=sink, run=sandbox.run_id, paths=paths, offsets=offsets,
+            loop=asyncio.get_running_loop(), sink=sink, run=sandbox.run_id, paths=paths,
+            order_path=run / ORDER_LOG, start=start,
             probe=sandbox.probe, on_done=partial(self._ended, sandbox), on_error=sandbox.fail,
         )
         self._sandboxes.append(sandbox)

@@ -4,6 +4,7 @@ the run dir (pids, exit code).
 """
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import os
@@ -11,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,15 @@ import psutil
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.runtimes import bwrap, cgroup
 from engine.runtimes.base import LaunchSpec, Outcome
+from engine.runtimes.order_log import ORDER_LOG
 from engine.runtimes.supervise import (
-    EXIT_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
+    EXIT_FILE, LOCK_FILE, PIDS_FILE, STDERR_LOG, STDOUT_LOG, SUPERVISOR_LOG, read_json,
 )
 
 #: Host variables an agent gets; everything else must come from the spec's env.
 _BASE_VARS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 BLANK_FILE, BLANK_DIR = "blank-file", "blank-dir"
-_RUN_FILES = (STDOUT_LOG, STDERR_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG,
+_RUN_FILES = (STDOUT_LOG, STDERR_LOG, ORDER_LOG, PIDS_FILE, EXIT_FILE, SUPERVISOR_LOG, LOCK_FILE,
               PIDS_FILE + ".tmp", EXIT_FILE + ".tmp", BLANK_FILE)
 #: Slack when comparing recorded and current process creation times (clock adjustments).
 _CTIME_SLACK = 0.5
@@ -37,6 +40,13 @@ FILE_SIZE_LIMIT = 16 << 30
 CPU_SECONDS_LIMIT = 24 * 3600
 #: What `home_files` may copy into the agent's home per attempt.
 HOME_FILES_MAX_BYTES = 64 << 20
+#: Where this process imported ``engine`` from. The supervisor (run with ``-I``, which
+#: drops PYTHONPATH) imports it from there too, not whatever install site-packages holds:
+#: the code that reads the run dir is the code that wrote it.
+_ENGINE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import runpy, sys; root = sys.argv.pop(1); "
+         "root in sys.path or sys.path.insert(0, root); "
+         "runpy.run_module('engine.runtimes.supervise', run_name='__main__', alter_sys=True)")
 
 
 def agent_env(extra: dict[str, str]) -> dict[str, str]:
@@ -261,18 +271,24 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
 
     The process we start reads the launch request from its stdin, forks the supervisor
     proper and exits at once, so the supervisor is nobody's child here: no zombie and
-    no handle in this process, and it lives on when this process dies.
+    no handle in this process, and it lives on when this process dies. Both hold the run
+    dir's lock from the start (see `LOCK_FILE`).
 
     Raises:
+        InvalidInput: another supervisor holds the run dir.
         RuntimeUnavailable: the supervisor could not be started; the message has its output.
     """
     data = json.dumps(request).encode()
-    with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
-        launcher = subprocess.Popen(
-            [python, "-I", "-m", "engine.runtimes.supervise", str(run_dir)],
-            stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
-            env={"LANG": "C.UTF-8", "PATH": os.defpath},
-        )
+    lock = RunDir(run_dir).claim()
+    try:
+        with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
+            launcher = subprocess.Popen(
+                [python, "-I", "-c", _BOOT, _ENGINE_ROOT, str(run_dir)],
+                stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
+                env={"LANG": "C.UTF-8", "PATH": os.defpath}, pass_fds=(lock,),
+            )
+    finally:
+        os.close(lock)  # the launcher holds it now (or nobody, if it did not start)
     try:
         launcher.communicate(data, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -323,11 +339,62 @@ class RunDir:
         """Create the dir, refusing one in use by a live agent, and clear old run files."""
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         supervisor = self.pids().get("supervisor")
-        if is_alive(supervisor) and self.exit_outcome() is None:
-            raise InvalidInput(
-                f"run dir {self.path} belongs to a running agent (supervisor pid "
-                f"{supervisor['pid']}): attach to it or stop it first")
+        if self.busy() or (is_alive(supervisor) and self.exit_outcome() is None):
+            raise self._in_use()
         self.remove_files()
+
+    def claim(self) -> int:
+        """Lock the run dir for a supervisor about to be launched; the locked descriptor.
+
+        Raises:
+            InvalidInput: a launcher or supervisor holds it.
+        """
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise self._in_use() from None
+        return fd
+
+    def busy(self) -> bool:
+        """Whether a launcher or supervisor still holds the run dir (see `LOCK_FILE`)."""
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            # Shared: two engines looking at once do not see each other as the holder.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def launched(self, timeout: float) -> bool:
+        """Whether a supervisor launched here started the agent (or recorded how it ended).
+
+        An engine killed while launching one did not record it; this is how the next one
+        finds it. A launch still under way is waited for, up to ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = self.busy()  # before the files: once nobody holds the lock, they are final
+            pids = self.pids()
+            if pids.get("agent") or self.exit_outcome() is not None:
+                return True
+            if not busy:
+                return False  # never launched, or the supervisor died before the agent ran
+            if time.monotonic() > deadline:
+                return bool(pids)
+            time.sleep(0.01)
+
+    def _in_use(self) -> InvalidInput:
+        supervisor = self.pids().get("supervisor") or {}
+        return InvalidInput(
+            f"run dir {self.path} belongs to a running agent (supervisor pid "
+            f"{supervisor.get('pid', 'not recorded yet')}): attach to it or stop it first")
 
     def remove_files(self) -> None:
         """Delete the files the runtime made here (never anything else)."""

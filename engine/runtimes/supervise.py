@@ -6,13 +6,16 @@ the parent exits at once (the runtime waits for that), the child is the supervis
 reparented away from the engine so that it and the agent outlive the engine process. The
 supervisor:
 
-1. records its own pid (``pids``), then starts the agent in a new process group in WORKDIR
+1. holds the run dir's lock it inherited (`LOCK_FILE`) until it ends, records its own
+   pid (``pids``), then starts the agent in a new process group in WORKDIR
    — inside bubblewrap when the request has a sandbox, in the memory/pids cgroup when it
    has one, with the rlimits it names — and records the agent's pid (= pgid);
-2. reads the agent's stdout and stderr from pipes and writes them, secrets masked
-   (`engine.masking.StreamMasker`) and each stream capped at ``max_output_bytes``, to
-   ``stdout.log`` / ``stderr.log`` (0600), which the engine tails. Past the cap it keeps
-   draining the pipe (the agent never blocks) and ends the file with one marker line;
+2. reads the agent's stdout and stderr from pipes, in one loop, and writes them, secrets
+   masked (`engine.masking.StreamMasker`) and each stream capped at ``max_output_bytes``,
+   to ``stdout.log`` / ``stderr.log`` (0600), which the engine tails; each switch from one
+   stream to the other goes to the order log (`engine.runtimes.order_log`), so the engine
+   can merge the two in the order they were read. Past the cap it keeps draining the pipe
+   (the agent never blocks) and ends the file with one marker line;
 3. waits for the agent, kills whatever is left of its process group (like a container
    whose init exited) and writes the exit code (negative: killed by that signal)
    atomically to ``exit``.
@@ -31,6 +34,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import select
 import sys
 import threading
 import time
@@ -41,10 +45,16 @@ import psutil
 
 from engine.masking import StreamMasker
 from engine.runtimes import cgroup
+from engine.runtimes.order_log import ORDER_LOG, OrderWriter, max_records
 
 STDOUT_LOG = "stdout.log"
 STDERR_LOG = "stderr.log"
 PIDS_FILE = "pids"
+#: Locked by the engine before it launches the supervisor; the launcher and the supervisor
+#: inherit the locked descriptor and hold it as long as they live (the agent does not get
+#: it). An engine started later tells "a launch is under way or runs" from "nothing runs
+#: here" by this lock, also before the supervisor could write ``pids``.
+LOCK_FILE = "lock"
 EXIT_FILE = "exit"
 SUPERVISOR_LOG = "supervisor.log"
 #: Bytes of one stream written to its log before the rest is dropped (the request may
@@ -58,6 +68,8 @@ _GROUP_DRAIN_SECONDS = 2.0
 _PIPE_DRAIN_SECONDS = 2.0
 _PR_SET_CHILD_SUBREAPER = 36
 _READ = 256 * 1024
+#: Reads of a pipe after the agent's group is gone (a pipe holds at most 1 MiB).
+_DRAIN_READS = 8
 #: Ignored by bubblewrap's monitor, so that a stop's SIGTERM reaches the agent inside and
 #: not the monitor (which would take the sandbox down with SIGKILL at once).
 _MONITOR_IGNORES = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
@@ -106,42 +118,108 @@ def _open_log(run_dir: Path, name: str) -> int:
     return os.open(run_dir / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
 
-class OutputPump(threading.Thread):
-    """Copies one pipe of the agent into its log: masked, capped, never blocking the agent."""
+class OutputLogs:
+    """The agent's stdout and stderr logs and their order log, as the supervisor writes them.
 
-    def __init__(self, pipe: int, log: int, masker: StreamMasker, cap: int) -> None:
-        super().__init__(daemon=True, name=f"pump-{pipe}")
-        self._pipe, self._log, self._masker, self._cap = pipe, log, masker, cap
-        self._written = 0
-        self._dropped = 0
-        self._last = b"\n"
+    Each stream is capped at ``cap`` bytes: past it the rest is dropped (and counted), and
+    `close` ends that log with one marker line. Every switch of stream goes to the order
+    log before the bytes it announces (`engine.runtimes.order_log`).
+    """
+
+    def __init__(self, run_dir: Path, cap: int) -> None:
+        # The order log first: a reader that finds data but no order log knows it is
+        # looking at the files of an older supervisor.
+        order = _open_log(run_dir, ORDER_LOG)
+        self._order = OrderWriter(order, max_records(cap))
+        self._fds = [order, _open_log(run_dir, STDOUT_LOG), _open_log(run_dir, STDERR_LOG)]
+        self._cap = cap
+        self._sizes = [os.fstat(fd).st_size for fd in self._fds[1:]]
+        self._dropped = [0, 0]
+        self._last = [b"\n", b"\n"]
+
+    def put(self, stream: int, data: bytes) -> None:
+        """Append ``data`` to stream 0 (stdout) or 1 (stderr), within the cap."""
+        room = max(0, self._cap - self._sizes[stream])
+        self._dropped[stream] += max(0, len(data) - room)
+        self._write(stream, data[:room])
+
+    def close(self) -> None:
+        """End each log that went over the cap with its marker; close the files."""
+        for stream, dropped in enumerate(self._dropped):
+            if dropped:
+                lead = b"" if self._last[stream] == b"\n" else b"\n"
+                self._write(stream, lead + truncation_marker(dropped))
+        for fd in self._fds:
+            os.close(fd)
+
+    def _write(self, stream: int, data: bytes) -> None:
+        if not data:
+            return
+        self._order.switch(stream, self._sizes)
+        os.write(self._fds[1 + stream], data)
+        self._sizes[stream] += len(data)
+        self._last[stream] = data[-1:]
+
+
+class OutputPump(threading.Thread):
+    """Copies the agent's stdout and stderr pipes into their logs, masked, from one loop:
+    what it read first is written first, and the agent never blocks on a full pipe."""
+
+    def __init__(self, pipes: tuple[int, int], logs: OutputLogs, secrets: list[str]) -> None:
+        super().__init__(daemon=True, name="pump")
+        self._open = {pipe: stream for stream, pipe in enumerate(pipes)}
+        self._maskers = [StreamMasker(secrets), StreamMasker(secrets)]
+        self._logs = logs
+        self._stop_r, self._stop_w = os.pipe()
+        for pipe in pipes:
+            os.set_blocking(pipe, False)
 
     def run(self) -> None:
-        try:
-            while data := os.read(self._pipe, _READ):
-                self._write(self._masker.feed(data))
-        except OSError:
-            pass  # the pipe was closed under us (see `finish`)
-        self._write(self._masker.flush())
-        if self._dropped:
-            lead = b"" if self._last == b"\n" else b"\n"
-            os.write(self._log, lead + truncation_marker(self._dropped))
-
-    def _write(self, data: bytes) -> None:
-        room = max(0, self._cap - self._written)
-        kept, self._dropped = data[:room], self._dropped + max(0, len(data) - room)
-        if kept:
-            os.write(self._log, kept)
-            self._written += len(kept)
-            self._last = kept[-1:]
+        poller = select.poll()
+        for fd in (*self._open, self._stop_r):
+            poller.register(fd, select.POLLIN)
+        while self._open:
+            ready = [fd for fd, _ in poller.poll()]
+            if self._stop_r in ready:
+                break
+            for fd in ready:
+                if self._copy(fd) is None:
+                    poller.unregister(fd)
+        for fd in list(self._open):  # told to stop: what the pipe holds now, then its end
+            for _ in range(_DRAIN_READS):
+                if not self._copy(fd):
+                    break
+            if fd in self._open:
+                self._end(fd)
 
     def finish(self, timeout: float) -> None:
-        """Wait for the end of the pipe; past ``timeout`` stop reading it (whoever still
-        holds its write end outlived the agent's group)."""
+        """Wait for the end of both pipes; past ``timeout`` copy what they hold and stop
+        (whoever still holds a write end outlived the agent's group). Then end the logs."""
         self.join(timeout)
         if self.is_alive():
-            os.close(self._pipe)  # the read in `run` fails; what it had is written
-            self.join(1.0)
+            os.write(self._stop_w, b"x")
+            self.join()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+        self._logs.close()
+
+    def _copy(self, fd: int) -> bool | None:
+        """One read of ``fd``: True if it had bytes, False if none yet, None at its end."""
+        try:
+            data = os.read(fd, _READ)
+        except BlockingIOError:
+            return False
+        if not data:
+            self._end(fd)
+            return None
+        stream = self._open[fd]
+        self._logs.put(stream, self._maskers[stream].feed(data))
+        return True
+
+    def _end(self, fd: int) -> None:
+        stream = self._open.pop(fd)
+        self._logs.put(stream, self._maskers[stream].flush())
+        os.close(fd)
 
 
 def _wait_exit_status(pid: int) -> int:
@@ -239,7 +317,7 @@ def _command(request: dict[str, Any]) -> tuple[list[str], dict[str, str], list[i
     return argv, {"PATH": os.defpath, "LANG": "C.UTF-8"}, [fd]
 
 
-def _enter_cgroup(request: dict[str, Any], err: int) -> tuple[list[Path], list[Path], bool]:
+def _enter_cgroup(request: dict[str, Any], logs: OutputLogs) -> tuple[list[Path], list[Path], bool]:
     """Put this process in the sandbox's cgroup (the agent inherits it); returns the
     group dirs, the dirs to go back to, and whether it is v2."""
     spec = request.get("cgroup")
@@ -251,13 +329,14 @@ def _enter_cgroup(request: dict[str, Any], err: int) -> tuple[list[Path], list[P
         dirs = cgroup.create(where, spec["name"], spec["memory"], spec["pids"])
         cgroup.enter(dirs, os.getpid())
     except (OSError, KeyError, ValueError) as exc:
-        os.write(err, f"agentdeck: memory and process limits not applied (cgroup: {exc})\n".encode())
+        logs.put(1, f"agentdeck: memory and process limits not applied (cgroup: {exc})\n".encode())
         return [], [], False
     return dirs, back, where.v2
 
 
-def _start_failed(run_dir: Path, err: int, program: str, why: object) -> int:
-    os.write(err, f"agentdeck: cannot start {program!r}: {why}\n".encode())
+def _start_failed(run_dir: Path, logs: OutputLogs, program: str, why: object) -> int:
+    logs.put(1, f"agentdeck: cannot start {program!r}: {why}\n".encode())
+    logs.close()
     write_json_atomic(run_dir / EXIT_FILE, {"exit_code": 127, "reason": f"cannot start agent: {why}"})
     return 127
 
@@ -275,11 +354,11 @@ def supervise(run_dir: Path, request: dict[str, Any]) -> int:
     _become_subreaper()
     me = process_identity(os.getpid())
     write_json_atomic(run_dir / PIDS_FILE, {"supervisor": me})
-    out, err = _open_log(run_dir, STDOUT_LOG), _open_log(run_dir, STDERR_LOG)
+    logs = OutputLogs(run_dir, int(request.get("max_output_bytes") or MAX_OUTPUT_BYTES))
     argv, sandboxed = request["argv"], bool(request.get("sandbox"))
     if shutil.which(argv[0], path=request["env"].get("PATH", os.defpath)) is None:
-        return _start_failed(run_dir, err, argv[0], "no such program (looked on the agent's PATH)")
-    groups, back, v2 = _enter_cgroup(request, err)
+        return _start_failed(run_dir, logs, argv[0], "no such program (looked on the agent's PATH)")
+    groups, back, v2 = _enter_cgroup(request, logs)
     command, env, fds = _command(request)
     limits = request.get("limits") or {}
     out_r, out_w = os.pipe()
@@ -291,7 +370,7 @@ def supervise(run_dir: Path, request: dict[str, Any]) -> int:
             preexec_fn=lambda: _child_setup(limits, sandboxed),
         )
     except OSError as exc:
-        return _start_failed(run_dir, err, argv[0], exc)
+        return _start_failed(run_dir, logs, argv[0], exc)
     finally:
         for fd in (out_w, err_w, *fds):
             os.close(fd)
@@ -299,18 +378,14 @@ def supervise(run_dir: Path, request: dict[str, Any]) -> int:
             cgroup.enter(back, os.getpid())
     _forward_term(agent.pid)
     write_json_atomic(run_dir / PIDS_FILE, {"supervisor": me, "agent": process_identity(agent.pid)})
-    masker_of = lambda: StreamMasker(request.get("secrets") or ())  # noqa: E731 - one per stream
-    cap = int(request.get("max_output_bytes") or MAX_OUTPUT_BYTES)
-    pumps = [OutputPump(out_r, out, masker_of(), cap), OutputPump(err_r, err, masker_of(), cap)]
-    for pump in pumps:
-        pump.start()
+    pump = OutputPump((out_r, err_r), logs, request.get("secrets") or [])
+    pump.start()
     code = _exit_code(_wait_exit_status(agent.pid), sandboxed)
     # From here on the pgid may be reused once reaped: stop forwarding signals to it.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _kill_group_and_reap(agent.pid)
     agent.returncode = code  # already reaped above; keeps Popen from waiting again
-    for pump in pumps:
-        pump.finish(_PIPE_DRAIN_SECONDS)
+    pump.finish(_PIPE_DRAIN_SECONDS)
     record: dict[str, Any] = {"exit_code": code, "finished_at": time.time()}
     if groups and cgroup.oom_killed(groups, v2):
         record["reason"] = f"out of memory: the agent hit its {request['cgroup']['memory_text']} limit"

@@ -1,8 +1,9 @@
 """One reader thread per runtime that tails the output files of all live local sandboxes.
 
-The agents write straight into files; this thread polls them (every ~10 ms while there is
-output, backing off to 50 ms when idle), splits new bytes into lines and hands batches of
-up to BATCH_LINES lines to each sandbox's event loop, with at most one wake-up of a loop
+The agents' supervisors write into files; this thread polls them (every ~10 ms while there
+is output, backing off to 50 ms when idle), splits new bytes into lines, merges the two
+streams in the order the supervisor's order log gives, and hands batches of up to
+BATCH_LINES lines of one stream to each sandbox's event loop, with at most one wake-up of a loop
 pending at a time (never a call per line). A thread per sandbox, or the default executor,
 would not scale to dozens of agents. When the loops fall behind, or what the sinks feed
 (the store) does, the thread stops reading for a while: the files hold the rest, and the
@@ -25,6 +26,7 @@ from engine.models import Stream
 from engine.runtimes.base import Outcome, Sink
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
 from engine.runtimes.loopfeed import Call, LoopFeed
+from engine.runtimes.order_log import OrderReader
 
 CHUNK_BYTES = 256 * 1024
 #: Lines handed to loops but not yet consumed (plus the sinks' backlog), above which
@@ -35,23 +37,35 @@ _IDLE_SLEEP_MAX = 0.05
 STREAMS = (Stream.STDOUT, Stream.STDERR)
 
 
-def encode_cursor(run: str, offsets: dict[Stream, int]) -> str:
-    """The cursor text for per-stream byte offsets in the output of sandbox ``run``."""
-    return json.dumps({"run": run, **{s.value: offsets[s] for s in STREAMS}})
+@dataclass(frozen=True)
+class TailCursor:
+    """Where the output of one sandbox was read up to: its id (None: not known yet), the
+    byte offset in each stream's file, and the order log record of the run there."""
+
+    run: str | None = None
+    offsets: dict[Stream, int] = field(default_factory=lambda: dict.fromkeys(STREAMS, 0))
+    order: int = 0
+
+    def encode(self) -> str:
+        return json.dumps({"run": self.run, **{s.value: self.offsets[s] for s in STREAMS},
+                           "order": self.order})
 
 
-def decode_cursor(cursor: str | None) -> tuple[str | None, dict[Stream, int]]:
-    """The sandbox id and per-stream byte offsets of a cursor (None: the very start)."""
+def decode_cursor(cursor: str | None) -> TailCursor:
+    """The position a stored cursor names (None: the very start)."""
     if cursor is None:
-        return None, {s: 0 for s in STREAMS}
+        return TailCursor()
     try:
         raw = json.loads(cursor)
-        run, offsets = str(raw["run"]), {s: int(raw[s.value]) for s in STREAMS}
-    except (ValueError, TypeError, KeyError) as exc:
+        # Cursors of an agentdeck without the order log have no "order": they belong to
+        # output without one, which is read unordered anyway.
+        found = TailCursor(str(raw["run"]), {s: int(raw[s.value]) for s in STREAMS},
+                           int(raw.get("order", 0)))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidInput(f"not a local runtime log cursor: {cursor!r} ({exc})") from exc
-    if min(offsets.values()) < 0:
+    if min(found.offsets.values()) < 0 or found.order < 0:
         raise InvalidInput(f"log cursor has a negative offset: {cursor!r}")
-    return run, offsets
+    return found
 
 
 @runtime_checkable
@@ -73,6 +87,9 @@ def _no_backlog() -> int:
 class TailTarget:
     """The output files of one sandbox and where their lines go.
 
+    Lines of both streams are handed out in the order the order log gives
+    (`engine.runtimes.order_log`), each batch with the cursor after it.
+
     ``probe`` runs on the reader thread and returns the sandbox's Outcome once it ended
     (else None); ``on_done`` / ``on_error`` run on ``loop`` after the last batch was
     delivered / when the sink raised. A `BackloggedSink`'s backlog counts as in flight.
@@ -82,11 +99,13 @@ class TailTarget:
     sink: Sink
     run: str                         # which sandbox the cursors belong to
     paths: dict[Stream, Path]
-    offsets: dict[Stream, int]
+    order_path: Path
+    start: TailCursor                # where to begin (its ``run`` is not looked at)
     probe: Callable[[], Outcome | None]
     on_done: Callable[[Outcome], None]
     on_error: Callable[[BaseException], None]
     splitters: dict[Stream, LineSplitter] = field(init=False)
+    order: OrderReader = field(init=False)
     backlog: Callable[[], int] = field(init=False)
     fds: dict[Stream, int] = field(default_factory=dict, init=False)
     idle: bool = field(default=True, init=False)
@@ -96,7 +115,8 @@ class TailTarget:
     stopped: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.splitters = {s: LineSplitter(self.offsets[s]) for s in STREAMS}
+        self.splitters = {s: LineSplitter(self.start.offsets[s]) for s in STREAMS}
+        self.order = OrderReader(self.order_path, self.start.order)
         self.backlog = self.sink.backlog if isinstance(self.sink, BackloggedSink) else _no_backlog
 
     def read(self, stream: Stream, offset: int) -> bytes:
@@ -109,17 +129,46 @@ class TailTarget:
                 return b""
         return os.pread(fd, CHUNK_BYTES, offset)
 
-    def schedule(self, queue: list[Call], stream: Stream, lines: list[str], end: int) -> None:
-        """Queue one batch of ``stream`` whose last line ends at file offset ``end``."""
+    def feed(self, queue: list[Call], chunks: list[bytes]) -> bool:
+        """Split ``chunks`` (what was read of each stream, at the splitters' ends) into
+        batches queued in the order log's order; whether any byte was taken."""
+        base = [self.splitters[s].end for s in STREAMS]
+        pieces = self.order.plan(base, [at + len(c) for at, c in zip(base, chunks)])
+        for index, end, record in pieces:
+            stream, splitter = STREAMS[index], self.splitters[STREAMS[index]]
+            # A piece is most often a whole chunk: that slice is the chunk itself, no copy.
+            data = chunks[index][splitter.end - base[index]:end - base[index]]
+            for lines, at in splitter.feed(data):
+                self.schedule(queue, stream, lines, at, record)
+        return bool(pieces)
+
+    def drain(self, queue: list[Call]) -> None:
+        """At the end: what the order log did not place (there is nothing, unless an older
+        supervisor wrote no order log), then each stream's unfinished last line."""
+        for stream in STREAMS:
+            splitter = self.splitters[stream]
+            while data := self.read(stream, splitter.end):
+                for lines, at in splitter.feed(data):
+                    self.schedule(queue, stream, lines, at, self.order.index)
+        for stream in STREAMS:
+            for lines, at in self.splitters[stream].flush():
+                self.schedule(queue, stream, lines, at, self.order.index)
+
+    def schedule(self, queue: list[Call], stream: Stream, lines: list[str], end: int,
+                 record: int) -> None:
+        """Queue one batch of ``stream`` whose last line ends at file offset ``end``, in the
+        run of order log record ``record``."""
         offsets = {s: self.splitters[s].offset for s in STREAMS}
         offsets[stream] = end
-        queue.append((_deliver, (self, stream, lines, encode_cursor(self.run, offsets)), len(lines)))
+        cursor = TailCursor(self.run, offsets, record).encode()
+        queue.append((_deliver, (self, stream, lines, cursor), len(lines)))
         self.scheduled += len(lines)
 
     def close_files(self) -> None:
         for fd in self.fds.values():
             os.close(fd)
         self.fds.clear()
+        self.order.close()
 
 
 class Tailer:
@@ -219,20 +268,17 @@ class Tailer:
 
     def _poll(self, target: TailTarget, queue: list[Call]) -> "_Progress":
         outcome = target.probe() if target.idle else None
+        # The data first, the order log after (in `feed`): see engine.runtimes.order_log.
+        chunks = [target.read(stream, target.splitters[stream].end) for stream in STREAMS]
         progress = _Progress.IDLE
-        for stream in STREAMS:
-            splitter = target.splitters[stream]
-            data = target.read(stream, splitter.end)
-            if not data:
-                continue
-            progress = max(progress, _Progress.BACKLOG if len(data) == CHUNK_BYTES else _Progress.READ)
-            for lines, end in splitter.feed(data):
-                target.schedule(queue, stream, lines, end)
+        for data in chunks:
+            if data:
+                progress = max(progress, _Progress.BACKLOG if len(data) == CHUNK_BYTES
+                               else _Progress.READ)
+        took = target.feed(queue, chunks)
         target.idle = progress is _Progress.IDLE
-        if outcome is not None and target.idle:
-            for stream in STREAMS:
-                for lines, end in target.splitters[stream].flush():
-                    target.schedule(queue, stream, lines, end)
+        if outcome is not None and not took:  # the files are complete and all placed
+            target.drain(queue)
             queue.append((_done, (target, outcome), 0))
             self._drop(target)
         return progress

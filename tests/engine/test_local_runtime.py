@@ -155,7 +155,7 @@ def test_splitter_replaces_invalid_utf8_and_drops_nul():
 def test_cursor_rejects_garbage():
     with pytest.raises(InvalidInput, match="cursor"):
         decode_cursor("not json")
-    assert decode_cursor(None) == (None, {Stream.STDOUT: 0, Stream.STDERR: 0})
+    assert decode_cursor(None).offsets == {Stream.STDOUT: 0, Stream.STDERR: 0}
 
 
 # -- running agents ---------------------------------------------------------------------------
@@ -175,7 +175,7 @@ async def test_output_is_complete_ordered_and_separated(runtime, tmp_path):
     assert sink.out == [f"out {i}" for i in range(30000)] + ["no newline at the end"]
     assert sink.err == [f"err {i}" for i in range(0, 30000, 5)]
     assert sink.calls < 30000 // 100  # batches, not a call per line
-    assert decode_cursor(sink.cursor)[1][Stream.STDOUT] == (Path(sandbox.ref) / "stdout.log").stat().st_size
+    assert decode_cursor(sink.cursor).offsets[Stream.STDOUT] == (Path(sandbox.ref) / "stdout.log").stat().st_size
 
 
 async def test_environment_is_minimal_plus_spec_env_and_cwd_is_workdir(runtime, tmp_path, monkeypatch):
