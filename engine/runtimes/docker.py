@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,10 @@ from engine.runtimes.docker_pool import (
     UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
     parse_endpoint,
 )
+from engine.runtimes.docker_reconnect import RECONNECT_POLL, RECONNECT_WITHIN
 from engine.runtimes.docker_sandbox import WORKDIR, DockerSandbox, LostSandbox, copy_in
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DockerRuntime", "Endpoint", "CollectLimits", "OurContainer", "container_options",
            "parse_endpoint"]
@@ -111,6 +116,9 @@ class DockerRuntime(Runtime):
         limits: how much a container may hand back in `Sandbox.collect`.
         on_egress: ``on_egress(task_id, "host:port", allowed)`` for each connection a
             container of an egress-limited profile tries (see docs/egress.md).
+        reconnect_within: seconds a sandbox (or an attach) waits for a daemon that stopped
+            answering before its attempt is lost. Containers a cleanup could not remove
+            meanwhile are removed once their daemon answers again.
     """
 
     name = "docker"
@@ -118,8 +126,13 @@ class DockerRuntime(Runtime):
     def __init__(self, endpoints: list[Endpoint] | None = None, *,
                  home: Path | str | None = None, image: str = AGENT_IMAGE,
                  limits: CollectLimits = CollectLimits(),
-                 on_egress: EventCallback | None = None) -> None:
+                 on_egress: EventCallback | None = None,
+                 reconnect_within: float = RECONNECT_WITHIN) -> None:
         self._pool = EndpointPool(endpoints or [default_endpoint()])
+        self._reconnect_within = reconnect_within
+        #: Per endpoint: ids of containers to remove once its daemon answers again.
+        self._unremoved: dict[str, set[str]] = {}
+        self._sweeps: dict[str, asyncio.Task[None]] = {}
         self._home = str(home if home is not None else paths.data_dir())
         self._image = image
         self._limits = limits
@@ -169,13 +182,15 @@ class DockerRuntime(Runtime):
             return LostSandbox(ref, f"the Docker endpoint {name!r} is no longer configured")
         endpoint = self._pool.endpoints[name]
         try:
-            container = await asyncio.to_thread(
-                lambda: self._pool.client(name).containers.get(container_id))
+            container = await self._find(name, container_id)
         except docker.errors.NotFound:
             return LostSandbox(ref, f"the container {container_id[:12]} on {describe(endpoint)} "
                                "is gone")
         except (RuntimeUnavailable, *UNREACHABLE) as exc:
-            return LostSandbox(ref, f"{describe(endpoint)} went away: {exc}")
+            return LostSandbox(
+                ref, f"{describe(endpoint)} went away and did not come back within "
+                f"{self._reconnect_within:g} s ({exc})",
+                on_cleanup=lambda: self._leave(name, container_id))
         if not labels_match(container, self._home):
             return LostSandbox(ref, f"the container {container.name} is not one of ours")
         try:
@@ -184,6 +199,26 @@ class DockerRuntime(Runtime):
         except RuntimeUnavailable as exc:
             return LostSandbox(ref, f"its egress proxy cannot run again: {exc}")
         return self._follow(name, container, spec, sink, LogCursor.decode(cursor))
+
+    async def _find(self, name: str, container_id: str) -> Any:
+        """The container, its daemon waited for up to ``reconnect_within`` seconds.
+
+        Raises:
+            docker.errors.NotFound: the daemon answers, the container is gone.
+            RuntimeUnavailable: (or an SDK error) the daemon did not answer in time.
+        """
+        deadline = time.monotonic() + self._reconnect_within
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    lambda: self._pool.client(name).containers.get(container_id))
+            except docker.errors.NotFound:
+                raise
+            except (RuntimeUnavailable, *UNREACHABLE):
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.to_thread(self._pool.mark_down, name)
+                await asyncio.sleep(RECONNECT_POLL)
 
     async def _open_egress(self, name: str, spec: LaunchSpec) -> EgressNetwork | None:
         """The egress network (its proxy listening) if the profile is egress-limited."""
@@ -200,7 +235,7 @@ class DockerRuntime(Runtime):
     def _follow(self, name: str, container: Any, spec: LaunchSpec, sink: Sink,
                 cursor: LogCursor) -> DockerSandbox:
         sandbox = DockerSandbox(self._pool, self._pool.endpoints[name], container, spec, sink,
-                                cursor, self._limits)
+                                cursor, self._limits, self._reconnect_within, self._leave)
         self._sandboxes[sandbox.ref] = sandbox
         sandbox.begin()
         return sandbox
@@ -330,6 +365,39 @@ class DockerRuntime(Runtime):
                         str(c.get("State", ""))))
         return found
 
+    # -- containers left behind while a daemon was away ---------------------------------
+
+    def _leave(self, name: str, container_id: str) -> None:
+        """Remove this container once endpoint ``name`` answers again (on the loop)."""
+        self._unremoved.setdefault(name, set()).add(container_id)
+        if name not in self._sweeps:
+            self._sweeps[name] = asyncio.ensure_future(self._sweep(name))
+
+    async def _sweep(self, name: str) -> None:
+        """Wait for endpoint ``name`` to answer, then remove what was left on it."""
+        try:
+            while self._unremoved.get(name) and name in self._pool.endpoints:
+                if await asyncio.to_thread(self._pool.answers, name):
+                    for container_id in list(self._unremoved[name]):
+                        if await asyncio.to_thread(self._remove, name, container_id):
+                            self._unremoved[name].discard(container_id)
+                if self._unremoved.get(name):
+                    await asyncio.sleep(RECONNECT_POLL)
+        finally:
+            self._sweeps.pop(name, None)
+            self._unremoved.pop(name, None)
+
+    def _remove(self, name: str, container_id: str) -> bool:
+        """Remove a container (blocking); False if its daemon did not answer."""
+        try:
+            self._pool.client(name).api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except (RuntimeUnavailable, *UNREACHABLE) as exc:
+            log.debug("could not remove %s on %s: %s", container_id[:12], name, exc)
+            return False
+        return True
+
     async def remove_orphans(self, known_task_ids: set[str] | list[str]) -> list[str]:
         """Remove our containers whose task is unknown; return their names."""
         known = set(known_task_ids)
@@ -351,5 +419,8 @@ class DockerRuntime(Runtime):
         for sandbox in list(self._sandboxes.values()):
             sandbox.detach()
         self._sandboxes.clear()
+        for sweep in list(self._sweeps.values()):
+            sweep.cancel()
+        await asyncio.gather(*self._sweeps.values(), return_exceptions=True)
         await self._egress.close()
         await asyncio.to_thread(self._pool.close)

@@ -25,6 +25,7 @@ import urllib3.exceptions
 from engine.models import Stream
 from engine.runtimes.docker_cursor import LineReader, LogCursor, TimestampParser
 from engine.runtimes.docker_http import LogRequest
+from engine.runtimes.docker_reconnect import Reconnect
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +65,18 @@ class LogFollower:
     """Reads both output streams of one container, after ``start``, until it ended.
 
     Args:
-        container: the SDK container.
+        source: the SDK container, found again after its daemon went away.
         start: resume strictly after this cursor.
         deliver: called on ``loop`` with each batch of one stream's lines and the cursor
             after it.
         loop: the event loop to hand lines to.
     """
 
-    def __init__(self, container: Any, start: LogCursor, deliver: Deliver,
+    def __init__(self, source: Reconnect, start: LogCursor, deliver: Deliver,
                  loop: asyncio.AbstractEventLoop) -> None:
         self.error: str | None = None  # why following stopped early (daemon gone ...)
         self.done: asyncio.Future[None] = loop.create_future()
-        self._container, self._deliver, self._loop = container, deliver, loop
+        self._source, self._deliver, self._loop = source, deliver, loop
         self._lock = threading.Lock()
         self._pending: dict[Stream, list[str]] = {stream: [] for stream in STREAMS}
         self._pending_cursor = self._delivered = start
@@ -89,7 +90,11 @@ class LogFollower:
         self._readers: dict[Stream, LineReader] = {}
         self._parse_ts = TimestampParser()
         self._thread = threading.Thread(
-            target=self._run, daemon=True, name=f"agentdeck-logs-{container.short_id}")
+            target=self._run, daemon=True, name=f"agentdeck-logs-{source.current.short_id}")
+
+    @property
+    def _container(self) -> Any:
+        return self._source.current
 
     def start(self) -> None:
         """Start the reader thread."""
@@ -242,14 +247,23 @@ class LogFollower:
         return max(scan, self._cursor.scan_ns)
 
     def _container_state(self) -> str | None:
+        """The container's status, once its daemon answers again if it went away; None
+        if it did not come back (or we were closed)."""
+        container = self._container
         try:
-            self._container.reload()
+            container.reload()
         except docker.errors.NotFound:
             return "removed"
         except NETWORK_ERRORS as exc:
-            self.error = f"lost the connection to the Docker daemon: {exc}"
-            return None
-        return str(self._container.status)
+            try:
+                container = self._source.after(container)
+            except docker.errors.NotFound:
+                return "removed"
+            if container is None:
+                if not self._closed:
+                    self.error = f"lost the connection to the Docker daemon: {exc}"
+                return None
+        return str(container.status)
 
     def _publish(self, stream: Stream, lines: list[str]) -> None:
         if not lines:

@@ -24,6 +24,8 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 DOWN_FOR = 15.0
 #: HTTP connections per container: two log streams and one wait.
 _CONNECTIONS_PER_CONTAINER = 3
+#: Where the Docker SDK looks when neither an endpoint's URL nor DOCKER_HOST says.
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 #: Errors meaning "this daemon does not answer" (refused, reset, cut mid-response).
 UNREACHABLE = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
                docker.errors.DockerException)
@@ -82,8 +84,17 @@ def default_endpoint() -> Endpoint:
 
 
 def describe(endpoint: Endpoint) -> str:
-    """How to name an endpoint in a message to the user."""
-    return f"Docker endpoint {endpoint.name} ({endpoint.url or 'the default socket'})"
+    """How to name an endpoint in a message to the user: with the address it really
+    uses (``DOCKER_HOST`` when that is where the platform default points)."""
+    return f"Docker endpoint {endpoint.name} ({_address(endpoint)})"
+
+
+def _address(endpoint: Endpoint) -> str:
+    if endpoint.url is not None:
+        return endpoint.url
+    if os.environ.get("DOCKER_HOST"):
+        return f"DOCKER_HOST={os.environ['DOCKER_HOST']}"
+    return f"the default socket {DEFAULT_SOCKET}"
 
 
 class EndpointPool:
@@ -133,6 +144,17 @@ class EndpointPool:
             client = self._clients.pop(name, None)
         if client is not None:
             client.close()
+
+    def answers(self, name: str) -> bool:
+        """Whether endpoint ``name``'s daemon answers now (marked up or down accordingly);
+        blocking, call it from a thread."""
+        try:
+            self.client(name).ping()
+        except (RuntimeUnavailable, *UNREACHABLE):
+            self.mark_down(name)
+            return False
+        self.mark_up(name)
+        return True
 
     def mark_up(self, name: str) -> None:
         with self._lock:
@@ -204,6 +226,10 @@ def start_hint(endpoint: Endpoint) -> str:
     """What the user can do about a daemon that does not answer."""
     if endpoint.url and not endpoint.url.startswith("unix://"):
         return f"Start the Docker daemon at {endpoint.url} or remove that endpoint."
+    docker_host = os.environ.get("DOCKER_HOST")
+    if endpoint.url is None and docker_host and docker_host != DEFAULT_SOCKET:
+        return (f"Start the Docker daemon at {docker_host}, or unset DOCKER_HOST to use "
+                "the local one.")
     return ("Start it with 'sudo systemctl start docker' (or 'sudo dockerd &'; "
             "scripts/ensure-docker.sh does both and installs Debian's docker.io).")
 

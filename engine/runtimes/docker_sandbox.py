@@ -2,7 +2,8 @@
 
 Two daemon threads per container, each blocked in one Docker call: the follow stream of
 its output (`LogFollower`) and ``wait``; a third checks its disk use where the daemon
-cannot limit the writable layer (`DiskWatch`). Nothing blocks the loop.
+cannot limit the writable layer (`DiskWatch`). Nothing blocks the loop. When the daemon
+stops answering, both wait for it to come back (`Reconnect`) and go on where they were.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import docker.errors
 import requests
@@ -28,6 +29,11 @@ from engine.runtimes.docker_cursor import LogCursor
 from engine.runtimes.docker_disk import DiskWatch, has_layer_limit, limit_bytes
 from engine.runtimes.docker_logs import LogFollower
 from engine.runtimes.docker_pool import UNREACHABLE, Endpoint, EndpointPool, describe
+from engine.runtimes.docker_reconnect import Reconnect
+
+#: ``on_unremoved(endpoint name, container id)``: a cleanup could not remove a container
+#: because its daemon did not answer (the runtime removes it once it answers again).
+Unremoved = Callable[[str, str], None]
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +66,11 @@ def copy_in(container: Any, spec: LaunchSpec) -> None:
 class LostSandbox(Sandbox):
     """A sandbox that could not be found again: `wait` says why, nothing else to do."""
 
-    def __init__(self, ref: str, reason: str) -> None:
+    def __init__(self, ref: str, reason: str,
+                 on_cleanup: Callable[[], None] | None = None) -> None:
         self.ref = ref
         self._reason = reason
+        self._on_cleanup = on_cleanup  # its container may still exist: have it removed
 
     async def wait(self) -> Outcome:
         return Outcome(exit_code=None, reason=self._reason, lost=True)
@@ -73,19 +81,32 @@ class LostSandbox(Sandbox):
     async def collect(self) -> None:
         raise RuntimeUnavailable(f"cannot copy the task's files back: {self._reason}")
 
+    async def cleanup(self, keep: bool = False) -> None:
+        if not keep and self._on_cleanup is not None:
+            self._on_cleanup()
+
 
 class DockerSandbox(Sandbox):
-    """A task container; output flows to ``sink`` from ``cursor`` on once `begin` ran."""
+    """A task container; output flows to ``sink`` from ``cursor`` on once `begin` ran.
+
+    Args:
+        reconnect_within: seconds to wait for a daemon that stopped answering before the
+            attempt is reported lost.
+        on_unremoved: told of a container `cleanup` could not remove.
+    """
 
     def __init__(self, pool: EndpointPool, endpoint: Endpoint, container: Any,
                  spec: LaunchSpec, sink: Sink, cursor: LogCursor,
-                 limits: CollectLimits) -> None:
+                 limits: CollectLimits, reconnect_within: float,
+                 on_unremoved: Unremoved) -> None:
         self.ref = f"{endpoint.name}/{container.id}"
-        self._pool, self._endpoint, self._container = pool, endpoint, container
+        self._pool, self._endpoint = pool, endpoint
+        self._reconnect = Reconnect(pool, endpoint, container, reconnect_within)
         self._spec, self._sink, self._limits = spec, sink, limits
+        self._on_unremoved = on_unremoved
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._follower = LogFollower(container, cursor, self._on_lines, loop)
+        self._follower = LogFollower(self._reconnect, cursor, self._on_lines, loop)
         self._exit: asyncio.Future[Outcome] = loop.create_future()
         self._closed = threading.Event()
         self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,
@@ -97,7 +118,11 @@ class DockerSandbox(Sandbox):
     @property
     def container(self) -> Any:
         """The SDK container (the built-in agent's tools act in it)."""
-        return self._container
+        return self._reconnect.current
+
+    @property
+    def _container(self) -> Any:
+        return self._reconnect.current
 
     def begin(self) -> None:
         """Start following output and waiting for the exit; takes an endpoint slot."""
@@ -123,14 +148,15 @@ class DockerSandbox(Sandbox):
         return outcome
 
     async def stop(self, grace: float = 10.0) -> None:
+        """Stop the container; one whose daemon does not answer is given up at once (the
+        attempt ends lost; `cleanup` has it removed when the daemon is back)."""
         try:
             await asyncio.to_thread(self._container.stop, timeout=math.ceil(grace))
         except docker.errors.NotFound:
             pass  # already gone: nothing left to stop
         except UNREACHABLE as exc:
-            raise RuntimeUnavailable(
-                f"cannot stop the container: {describe(self._endpoint)} does not answer ({exc})"
-            ) from exc
+            self._reconnect.quit(f"stopped while {describe(self._endpoint)} did not answer "
+                                 f"({exc})")
 
     async def collect(self) -> None:
         await asyncio.to_thread(self._collect, WORKDIR, self._spec.workdir, self._limits)
@@ -168,11 +194,13 @@ class DockerSandbox(Sandbox):
         except docker.errors.NotFound:
             pass
         except UNREACHABLE as exc:
-            log.warning("could not remove %s: %s", self._container.name, exc)
+            log.warning("could not remove %s now: %s", self._container.name, exc)
+            self._on_unremoved(self._endpoint.name, self._container.id)
 
     def detach(self) -> None:
         """Stop following (the container keeps running); a later attach resumes."""
         self._closed.set()
+        self._reconnect.quit()
         self._follower.close()
         if self._disk_watch is not None:
             self._disk_watch.stop()
@@ -201,15 +229,9 @@ class DockerSandbox(Sandbox):
 
     def _exit_outcome(self) -> Outcome | None:
         gone = f"{describe(self._endpoint)} went away"
-        try:
-            code = self._wait_code()
-            if code is None:
-                return None
-        except docker.errors.NotFound:
-            return Outcome(None, reason=f"the container {self._container.name} was removed",
-                           lost=True)
-        except UNREACHABLE as exc:
-            return Outcome(None, reason=f"{gone} ({exc})", lost=True)
+        code = self._exit_code()
+        if not isinstance(code, int):
+            return code
         if self._over_disk is not None:
             return Outcome(code, reason=self._over_disk)
         try:
@@ -236,10 +258,29 @@ class DockerSandbox(Sandbox):
                 time.sleep(0.1)
         return False
 
-    def _wait_code(self) -> int | None:
+    def _exit_code(self) -> int | Outcome | None:
+        """The container's exit code, across daemon outages; an Outcome if it was lost,
+        None once detached."""
+        removed = Outcome(None, reason=f"the container {self._container.name} was removed",
+                          lost=True)
+        while True:
+            container = self._container
+            try:
+                return self._wait_code(container)
+            except docker.errors.NotFound:
+                return removed
+            except UNREACHABLE as exc:
+                try:
+                    if self._reconnect.after(container) is None:
+                        return None if self._closed.is_set() else Outcome(
+                            None, reason=f"{self._reconnect.gone} ({exc})", lost=True)
+                except docker.errors.NotFound:
+                    return removed
+
+    def _wait_code(self, container: Any) -> int | None:
         while not self._closed.is_set():
             try:
-                return int(self._container.wait(timeout=_WAIT_POLL)["StatusCode"])
+                return int(container.wait(timeout=_WAIT_POLL)["StatusCode"])
             except requests.exceptions.RequestException as exc:
                 if not _is_read_timeout(exc):
                     raise

@@ -5,13 +5,18 @@
 """
 from __future__ import annotations
 
+import shutil
+import signal
 import subprocess
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import pytest
 
 from engine.images import TEST_IMAGE, build_test_image
@@ -104,3 +109,115 @@ def remove_ours(client: Any, home: str) -> None:
     for container in client.containers.list(all=True, sparse=True,
                                             filters={"label": f"agentdeck.home={home}"}):
         container.remove(force=True)
+
+
+class Dockerd:
+    """A dockerd of a test's own (data-root, exec-root, pidfile, bridge) on ``url``, which
+    the test may kill and start again: a real daemon dying under the runtime.
+
+    It gets a bridge of its own: with ``--bridge none`` it would delete the main daemon's
+    docker0. ``start`` waits until it answers and imports the test image.
+    """
+
+    def __init__(self, root: Path, url: str, bridge: str, bridge_addr: str) -> None:
+        self.root, self.url = root, url
+        self._bridge, self._bridge_addr = bridge, bridge_addr
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = open(root / "dockerd.log", "ab")
+        _ip("link", "del", bridge, check=False)
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("addr", "add", bridge_addr, "dev", bridge)
+        _ip("link", "set", bridge, "up")
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["dockerd", "-H", self.url, "--data-root", str(self.root / "data"),
+             "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "pid"),
+             "--bridge", self._bridge, "--iptables=false", "--ip-masq=false",
+             "--shutdown-timeout", "2"],
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not daemon_answers(self.url):
+            assert self.process.poll() is None, self.log_tail()
+            assert time.monotonic() < deadline, "the test's dockerd did not answer in 60 s"
+            time.sleep(0.2)
+        client = docker.DockerClient(base_url=self.url, version="auto")
+        build_test_image(client)
+        client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: its containers' shims live on."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        deadline = time.monotonic() + 30
+        while daemon_answers(self.url):
+            assert time.monotonic() < deadline, "the killed dockerd still answers"
+            time.sleep(0.1)
+        self._forget_dead_containerd()
+
+    def _forget_dead_containerd(self) -> None:
+        """Its containerd dies with it but may stay a zombie nobody reaps here; a new
+        dockerd would take that for a live containerd and wait for it in vain."""
+        pidfile = self.root / "exec" / "containerd" / "containerd.pid"
+        deadline = time.monotonic() + 30
+        while pidfile.exists():
+            stat = Path(f"/proc/{pidfile.read_text().strip()}/stat")
+            if not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z":
+                pidfile.unlink()
+                return
+            assert time.monotonic() < deadline, "the killed dockerd's containerd lives on"
+            time.sleep(0.1)
+
+    def terminate(self) -> None:
+        """SIGTERM: dockerd stops its containers and containerd, then exits."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        """`terminate`, then SIGKILL if it has not exited within 30 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def remove(self) -> None:
+        """Stop it and remove its bridge, its mounts and its files."""
+        self.stop()
+        self._log.close()
+        _ip("link", "del", self._bridge, check=False)
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(str(self.root))]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log_tail(self) -> str:
+        return (self.root / "dockerd.log").read_text(errors="replace")[-2000:]
+
+
+def daemon_answers(url: str) -> bool:
+    try:
+        docker.DockerClient(base_url=url, version="auto", timeout=2).close()
+        return True
+    except docker.errors.DockerException:
+        return False
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    subprocess.run(["ip", *args], check=check, capture_output=True)
+
+
+def own_dockerd(url: str | None, bridge: str, bridge_addr: str) -> Dockerd:
+    """A started `Dockerd`; ``url`` None: a unix socket in its own root."""
+    root = Path(tempfile.mkdtemp(prefix="ad-d-"))  # short: containerd's socket lives here
+    daemon = Dockerd(root, url or f"unix://{root}/docker.sock", bridge, bridge_addr)
+    try:
+        daemon.start()
+    except BaseException:
+        daemon.remove()
+        raise
+    return daemon

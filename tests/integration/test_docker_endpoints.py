@@ -8,24 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import docker
 import pytest
 
-from engine.images import TEST_IMAGE, build_test_image
+from engine.images import TEST_IMAGE
 from engine.runtimes.docker import DockerRuntime, Endpoint
-from tests.integration.conftest import Collector, remove_ours
+from tests.integration.conftest import (
+    Collector, Dockerd, daemon_answers, own_dockerd, remove_ours,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -40,72 +36,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ip(*args: str, check: bool = True) -> None:
-    subprocess.run(["ip", *args], check=check, capture_output=True)
-
-
-def answers(url: str) -> bool:
-    try:
-        docker.DockerClient(base_url=url, version="auto", timeout=2).close()
-        return True
-    except docker.errors.DockerException:
-        return False
-
-
-@dataclass(frozen=True)
-class Daemon:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
 @pytest.fixture(scope="module")
-def second_daemon(docker_client: Any) -> Iterator[Daemon]:
+def second_daemon(docker_client: Any) -> Iterator[Dockerd]:
     """A second dockerd on 127.0.0.1 with the test image; stopped and removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="ad-d2-"))  # short: containerd's socket lives here
-    url = f"tcp://127.0.0.1:{free_port()}"
-    ip("link", "del", BRIDGE, check=False)
-    ip("link", "add", BRIDGE, "type", "bridge")
-    ip("addr", "add", BRIDGE_ADDR, "dev", BRIDGE)
-    ip("link", "set", BRIDGE, "up")
-    log = open(root / "dockerd.log", "wb")
-    daemon = subprocess.Popen(
-        ["dockerd", "-H", url, "--data-root", str(root / "data"), "--exec-root",
-         str(root / "exec"), "--pidfile", str(root / "pid"), "--bridge", BRIDGE,
-         "--iptables=false", "--ip-masq=false", "--shutdown-timeout", "2"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not answers(url):
-            assert daemon.poll() is None, (root / "dockerd.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the second dockerd did not answer in 60 s"
-            time.sleep(0.2)
-        client = docker.DockerClient(base_url=url, version="auto")
-        build_test_image(client)
-        client.close()
-        yield Daemon(url, daemon)
-    finally:
-        stop(daemon)
-        log.close()
-        ip("link", "del", BRIDGE, check=False)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def stop(daemon: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (dockerd stops its containers and containerd), then SIGKILL."""
-    if daemon.poll() is None:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+    daemon = own_dockerd(f"tcp://127.0.0.1:{free_port()}", BRIDGE, BRIDGE_ADDR)
+    yield daemon
+    daemon.remove()
 
 
 async def test_tasks_spread_over_both_daemons_and_a_stopping_one_fails_only_its_tasks(
-        second_daemon: Daemon, docker_client: Any, make_spec: Any, tmp_path: Path) -> None:
+        second_daemon: Dockerd, docker_client: Any, make_spec: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     rt = DockerRuntime([Endpoint("local", None, 3), Endpoint("second", second_daemon.url, 3)],
-                       home=home, image=TEST_IMAGE)
+                       home=home, image=TEST_IMAGE, reconnect_within=3)  # it stays away
     await rt.check()
     assert rt.free_slots() == 6
     specs = [make_spec("echo begin; sleep 4; echo done") for _ in range(6)]
@@ -116,7 +59,7 @@ async def test_tasks_spread_over_both_daemons_and_a_stopping_one_fails_only_its_
     while not all(sink.out for sink in sinks):
         await asyncio.sleep(0.05)
 
-    second_daemon.process.send_signal(signal.SIGTERM)
+    second_daemon.terminate()
     outcomes = await asyncio.wait_for(asyncio.gather(*(sb.wait() for sb in sandboxes)), 60)
 
     for where, outcome, sink in zip(placed, outcomes, sinks):
@@ -139,7 +82,7 @@ async def test_tasks_spread_over_both_daemons_and_a_stopping_one_fails_only_its_
 
 def wait_gone(url: str) -> None:
     deadline = time.monotonic() + 30
-    while answers(url):
+    while daemon_answers(url):
         assert time.monotonic() < deadline, "the second dockerd did not stop"
         time.sleep(0.2)
 
@@ -191,7 +134,8 @@ async def test_an_endpoint_vanishing_mid_run_ends_its_tasks_with_a_reason(
         docker_client: Any, make_spec: Any, tmp_path: Path) -> None:
     proxy = UnixProxy()
     home = tmp_path / "home"
-    rt = DockerRuntime([Endpoint("faraway", proxy.url, 2)], home=home, image=TEST_IMAGE)
+    rt = DockerRuntime([Endpoint("faraway", proxy.url, 2)], home=home, image=TEST_IMAGE,
+                       reconnect_within=3)  # it never comes back
     sink = Collector()
     sandbox = await rt.start(make_spec("echo begin; sleep 60"), sink)
     while not sink.out:
