@@ -28,6 +28,8 @@ from engine.paths import PRIVATE_FILE, private_dir, private_file
 from engine.schema import TASK_COLUMNS, migrate
 
 LOG_BATCH = 5000
+#: Seconds a connection waits for a lock another process holds.
+BUSY_TIMEOUT = 30.0
 FLUSH_INTERVAL = 0.05
 
 TASK_FIELDS = list(TASK_COLUMNS)
@@ -35,14 +37,40 @@ MODEL_FIELDS = set(Task.__dataclass_fields__)
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection with our pragmas. ``isolation_level=None``: we manage transactions."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA cache_size=-32000")
+    """A connection with our pragmas. ``isolation_level=None``: we manage transactions.
+
+    It waits up to `BUSY_TIMEOUT` for a lock another process holds (then SQLITE_BUSY).
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                           timeout=BUSY_TIMEOUT)
+    try:
+        _use_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-32000")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new database to WAL (it stays so), retrying while another process does.
+
+    Two processes switching a fresh file at once both hold a shared lock and want the
+    exclusive one: SQLite refuses one of them at once, without the busy timeout (waiting
+    would deadlock). The refused one retries after its statement let go of its lock.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def row_to_task(row: sqlite3.Row | dict[str, Any]) -> Task:
@@ -91,7 +119,7 @@ class Store:
         _make_private(self.path)
         setup = connect(self.path)
         try:
-            migrate(setup)
+            migrate(setup, str(self.path))
         finally:
             setup.close()
         self._local = threading.local()
