@@ -7,6 +7,8 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
+from engine.errors import StoreError
+
 # The tasks table as migration 1 created it (frozen: later columns come by migration).
 _V1_TASK_COLUMNS: dict[str, type] = {
     "id": str, "prompt": str, "repo": str, "agent": str, "title": str, "runtime": str,
@@ -69,16 +71,16 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
     timeout, then finds the schema made) instead of both creating the tables.
 
     Raises:
-        RuntimeError: the database (at ``path``) is newer than this agentdeck.
+        StoreError: the database (at ``path``) is newer than this agentdeck.
     """
     if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
         return len(MIGRATIONS)  # the usual open: no write lock taken
     with immediate(conn):
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
-            raise RuntimeError(
+            raise StoreError(
                 f"the database {path} has schema version {version}, newer than this "
-                f"agentdeck ({len(MIGRATIONS)}): upgrade agentdeck")
+                f"agentdeck ({len(MIGRATIONS)}): upgrade agentdeck", "newer", str(path))
         db = sqlite_utils.Database(conn)
         for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)

@@ -9,6 +9,7 @@ a task's final state is never stored before its last lines.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import queue
@@ -18,14 +19,17 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from engine.errors import NotFound
 from engine.models import (
     Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
 from engine.paths import PRIVATE_FILE, private_dir, private_file
-from engine.schema import TASK_COLUMNS, migrate
+from engine.schema import TASK_COLUMNS, immediate, migrate
+from engine.store_errors import translated
+
+T = TypeVar("T")
 
 LOG_BATCH = 5000
 #: Seconds a connection waits for a lock another process holds.
@@ -111,17 +115,25 @@ class _Op:
     future: Future
 
 
+def _reads(method: Callable[..., T]) -> Callable[..., T]:
+    """A read whose known SQLite failure (corrupt, locked...) is raised as a `StoreError`."""
+    @functools.wraps(method)
+    def read(self: "Store", *args: Any, **kwargs: Any) -> T:
+        with translated(self.path):
+            return method(self, *args, **kwargs)
+    return read
+
+
 class Store:
-    """The agentdeck database. Thread-safe; async wrappers live on `engine.api.Engine`."""
+    """The agentdeck database. Thread-safe; async wrappers live on `engine.api.Engine`.
+
+    Raises:
+        StoreError: the database cannot be opened (corrupt, read-only, locked, newer).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        _make_private(self.path)
-        setup = connect(self.path)
-        try:
-            migrate(setup, str(self.path))
-        finally:
-            setup.close()
+        conn = self._open()
         self._local = threading.local()
         self._ops: queue.Queue[_Op | None] = queue.Queue()
         self._pending_logs: list[LogEntry] = []
@@ -130,12 +142,24 @@ class Store:
         self._logs_written = 0   # of those, committed (or given up with their batch)
         self._lock = threading.Lock()
         self._closed = False
-        self._writer = threading.Thread(target=self._run_writer, name="agentdeck-store", daemon=True)
+        self._writer = threading.Thread(target=self._run_writer, args=(conn,),
+                                        name="agentdeck-store", daemon=True)
         self._writer.start()
 
+    def _open(self) -> sqlite3.Connection:
+        """The writer's connection, to a database made private and migrated."""
+        with translated(self.path):
+            _make_private(self.path)
+            conn = connect(self.path)
+            try:
+                migrate(conn, str(self.path))
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
     # ---- writer side -------------------------------------------------------------------
-    def _run_writer(self) -> None:
-        conn = connect(self.path)
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
         try:
             while True:
                 try:
@@ -153,13 +177,8 @@ class Store:
 
     def _apply(self, conn: sqlite3.Connection, op: _Op) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with translated(self.path), immediate(conn):
                 result = op.fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         except BaseException as exc:  # delivered to the caller, never kills the writer
             op.future.set_exception(exc)
         else:
@@ -233,21 +252,25 @@ class Store:
             self._local.conn = conn
         return conn
 
+    @_reads
     def get_task(self, task_id: str) -> Task:
         row = self._reader().execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
         if row is None:
             raise NotFound(f"no task with id {task_id!r}")
         return row_to_task(row)
 
+    @_reads
     def get_cursor(self, task_id: str) -> str | None:
         row = self._reader().execute("SELECT cursor FROM tasks WHERE id=?", (task_id,)).fetchone()
         return row[0] if row else None
 
+    @_reads
     def find_task_ids(self, prefix: str) -> list[str]:
         rows = self._reader().execute(
             "SELECT id FROM tasks WHERE id LIKE ? LIMIT 3", (prefix.replace("%", "") + "%",))
         return [r[0] for r in rows]
 
+    @_reads
     def list_tasks(self, *, state: Iterable[str] | str | None = None, repo: str | None = None,
                    batch_id: str | None = None, search: str | None = None,
                    limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
@@ -267,6 +290,7 @@ class Store:
         sql += f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit else "")
         return [row_to_task(r) for r in self._reader().execute(sql, args)]
 
+    @_reads
     def ready_tasks(self, now: float, limit: int) -> list[Task]:
         """Queued tasks whose start time has come, in the order they should start."""
         rows = self._reader().execute(
@@ -274,6 +298,7 @@ class Store:
             " ORDER BY priority DESC, created_at ASC LIMIT ?", (now, limit))
         return [row_to_task(r) for r in rows]
 
+    @_reads
     def get_logs(self, task_id: str, *, after_seq: int = 0, before_seq: int | None = None,
                  limit: int | None = 1000, newest: bool = False) -> list[LogEntry]:
         """Entries with after_seq < seq < before_seq, ordered by seq; ``newest`` takes the
@@ -289,15 +314,18 @@ class Store:
         rows = [_row_to_entry(tuple(r)) for r in self._reader().execute(sql, args)]
         return rows[::-1] if newest else rows
 
+    @_reads
     def last_seq(self, task_id: str) -> int:
         row = self._reader().execute(
             "SELECT MAX(seq) FROM logs WHERE task_id=?", (task_id,)).fetchone()
         return row[0] or 0
 
+    @_reads
     def log_count(self, task_id: str) -> int:
         return self._reader().execute(
             "SELECT COUNT(*) FROM logs WHERE task_id=?", (task_id,)).fetchone()[0]
 
+    @_reads
     def counts(self) -> dict[str, int]:
         rows = self._reader().execute("SELECT state, COUNT(*) FROM tasks GROUP BY state")
         out = {s.value: 0 for s in TaskState}
@@ -306,11 +334,13 @@ class Store:
             "SELECT COUNT(*) FROM tasks WHERE review IN ('pending','conflict')").fetchone()[0]
         return out
 
+    @_reads
     def list_batches(self) -> list[Batch]:
         rows = self._reader().execute("SELECT * FROM batches ORDER BY created_at DESC")
         return [Batch(r["id"], r["name"], r["created_at"], r["not_before"], r["budget_usd"])
                 for r in rows]
 
+    @_reads
     def batch_progress(self, batch_id: str) -> dict[str, int]:
         rows = self._reader().execute(
             "SELECT state, COUNT(*) FROM tasks WHERE batch_id=? GROUP BY state", (batch_id,))
@@ -323,6 +353,7 @@ class Store:
             "queued": by_state.get("queued", 0),
         }
 
+    @_reads
     def batch_budget(self, batch_id: str, but: str = "") -> tuple[float | None, float]:
         """The batch's budget and the stored cost of its tasks (all but task ``but``)."""
         conn = self._reader()
@@ -331,22 +362,26 @@ class Store:
                              " WHERE batch_id=? AND id<>?", (batch_id, but)).fetchone()[0]
         return (row[0] if row else None), spent
 
+    @_reads
     def attempts(self, task_id: str) -> list[dict[str, Any]]:
         rows = self._reader().execute(
             "SELECT * FROM attempts WHERE task_id=? ORDER BY attempt", (task_id,))
         return [dict(r) for r in rows]
 
+    @_reads
     def changed_since(self, since: float) -> list[tuple[Task, float]]:
         """Tasks whose row changed after ``since`` (by any process), with ``updated_at``."""
         rows = self._reader().execute(
             "SELECT * FROM tasks WHERE updated_at > ? ORDER BY updated_at", (since,))
         return [(row_to_task(r), r["updated_at"]) for r in rows]
 
+    @_reads
     def pending_requests(self) -> list[tuple[str, str]]:
         rows = self._reader().execute(
             "SELECT id, requested FROM tasks WHERE requested IS NOT NULL")
         return [(r[0], r[1]) for r in rows]
 
+    @_reads
     def get_setting(self, key: str, default: Any = None) -> Any:
         row = self._reader().execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
