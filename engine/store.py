@@ -176,6 +176,11 @@ class Store:
             conn.close()
 
     def _apply(self, conn: sqlite3.Connection, op: _Op) -> None:
+        # From here on the op can no longer be cancelled: its caller may stop waiting
+        # (its asyncio future is cancelled, this one is not), so the result set below is
+        # always accepted. One cancelled before is skipped: its caller was told so.
+        if not op.future.set_running_or_notify_cancel():
+            return
         try:
             with translated(self.path), immediate(conn):
                 result = op.fn(conn)
@@ -230,6 +235,8 @@ class Store:
         return self.write(fn).result()
 
     async def awrite(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """`write`, awaited. Cancelling the caller cancels the write only if the writer
+        has not begun it yet."""
         return await asyncio.wrap_future(self.write(fn))
 
     def flush(self) -> None:
@@ -242,6 +249,17 @@ class Store:
         self._closed = True
         self._ops.put(None)
         self._writer.join()
+        self._refuse_late_ops()
+
+    def _refuse_late_ops(self) -> None:
+        """Ops a `write` racing `close` queued behind the end: failed, not left waiting."""
+        while True:
+            try:
+                op = self._ops.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(op, _Op) and op.future.set_running_or_notify_cancel():
+                op.future.set_exception(RuntimeError("store is closed"))
 
     # ---- reads -------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
