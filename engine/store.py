@@ -5,12 +5,18 @@ buffered and written in batches — one transaction per ~50 ms or per `LOG_BATCH
 whichever comes first — together with the runtime cursor of the batch, so the stored log
 and the resume position always agree. Any other write first flushes pending log rows, so
 a task's final state is never stored before its last lines.
+
+Nothing a caller or the disk does stops the writer thread. A write whose caller gives up
+(cancelled) before the writer begins it is skipped; once begun it is committed. A known
+SQLite failure (disk full, locked, corrupt, read-only) is raised as a `StoreError`; log
+rows that meet one stay pending and are tried again, and `Store.on_problem` is told.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
+import logging
 import os
 import queue
 import sqlite3
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
-from engine.errors import NotFound
+from engine.errors import NotFound, StoreError
 from engine.models import (
     Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
@@ -29,12 +35,15 @@ from engine.paths import PRIVATE_FILE, private_dir, private_file
 from engine.schema import TASK_COLUMNS, immediate, migrate
 from engine.store_errors import translated
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOG_BATCH = 5000
 #: Seconds a connection waits for a lock another process holds.
 BUSY_TIMEOUT = 30.0
 FLUSH_INTERVAL = 0.05
+#: Seconds between tries to save log rows while the database cannot be written.
+RETRY_INTERVAL = 1.0
 
 TASK_FIELDS = list(TASK_COLUMNS)
 MODEL_FIELDS = set(Task.__dataclass_fields__)
@@ -115,6 +124,14 @@ class _Op:
     future: Future
 
 
+#: Queued to make the writer save pending log rows now (a big batch is waiting).
+_SAVE_LOGS = object()
+
+#: Called on the writer thread when writing starts failing for a known condition (the
+#: `StoreError`) and again with None once everything pending is saved.
+ProblemHandler = Callable[[StoreError | None], None]
+
+
 def _reads(method: Callable[..., T]) -> Callable[..., T]:
     """A read whose known SQLite failure (corrupt, locked...) is raised as a `StoreError`."""
     @functools.wraps(method)
@@ -127,21 +144,28 @@ def _reads(method: Callable[..., T]) -> Callable[..., T]:
 class Store:
     """The agentdeck database. Thread-safe; async wrappers live on `engine.api.Engine`.
 
+    Attributes:
+        on_problem: Told when writes start failing for a known condition (disk full,
+            locked...) and when they work again; see `ProblemHandler`.
+
     Raises:
         StoreError: the database cannot be opened (corrupt, read-only, locked, newer).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_problem: ProblemHandler | None = None) -> None:
         self.path = Path(path)
+        self.on_problem = on_problem
         conn = self._open()
         self._local = threading.local()
-        self._ops: queue.Queue[_Op | None] = queue.Queue()
+        self._ops: queue.Queue[_Op | object | None] = queue.Queue()
         self._pending_logs: list[LogEntry] = []
         self._pending_cursors: dict[str, str] = {}
         self._logs_queued = 0    # entries ever handed to append_logs
-        self._logs_written = 0   # of those, committed (or given up with their batch)
+        self._logs_written = 0   # of those, committed (or dropped by a bug)
         self._lock = threading.Lock()
         self._closed = False
+        self._problem: StoreError | None = None
+        self._retry_at = 0.0
         self._writer = threading.Thread(target=self._run_writer, args=(conn,),
                                         name="agentdeck-store", daemon=True)
         self._writer.start()
@@ -160,20 +184,26 @@ class Store:
 
     # ---- writer side -------------------------------------------------------------------
     def _run_writer(self, conn: sqlite3.Connection) -> None:
+        """Serve ops until `close`. Nothing an op or a write does ends this thread."""
         try:
-            while True:
-                try:
-                    op = self._ops.get(timeout=FLUSH_INTERVAL)
-                except queue.Empty:
-                    self._flush_logs(conn)
-                    continue
-                self._flush_logs(conn)
-                if op is None:
-                    return
-                self._apply(conn, op)
+            while (op := self._next_op(conn)) is not None:
+                if op is _SAVE_LOGS:
+                    self._save_logs(conn)
+                else:
+                    self._apply(conn, op)
         finally:
-            self._flush_logs(conn)
+            if self._save_logs(conn, now=True) is not None:
+                log.error("%d log entries were not saved: %s", len(self._pending_logs),
+                          self._problem)
             conn.close()
+
+    def _next_op(self, conn: sqlite3.Connection) -> _Op | object | None:
+        """The next queued op; pending log rows are saved while none comes."""
+        while True:
+            try:
+                return self._ops.get(timeout=FLUSH_INTERVAL)
+            except queue.Empty:
+                self._save_logs(conn)
 
     def _apply(self, conn: sqlite3.Connection, op: _Op) -> None:
         # From here on the op can no longer be cancelled: its caller may stop waiting
@@ -182,29 +212,71 @@ class Store:
         if not op.future.set_running_or_notify_cancel():
             return
         try:
-            with translated(self.path), immediate(conn):
-                result = op.fn(conn)
+            if (problem := self._save_logs(conn)) is not None:
+                # Not stored before the pending lines: a task's end never precedes its log.
+                raise StoreError(str(problem), problem.kind, problem.path)
+            result = self._transaction(conn, op.fn)
         except BaseException as exc:  # delivered to the caller, never kills the writer
             op.future.set_exception(exc)
         else:
             op.future.set_result(result)
 
-    def _flush_logs(self, conn: sqlite3.Connection) -> None:
+    def _transaction(self, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(conn)`` in one transaction; a known failure is a `StoreError`, remembered
+        as the store's problem until a write succeeds with no log rows left pending."""
+        try:
+            with translated(self.path), immediate(conn):
+                result = fn(conn)
+        except StoreError as exc:
+            self._retry_at = time.monotonic() + RETRY_INTERVAL
+            self._report(exc)
+            raise
+        if self._problem is not None:
+            with self._lock:
+                saved = not self._pending_logs
+            if saved:
+                self._report(None)
+        return result
+
+    def _save_logs(self, conn: sqlite3.Connection, now: bool = False) -> StoreError | None:
+        """Commit the pending log rows with their cursors; the problem if they are not.
+
+        Rows that hit a known condition (disk full) stay pending, in order, and are tried
+        again `RETRY_INTERVAL` later (or ``now``): an entry `append_logs` took is kept
+        while this process lives, and its runtime's cursor does not pass it.
+        """
+        if self._problem is not None and not now and time.monotonic() < self._retry_at:
+            return self._problem
         with self._lock:
             entries, self._pending_logs = self._pending_logs, []
             cursors, self._pending_cursors = self._pending_cursors, {}
         if not entries and not cursors:
-            return
+            return None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
-                             map(_entry_row, entries))
-            conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
-                             [(c, t) for t, c in cursors.items()])
-            conn.execute("COMMIT")
-        finally:
+            self._transaction(conn, _insert_logs(entries, cursors))
+        except StoreError as exc:
             with self._lock:
-                self._logs_written += len(entries)
+                self._pending_logs[:0] = entries
+                self._pending_cursors = {**cursors, **self._pending_cursors}
+            return exc
+        except Exception:  # a bug (an unstorable value): kept, the writer would stop
+            log.exception("dropped %d log entries that could not be stored", len(entries))
+        with self._lock:
+            self._logs_written += len(entries)
+        return None
+
+    def _report(self, problem: StoreError | None) -> None:
+        """Tell `on_problem` when writing starts failing, changes why, or works again."""
+        before, self._problem = self._problem, problem
+        if (before and before.kind) == (problem and problem.kind):
+            return
+        if problem is not None:
+            log.error("%s", problem)
+        if self.on_problem is not None:
+            try:
+                self.on_problem(problem)
+            except Exception:
+                log.exception("the store's problem handler failed")
 
     def append_logs(self, entries: Sequence[LogEntry], cursor: tuple[str, str] | None = None) -> None:
         """Queue entries (and the task's new runtime cursor) for the next batched write."""
@@ -215,12 +287,13 @@ class Store:
                 self._pending_cursors[cursor[0]] = cursor[1]
             big = len(self._pending_logs) >= LOG_BATCH
         if big:
-            self._ops.put(_Op(lambda conn: None, Future()))  # wakes the writer to flush now
+            self._ops.put(_SAVE_LOGS)
 
     @property
     def log_backlog(self) -> int:
         """Log entries queued by `append_logs` and not yet committed: what a producer
-        faster than the disk piles up in memory (readers of a flood wait on it)."""
+        faster than the disk (or a full one) piles up in memory (readers of a flood
+        wait on it)."""
         return self._logs_queued - self._logs_written
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Future:
@@ -403,6 +476,16 @@ class Store:
     def get_setting(self, key: str, default: Any = None) -> Any:
         row = self._reader().execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def _insert_logs(entries: list[LogEntry],
+                 cursors: dict[str, str]) -> Callable[[sqlite3.Connection], None]:
+    def op(conn: sqlite3.Connection) -> None:
+        conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
+                         map(_entry_row, entries))
+        conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
+                         [(c, t) for t, c in cursors.items()])
+    return op
 
 
 def _make_private(path: Path) -> None:
