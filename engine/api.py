@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
 from engine.batchfile import BatchSpec
-from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound
+from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound, StoreError
 from engine.events import EventBus, Notice, TaskUpdated
 from engine.logsink import SeqCounter
 from engine.models import (
@@ -71,6 +71,8 @@ class Engine(Controls, Reviews):
         self._seq: dict[str, SeqCounter] = {}
         self._watch_since = time.time()
         self._announced: dict[str, float] = {}  # task id -> when we last announced it
+        loop = asyncio.get_running_loop()
+        store.on_problem = lambda problem: loop.call_soon_threadsafe(self._on_store, problem)
 
     # ---- lifecycle ----------------------------------------------------------------------
     @classmethod
@@ -108,6 +110,12 @@ class Engine(Controls, Reviews):
             await self.store.awrite(wr.release_lease(self.owner))
         await self.runtimes.close()
         await asyncio.to_thread(self.store.close)
+
+    def _on_store(self, problem: StoreError | None) -> None:
+        """The store cannot write (disk full...: its log lines wait) or can again."""
+        self.bus.publish(Notice("error", str(problem)) if problem else
+                         Notice("info", f"the database {self.store.path} can be written "
+                                        "again: what waited is saved"))
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
         """Start a background task and keep a strong reference until it ends."""

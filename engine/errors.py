@@ -47,3 +47,15 @@ class RuntimeUnavailable(AgentdeckError):
 
 class LeaseHeld(AgentdeckError):
     """Another engine process already drives the queue."""
+
+
+class StoreError(AgentdeckError):
+    """The database cannot be used: locked, corrupt, read-only, disk full (``kind``).
+
+    The message names the database file (``path``) and what to do about it.
+    """
+
+    def __init__(self, message: str, kind: str, path: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.path = path

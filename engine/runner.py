@@ -11,19 +11,20 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from engine.agents.base import AgentAdapter
 from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
 from engine.egress.gate import with_api_hosts
-from engine.errors import AgentdeckError
+from engine.errors import AgentdeckError, StoreError
 from engine.logsink import SeqCounter, TaskLog
 from engine.masking import Masker
 from engine.secrets import agent_env
 from engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
 from engine.setup_phase import copy_local_files, remove_local_files, run_setup
+from engine.store import RETRY_INTERVAL
 
 if TYPE_CHECKING:
     from engine.api import Engine
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0
+T = TypeVar("T")
 
 
 class SetupFailed(AgentdeckError):
@@ -263,10 +265,11 @@ class AttemptRunner:
         words = state.value + (f": {error}" if error else "")
         kind = EntryKind.ERROR if error and state != TaskState.CANCELLED else EntryKind.SYSTEM
         self.tasklog.system(f"attempt {self.task.attempt} ended {words}", kind)
-        self.task = await self.engine.transition(
-            self.task.id, state=state, error=error, finished_at=time.time(),
-            question=self._question, sandbox_ref=None, **self._usage, **fields)
-        await self.engine.record_attempt(self.task, state, error)
+        finished = time.time()
+        self.task = await _until_stored(lambda: self.engine.transition(
+            self.task.id, state=state, error=error, finished_at=finished,
+            question=self._question, sandbox_ref=None, **self._usage, **fields))
+        await _until_stored(lambda: self.engine.record_attempt(self.task, state, error))
 
     async def _requeue(self, outcome: Outcome) -> None:
         """A passing condition (a rate limit): queue a fresh attempt after the wait."""
@@ -347,3 +350,16 @@ class AttemptRunner:
             update["question"] = self._question
         if update:
             self.engine.spawn(self.engine.transition(task_id, **update))
+
+
+async def _until_stored(write: Callable[[], Awaitable[T]]) -> T:
+    """``write()``, tried again while the disk under the database is full (the store tells
+    the user): an attempt's end waits for room instead of being lost. An engine shutdown
+    ends the wait; the next engine re-attaches to the finished sandbox."""
+    while True:
+        try:
+            return await write()
+        except StoreError as exc:
+            if exc.kind != "full":
+                raise
+        await asyncio.sleep(RETRY_INTERVAL)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import sqlite_utils
+
+from engine.errors import StoreError
 
 # The tasks table as migration 1 created it (frozen: later columns come by migration).
 _V1_TASK_COLUMNS: dict[str, type] = {
@@ -67,17 +70,40 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to the newest schema; returns the version it is now at."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"this database has schema version {version}, newer than this agentdeck "
-            f"({len(MIGRATIONS)}): upgrade agentdeck"
-        )
-    db = sqlite_utils.Database(conn)
-    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with conn:
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring the database up to the newest schema; returns the version it is now at.
+
+    All steps run in one ``BEGIN IMMEDIATE`` transaction that first reads the version: two
+    processes opening a fresh data dir at once take turns (the second waits on the busy
+    timeout, then finds the schema made) instead of both creating the tables.
+
+    Raises:
+        StoreError: the database (at ``path``) is newer than this agentdeck.
+    """
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+        return len(MIGRATIONS)  # the usual open: no write lock taken
+    with immediate(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the database {path} has schema version {version}, newer than this "
+                f"agentdeck ({len(MIGRATIONS)}): upgrade agentdeck", "newer", str(path))
+        db = sqlite_utils.Database(conn)
+        for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
             conn.execute(f"PRAGMA user_version = {number}")
     return len(MIGRATIONS)
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE`` transaction (the write lock taken at once, waiting on the
+    busy timeout): committed at the end, rolled back on an error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite rolls some failures back itself (a full disk)
+            conn.execute("ROLLBACK")
+        raise

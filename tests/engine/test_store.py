@@ -11,7 +11,7 @@ import pytest
 from engine import store as st
 from engine import writes as wr
 from engine.schema import MIGRATIONS
-from engine.errors import IllegalTransition, NotFound
+from engine.errors import IllegalTransition, NotFound, StoreError
 from engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
 
 
@@ -43,7 +43,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer than this agentdeck"):
+    with pytest.raises(StoreError, match="newer than this agentdeck"):
         st.Store(path)
 
 
