@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-import secrets
+from dataclasses import replace
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
-from engine.batchfile import BatchSpec
+from engine import submission as sub
+from engine import validate
+from engine.batchfile import BatchSpec, TaskSpec
 from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound, StoreError
 from engine.events import EventBus, Notice, TaskUpdated
 from engine.logsink import SeqCounter
@@ -169,11 +171,7 @@ class Engine(Controls, Reviews):
 
     # ---- queries ------------------------------------------------------------------------
     def profile(self, name: str) -> AgentProfile:
-        try:
-            return self._profiles[name]
-        except KeyError:
-            raise NotFound(f"no agent profile named {name!r}; known: "
-                           f"{', '.join(sorted(self._profiles))}") from None
+        return self._profiles[validate.name_in(name, self._profiles, "agent profile")]
 
     async def profiles(self) -> dict[str, AgentProfile]:
         return dict(self._profiles)
@@ -277,53 +275,49 @@ class Engine(Controls, Reviews):
                      not_before: float | None = None, title: str | None = None,
                      timeout: float | None = None, include_uncommitted: bool = False,
                      budget_usd: float | None = None) -> Task:
-        """Queue one task. The repo is snapshotted now: later edits do not leak in."""
-        task = await self._new_task(repo, prompt, agent=agent, runtime=runtime,
-                                    priority=priority, not_before=not_before, title=title,
-                                    timeout=timeout, include_uncommitted=include_uncommitted,
-                                    budget_usd=budget_usd)
-        await self.store.awrite(wr.insert_tasks([task]))
-        self._announce_new([task])
-        return task
+        """Queue one task. The repo is snapshotted now: later edits do not leak in.
+
+        Raises:
+            InvalidInput, NotFound, RepoError: before anything is stored (see
+                `engine.validate` for the rules).
+        """
+        spec = TaskSpec(prompt, str(repo), title or "", agent, runtime, priority, not_before,
+                        timeout)
+        draft = sub.draft(self._rules, spec, include_uncommitted=include_uncommitted,
+                          budget_usd=budget_usd)
+        return (await self._store_new([draft]))[0]
 
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
-        """Queue every task of a batch file in one transaction, or none of them."""
-        batch = Batch(self._new_id("b"), spec.name, time.time(), spec.not_before,
-                      spec.budget_usd)
-        tasks = []
-        for t in spec.tasks:
-            tasks.append(await self._new_task(
-                t.repo, t.prompt, agent=t.agent, runtime=t.runtime, priority=t.priority,
-                not_before=t.not_before or spec.not_before, title=t.title, timeout=t.timeout,
-                batch_id=batch.id))
-        await self.store.awrite(wr.insert_tasks(tasks, batch))
+        """Queue every task of a batch in one transaction, or none of them.
+
+        Every task is checked before any repo is touched; an error names the task's line
+        in its batch file (`TaskSpec.origin`), and nothing is left behind.
+        """
+        if not spec.tasks:
+            raise InvalidInput(f"batch {spec.name!r} has no tasks")
+        batch = Batch(sub.new_id("b"), validate.text(spec.name, "the batch name"),
+                      time.time(), validate.start_time(spec.not_before),
+                      validate.budget(spec.budget_usd))
+        drafts = [sub.draft(self._rules, replace(t, not_before=t.not_before or spec.not_before),
+                            origin=t.origin or f"task {n} of batch {spec.name!r}",
+                            batch_id=batch.id)
+                  for n, t in enumerate(spec.tasks, start=1)]
+        return await self._store_new(drafts, batch)
+
+    @property
+    def _rules(self) -> sub.Rules:
+        return sub.Rules(self.profile, self.runtimes.choose)
+
+    async def _store_new(self, drafts: list[sub.Draft], batch: Batch | None = None) -> list[Task]:
+        """Snapshot the drafts' repos and store the tasks; on failure leave no ref."""
+        tasks = await asyncio.to_thread(sub.snapshot, self.workspace, drafts)
+        try:
+            await self.store.awrite(wr.insert_tasks(tasks, batch))
+        except Exception:  # not on cancellation: the writer may still store them
+            await asyncio.to_thread(sub.forget, self.workspace, tasks)
+            raise
         self._announce_new(tasks)
         return tasks
-
-    async def _new_task(self, repo: str | Path, prompt: str, *, agent: str,
-                        runtime: str | None, priority: int, not_before: float | None,
-                        title: str | None, timeout: float | None,
-                        include_uncommitted: bool = False, batch_id: str | None = None,
-                        budget_usd: float | None = None) -> Task:
-        if not prompt or not prompt.strip():
-            raise InvalidInput("the prompt is empty: say what the agent should do")
-        if budget_usd is not None and budget_usd <= 0:
-            raise InvalidInput(f"the budget must be above zero dollars, not {budget_usd}")
-        profile = self.profile(agent or "shell")
-        info = await self.inspect_repo(repo)
-        task_id = self._new_id("")
-        base = await asyncio.to_thread(self.workspace.snapshot, task_id, info.path,
-                                       include_uncommitted)
-        return Task(
-            id=task_id, prompt=prompt, repo=str(info.path), agent=profile.name,
-            title=(title or _title_of(prompt)), runtime=self.runtimes.choose(runtime, profile),
-            priority=int(priority), not_before=not_before,
-            timeout=timeout if timeout is not None else profile.timeout,
-            base_commit=base, include_uncommitted=include_uncommitted, batch_id=batch_id,
-            budget_usd=budget_usd if budget_usd is not None else profile.budget_usd)
-
-    def _new_id(self, prefix: str) -> str:
-        return prefix + secrets.token_hex(5)
 
     def _announce_new(self, tasks: Iterable[Task]) -> None:
         for task in tasks:
@@ -370,11 +364,6 @@ class Engine(Controls, Reviews):
                     del self._runners[runner.task.id]
                 self.scheduler.wake()
         self.spawn(run())
-
-
-def _title_of(prompt: str) -> str:
-    first = prompt.strip().splitlines()[0] if prompt.strip() else ""
-    return first[:80] + ("…" if len(first) > 80 else "")
 
 
 def _read_providers(home: Path) -> tuple[dict[str, Provider], str | None]:

@@ -1,19 +1,24 @@
 """The checks behind batch files: keys, types, repos, times and template globs.
 
 `engine.batchfile` drives a `BatchReader` over one document; every method fails with
-`BatchError` at the line of the offending key.
+`BatchError` at the line of the offending key. The rules on values that any task must
+keep (prompt, timeout, priority...) are `engine.validate`'s, so a batch file says the same
+as `agentdeck submit` and the desktop.
 """
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from engine.errors import InvalidInput
+from engine import validate
+from engine.errors import AgentdeckError, InvalidInput
 from engine.repoglob import match_files, repo_files
-from engine.timeparse import parse_duration, parse_when
+from engine.timeparse import parse_when
 from engine.tomlsource import KeyPath, TomlSource
+
+T = TypeVar("T")
 
 SETTINGS = ("repo", "agent", "runtime", "priority", "at", "timeout")
 TOP_KEYS = {"name", "task", "template", "budget_usd", *SETTINGS}
@@ -93,23 +98,24 @@ class BatchReader:
             "prompt": prompt, "repo": settings["repo"], "title": title,
             "agent": settings.get("agent"), "runtime": settings.get("runtime"),
             "priority": settings.get("priority", 0), "not_before": settings.get("at"),
-            "timeout": settings.get("timeout"),
+            "timeout": settings.get("timeout"), "origin": self.doc.where(path),
         }
 
+    def check(self, rule: Callable[[Any], T], value: Any, path: KeyPath) -> T:
+        """``rule(value)`` (an `engine.validate` rule), failing at ``path`` with its reason."""
+        try:
+            return rule(value)
+        except AgentdeckError as exc:
+            self.doc.fail(path, str(exc))
+
     def _prompt(self, table: dict[str, Any], path: KeyPath, label: str) -> str:
-        prompt = table.get("prompt")
-        if prompt is None:
+        if "prompt" not in table:
             self.doc.fail(path, f"{label} has no prompt")
-        if not isinstance(prompt, str):
-            self.doc.fail(path + ("prompt",), f"{label}: prompt must be a string, got {prompt!r}")
-        if not prompt.strip():
-            self.doc.fail(path + ("prompt",), f"{label}: prompt is empty")
-        return prompt
+        return self.check(lambda text: validate.prompt(text, f"the prompt of {label}"),
+                          table["prompt"], path + ("prompt",))
 
     def _title(self, value: Any, path: KeyPath) -> str:
-        if not isinstance(value, str):
-            self.doc.fail(path, f"'title' must be a string, got {value!r}")
-        return value
+        return self.check(validate.title, value, path)
 
     def _globs(self, table: dict[str, Any], path: KeyPath) -> list[str]:
         globs = table.get("paths")
@@ -143,20 +149,17 @@ class BatchReader:
 
     def _agent(self, value: Any, path: KeyPath) -> str:
         name = self._word(value, path)
-        if self.agents is not None and name not in self.agents:
-            known = ", ".join(sorted(self.agents))
-            self.doc.fail(path, f"unknown agent {name!r}; profiles: {known}")
-        return name
+        if self.agents is None:
+            return name
+        return self.check(lambda n: validate.name_in(n, self.agents, "agent profile"), name, path)
 
     def _word(self, value: Any, path: KeyPath) -> str:
         if not isinstance(value, str) or not value.strip():
             self.doc.fail(path, f"{path[-1]!r} must be a non-empty string, got {value!r}")
-        return value
+        return self.check(lambda text: validate.text(text, f"{path[-1]!r}"), value, path)
 
     def _priority(self, value: Any, path: KeyPath) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.doc.fail(path, f"'priority' must be a whole number, got {value!r}")
-        return value
+        return self.check(validate.priority, value, path)
 
     def _at(self, value: Any, path: KeyPath) -> float:
         if isinstance(value, datetime):
@@ -171,11 +174,4 @@ class BatchReader:
             self.doc.fail(path, f"'at': {exc}")
 
     def _timeout(self, value: Any, path: KeyPath) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return parse_duration(value)
-            except InvalidInput as exc:
-                self.doc.fail(path, f"'timeout': {exc}")
-        self.doc.fail(path, f"'timeout' must be seconds or a duration like \"30m\", got {value!r}")
+        return self.check(validate.timeout, value, path)

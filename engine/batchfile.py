@@ -6,13 +6,14 @@ line and the reason, and no task is returned.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from engine import validate
 from engine.batchcheck import TOP_KEYS, BatchReader
 from engine.errors import BatchError, InvalidInput
 from engine.timeparse import parse_when
@@ -21,7 +22,11 @@ from engine.tomlsource import TomlSource
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task to submit. ``None`` settings mean "the engine's default"."""
+    """One task to submit. ``None`` settings mean "the engine's default".
+
+    ``origin`` says where the task was written (``"jobs.toml line 12"``), so that the
+    engine's refusal of it can say so too; it is not part of the task's value.
+    """
 
     prompt: str
     repo: str
@@ -31,6 +36,7 @@ class TaskSpec:
     priority: int = 0
     not_before: float | None = None
     timeout: float | None = None
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ def parse_batch_text(
     name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not name.strip():
         doc.fail(("name",), f"'name' must be a non-empty string, got {name!r}")
+    reader.check(lambda text: validate.text(text, "the batch name"), name, ("name",))
     defaults = reader.settings(data, ())
     if default_repo is not None and "repo" not in defaults:
         defaults["repo"] = _default_repo(default_repo)
@@ -109,17 +116,12 @@ def parse_batch_text(
     if not fields:
         doc.fail((), "no tasks: add [[task]] entries or a [template] table")
     tasks = [TaskSpec(**task) for task in fields]
-    budget = data.get("budget_usd")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
-                               or budget <= 0):
-        doc.fail(("budget_usd",), f"'budget_usd' must be a number of dollars above zero, "
-                                  f"got {budget!r}")
+    budget = reader.check(validate.budget, data.get("budget_usd"), ("budget_usd",))
     not_before = defaults.get("at")
     if at_override is not None:
         not_before = _override_time(at_override, now)
         tasks = [replace(task, not_before=not_before) for task in tasks]
-    return BatchSpec(name=name, tasks=tuple(tasks), not_before=not_before,
-                     budget_usd=float(budget) if budget is not None else None)
+    return BatchSpec(name=name, tasks=tuple(tasks), not_before=not_before, budget_usd=budget)
 
 
 def dump_batch(spec: BatchSpec) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from engine import cli_format as fmt
+from engine import validate
 from engine.api import Engine
 from engine.batchfile import parse_batch_file
 from engine.errors import AgentdeckError, InvalidInput
@@ -51,7 +52,8 @@ def err(text: str) -> None:
 async def _submit(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.submit(
         a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
-        not_before=parse_when(a.at) if a.at else None, title=a.title, timeout=a.timeout,
+        not_before=parse_when(a.at) if a.at else None, title=a.title,
+        timeout=validate.timeout(a.timeout),
         include_uncommitted=a.uncommitted, budget_usd=a.budget)
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
     if task.runtime == "auto":
@@ -152,7 +154,7 @@ async def _follow_up(engine: Engine, a: argparse.Namespace) -> int:
 async def _batch(engine: Engine, a: argparse.Namespace) -> int:
     spec = await asyncio.to_thread(
         parse_batch_file, Path(a.file), default_repo=a.repo,
-        at_override=parse_when(a.at) if a.at else None)
+        at_override=parse_when(a.at) if a.at else None, agents=set(await engine.profiles()))
     tasks = await engine.submit_batch(spec)
     if a.json:
         out(fmt.dumps({"batch": tasks[0].batch_id if tasks else None,

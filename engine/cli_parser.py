@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", choices=["local", "docker", "auto"], help="where it runs")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--at", metavar="TIME", help='start no earlier than TIME ("tonight 01:00", "+2h", "2026-12-01 09:00")')
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the agent after this long")
+    p.add_argument("--timeout", metavar="DURATION",
+                   help='stop the agent after this long (seconds, or "30m", "1h30m")')
     p.add_argument("--title", help="a short title (default: the prompt's first line)")
     p.add_argument("--budget", type=float, metavar="USD",
                    help="stop the agent once it has cost this many dollars")

@@ -36,7 +36,7 @@ class TomlSource:
         self.text = text
         self.source = source
         self.error = error
-        self._lines: list[tuple[KeyPath, int]] | None = None
+        self._lines: dict[KeyPath, int] | None = None
         try:
             self.data: dict[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -49,19 +49,20 @@ class TomlSource:
         ``("task", 2, "prompt")`` is the prompt key of the third ``[[task]]``.
         """
         if self._lines is None:
-            self._lines = _scan(self.text)
+            self._lines = _first_lines(_scan(self.text))
         for size in range(len(path), 0, -1):
-            prefix = path[:size]
-            for found, line in self._lines:
-                if found[:size] == prefix:
-                    return line
+            if path[:size] in self._lines:
+                return self._lines[path[:size]]
         return None
+
+    def where(self, path: KeyPath) -> str:
+        """``"<source> line N"`` for ``path`` (just the source when no line defines it)."""
+        line = self.line_of(path)
+        return f"{self.source} line {line}" if line else self.source
 
     def fail(self, path: KeyPath, reason: str) -> NoReturn:
         """Raise the error type with ``"<source> line N: <reason>"``."""
-        line = self.line_of(path)
-        where = f"{self.source} line {line}" if line else self.source
-        raise self.error(f"{where}: {reason}")
+        raise self.error(f"{self.where(path)}: {reason}")
 
 
 def _syntax_message(source: str, message: str) -> str:
@@ -70,6 +71,15 @@ def _syntax_message(source: str, message: str) -> str:
         return f"{source}: invalid TOML: {message}"
     reason = message[: match.start()]
     return f"{source} line {match[1]}, column {match[2]}: invalid TOML: {reason}"
+
+
+def _first_lines(found: list[tuple[KeyPath, int]]) -> dict[KeyPath, int]:
+    """The first line at which each path, or a path below it, is defined."""
+    lines: dict[KeyPath, int] = {}
+    for path, line in found:
+        for size in range(1, len(path) + 1):
+            lines.setdefault(path[:size], line)
+    return lines
 
 
 def _scan(text: str) -> list[tuple[KeyPath, int]]:

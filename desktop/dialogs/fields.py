@@ -14,7 +14,8 @@ from desktop import format as fmt
 from desktop.context import AppContext
 from desktop.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
-from engine.timeparse import parse_duration, parse_when
+from engine import validate
+from engine.timeparse import parse_when
 
 _CHECK_DELAY_MS = 250
 ERROR_STYLE = "color: #dc2626;"
@@ -182,12 +183,12 @@ class TaskSettings:
         """``agent``, ``runtime``, ``priority``, ``timeout`` as `Engine.submit` takes them.
 
         Raises:
-            InvalidInput: The timeout is not a duration.
+            InvalidInput: The timeout breaks `engine.validate.timeout` (the rule of the CLI's
+                ``--timeout`` and of batch files).
         """
-        timeout_text = self.timeout.text().strip()
         return {
             "agent": self.agent.currentData() or "shell",
             "runtime": self.runtime.currentData(),
             "priority": self.priority.value(),
-            "timeout": parse_duration(timeout_text) if timeout_text else None,
+            "timeout": validate.timeout(self.timeout.text().strip() or None),
         }

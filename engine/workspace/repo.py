@@ -78,20 +78,17 @@ class UserRepo:
 
 def open_repo(repo: str | os.PathLike[str]) -> UserRepo:
     """Resolve ``repo`` (any folder inside a work tree) or raise a `RepoError` saying why not."""
+    if "\0" in os.fspath(repo):
+        raise RepoError(f"the repo path {os.fspath(repo)!r} contains a NUL byte: "
+                        "no folder has such a name; check how the path was pasted")
     path = Path(repo).expanduser()
-    if not path.exists():
-        raise RepoError(f"{path} does not exist")
-    if not path.is_dir():
-        raise RepoError(f"{path} is not a folder")
+    _check_folder(path)
     probe = Git(cwd=path, isolated=False)
     proc = probe.run("rev-parse", "--path-format=absolute", "--is-bare-repository",
                      "--is-inside-work-tree", "--absolute-git-dir", "--git-common-dir",
                      ok=(0, 128))
     if proc.returncode:
-        reason = proc.stderr.decode(errors="replace").strip()
-        if "not a git repository" in reason:
-            raise RepoError(f"{path} is not a git repository: run 'git init' there or pick another folder")
-        raise RepoError(f"cannot use {path} as a git repository: {reason}")
+        raise RepoError(_refusal(path, proc.stderr.decode(errors="replace")))
     bare, inside, git_dir, common_dir = proc.stdout.decode().splitlines()
     if bare == "true":
         raise RepoError(f"{path} is a bare repository: agentdeck needs one with a working tree")
@@ -99,6 +96,51 @@ def open_repo(repo: str | os.PathLike[str]) -> UserRepo:
         raise RepoError(f"{path} is inside a .git folder: pick the project folder instead")
     root = Path(probe.out("rev-parse", "--show-toplevel")).resolve()
     return UserRepo(root=root, git_dir=Path(git_dir), common_dir=Path(common_dir))
+
+
+def _check_folder(path: Path) -> None:
+    """Fail unless ``path`` is a folder this process can list and enter."""
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RepoError(f"{path} does not exist") from None
+    except PermissionError:
+        raise RepoError(f"cannot reach {path}: a folder above it does not let you in; "
+                        "give your user access to it (chmod u+rx) or pick another folder") from None
+    except OSError as exc:
+        raise RepoError(f"cannot open {path}: {exc.strerror}") from None
+    if not is_dir:
+        raise RepoError(f"{path} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise RepoError(f"cannot read {path}: permission denied; give your user access "
+                        "to it (chmod u+rx) or pick another folder")
+
+
+def _refusal(path: Path, stderr: str) -> str:
+    """One line saying why git will not use ``path``, and what to do about it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if "detected dubious ownership" in stderr:
+        fix = next((line for line in lines if "safe.directory" in line), None)
+        how = f"if you trust it, run: {fix}" if fix else "see safe.directory in 'git help config'"
+        return f"{path} belongs to another user, so git does not trust it; {how}"
+    if "not a git repository" in stderr:
+        locked = _unreadable_git_dir(path)
+        if locked:
+            return (f"cannot read {locked}: permission denied; give your user access to "
+                    "it (chmod -R u+rwX) or pick another folder")
+        return f"{path} is not a git repository: run 'git init' there or pick another folder"
+    return f"cannot use {path} as a git repository: {lines[0] if lines else 'git failed'}"
+
+
+def _unreadable_git_dir(path: Path) -> Path | None:
+    """A ``.git`` in ``path`` or above that exists but cannot be read (git then says
+    "not a git repository", which would send the user to ``git init``)."""
+    for folder in (path.absolute(), *path.absolute().parents):
+        dot_git = folder / ".git"
+        if os.path.lexists(dot_git):
+            wanted = os.R_OK | os.X_OK if dot_git.is_dir() else os.R_OK
+            return None if os.access(dot_git, wanted) else dot_git
+    return None
 
 
 class PrivateStore:

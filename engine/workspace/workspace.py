@@ -79,14 +79,30 @@ class Workspace:
                 files (a commit on top of HEAD); the user's index, files and refs stay
                 untouched.
         """
-        check_task_id(task_id)
+        return self.snapshot_all([task_id], repo, include_uncommitted)[1]
+
+    def snapshot_all(self, task_ids: Sequence[str], repo: RepoPath,
+                     include_uncommitted: bool = False) -> tuple[Path, str]:
+        """`snapshot` for many tasks of one repo at once (one commit, one git call for
+        all their refs); returns the repo's top folder and the commit.
+        """
+        for task_id in task_ids:
+            check_task_id(task_id)
         user = open_repo(repo)
         private = self._store.open(user)
         with self._lock(user):
             head = user.head()
-            base = commit_worktree(user, private, head, task_id) if include_uncommitted else head
-        private.run("update-ref", base_ref(task_id), base)
-        return base
+            base = (commit_worktree(user, private, head, task_ids[0]) if include_uncommitted
+                    else head)
+        refs = "".join(f"update {base_ref(task_id)} {base}\n" for task_id in task_ids)
+        private.run("update-ref", "--stdin", input=refs.encode())
+        return user.root, base
+
+    def forget_bases(self, task_ids: Sequence[str], repo: RepoPath) -> None:
+        """Delete the base refs `snapshot_all` made for ``task_ids`` (tasks never stored)."""
+        private = self._store.open(open_repo(repo))
+        refs = "".join(f"delete {base_ref(task_id)}\n" for task_id in task_ids)
+        private.run("update-ref", "--stdin", input=refs.encode())
 
     def prepare(self, task_id: str, repo: RepoPath, base: str) -> Path:
         """Make a fresh working copy of ``base`` for the agent and return its folder."""

@@ -60,7 +60,7 @@ def test_malformed_batch_shows_the_reason_and_cannot_be_created(qtbot, open_sess
     dialog.tabs.setCurrentIndex(TOML)
     dialog.toml.setPlainText('name = "x"\n\n[[task]]\nprompt = 3\n')
     qtbot.waitUntil(lambda: "line 4" in dialog.status.text(), timeout=10_000)
-    assert "prompt must be a string" in dialog.status.text()
+    assert "prompt of task 1 must be text" in dialog.status.text()
     assert not dialog.create_button.isEnabled() and dialog.preview.rowCount() == 0
     assert window.model.rowCount() == 0
 

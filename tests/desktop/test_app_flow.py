@@ -123,3 +123,24 @@ def test_a_key_in_the_review_panel_accepts(qtbot, open_session, tmp_path):
     qtbot.keyClick(panel.tree, Qt.Key.Key_A)
     qtbot.waitUntil(lambda: window.model.task(task.id).review is ReviewState.ACCEPTED, timeout=10_000)
     assert (repo / "X.md").read_text() == "x\n"
+
+
+def test_dialog_refuses_what_the_cli_refuses_with_the_same_words(qtbot, open_session, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    session = open_session(tmp_path / "home")
+    window = session.window
+    window.actions_["new_task"].trigger()
+    dialog = window.findChild(NewTaskDialog)
+    dialog.repo.set_path(str(repo))
+    qtbot.waitUntil(lambda: dialog.repo.status.text().startswith("✓"), timeout=10_000)
+    for prompt, timeout, words in (("echo a\0b", "", "the prompt contains a NUL byte"),
+                                   ("echo hi", "inf", "the timeout must be seconds above zero")):
+        dialog.error.clear()
+        dialog.prompt.setPlainText(prompt)
+        dialog.settings.timeout.setText(timeout)
+        dialog.start_button.click()
+        qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=10_000)
+        assert words in dialog.error.text()
+        assert dialog.isVisible() and dialog.start_button.isEnabled()
+    assert window.model.rowCount() == 0
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()

@@ -8,6 +8,7 @@ import pytest
 from engine.batchfile import BatchSpec, TaskSpec, dump_batch, parse_batch_file, parse_batch_text
 from engine.errors import BatchError, InvalidInput
 from engine.repoglob import glob_regex, match_files
+from engine.validate import MAX_PROMPT_BYTES
 
 ZONE = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=ZONE)
@@ -194,22 +195,25 @@ def test_syntax_errors_name_file_line_and_column(repo: Path) -> None:
          "jobs.toml line 6: unknown key 'priorty' in task 2; known keys:"),
         ('[[task]]\nprompt = "p"\n[[task]]\ntitle = "no prompt"\n',
          "jobs.toml line 3: task 2 has no prompt"),
-        ('[[task]]\nprompt = "  \\n "\n', "jobs.toml line 2: task 1: prompt is empty"),
-        ('[[task]]\nprompt = ["a"]\n', "jobs.toml line 2: task 1: prompt must be a string"),
-        ('[[task]]\nprompt = "p"\ntitle = 3\n', "jobs.toml line 3: 'title' must be a string"),
+        ('[[task]]\nprompt = "  \\n "\n', "jobs.toml line 2: the prompt of task 1 is empty"),
+        ('[[task]]\nprompt = ["a"]\n', "jobs.toml line 2: the prompt of task 1 must be text"),
+        ('[[task]]\nprompt = "p"\ntitle = 3\n', "jobs.toml line 3: the title must be text, not 3"),
         ('[[task]]\nprompt = "p"\npriority = "high"\n',
-         "jobs.toml line 3: 'priority' must be a whole number, got 'high'"),
+         "jobs.toml line 3: the priority must be a whole number from -1000000 to 1000000, "
+         "not 'high'"),
         ('priority = 1.5\n[[task]]\nprompt = "p"\n',
-         "jobs.toml line 1: 'priority' must be a whole number, got 1.5"),
+         "jobs.toml line 1: the priority must be a whole number from -1000000 to 1000000, "
+         "not 1.5"),
         ('[[task]]\nprompt = "p"\nagent = ""\n', "jobs.toml line 3: 'agent' must be a non-empty"),
         ('[[task]]\nprompt = "p"\nat = "someday"\n',
          "jobs.toml line 3: 'at': cannot read the time 'someday'; these work:"),
         ('[[task]]\nprompt = "p"\nat = 5\n',
          "jobs.toml line 3: 'at' must be a time such as \"tonight\", got 5"),
         ('timeout = "ages"\n[[task]]\nprompt = "p"\n',
-         "jobs.toml line 1: 'timeout': cannot read the duration 'ages'"),
+         "jobs.toml line 1: the timeout: cannot read the duration 'ages'"),
         ('timeout = -5\n[[task]]\nprompt = "p"\n',
-         "jobs.toml line 1: 'timeout' must be seconds or a duration like \"30m\", got -5"),
+         "jobs.toml line 1: the timeout must be seconds above zero or a duration like \"30m\", "
+         "not -5"),
         ('[task]\nprompt = "p"\n', "jobs.toml line 1: write each task as [[task]] (double"),
         ('task = "p"\n', "jobs.toml line 1: 'task' must be [[task]] tables"),
         ('name = ""\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: 'name' must be a non-empty"),
@@ -250,7 +254,7 @@ def test_missing_repo_names_the_task(tmp_path: Path) -> None:
 def test_unknown_agents_are_refused_when_profiles_are_given(repo: Path) -> None:
     message = failure('agent = "claud"\n[[task]]\nprompt = "p"\n', repo, default_repo=repo,
                       agents={"claude", "shell"})
-    assert message == "jobs.toml line 1: unknown agent 'claud'; profiles: claude, shell"
+    assert message == "jobs.toml line 1: no agent profile named 'claud'; known: claude, shell"
 
 
 def test_a_relative_repo_is_relative_to_the_batch_file(repo: Path) -> None:
@@ -271,3 +275,42 @@ def test_unreadable_batch_file(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(BatchError, match=r"cannot read batch file .*bin\.toml"):
         parse_batch_file(binary)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[[task]]\nprompt = "echo a\\u0000b"\n',
+         "jobs.toml line 2: the prompt of task 1 contains a NUL byte (at character 7)"),
+        ('[[task]]\nprompt = "p"\ntitle = "a\\u0000"\n', "jobs.toml line 3: the title contains a NUL"),
+        ('[[task]]\nprompt = "p"\nrepo = "/tmp\\u0000x"\n', "jobs.toml line 3: 'repo' contains a NUL"),
+        ('name = "a\\u0000"\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: the batch name contains"),
+        ('timeout = inf\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: the timeout must be"),
+        ('timeout = nan\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: the timeout must be"),
+        ('budget_usd = nan\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: the budget must be"),
+        ('budget_usd = inf\n[[task]]\nprompt = "p"\n', "jobs.toml line 1: the budget must be"),
+        ('[[task]]\nprompt = "p"\npriority = 9223372036854775807\n',
+         "jobs.toml line 3: the priority must be a whole number from -1000000 to 1000000"),
+    ],
+)
+def test_values_no_task_may_hold_are_refused_at_their_line(repo: Path, text: str,
+                                                          expected: str) -> None:
+    assert expected in failure(text, repo, default_repo=repo)
+
+
+def test_a_prompt_past_the_argument_limit_is_refused_at_its_line(repo: Path) -> None:
+    """Agents get the prompt as one argument; Linux refuses one past 128 KiB at start."""
+    big = "x" * (1 << 20)
+    message = failure(f'[[task]]\nprompt = "ok"\n[[task]]\nprompt = """{big}"""\n', repo,
+                      default_repo=repo)
+    assert message.startswith("jobs.toml line 4: the prompt of task 2 is 1 MiB (1048576 bytes);"
+                              " the limit is 120 KiB")
+    fits = "x" * MAX_PROMPT_BYTES
+    assert parse(f'[[task]]\nprompt = "{fits}"\n', repo, default_repo=repo).tasks[0].prompt == fits
+
+
+def test_every_task_knows_the_line_it_was_written_at(repo: Path) -> None:
+    spec = parse('repo = "project"\n[[task]]\nprompt = "a"\n\n[[task]]\nprompt = "b"\n'
+                 '[template]\nprompt = "c {path}"\npaths = ["src/pkg/*.py"]\n', repo.parent)
+    assert [task.origin for task in spec.tasks] == [
+        "jobs.toml line 2", "jobs.toml line 5", "jobs.toml line 7", "jobs.toml line 7"]

@@ -103,3 +103,91 @@ def test_help_and_agents(cli):
     assert "shell" in cli("agents").stdout
     profiles = json.loads(cli("agents", "--json").stdout)
     assert profiles["shell"]["command"] == ["sh", "-c", "{prompt}"]
+
+
+def _refused(done: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit 1 with one line on stderr holding ``words`` (and no traceback)."""
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("agentdeck: "), done.stderr
+    for word in words:
+        assert word in done.stderr
+
+
+def _private_refs(home: Path) -> list[str]:
+    return [ref for git_dir in (home / "git").glob("*.git")
+            for ref in subprocess.run(["git", "--git-dir", str(git_dir), "for-each-ref"],
+                                      capture_output=True, text=True, check=True).stdout.split("\n")
+            if ref]
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--timeout", "-5"], "the timeout"),
+    (["--timeout", "inf"], "the timeout must be"),
+    (["--budget", "nan"], "the budget must be a number of dollars above zero, not nan"),
+    (["--budget", "inf"], "the budget must be"),
+    (["--priority", "10000000000000000000000"], "the priority must be a whole number"),
+])
+def test_bad_numbers_are_refused_before_anything_is_queued(cli, tmp_path, flags, words):
+    repo = make_repo(tmp_path / "repo")
+    _refused(cli("submit", str(repo), "echo hi", *flags, ok=False), words)
+    assert json.loads(cli("list", "--json").stdout) == []
+    assert _private_refs(tmp_path / "home") == []
+
+
+def test_a_timeout_is_a_duration_as_in_batch_files(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    task_id = cli("submit", str(repo), "echo hi", "--timeout", "1h30m").stdout.strip()
+    assert json.loads(cli("show", task_id, "--json").stdout)["timeout"] == 5400
+
+
+@pytest.mark.parametrize(("task", "words"), [
+    ('prompt = "echo a\\u0000b"', ["bad.toml line 1003", "task 501", "NUL byte"]),
+    ('prompt = """' + "x" * (1 << 20) + '"""', ["bad.toml line 1003", "1 MiB", "120 KiB"]),
+    ('prompt = "echo"\nagent = "nope"', ["bad.toml line 1004", "no agent profile named 'nope'"]),
+])
+def test_a_batch_with_one_bad_task_names_its_line_and_queues_nothing(cli, tmp_path, task, words):
+    repo = make_repo(tmp_path / "repo")
+    bad = tmp_path / "bad.toml"
+    good = "".join(f'[[task]]\nprompt = "echo {n}"\n' for n in range(500))
+    bad.write_text(f'repo = "{repo}"\n{good}[[task]]\n{task}\n')
+    _refused(cli("batch", str(bad), ok=False), *words)
+    assert json.loads(cli("list", "--json").stdout) == []
+    assert _private_refs(tmp_path / "home") == []
+
+
+def _no_dac(cli_args: list[str], home: Path) -> subprocess.CompletedProcess:
+    """The CLI run as root without the capabilities that let root read any file, so
+    permissions apply to it as to any user."""
+    return subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+         "engine.cli", *cli_args], env={**os.environ, "AGENTDECK_HOME": str(home)},
+        capture_output=True, text=True, timeout=120)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown, setpriv)")
+
+
+@needs_root
+def test_unusable_repos_get_one_line_naming_the_thing_and_the_fix(cli, tmp_path):
+    foreign = make_repo(tmp_path / "foreign")
+    subprocess.run(["chown", "-R", "12345:12345", str(foreign)], check=True)
+    _refused(cli("submit", str(foreign), "echo", ok=False), f"{foreign} belongs to another user",
+             f"git config --global --add safe.directory {foreign}")
+    make_repo(tmp_path / "locked" / "repo")
+    hidden = make_repo(tmp_path / "hidden")
+    (tmp_path / "locked").chmod(0)
+    (hidden / ".git").chmod(0)
+    try:
+        _refused(_no_dac(["submit", str(tmp_path / "locked" / "repo"), "echo"], tmp_path / "home"),
+                 f"cannot reach {tmp_path / 'locked' / 'repo'}", "chmod u+rx")
+        _refused(_no_dac(["submit", str(hidden / "src"), "echo"], tmp_path / "home"),
+                 f"cannot read {hidden / '.git'}: permission denied")
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+        (hidden / ".git").chmod(0o755)
+    (tmp_path / "file").write_text("")
+    _refused(cli("submit", str(tmp_path / "file"), "echo", ok=False), "is not a folder")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "empty")], check=True)
+    _refused(cli("submit", str(tmp_path / "empty"), "echo", ok=False),
+             "has no commits yet: commit something first")
+    assert json.loads(cli("list", "--json").stdout) == []

@@ -1,12 +1,27 @@
 """Bad input gets a clear, specific error and loses nothing."""
 from __future__ import annotations
 
+import sqlite3
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from engine import store as st
+from engine.batchfile import parse_batch_file
 from engine.errors import InvalidInput, NotFound, RepoError
 from engine.models import TaskState
 from engine.runtimes.base import MAX_LINE_BYTES
+from engine.validate import MAX_PROMPT_BYTES
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
+
+
+def private_refs(home: Path) -> list[str]:
+    """Every ref in the engine's private git dirs (where submit keeps task bases)."""
+    return [ref for git_dir in sorted((home / "git").glob("*.git"))
+            for ref in subprocess.run(["git", "--git-dir", str(git_dir), "for-each-ref",
+                                       "--format=%(refname)"], check=True, capture_output=True,
+                                      text=True).stdout.split()]
 
 
 async def test_missing_repo_non_git_dir_empty_prompt_unknown_agent(tmp_path):
@@ -101,5 +116,112 @@ async def test_a_broken_providers_file_is_reported_not_fatal(tmp_path):
         assert any("providers.toml" in n.message for n in engine.notices)
         done = await wait_done(engine, (await engine.submit(repo, "echo fine")).id)
         assert done.state == TaskState.SUCCEEDED
+    finally:
+        await engine.close()
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ({"timeout": -5}, "the timeout must be seconds above zero"),
+    ({"timeout": float("nan")}, "the timeout must be"),
+    ({"timeout": float("inf")}, "the timeout must be"),
+    ({"budget_usd": float("nan")}, "the budget must be a number of dollars above zero, not nan"),
+    ({"budget_usd": float("inf")}, "the budget must be"),
+    ({"priority": 10 ** 30}, "the priority must be a whole number from"),
+    ({"not_before": float("nan")}, "the start time must be a time"),
+    ({"title": "a\0b"}, "the title contains a NUL byte"),
+    ({"prompt": "echo a\0b"}, "the prompt contains a NUL byte (at character 7)"),
+    ({"prompt": "echo \udc80"}, "the prompt is not valid Unicode text"),
+    ({"prompt": "x" * (1 << 20)}, "the prompt is 1 MiB (1048576 bytes); the limit is 120 KiB"),
+    ({"repo": "/tmp/a\0b"}, "contains a NUL byte"),
+])
+async def test_a_value_no_task_may_hold_is_refused_at_submit_and_creates_nothing(
+        tmp_path, fields, words):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        await engine.submit(repo, "true")  # the private git dir exists: refs would show
+        args = {"repo": repo, "prompt": "echo hi", **fields}
+        with pytest.raises((InvalidInput, RepoError)) as caught:
+            await engine.submit(args.pop("repo"), args.pop("prompt"), **args)
+        assert words in str(caught.value) and "\n" not in str(caught.value)
+        assert len(await engine.list_tasks()) == 1
+        assert len(private_refs(tmp_path / "home")) == 1
+    finally:
+        await engine.close()
+
+
+async def test_a_prompt_at_the_limit_reaches_the_agent_whole(tmp_path):
+    """The limit leaves room in the argument: a prompt of exactly the limit runs."""
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        script = "printf %s " + "x" * (MAX_PROMPT_BYTES - len("printf %s  | wc -c")) + " | wc -c"
+        assert len(script.encode()) == MAX_PROMPT_BYTES
+        done = await wait_done(engine, (await engine.submit(repo, script)).id)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        assert stdout_lines(engine, done.id)[-1].strip() == str(MAX_PROMPT_BYTES - 18)
+    finally:
+        await engine.close()
+
+
+def _batch_file(path: Path, repos: list[Path], count: int, odd: dict[int, str]) -> Path:
+    """``count`` tasks cycling over ``repos``; task ``n`` gets the extra line ``odd[n]``."""
+    lines = []
+    for n in range(count):
+        lines += ["[[task]]", f'prompt = "echo {n}"', f'repo = "{repos[n % len(repos)]}"']
+        lines += [odd[n]] if n in odd else []
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("odd", "error", "words"), [
+    ({999: 'agent = "nope"'}, NotFound, "big.toml line 2998: no agent profile named 'nope'"),
+    ({500: 'runtime = "dockr"'}, InvalidInput, "big.toml line 1501: unknown runtime 'dockr'"),
+])
+async def test_a_batch_with_one_bad_task_is_refused_whole_naming_its_line(
+        tmp_path, odd, error, words):
+    """The file is parsed without the profiles (as an API caller might): the engine still
+    checks every task before it touches a repo, and says where the bad one was written."""
+    repos = [make_repo(tmp_path / "one"), make_repo(tmp_path / "two")]
+    spec = parse_batch_file(_batch_file(tmp_path / "big.toml", repos, 1000, odd))
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        with pytest.raises(error, match=words):
+            await engine.submit_batch(spec)
+        assert await engine.list_tasks() == [] and await engine.list_batches() == []
+        assert private_refs(tmp_path / "home") == []
+    finally:
+        await engine.close()
+
+
+async def test_a_batch_whose_second_repo_is_unusable_leaves_no_ref_in_the_first(tmp_path):
+    good = make_repo(tmp_path / "good")
+    (tmp_path / "plain").mkdir()
+    spec = parse_batch_file(_batch_file(tmp_path / "b.toml", [good, tmp_path / "plain"], 4, {}))
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        with pytest.raises(RepoError, match=r"b\.toml line 4: .*plain is not a git repository"):
+            await engine.submit_batch(spec)
+        assert await engine.list_tasks() == [] and private_refs(tmp_path / "home") == []
+    finally:
+        await engine.close()
+
+
+async def test_a_failed_insert_takes_back_the_refs_of_its_tasks(tmp_path):
+    """SQLite itself refuses the rows (a trigger): the snapshot refs must not stay."""
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    engine = await open_engine(home, drive_queue=False)
+    try:
+        await engine.submit(repo, "true")
+        with sqlite3.connect(st.db_path(home)) as conn:
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON tasks "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        spec = parse_batch_file(_batch_file(tmp_path / "b.toml", [repo], 3, {}))
+        with pytest.raises(Exception, match="refused by the test"):
+            await engine.submit_batch(spec)
+        with pytest.raises(Exception, match="refused by the test"):
+            await engine.submit(repo, "echo hi")
+        assert len(private_refs(home)) == 1
     finally:
         await engine.close()
