@@ -178,6 +178,9 @@ async def _agents(engine: Engine, a: argparse.Namespace) -> int:
 async def _run(engine: Engine, a: argparse.Namespace) -> int:
     until = parse_when(a.until) if a.until else None
     unsubscribe = engine.bus.subscribe(_print_progress)
+    if not engine.drives:
+        err("agentdeck: another agentdeck process runs the queue (the GUI or `agentdeck "
+            "run`); this one takes over when it stops")
     try:
         while True:
             counts = await engine.counts()
@@ -208,9 +211,8 @@ def _abs(path: str | None) -> str | None:
 
 
 async def _dispatch(a: argparse.Namespace) -> int:
-    drive = a.command == "run"
     engine = await Engine.open(max_parallel=getattr(a, "max_parallel", None),
-                               drive_queue=drive, require_lease=drive)
+                               drive_queue=a.command == "run")
     try:
         return await COMMANDS[a.command](engine, a)
     finally:

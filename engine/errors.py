@@ -47,3 +47,7 @@ class RuntimeUnavailable(AgentdeckError):
 
 class LeaseHeld(AgentdeckError):
     """Another engine process already drives the queue."""
+
+
+class LeaseLost(AgentdeckError):
+    """Another engine process took the queue lease: this one's driving writes are refused."""

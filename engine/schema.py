@@ -57,7 +57,14 @@ def _m2_task_budget(db: sqlite_utils.Database) -> None:
     db["tasks"].add_column("budget_usd", float)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1_initial, _m2_task_budget]
+def _m3_lease_epoch(db: sqlite_utils.Database) -> None:
+    # Counts the takes of the lease by a new owner: the fence of a driving engine's writes.
+    db["lease"].add_column("epoch", int, not_null_default=0)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1_initial, _m2_task_budget, _m3_lease_epoch,
+]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
