@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
 import qasync
 from PySide6.QtCore import Qt
@@ -95,28 +97,42 @@ def install_excepthook() -> None:
 async def run(app: QApplication, home: Path, demo: bool = False) -> int:
     """Open everything, show the window, wait for quit, close the engine.
 
+    SIGTERM (a logout, `kill`) quits like closing the window, even while opening.
     With ``demo``, an empty data dir gets the sample repo and the demo batch.
     """
-    session = await Session.open(home)
-    if demo and await seed_demo(session.ctx.engine):
-        session.window.actions_["show_wall"].trigger()  # the demo's agents, working
-    quitting = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    quitting = loop.create_future()
 
     def finish() -> None:
         if not quitting.done():
             quitting.set_result(None)
 
-    app.aboutToQuit.connect(session.runner.cancel_all)
-    app.aboutToQuit.connect(finish)
-    session.window.closed.connect(finish)
-    session.window.show()
+    loop.add_signal_handler(signal.SIGTERM, finish)
     try:
-        await quitting
+        session = await Session.open(home)
+        await _show(app, session, demo, finish, quitting)
     finally:
-        app.aboutToQuit.disconnect(finish)
-        app.aboutToQuit.disconnect(session.runner.cancel_all)
-        await session.close()
+        loop.remove_signal_handler(signal.SIGTERM)
     return 0
+
+
+async def _show(app: QApplication, session: Session, demo: bool,
+                finish: Callable[[], None], quitting: asyncio.Future) -> None:
+    """Show the session's window until ``quitting``; then close the session."""
+    try:
+        if demo and await seed_demo(session.ctx.engine):
+            session.window.actions_["show_wall"].trigger()  # the demo's agents, working
+        app.aboutToQuit.connect(session.runner.cancel_all)
+        app.aboutToQuit.connect(finish)
+        session.window.closed.connect(finish)
+        session.window.show()
+        try:
+            await quitting
+        finally:
+            app.aboutToQuit.disconnect(finish)
+            app.aboutToQuit.disconnect(session.runner.cancel_all)
+    finally:
+        await session.close()
 
 
 def main(argv: list[str] | None = None, *, demo: bool = False) -> int:

@@ -2,8 +2,9 @@
 
 Every user action is one async method here. State changes are written to SQLite
 (compare-and-set) before they are announced on `Engine.bus`. Only the engine that holds
-the lease drives the queue; any other process (a CLI `submit` while the GUI runs) only
-inserts rows and files requests, which the driving engine picks up within a second.
+the lease drives the queue (`engine.lease`); any other process (a CLI `submit` while the
+GUI runs) only inserts rows and files requests, which the driving engine picks up within a
+second, and one that asked to drive takes over when the holder stops.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typing import Any, Awaitable, Iterable, Sequence
 from engine import submission as sub
 from engine import validate
 from engine.batchfile import BatchSpec, TaskSpec
-from engine.errors import AgentdeckError, InvalidInput, LeaseHeld, NotFound, StoreError
+from engine.errors import (AgentdeckError, InvalidInput, LeaseHeld, LeaseLost, NotFound,
+                           StoreError)
 from engine.events import EventBus, Notice, TaskUpdated
 from engine.logsink import SeqCounter
 from engine.models import (
@@ -29,11 +31,12 @@ from engine.paths import data_dir
 from engine.profiles import load_profiles
 from engine.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
 from engine.controls import Controls
+from engine.lease import Lease
 from engine.reviews import Reviews
 from engine.runner import AttemptRunner
 from engine.runtimes.base import Runtime
 from engine.runtimes.select import RuntimeRegistry
-from engine.scheduler import LEASE_TTL, Scheduler, default_max_parallel
+from engine.scheduler import Scheduler, default_max_parallel
 from engine import store as st
 from engine import writes as wr
 from engine.workspace import RepoInfo, Workspace
@@ -57,7 +60,8 @@ class Engine(Controls, Reviews):
         self.bus.subscribe(lambda e: self.notices.append(e) if isinstance(e, Notice) else None)
         self.workspace = Workspace(home)
         self.owner = uuid.uuid4().hex
-        self.drives = False
+        self.lease = Lease(store, self.owner, self.bus, on_gained=self._start_driving,
+                           on_lost=self._stop_driving)
         self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
         self._profiles = load_profiles(home)
         self._providers = self._use_providers(_read_providers(home))  # the scheduler asks
@@ -70,6 +74,7 @@ class Engine(Controls, Reviews):
                                         self._on_egress)
         self._runners: dict[str, AttemptRunner] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._driving: set[asyncio.Task] = set()  # what stops when the lease is lost
         self._seq: dict[str, SeqCounter] = {}
         self._watch_since = time.time()
         self._announced: dict[str, float] = {}  # task id -> when we last announced it
@@ -81,36 +86,34 @@ class Engine(Controls, Reviews):
     async def open(cls, home: Path | str | None = None, *, max_parallel: int | None = None,
                    drive_queue: bool = True, require_lease: bool = False,
                    default_runtime: str | None = None) -> "Engine":
-        """Open the data dir; with ``drive_queue`` take the lease, recover and start working."""
+        """Open the data dir; with ``drive_queue`` take the lease (now, or once its holder
+        stops), recover and start working."""
         home = Path(home).resolve() if home else data_dir()
         home.mkdir(parents=True, exist_ok=True)
         store = await asyncio.to_thread(st.Store, st.db_path(home))
         engine = cls(home, store, max_parallel=max_parallel, default_runtime=default_runtime)
-        if drive_queue:
-            engine.drives = await store.awrite(wr.take_lease(engine.owner, LEASE_TTL))
-            if not engine.drives and require_lease:
-                await engine.close()
+        try:
+            if drive_queue and not await engine.lease.take() and require_lease:
                 raise LeaseHeld("another agentdeck process is already working the queue "
                                 "(the GUI or `agentdeck run`); tasks you submit go to it")
-        if engine.drives:
-            await engine.runtimes.resolve_default()
-            await engine.scheduler.restore_pauses()
-            await engine._recover()
-            engine.spawn(engine.scheduler.run())
-        engine.spawn(engine._watch())
+            if drive_queue:
+                engine.spawn(engine.lease.keep())
+            engine.spawn(engine._watch())
+        except BaseException:
+            await engine.close()
+            raise
         return engine
+
+    @property
+    def drives(self) -> bool:
+        """Whether this engine drives the queue now (holds the lease)."""
+        return self.lease.epoch is not None
 
     async def close(self) -> None:
         """Stop working. Running sandboxes keep running; the next engine re-attaches."""
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            _, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
-            for task in stuck:
-                log.error("engine task did not stop on close: %r", task)
-        if self.drives:
-            await self.store.awrite(wr.release_lease(self.owner))
-        await self.runtimes.close()
+        await self._cancel(self._tasks)
+        await self.runtimes.close()  # no more output is taken in before the lease goes
+        await self.lease.release()
         await asyncio.to_thread(self.store.close)
 
     def _on_store(self, problem: StoreError | None) -> None:
@@ -119,21 +122,61 @@ class Engine(Controls, Reviews):
                          Notice("info", f"the database {self.store.path} can be written "
                                         "again: what waited is saved"))
 
-    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
-        """Start a background task and keep a strong reference until it ends."""
+    async def _cancel(self, tasks: set[asyncio.Task]) -> None:
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(set(tasks), timeout=CLOSE_TIMEOUT)
+            for task in stuck:
+                log.error("engine task did not stop: %r", task)
+
+    def spawn(self, coro: Awaitable[Any], *, driving: bool = False) -> asyncio.Task:
+        """Start a background task and keep a strong reference until it ends;
+        ``driving`` work stops when the lease is lost."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
+        if driving:
+            self._driving.add(task)
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
+        self._driving.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), LeaseLost):
+            log.info("stopped: %s", task.exception())
+        else:
             log.error("engine task failed", exc_info=task.exception())
 
-    async def renew_lease(self) -> None:
-        if not await self.store.awrite(wr.take_lease(self.owner, LEASE_TTL)):
-            log.error("lost the queue lease to another process")
+    @property
+    def epoch(self) -> int | None:
+        """The lease epoch this engine drives under (None: it does not drive)."""
+        return self.lease.epoch
+
+    async def fenced_write(self, op: Any, epoch: int | None = None) -> Any:
+        """A write of the driving engine: refused (`LeaseLost`) when the lease has been
+        taken since ``epoch`` (default: the current epoch; none when not driving)."""
+        try:
+            return await self.store.awrite(
+                wr.fenced(op, epoch if epoch is not None else self.epoch))
+        except LeaseLost:
+            self.lease.lost()
+            raise
+
+    async def _start_driving(self) -> None:
+        self._seq.clear()  # another engine may have logged since this one last drove
+        await self.runtimes.resolve_default()
+        await self.scheduler.restore_pauses()
+        await self._recover()
+        self.spawn(self.scheduler.run(), driving=True)
+
+    async def _stop_driving(self) -> None:
+        """Stop the scheduler and the runners; their agents keep running for the new
+        holder to re-attach to (closing the runtimes stops taking in their output)."""
+        await self._cancel(self._driving)
+        await self.runtimes.close()
 
     async def _recover(self) -> None:
         """Re-attach to sandboxes of a previous engine, also those it was launching (the
@@ -144,7 +187,7 @@ class Engine(Controls, Reviews):
             if task.state == TaskState.RUNNING and not task.sandbox_ref:
                 await self.transition(task.id, state=TaskState.QUEUED, sandbox_ref=None)
                 continue
-            self._launch(AttemptRunner(self, task, await self.seq_counter(task.id), resume=True))
+            await self._run_attempt(task, resume=True)
         if active:
             self.bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
         self.spawn(self._remove_orphans())
@@ -327,10 +370,12 @@ class Engine(Controls, Reviews):
     # ---- running ------------------------------------------------------------------------
     async def transition(self, task_id: str, *, expect: Sequence[TaskState] | None = None,
                          expect_review: Sequence[ReviewState] | None = None,
-                         **fields: Any) -> Task:
-        """Store a change (checked by the state machine), then announce it."""
-        task = await self.store.awrite(
-            wr.update_task(task_id, expect=expect, expect_review=expect_review, **fields))
+                         epoch: int | None = None, **fields: Any) -> Task:
+        """Store a change (checked by the state machine, fenced like `fenced_write`),
+        then announce it."""
+        task = await self.fenced_write(
+            wr.update_task(task_id, expect=expect, expect_review=expect_review, **fields),
+            epoch)
         self._announce(task)
         return task
 
@@ -338,11 +383,12 @@ class Engine(Controls, Reviews):
         self._announced[task.id] = time.time()
         self.bus.publish(TaskUpdated(task))
 
-    async def record_attempt(self, task: Task, state: TaskState, error: str | None) -> None:
-        await self.store.awrite(wr.record_attempt(
+    async def record_attempt(self, task: Task, state: TaskState, error: str | None,
+                             epoch: int | None = None) -> None:
+        await self.fenced_write(wr.record_attempt(
             task.id, task.attempt, prompt=task.follow_up or task.prompt, state=state.value,
             exit_code=task.exit_code, error=error, started_at=task.started_at,
-            finished_at=task.finished_at, result_commit=task.result_commit))
+            finished_at=task.finished_at, result_commit=task.result_commit), epoch)
 
     async def start_task(self, task: Task) -> None:
         """Claim a queued task (compare-and-set) and run it."""
@@ -351,7 +397,25 @@ class Engine(Controls, Reviews):
                                      state=TaskState.PREPARING, started_at=time.time(),
                                      runtime=runtime, exit_code=None, error=None,
                                      question=None)
-        self._launch(AttemptRunner(self, task, await self.seq_counter(task.id)))
+        await self._run_attempt(task)
+
+    async def _run_attempt(self, task: Task, resume: bool = False) -> None:
+        """Run (or re-attach to) a claimed task's attempt; a task whose runner cannot be
+        made (its profile is gone, a bug) fails with the reason, and the driver goes on."""
+        try:
+            runner = AttemptRunner(self, task, await self.seq_counter(task.id), resume=resume)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, AgentdeckError):
+                log.exception("could not start an attempt of %s", task.id)
+            error = str(exc) if isinstance(exc, AgentdeckError) else (
+                f"internal error in agentdeck: {exc!r}")
+            task = await self.transition(task.id, state=TaskState.FAILED, error=error,
+                                         finished_at=time.time())
+            await self.record_attempt(task, TaskState.FAILED, error)
+            return
+        self._launch(runner)
 
     def _launch(self, runner: AttemptRunner) -> None:
         self._runners[runner.task.id] = runner
@@ -363,7 +427,7 @@ class Engine(Controls, Reviews):
                 if self._runners.get(runner.task.id) is runner:
                     del self._runners[runner.task.id]
                 self.scheduler.wake()
-        self.spawn(run())
+        self.spawn(run(), driving=True)
 
 
 def _read_providers(home: Path) -> tuple[dict[str, Provider], str | None]:

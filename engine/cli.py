@@ -1,7 +1,9 @@
 """`agentdeck`: the command line front end (the GUI when run without a command).
 
 Every command calls the same `Engine` methods the GUI does. Exit code 0 on success;
-otherwise a one-line reason on stderr and exit code 1 (2 for usage errors). Everything is
+otherwise a one-line reason on stderr and exit code 1 (2 for usage errors). SIGTERM is a
+clean shutdown (the engine closes, its lease is released, agents keep running): `run`
+stops as at ``--until`` (exit 0), any other command is interrupted (exit 143). Everything is
 printed through one `cli_format.Output`, which shows control characters in agent text
 escaped (``--raw``: as they are).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -180,6 +183,9 @@ async def _agents(engine: Engine, a: argparse.Namespace) -> int:
 async def _run(engine: Engine, a: argparse.Namespace) -> int:
     until = parse_when(a.until) if a.until else None
     unsubscribe = engine.bus.subscribe(_print_progress)
+    if not engine.drives:
+        err("agentdeck: another agentdeck process runs the queue (the GUI or `agentdeck "
+            "run`); this one takes over when it stops")
     try:
         while True:
             counts = await engine.counts()
@@ -210,14 +216,41 @@ def _abs(path: str | None) -> str | None:
 
 
 async def _dispatch(a: argparse.Namespace) -> int:
-    drive = a.command == "run"
     engine = await Engine.open(max_parallel=getattr(a, "max_parallel", None),
-                               drive_queue=drive, require_lease=drive)
+                               drive_queue=a.command == "run")
     try:
         return await COMMANDS[a.command](engine, a)
     finally:
         OUTPUT.note_escaped()
         await engine.close()
+
+
+class Terminated(Exception):
+    """SIGTERM arrived; what the command opened has been closed."""
+
+
+async def _until_terminated(work: Awaitable[int]) -> int:
+    """Await ``work``; a SIGTERM cancels it (its engine closes on the way out) and raises
+    `Terminated`. A second SIGTERM while it closes ends the process at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        loop.remove_signal_handler(signal.SIGTERM)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if terminated and task.cancelled():
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         from engine.cli_image import run_image_command
         return run_image_command(args)
     try:
-        return asyncio.run(_dispatch(args))
+        return asyncio.run(_until_terminated(_dispatch(args)))
+    except Terminated:
+        if args.command == "run":
+            out("terminated: stopping (running agents keep running)")
+            return 0
+        err("agentdeck: terminated")
+        return 128 + signal.SIGTERM
     except AgentdeckError as exc:
         err(f"agentdeck: {exc}")
         return 1

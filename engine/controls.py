@@ -3,27 +3,41 @@ requests other processes file for the engine that drives the queue."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from engine import writes as wr
-from engine.errors import IllegalTransition, InvalidInput
+from engine.errors import AgentdeckError, IllegalTransition, InvalidInput, LeaseLost
 from engine.models import ReviewState, Task, TaskState
 from engine.runtimes.select import AUTO, KNOWN as KNOWN_RUNTIMES
 
 if TYPE_CHECKING:
     from engine.api import Engine
 
+log = logging.getLogger(__name__)
+
 
 class Controls:
     """Mixed into `Engine`; split out only to keep each module readable."""
 
     async def apply_requests(self: "Engine") -> None:
-        """Carry out requests other processes filed (only the driving engine does)."""
+        """Carry out requests other processes filed (only the driving engine does).
+
+        A request may be stale (the task ended after the CLI read it running): what fails
+        in one request is logged, and the others are carried out.
+        """
         for task_id, request in await asyncio.to_thread(self.store.pending_requests):
-            await self.store.awrite(wr.update_task(task_id, requested=None))
-            if request == "cancel":
-                await self.cancel(task_id)
+            try:
+                await self.fenced_write(wr.update_task(task_id, requested=None))
+                if request == "cancel":
+                    await self.cancel(task_id)
+            except LeaseLost:
+                raise
+            except AgentdeckError as exc:
+                log.info("request %r for task %s dropped: %s", request, task_id, exc)
+            except Exception:
+                log.exception("request %r for task %s failed", request, task_id)
 
     async def cancel(self: "Engine", task_id: str) -> Task:
         """Cancel a queued or running task (running: SIGTERM, grace, SIGKILL)."""

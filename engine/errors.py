@@ -59,3 +59,7 @@ class StoreError(AgentdeckError):
         super().__init__(message)
         self.kind = kind
         self.path = path
+
+
+class LeaseLost(AgentdeckError):
+    """Another engine process took the queue lease: this one's driving writes are refused."""

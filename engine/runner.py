@@ -1,8 +1,10 @@
 """Runs one attempt of a task: working copy → sandbox → wait → diff → final state.
 
-Every state change is stored (compare-and-set) before it is announced. An engine that
-is shut down while attempts run leaves their sandboxes running; the next engine resumes
-them through `AttemptRunner(resume=True)`.
+Every state change is stored (compare-and-set) before it is announced, fenced with the
+lease epoch the runner was made under (`engine.lease`): once another engine has taken the
+queue, the runner's writes are refused and it stops without touching the sandbox. An
+engine that is shut down (or loses the lease) while attempts run leaves their sandboxes
+running; the next engine resumes them through `AttemptRunner(resume=True)`.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from engine.agents.base import AgentAdapter
 from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
 from engine.egress.gate import with_api_hosts
-from engine.errors import AgentdeckError, StoreError
+from engine.errors import AgentdeckError, LeaseLost, StoreError
 from engine.logsink import SeqCounter, TaskLog
 from engine.masking import Masker
 from engine.secrets import agent_env
@@ -45,6 +47,7 @@ class AttemptRunner:
     def __init__(self, engine: "Engine", task: Task, seq: SeqCounter, *,
                  resume: bool = False) -> None:
         self.engine = engine
+        self.epoch = engine.epoch  # every write of this attempt is fenced with it
         self.task = task
         self.resume = resume
         self.stop_state: TaskState | None = None
@@ -75,13 +78,24 @@ class AttemptRunner:
     # ---- public -------------------------------------------------------------------------
     async def run(self) -> None:
         try:
+            await self._run()
+        except LeaseLost:  # the new holder of the queue re-attaches to the sandbox
+            log.info("stopped running %s: another agentdeck process took the queue",
+                     self.task.id)
+        except asyncio.CancelledError:
+            if self.sandbox is not None and self.profile.kind == "builtin":
+                await self.sandbox.stop()  # its loop runs here: no one can re-attach to it
+            raise
+
+    async def _run(self) -> None:
+        try:
             await self._load_batch_budget()
             self.sandbox = await (self._attach() if self.resume else self._start())
             if self.sandbox is None:
                 return  # an earlier engine died before it launched the agent: queued again
             outcome = await self._wait(self.sandbox)
             await self._finish(self.sandbox, outcome)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLost):
             raise
         except AgentdeckError as exc:
             await self._fail(str(exc))
@@ -145,7 +159,8 @@ class AttemptRunner:
             self.tasklog.system(note)
         self.task = await self.engine.transition(
             self.task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING,
-            sandbox_ref=sandbox.ref, workdir=str(workdir), started_at=time.time())
+            sandbox_ref=sandbox.ref, workdir=str(workdir), started_at=time.time(),
+            epoch=self.epoch)
         if self.stop_state is not None:  # cancelled while preparing
             await sandbox.stop(STOP_GRACE)
         return sandbox
@@ -220,6 +235,7 @@ class AttemptRunner:
         return max(0.0, self.task.timeout - (time.time() - started))
 
     async def _finish(self, sandbox: Sandbox, outcome: Outcome) -> None:
+        await self._check_lease()  # collect and capture only while the task is ours
         if outcome.requeue_after is not None and self.stop_state is None:
             await sandbox.cleanup()  # the next attempt starts afresh
             await self._requeue(outcome)
@@ -268,15 +284,17 @@ class AttemptRunner:
         finished = time.time()
         self.task = await _until_stored(lambda: self.engine.transition(
             self.task.id, state=state, error=error, finished_at=finished,
-            question=self._question, sandbox_ref=None, **self._usage, **fields))
-        await _until_stored(lambda: self.engine.record_attempt(self.task, state, error))
+            question=self._question, sandbox_ref=None, epoch=self.epoch, **self._usage,
+            **fields))
+        await _until_stored(lambda: self.engine.record_attempt(self.task, state, error,
+                                                               self.epoch))
 
     async def _requeue(self, outcome: Outcome) -> None:
         """A passing condition (a rate limit): queue a fresh attempt after the wait."""
         self.tasklog.system(f"paused: {outcome.reason}; retrying in {outcome.requeue_after:.0f} s")
-        await self.engine.record_attempt(self.task, TaskState.QUEUED, outcome.reason)
+        await self.engine.record_attempt(self.task, TaskState.QUEUED, outcome.reason, self.epoch)
         self.task = await self.engine.transition(
-            self.task.id, expect=[TaskState.RUNNING], state=TaskState.QUEUED,
+            self.task.id, expect=[TaskState.RUNNING], state=TaskState.QUEUED, epoch=self.epoch,
             attempt=self.task.attempt + 1, sandbox_ref=None, **self._usage,
             not_before=time.time() + (outcome.requeue_after or 0))
 
@@ -284,10 +302,15 @@ class AttemptRunner:
         current = await self.engine.get_task(self.task.id)
         if current.state.is_terminal:
             return
+        await self._check_lease()  # the sandbox is stopped only while it is ours
         if self.sandbox is not None:
             await self.sandbox.stop(1.0)
             await self._seal()
         await self._end(TaskState.FAILED, error)
+
+    async def _check_lease(self) -> None:
+        """Raise `LeaseLost` if another engine has taken the queue since this attempt began."""
+        await self.engine.fenced_write(lambda conn: None, self.epoch)
 
     async def _seal(self) -> None:
         """The agent ran but no capture followed: still leave its copy safe to open."""
@@ -349,7 +372,7 @@ class AttemptRunner:
             self._question = str(data["question"])
             update["question"] = self._question
         if update:
-            self.engine.spawn(self.engine.transition(task_id, **update))
+            self.engine.spawn(self.engine.transition(task_id, epoch=self.epoch, **update))
 
 
 async def _until_stored(write: Callable[[], Awaitable[T]]) -> T:

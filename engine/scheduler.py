@@ -5,6 +5,9 @@ The queue lives in SQLite, so the scheduler only polls: a task inserted by anoth
 queued, its `not_before` has passed, a global slot is free (`max_parallel`), its runtime
 has room (Docker endpoints have their own limits) and its provider is under its cap and not
 paused by a rate limit. Order: priority (high first), then age (FIFO).
+
+It runs only while its engine holds the queue lease (`engine.lease`), and it cannot die:
+an error of one request or one task is logged and the loop goes on with the rest.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Callable
 
-from engine.errors import AgentdeckError, IllegalTransition
+from engine.errors import AgentdeckError, IllegalTransition, LeaseLost
 from engine.models import Task
 from engine import writes as wr
 
@@ -24,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.5
-LEASE_TTL = 15.0
 LOOKAHEAD = 500
 
 
@@ -54,14 +56,10 @@ class Scheduler:
             await asyncio.to_thread(self.engine.store.provider_pauses, time.time()))
 
     async def run(self) -> None:
-        next_lease = 0.0
+        """Apply requests and start what may start, every `POLL_INTERVAL` or when woken;
+        until cancelled (the engine closes or loses the lease)."""
         while True:
-            now = time.time()
-            if now >= next_lease:
-                await self.engine.renew_lease()
-                next_lease = now + LEASE_TTL / 3
-            await self.engine.apply_requests()
-            await self._start_ready()
+            await self._step()
             self._wake.clear()
             # Not asyncio.wait_for: on 3.11 it can swallow a cancellation that arrives as
             # the wait ends, and this loop would then outlive Engine.close.
@@ -70,6 +68,15 @@ class Scheduler:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def _step(self) -> None:
+        try:
+            await self.engine.apply_requests()
+            await self._start_ready()
+        except AgentdeckError as exc:  # the store failed, the lease was lost...
+            log.warning("the queue could not be worked just now: %s", exc)
+        except Exception:  # a bug: said, and the next step goes on
+            log.exception("working the queue failed; going on")
 
     async def _start_ready(self) -> None:
         free = self.max_parallel - self.engine.active_count()
@@ -110,10 +117,19 @@ class Scheduler:
         return True
 
     async def _claim(self, task: Task) -> bool:
+        """Start ``task``; False if it did not start (an error is logged, not raised)."""
         try:
             await self.engine.start_task(task)
         except IllegalTransition:
             return False  # someone else moved it (cancelled meanwhile)
+        except LeaseLost:
+            raise  # no other task may start either
+        except AgentdeckError as exc:
+            log.warning("task %s did not start: %s", task.id, exc)
+            return False
+        except Exception:
+            log.exception("starting task %s failed", task.id)
+            return False
         return True
 
 

@@ -65,8 +65,13 @@ def _m3_provider_pauses(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE provider_pauses (provider TEXT PRIMARY KEY, until REAL NOT NULL)")
 
 
+def _m4_lease_epoch(db: sqlite_utils.Database) -> None:
+    # Counts the takes of the lease by a new owner: the fence of a driving engine's writes.
+    db["lease"].add_column("epoch", int, not_null_default=0)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _m1_initial, _m2_task_budget, _m3_provider_pauses,
+    _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
 ]
 
 

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Any, Callable, Sequence
 
-from engine.errors import IllegalTransition, NotFound
+from engine.errors import IllegalTransition, LeaseLost, NotFound
 from engine.models import Batch, ReviewState, Task, TaskState
 from engine.store import MODEL_FIELDS, TASK_FIELDS, row_to_task, task_to_row
 
@@ -109,25 +109,82 @@ def pid_started(pid: int) -> float | None:
         return None
 
 
-def take_lease(owner: str, ttl: float) -> Callable[[sqlite3.Connection], bool]:
-    """Take (or renew) the single queue-driving lease; False if a live engine holds it."""
+def take_lease(owner: str, ttl: float) -> Callable[[sqlite3.Connection], int | None]:
+    """Take (or renew) the single queue-driving lease: its epoch, or None if a live engine
+    holds it.
+
+    A take by a new owner increments the epoch. The connection that takes the lease (the
+    store's writer) is fenced with that epoch in the same transaction (`_fence`).
+    """
     host = os.uname().nodename
     pid = os.getpid()
 
-    def op(conn: sqlite3.Connection) -> bool:
+    def op(conn: sqlite3.Connection) -> int | None:
         now = time.time()
-        row = conn.execute("SELECT owner, host, pid, pid_started, expires_at FROM lease WHERE id=1").fetchone()
+        row = conn.execute("SELECT owner, host, pid, pid_started, expires_at, epoch"
+                           " FROM lease WHERE id=1").fetchone()
         if row is not None and row[0] != owner and row[4] > now:
             same_host_dead = row[1] == host and pid_started(row[2]) != row[3]
             if not same_host_dead:
-                return False
-        conn.execute("INSERT OR REPLACE INTO lease VALUES (1,?,?,?,?,?)",
-                     (owner, host, pid, pid_started(pid), now + ttl))
-        return True
+                return None
+        epoch = (row[5] if row else 0) + (0 if row and row[0] == owner else 1)
+        conn.execute("INSERT OR REPLACE INTO lease (id, owner, host, pid, pid_started,"
+                     " expires_at, epoch) VALUES (1,?,?,?,?,?,?)",
+                     (owner, host, pid, pid_started(pid), now + ttl, epoch))
+        _fence(conn, epoch)
+        return epoch
     return op
 
 
 def release_lease(owner: str) -> Callable[[sqlite3.Connection], None]:
+    """Let the lease go (it expires now); the row and its epoch stay for the next taker."""
     def op(conn: sqlite3.Connection) -> None:
-        conn.execute("DELETE FROM lease WHERE id=1 AND owner=?", (owner,))
+        conn.execute("UPDATE lease SET expires_at=0 WHERE id=1 AND owner=?", (owner,))
     return op
+
+
+def fenced(op: Callable[[sqlite3.Connection], Any],
+           epoch: int | None) -> Callable[[sqlite3.Connection], Any]:
+    """``op``, run only while the lease still has ``epoch`` (checked in its transaction);
+    None: not a driving engine's write, nothing to check.
+
+    Raises:
+        LeaseLost: another engine process has taken the lease since.
+    """
+    if epoch is None:
+        return op
+
+    def checked(conn: sqlite3.Connection) -> Any:
+        row = conn.execute("SELECT epoch FROM lease WHERE id=1").fetchone()
+        if row is None or row[0] != epoch:
+            raise LeaseLost("another agentdeck process took over the queue: this one "
+                            "no longer runs tasks (try again)")
+        return op(conn)
+    return checked
+
+
+#: Writes of a fenced connection that are dropped once its epoch is stale.
+_STALE = ("EXISTS (SELECT 1 FROM temp.lease_fence"
+          " WHERE epoch IS NOT (SELECT epoch FROM main.lease WHERE id=1))")
+_FENCE_SQL = (
+    "CREATE TEMP TABLE IF NOT EXISTS lease_fence (epoch INTEGER NOT NULL)",
+    *(f"CREATE TEMP TRIGGER IF NOT EXISTS fence_{name} BEFORE {event} WHEN {_STALE}"
+      " BEGIN SELECT RAISE(IGNORE); END"
+      for name, event in (("log_insert", "INSERT ON main.logs"),
+                          ("log_update", "UPDATE ON main.logs"),
+                          ("cursor", "UPDATE OF cursor ON main.tasks"))),
+)
+
+
+def _fence(conn: sqlite3.Connection, epoch: int) -> None:
+    """Fence the log rows and runtime cursors this connection writes with ``epoch``.
+
+    They are written in batches by the store's writer (`Store.append_logs`), not through
+    an op that `fenced` could wrap, so triggers of this connection's TEMP schema drop each
+    row once another engine has taken the lease: a holder that stalled past its lease and
+    resumed cannot interleave its lines with the new holder's, nor move its cursor.
+    """
+    for sql in _FENCE_SQL:
+        conn.execute(sql)
+    conn.execute("DELETE FROM temp.lease_fence")
+    conn.execute("INSERT INTO temp.lease_fence VALUES (?)", (epoch,))
