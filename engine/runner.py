@@ -309,8 +309,9 @@ class AttemptRunner:
         await self._end(TaskState.FAILED, error)
 
     async def _check_lease(self) -> None:
-        """Raise `LeaseLost` if another engine has taken the queue since this attempt began."""
-        await self.engine.fenced_write(lambda conn: None, self.epoch)
+        """Raise `LeaseLost` if another engine has taken the queue since this attempt began
+        (a fenced empty write: it waits for room while the disk is full)."""
+        await _until_stored(lambda: self.engine.fenced_write(lambda conn: None, self.epoch))
 
     async def _seal(self) -> None:
         """The agent ran but no capture followed: still leave its copy safe to open."""
