@@ -31,8 +31,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.app import Session
-from engine import store as st
-from engine import writes as wr
+from engine.store import db as st
+from engine.store import writes as wr
 from engine.models import ReviewState, Task, TaskState
 
 BIGGEST = 1_000_000

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local import LocalRuntime, LocalSandbox
+from engine.runtimes.local.runtime import LocalRuntime, LocalSandbox
 
 AGENTS = 50
 LINES_EACH = 60_000

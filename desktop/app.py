@@ -29,9 +29,9 @@ from desktop.plaintext import plain_box
 from desktop.state import UiState
 from desktop.theme import ThemeWatcher, palette_for
 from engine.api import Engine
-from engine.demo import seed_demo
+from engine.sample.demo import seed_demo
 from engine.errors import AgentdeckError
-from engine.paths import data_dir
+from engine.config.paths import data_dir
 
 log = logging.getLogger("agentdeck.desktop")
 UI_STATE_FILE = "ui.ini"

@@ -2,7 +2,7 @@
 
 Every user action is one async method here. State changes are written to SQLite
 (compare-and-set) before they are announced on `Engine.bus`. Only the engine that holds
-the lease drives the queue (`engine.lease`); any other process (a CLI `submit` while the
+the lease drives the queue (`engine.core.lease`); any other process (a CLI `submit` while the
 GUI runs) only inserts rows and files requests, which the driving engine picks up within a
 second, and one that asked to drive takes over when the holder stops.
 """
@@ -17,28 +17,28 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
-from engine import submission as sub
-from engine import validate
-from engine.batchfile import BatchSpec, TaskSpec
+from engine.core import submission as sub
+from engine.core import validate
+from engine.batch.file import BatchSpec, TaskSpec
 from engine.errors import (AgentdeckError, InvalidInput, LeaseHeld, LeaseLost, NotFound,
                            StoreError)
 from engine.events import EventBus, Notice, TaskUpdated
-from engine.logsink import SeqCounter
+from engine.logs.sink import SeqCounter
 from engine.models import (
     AgentProfile, Batch, EntryKind, LogEntry, ReviewState, Task, TaskState,
 )
-from engine.paths import data_dir
-from engine.profiles import load_profiles
-from engine.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
-from engine.controls import Controls
-from engine.lease import Lease
-from engine.reviews import Reviews
-from engine.runner import AttemptRunner
+from engine.config.paths import data_dir
+from engine.config.profiles import load_profiles
+from engine.config.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
+from engine.core.controls import Controls
+from engine.core.lease import Lease
+from engine.core.reviews import Reviews
+from engine.core.runner import AttemptRunner
 from engine.runtimes.base import Runtime
 from engine.runtimes.select import RuntimeRegistry
-from engine.scheduler import Scheduler, default_max_parallel
-from engine import store as st
-from engine import writes as wr
+from engine.core.scheduler import Scheduler, default_max_parallel
+from engine.store import db as st
+from engine.store import writes as wr
 from engine.workspace import RepoInfo, Workspace
 
 log = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ class Engine(Controls, Reviews):
 
         Raises:
             InvalidInput, NotFound, RepoError: before anything is stored (see
-                `engine.validate` for the rules).
+                `engine.core.validate` for the rules).
         """
         spec = TaskSpec(prompt, str(repo), title or "", agent, runtime, priority, not_before,
                         timeout)

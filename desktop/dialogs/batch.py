@@ -1,7 +1,7 @@
 """File → New batch: many prompts (one per line) or a template over a glob, or TOML.
 
 Whatever the input, the dialog turns it into batch-file TOML and lets the engine's
-parser (`engine.batchfile.parse_batch_text`) check it, so the GUI, a saved file and the
+parser (`engine.batch.file.parse_batch_text`) check it, so the GUI, a saved file and the
 CLI accept exactly the same batches and report the same line-numbered errors.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from desktop import format as fmt
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE, RepoPicker, StartTime, TaskSettings
 from desktop.plaintext import plain_label, plain_tip
-from engine.batchfile import BatchSpec, dump_batch, parse_batch_text
+from engine.batch.file import BatchSpec, dump_batch, parse_batch_text
 from engine.errors import AgentdeckError, InvalidInput
 
 _PREVIEW_DELAY_MS = 350

@@ -16,7 +16,7 @@ from desktop.dialogs.secrets import SecretsPage
 from desktop.plaintext import plain_label
 from desktop.theme import monospace_font
 from engine.errors import AgentdeckError, InvalidInput
-from engine.profiles import USER_FILE, validate_profiles_text, write_user_profiles
+from engine.config.profiles import USER_FILE, validate_profiles_text, write_user_profiles
 
 THEMES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
 RUNTIMES = (("Automatic (Docker when available)", "auto"), ("Local (embedded)", "local"),

@@ -17,8 +17,8 @@ from engine.egress.network import (EgressNetwork, container_at, ensure_network,
 from engine.egress.proxy import EgressProxy, EventCallback, Grant, parse_allow
 from engine.errors import AgentdeckError, InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile
-from engine.providers import get_provider
-from engine.runtimes.docker_pool import UNREACHABLE
+from engine.config.providers import get_provider
+from engine.runtimes.docker.pool import UNREACHABLE
 
 log = logging.getLogger(__name__)
 

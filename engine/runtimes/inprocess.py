@@ -16,16 +16,16 @@ import logging
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
-from engine.agents.builtin import run_builtin
-from engine.agents.builtin_docker import DockerToolHost
-from engine.agents.builtin_host import LocalToolHost, ToolHost
+from engine.agents.builtin.loop import run_builtin
+from engine.agents.builtin.docker_host import DockerToolHost
+from engine.agents.builtin.host import LocalToolHost, ToolHost
 from engine.errors import AgentdeckError
 from engine.llm.errors import RateLimited
 from engine.models import ParsedEntry
-from engine.providers import get_provider, make_client
+from engine.config.providers import get_provider, make_client
 from engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox, Sink
-from engine.runtimes.bwrap import PrivateEntries, default_cache_file
-from engine.runtimes.localproc import tool_wrapper
+from engine.runtimes.local.bwrap import PrivateEntries, default_cache_file
+from engine.runtimes.local.launch import tool_wrapper
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ class RuntimeRegistry:
         Raises:
             InvalidInput: a line cannot be read, or an endpoint to remove still runs tasks.
         """
-        from engine.runtimes.docker import DockerRuntime, parse_endpoint
+        from engine.runtimes.docker.runtime import DockerRuntime, parse_endpoint
         endpoints = [parse_endpoint(line) for line in lines]
         runtime = self._instances.get("docker")
         if isinstance(runtime, DockerRuntime):
@@ -112,7 +112,7 @@ class RuntimeRegistry:
 
     def _make(self, name: str) -> Runtime:
         if name == "local":
-            from engine.runtimes.local import LocalRuntime
+            from engine.runtimes.local.runtime import LocalRuntime
             return LocalRuntime(on_egress=self._on_egress)
         if name.startswith("builtin:"):
             from engine.runtimes.inprocess import BuiltinRuntime
@@ -122,7 +122,7 @@ class RuntimeRegistry:
             return BuiltinRuntime(self.home, self._pause_provider,
                                   self.get("docker") if tools == "docker" else None)
         if name == "docker":
-            from engine.runtimes.docker import DockerRuntime, parse_endpoint
+            from engine.runtimes.docker.runtime import DockerRuntime, parse_endpoint
             endpoints = [parse_endpoint(line) for line in self.docker_endpoints] or None
             return DockerRuntime(endpoints, home=self.home, on_egress=self._on_egress)
         raise InvalidInput(f"unknown runtime {name!r}: use local or docker")

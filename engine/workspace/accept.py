@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace.changes import diff_result
 from engine.workspace.guards import Checkout, check_filters, check_nothing_in_the_way
 from engine.workspace.names import escape_name

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import RepoError, UnsafeChange
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace import safefs
 from engine.workspace.changes import _is_dotgit as is_dotgit
 

@@ -5,7 +5,7 @@ import os
 import posixpath
 from collections.abc import Iterator
 
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace.names import control_reason, name_warning
 from engine.workspace.types import DiffResult, FileChange
 

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace import safefs
 from engine.workspace.capture import record_checkout
 from engine.workspace.seal import write_settings

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import RepoError, UnsafeChange
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace.names import escape_name
 from engine.workspace.repo import UserRepo
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import InvalidInput, RepoError
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 
 # Task ids become file names and ref names: keep them to a plain, portable alphabet.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

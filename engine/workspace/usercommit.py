@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from engine.errors import RepoError
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace.names import escape_name
 from engine.workspace.repo import ENGINE_IDENTITY, UserRepo
 

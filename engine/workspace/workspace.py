@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import InvalidInput, RepoError
-from engine.gitcmd import Git
+from engine.workspace.gitcmd import Git
 from engine.workspace import accept as _accept
 from engine.workspace.capture import capture_tree
 from engine.workspace.changes import diff_result

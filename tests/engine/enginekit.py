@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from engine import store as st
+from engine.store import db as st
 from engine.api import Engine
 from engine.models import Task, TaskState
 
@@ -91,7 +91,7 @@ def kill_engine_mid_run(home: Path, running: int, min_lines: int, timeout: float
     """Run `agentdeck run` in a subprocess and SIGKILL it once ``running`` tasks run and
     each stored more than ``min_lines`` log lines (their agents keep running)."""
     env = {**os.environ, "AGENTDECK_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel",
+    proc = subprocess.Popen([sys.executable, "-m", "agentdeck.cli.main", "run", "--max-parallel",
                              str(running)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     store = st.Store(st.db_path(home))

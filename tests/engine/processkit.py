@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from engine import store as st
-
+from engine.store import db as st
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,7 +22,7 @@ def cli_env(home: Path) -> dict[str, str]:
 
 def start_cli(home: Path, *args: str) -> subprocess.Popen:
     """`agentdeck ARGS...` in a subprocess; its stdout and stderr are pipes."""
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], env=cli_env(home),
+    return subprocess.Popen([sys.executable, "-m", "agentdeck.cli.main", *args], env=cli_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -19,7 +19,7 @@ from engine.agents.gemini import GeminiAdapter
 from engine.agents.registry import adapter_for
 from engine.errors import InvalidInput
 from engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
-from engine.profiles import builtin_profiles
+from engine.config.profiles import builtin_profiles
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 
 FIXTURES = Path(__file__).parent / "fixtures"

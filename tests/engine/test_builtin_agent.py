@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.agents.builtin import BuiltinOutcome, run_builtin
-from engine.agents.builtin_host import LocalToolHost, ToolError
-from engine.agents.builtin_tools import SEARCH_MAX_BYTES, Toolbox
+from engine.agents.builtin.loop import BuiltinOutcome, run_builtin
+from engine.agents.builtin.host import LocalToolHost, ToolError
+from engine.agents.builtin.tools import SEARCH_MAX_BYTES, Toolbox
 from engine.llm import (
     AnthropicClient, LLMError, LLMProtocolError, LLMTimeout, OpenAIChatClient, RetryPolicy,
 )
 from engine.models import AgentProfile, EntryKind, ParsedEntry
-from engine.pricing import cost_usd
+from engine.config.pricing import cost_usd
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.bwrap import PrivateEntries
-from engine.runtimes.localproc import tool_wrapper
+from engine.runtimes.local.bwrap import PrivateEntries
+from engine.runtimes.local.launch import tool_wrapper
 from tests.engine.enginekit import git, make_repo
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
 from tests.fakes.scripts import (

@@ -17,7 +17,7 @@ def cli(tmp_path):
     env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+        done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=120)
         if ok:
             assert done.returncode == 0, done.stderr
@@ -72,7 +72,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(cli, tmp_path):
     task_id = cli("submit", str(repo), "seq 200000").stdout.strip()
     cli("run")
     env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
-    piped = subprocess.run(f"{sys.executable} -m engine.cli logs {task_id} | head -1",
+    piped = subprocess.run(f"{sys.executable} -m agentdeck.cli.main logs {task_id} | head -1",
                            shell=True, env=env, capture_output=True, text=True, timeout=120)
     assert piped.stdout.startswith("# attempt 1 starting")
     assert piped.stderr == ""
@@ -160,7 +160,7 @@ def _no_dac(cli_args: list[str], home: Path) -> subprocess.CompletedProcess:
     permissions apply to it as to any user."""
     return subprocess.run(
         ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
-         "engine.cli", *cli_args], env={**os.environ, "AGENTDECK_HOME": str(home)},
+         "agentdeck.cli.main", *cli_args], env={**os.environ, "AGENTDECK_HOME": str(home)},
         capture_output=True, text=True, timeout=120)
 
 

@@ -1,7 +1,7 @@
 """The first-run demo seeds an empty data dir once, on the local runtime."""
 from __future__ import annotations
 
-from engine.demo import seed_demo
+from engine.sample.demo import seed_demo
 from engine.models import TaskState
 from tests.engine.enginekit import git, open_engine
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from engine import writes as wr
+from engine.store import writes as wr
 from engine.api import Engine
-from engine.logsink import SeqCounter
+from engine.logs.sink import SeqCounter
 from engine.models import TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 

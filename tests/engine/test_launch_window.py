@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine import store as st
+from engine.store import db as st
 from engine.models import TERMINAL_STATES, TaskState
-from engine.runtimes.localproc import RunDir, is_alive
+from engine.runtimes.local.launch import RunDir, is_alive
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_state
 
 TASKS = 8
@@ -55,7 +55,7 @@ def _wait_for(signals: Path, pattern: str, count: int, engine: subprocess.Popen)
 def _kill_in_launch_window(home: Path, signals: Path) -> None:
     """Run `agentdeck run`; once all setups wait, hold the write lock so that nothing can
     be stored, let the agents start, and SIGKILL the engine when every one runs."""
-    engine = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--max-parallel",
+    engine = subprocess.Popen([sys.executable, "-m", "agentdeck.cli.main", "run", "--max-parallel",
                                str(TASKS)], env={**os.environ, "AGENTDECK_HOME": str(home)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = sqlite3.connect(st.db_path(home), timeout=60, isolation_level=None)

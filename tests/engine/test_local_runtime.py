@@ -19,10 +19,10 @@ from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
 from engine.runtimes.lines import BATCH_LINES, LineSplitter
-from engine.runtimes.local import LOST_WHILE_AWAY, LocalRuntime
-from engine.runtimes.localproc import RunDir, is_alive
+from engine.runtimes.local.runtime import LOST_WHILE_AWAY, LocalRuntime
+from engine.runtimes.local.launch import RunDir, is_alive
 from engine.runtimes.loopfeed import LoopFeed
-from engine.runtimes.tail import decode_cursor
+from engine.runtimes.local.tail import decode_cursor
 
 PROFILE = AgentProfile("test")
 
@@ -463,7 +463,7 @@ import asyncio, sys
 from pathlib import Path
 from engine.models import AgentProfile
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local import LocalRuntime
+from engine.runtimes.local.runtime import LocalRuntime
 
 async def main():
     runtime = LocalRuntime(Path(sys.argv[1]))

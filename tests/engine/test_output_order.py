@@ -9,8 +9,8 @@ import textwrap
 
 from engine.models import AgentProfile, Stream
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local import LocalRuntime
-from engine.runtimes.order_log import ORDER_LOG, RECORD, OrderReader, OrderWriter
+from engine.runtimes.local.runtime import LocalRuntime
+from engine.runtimes.local.order_log import ORDER_LOG, RECORD, OrderReader, OrderWriter
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 
 LINES = 300

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InvalidInput
-from engine.pricing import Price, PriceTable, cost_usd
+from engine.config.pricing import Price, PriceTable, cost_usd
 
 
 @pytest.fixture

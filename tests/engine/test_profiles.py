@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InvalidInput
-from engine.profiles import (
+from engine.config.profiles import (
     KINDS, builtin_profiles, load_profiles, validate_profiles_text, write_user_profiles,
 )
-from engine.resources import resource_path, resources_dir
+from engine.config.resources import resource_path, resources_dir
 
 
 def test_resources_dir_is_the_repo_resources_folder() -> None:

@@ -10,7 +10,7 @@ from keyring.backend import KeyringBackend
 
 from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, Message, OpenAIChatClient
-from engine.providers import (
+from engine.config.providers import (
     DEFAULTS, Provider, get_provider, load_providers, make_client, resolve_key,
 )
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture

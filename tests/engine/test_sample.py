@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.batchfile import TaskSpec, parse_batch_file
+from engine.batch.file import TaskSpec, parse_batch_file
 from engine.errors import RepoError
-from engine.resources import resource_path
-from engine.sample import ensure_sample_repo
+from engine.config.resources import resource_path
+from engine.sample.repo import ensure_sample_repo
 
 FAILING = "Switch tax computation to the v2 tax tables"
 # The scripts run python3 from PATH: put this interpreter (which has pytest) first, and

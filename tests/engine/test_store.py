@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from engine import store as st
-from engine import writes as wr
-from engine.schema import MIGRATIONS
+from engine.store import db as st
+from engine.store import writes as wr
+from engine.store.schema import MIGRATIONS
 from engine.errors import IllegalTransition, NotFound, StoreError
 from engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
 
@@ -119,7 +119,7 @@ def test_lease_is_exclusive_until_its_owner_dies(store):
 def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
     path = tmp_path / "db.sqlite3"
     st.Store(path).close()
-    code = ("import sys; from engine import store as st, writes as wr; "
+    code = ("import sys; from engine.store import db as st, writes as wr; "
             "s = st.Store(sys.argv[1]); print(s.write_sync(wr.take_lease('dead', 600)) is not None); s.close()")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                           text=True, check=True)
@@ -133,7 +133,7 @@ def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
 
 def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     import sqlite_utils
-    from engine.schema import _m1_initial
+    from engine.store.schema import _m1_initial
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
     _m1_initial(sqlite_utils.Database(conn))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import store as st
-from engine import writes as wr
+from engine.store import db as st
+from engine.store import writes as wr
 from engine.errors import StoreError
 from engine.events import Notice
 from engine.models import EntryKind, LogEntry, Stream, Task, TaskState

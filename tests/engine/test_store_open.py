@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from engine import store as st
+from engine.store import db as st
 from engine.errors import StoreError
-from engine.schema import MIGRATIONS
-from engine.store_errors import classify
+from engine.store.schema import MIGRATIONS
+from engine.store.errors import classify
 from tests.engine.enginekit import open_engine
 
 #: A process that opens the store of each home named on its stdin, answering a line each.
 OPENER = """
 import sys
-from engine import store as st
+from engine.store import db as st
 for line in sys.stdin:
     try:
         st.Store(st.db_path(line.strip())).close()
@@ -90,7 +90,7 @@ def read_only_home(tmp_path):
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], text=True,
                           capture_output=True, timeout=120,
                           env=_env(AGENTDECK_HOME=str(home)))
 

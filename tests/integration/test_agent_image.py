@@ -15,7 +15,7 @@ from typing import Any
 import docker.errors
 import pytest
 
-from engine.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDER_PACKAGE, NODE_VERSION,
+from engine.runtimes.docker.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDER_PACKAGE, NODE_VERSION,
                            has_recipe, offline_recipe)
 from engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
@@ -108,7 +108,7 @@ def test_the_offline_build_keeps_an_image_of_its_own_recipe(docker_client, agent
     """`make test` builds the image once: ``--if-missing`` keeps it while the recipe holds."""
     if not has_recipe(docker_client, AGENT_IMAGE, offline_recipe()):
         pytest.skip(f"{AGENT_IMAGE} was not built from this recipe (built another way)")
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "image", "build", "--offline",
+    done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", "image", "build", "--offline",
                            "--if-missing"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "up to date" in done.stdout

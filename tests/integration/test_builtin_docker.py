@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from engine.agents.builtin_docker import DockerToolHost
-from engine.agents.builtin_host import MissingFile, ToolError
-from engine.agents.builtin_tools import Toolbox
-from engine.images import TEST_IMAGE
+from engine.agents.builtin.docker_host import DockerToolHost
+from engine.agents.builtin.host import MissingFile, ToolError
+from engine.agents.builtin.tools import Toolbox
+from engine.runtimes.docker.images import TEST_IMAGE
 from engine.models import EntryKind, ReviewState, TaskState
-from engine.runtimes.docker import DockerRuntime
+from engine.runtimes.docker.runtime import DockerRuntime
 from engine.runtimes.inprocess import KEEPALIVE, BuiltinRuntime
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
 from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture

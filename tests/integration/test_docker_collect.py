@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from engine.errors import UnsafeChange
-from engine.runtimes.docker import DockerRuntime
-from engine.runtimes.docker_archive import CollectLimits, extract_capped
+from engine.runtimes.docker.runtime import DockerRuntime
+from engine.runtimes.docker.archive import CollectLimits, extract_capped
 from tests.integration.conftest import Collector
 
 HOSTILE = """

@@ -6,11 +6,11 @@ import pytest
 from engine.errors import InvalidInput
 from engine.models import Stream
 from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
-from engine.runtimes.docker_cursor import (
+from engine.runtimes.docker.cursor import (
     LineReader, LogCursor, LogPosition, TimestampParser,
 )
-from engine.runtimes.docker_http import _Unchunker
-from engine.runtimes.docker_pool import parse_endpoint
+from engine.runtimes.docker.http import _Unchunker
+from engine.runtimes.docker.pool import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
 NS = 1795575600 * 10**9  # T0 in ns since the epoch

@@ -19,9 +19,9 @@ import docker
 import pytest
 
 from engine.errors import RuntimeUnavailable
-from engine.images import TEST_IMAGE
+from engine.runtimes.docker.images import TEST_IMAGE
 from engine.models import TaskState
-from engine.runtimes.docker import DockerRuntime, Endpoint
+from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_until
 from tests.integration.conftest import Collector, Dockerd, daemon_answers, own_dockerd
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from engine.errors import RuntimeUnavailable
-from engine.images import TEST_IMAGE
+from engine.runtimes.docker.images import TEST_IMAGE
 from engine.models import Stream
-from engine.runtimes.docker import DockerRuntime, Endpoint
-from engine.runtimes.docker_cursor import LogCursor, LogPosition
+from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from engine.runtimes.docker.cursor import LogCursor, LogPosition
 from tests.integration.conftest import Collector
 
 pytestmark = pytest.mark.docker

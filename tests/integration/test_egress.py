@@ -21,8 +21,8 @@ from engine.egress import EgressProxy, Grant, parse_allow
 from engine.egress.hostguard import bridge_name
 from engine.egress.network import HOME_LABEL, ensure_network, network_name, remove_network
 from engine.errors import InvalidInput, RuntimeUnavailable
-from engine.images import TEST_IMAGE
-from engine.runtimes.docker import NOWHERE_DNS, DockerRuntime, Endpoint
+from engine.runtimes.docker.images import TEST_IMAGE
+from engine.runtimes.docker.runtime import NOWHERE_DNS, DockerRuntime, Endpoint
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import Collector, remove_ours
 

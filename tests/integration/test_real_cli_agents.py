@@ -21,7 +21,7 @@ import pytest
 from engine.agents.base import AgentAdapter
 from engine.agents.registry import adapter_for
 from engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
-from engine.profiles import builtin_profiles
+from engine.config.profiles import builtin_profiles
 from tests.fakes.llm_server import LLMServer, Request
 from tests.fakes.scripts import reply, tool_call
 

@@ -23,7 +23,7 @@ import pytest
 from engine.egress import EgressProxy, Grant
 from engine.egress.network import (HOME_LABEL, ICC_OPTION, PORT_LABEL, ensure_network,
                                    network_name, remove_network)
-from engine.images import TEST_IMAGE
+from engine.runtimes.docker.images import TEST_IMAGE
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import ROOT, Collector
 from tests.integration.test_egress import ASK, Egress, _run, egress  # noqa: F401 (fixture)
@@ -184,10 +184,10 @@ AS_USER = """
 import asyncio, sys
 from pathlib import Path
 from engine.errors import RuntimeUnavailable
-from engine.images import TEST_IMAGE
+from engine.runtimes.docker.images import TEST_IMAGE
 from engine.models import AgentProfile
 from engine.runtimes.base import LaunchSpec
-from engine.runtimes.docker import DockerRuntime, Endpoint
+from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 
 async def main(home, port):
     rt = DockerRuntime([Endpoint("local", None, 2)], home=home, image=TEST_IMAGE)

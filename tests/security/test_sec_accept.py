@@ -19,7 +19,7 @@ import pytest
 
 from engine.errors import InvalidInput, RepoError, UnsafeChange
 from engine.models import TaskState
-from engine.reviews import RUN_HOOKS_SETTING
+from engine.core.reviews import RUN_HOOKS_SETTING
 from engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
 from tests.security.gitconfig import use_git_config
@@ -352,7 +352,7 @@ async def test_the_cli_says_which_hooks_it_skipped_and_runs_them_when_asked(
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "AGENTDECK_HOME": str(home)}
-        return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=120)
 
     skipped = cli("accept", ids[0])

@@ -13,11 +13,11 @@ import re
 import pytest
 
 from engine.agents.base import AgentAdapter
-from engine.masking import MASK, Masker, StreamMasker
+from engine.logs.masking import MASK, Masker, StreamMasker
 from engine.models import AgentProfile, Stream, TaskState
 from engine.runtimes.base import MAX_LINE_BYTES
 from engine.runtimes.lines import LineSplitter
-from engine.logsink import TaskLog
+from engine.logs.sink import TaskLog
 from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
 
 SECRET = "sk-live-0123456789abcdefSECRET"

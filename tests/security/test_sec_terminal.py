@@ -41,7 +41,7 @@ def cli(tmp_path):
     env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
 
     def run(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+        done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -49,7 +49,7 @@ def cli(tmp_path):
     def on_tty(*args: str) -> str:
         """What a real terminal received from ``agentdeck ARGS`` (stdout and stderr)."""
         typescript = tmp_path / "typescript"
-        command = shlex.join([sys.executable, "-m", "engine.cli", *args])
+        command = shlex.join([sys.executable, "-m", "agentdeck.cli.main", *args])
         done = subprocess.run(["script", "-qec", command, str(typescript)], env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -118,7 +118,7 @@ def test_json_output_is_valid_and_inert(cli, hostile_task):
 def test_logs_follow_escapes_lines_of_a_running_task(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     task_id = cli("submit", str(repo), "sleep 1\n" + ATTACK, "--runtime", "local").strip()
-    runner = subprocess.Popen([sys.executable, "-m", "engine.cli", "run"], env=cli.env,
+    runner = subprocess.Popen([sys.executable, "-m", "agentdeck.cli.main", "run"], env=cli.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         received = cli.on_tty("logs", task_id, "-f")
@@ -129,11 +129,11 @@ def test_logs_follow_escapes_lines_of_a_running_task(cli, tmp_path):
 
 
 def test_pipes_are_escaped_too(cli, hostile_task, tmp_path):
-    piped = subprocess.run(f"{shlex.quote(sys.executable)} -m engine.cli logs {hostile_task} | cat",
+    piped = subprocess.run(f"{shlex.quote(sys.executable)} -m agentdeck.cli.main logs {hostile_task} | cat",
                            shell=True, env=cli.env, capture_output=True, timeout=120)
     assert b"\x1b" not in piped.stdout and b"\\x1b]52;c;" in piped.stdout
     assert b"shown escaped" in piped.stderr
-    exact = subprocess.run([sys.executable, "-m", "engine.cli", "diff", hostile_task, "--raw"],
+    exact = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", "diff", hostile_task, "--raw"],
                            env=cli.env, capture_output=True, timeout=120).stdout
     repo = Path(tmp_path / "repo")
     applied = subprocess.run(["git", "-C", str(repo), "apply", "-"], input=exact,

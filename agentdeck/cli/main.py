@@ -1,0 +1,289 @@
+"""`agentdeck`: the command line front end (the GUI when run without a command).
+
+Every command calls the same `Engine` methods the GUI does. Exit code 0 on success;
+otherwise a one-line reason on stderr and exit code 1 (2 for usage errors). SIGTERM is a
+clean shutdown (the engine closes, its lease is released, agents keep running): `run`
+stops as at ``--until`` (exit 0), any other command is interrupted (exit 143). Everything is
+printed through one `cli_format.Output`, which shows control characters in agent text
+escaped (``--raw``: as they are).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from agentdeck.cli import format as fmt
+from engine.core import validate
+from engine.api import Engine
+from engine.batch.file import parse_batch_file
+from engine.errors import AgentdeckError, InvalidInput
+from engine.models import TaskState
+from engine.core.timeparse import parse_when
+
+Handler = Callable[[Engine, argparse.Namespace], Awaitable[int]]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        COMMANDS[name] = fn
+        return fn
+    return register
+
+
+#: The output of the command being run (`main` sets it from ``--raw``).
+OUTPUT = fmt.Output()
+
+
+def out(text: str, end: str = "\n") -> None:
+    """Print ``text`` on stdout, agent text escaped unless ``--raw``."""
+    OUTPUT.out(text, end)
+
+
+def err(text: str) -> None:
+    """Print a message line on stderr, control characters escaped."""
+    OUTPUT.err(text)
+
+
+@command("submit")
+async def _submit(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.submit(
+        a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
+        not_before=parse_when(a.at) if a.at else None, title=a.title,
+        timeout=validate.timeout(a.timeout),
+        include_uncommitted=a.uncommitted, budget_usd=a.budget)
+    out(fmt.dumps({"id": task.id}) if a.json else task.id)
+    if task.runtime == "auto":
+        await engine.runtimes.resolve_default()
+        err(f"agentdeck: {engine.runtimes.auto_reason}")
+    if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
+        err(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
+            f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)")
+    return 0
+
+
+@command("list")
+async def _list(engine: Engine, a: argparse.Namespace) -> int:
+    if a.state and a.state not in {s.value for s in TaskState}:
+        raise InvalidInput(f"unknown state {a.state!r}: use one of "
+                           f"{', '.join(s.value for s in TaskState)}")
+    tasks = await engine.list_tasks(state=a.state, repo=_abs(a.repo), batch_id=a.batch,
+                                    limit=a.limit)
+    out(fmt.dumps([t.to_dict() for t in tasks]) if a.json else fmt.task_table(tasks))
+    return 0
+
+
+@command("show")
+async def _show(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.get_task(a.id)
+    attempts = await engine.attempts(task.id)
+    if a.json:
+        out(fmt.dumps({**task.to_dict(), "attempts": attempts}))
+    else:
+        out(fmt.task_details(task, attempts))
+    return 0
+
+
+@command("logs")
+async def _logs(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.get_task(a.id)
+    seq = 0
+    while True:
+        entries = await engine.get_logs(task.id, after_seq=seq, limit=5000)
+        if entries:
+            out("\n".join(map(fmt.entry_line, entries)))
+            seq = entries[-1].seq
+            continue
+        if not a.follow or (await engine.get_task(task.id)).state.is_terminal:
+            return 0
+        await asyncio.sleep(0.2)
+
+
+@command("diff")
+async def _diff(engine: Engine, a: argparse.Namespace) -> int:
+    patch = await engine.get_patch(a.id)
+    if patch:
+        out(patch, end="")
+    else:
+        err("(no changes)")
+    return 0
+
+
+@command("accept")
+async def _accept(engine: Engine, a: argparse.Namespace) -> int:
+    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch,
+                                 run_hooks=a.run_hooks or None)
+    out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
+    for note in result.notes:
+        err(f"note: {note}")
+    return 0
+
+
+@command("reject")
+async def _reject(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.reject(a.id)
+    out(f"rejected {task.id}")
+    return 0
+
+
+@command("cancel")
+async def _cancel(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.cancel(a.id)
+    out(f"{task.id}: {task.state.value}" + (" (cancel requested)" if task.state.is_active else ""))
+    return 0
+
+
+@command("retry")
+async def _retry(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.retry(a.id)
+    out(f"{task.id}: queued as attempt {task.attempt}")
+    return 0
+
+
+@command("follow-up")
+async def _follow_up(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.follow_up(a.id, a.message)
+    out(f"{task.id}: follow-up queued as attempt {task.attempt}")
+    return 0
+
+
+@command("batch")
+async def _batch(engine: Engine, a: argparse.Namespace) -> int:
+    spec = await asyncio.to_thread(
+        parse_batch_file, Path(a.file), default_repo=a.repo,
+        at_override=parse_when(a.at) if a.at else None, agents=set(await engine.profiles()))
+    tasks = await engine.submit_batch(spec)
+    if a.json:
+        out(fmt.dumps({"batch": tasks[0].batch_id if tasks else None,
+                       "ids": [t.id for t in tasks]}))
+    else:
+        out("\n".join(t.id for t in tasks))
+    return 0
+
+
+@command("agents")
+async def _agents(engine: Engine, a: argparse.Namespace) -> int:
+    profiles = await engine.profiles()
+    if a.json:
+        out(fmt.dumps({n: {"kind": p.kind, "command": list(p.command), "runtime": p.runtime,
+                           "timeout": p.timeout} for n, p in profiles.items()}))
+        return 0
+    for name, p in sorted(profiles.items()):
+        out(f"{name:10} {p.kind:12} {' '.join(p.command)}")
+    return 0
+
+
+@command("run")
+async def _run(engine: Engine, a: argparse.Namespace) -> int:
+    until = parse_when(a.until) if a.until else None
+    unsubscribe = engine.bus.subscribe(_print_progress)
+    if not engine.drives:
+        err("agentdeck: another agentdeck process runs the queue (the GUI or `agentdeck "
+            "run`); this one takes over when it stops")
+    try:
+        while True:
+            counts = await engine.counts()
+            busy = counts["queued"] + counts["preparing"] + counts["running"]
+            if not busy and not engine.active_count():
+                out("queue empty: done")
+                return 0
+            if until and time.time() >= until:
+                out("reached --until: stopping (running agents keep running)")
+                return 0
+            await asyncio.sleep(0.3)
+    finally:
+        unsubscribe()
+
+
+def _print_progress(event: Any) -> None:
+    from engine.events import Notice, TaskUpdated
+    if isinstance(event, TaskUpdated) and event.task.state != TaskState.QUEUED:
+        t = event.task
+        extra = f" ({t.error})" if t.error else ""
+        err(fmt.safe_line(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}"))
+    elif isinstance(event, Notice):
+        err(f"{event.level}: {event.message}")
+
+
+def _abs(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+async def _dispatch(a: argparse.Namespace) -> int:
+    engine = await Engine.open(max_parallel=getattr(a, "max_parallel", None),
+                               drive_queue=a.command == "run")
+    try:
+        return await COMMANDS[a.command](engine, a)
+    finally:
+        OUTPUT.note_escaped()
+        await engine.close()
+
+
+class Terminated(Exception):
+    """SIGTERM arrived; what the command opened has been closed."""
+
+
+async def _until_terminated(work: Awaitable[int]) -> int:
+    """Await ``work``; a SIGTERM cancels it (its engine closes on the way out) and raises
+    `Terminated`. A second SIGTERM while it closes ends the process at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        loop.remove_signal_handler(signal.SIGTERM)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if terminated and task.cancelled():
+            raise Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agentdeck.cli.parser import build_parser
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    global OUTPUT
+    OUTPUT = fmt.Output(raw=getattr(args, "raw", False))
+    if args.command is None:
+        from desktop.app import main as gui_main
+        return gui_main([sys.argv[0]], demo=args.demo)
+    if args.command == "image":
+        from agentdeck.cli.image import run_image_command
+        return run_image_command(args)
+    try:
+        return asyncio.run(_until_terminated(_dispatch(args)))
+    except Terminated:
+        if args.command == "run":
+            out("terminated: stopping (running agents keep running)")
+            return 0
+        err("agentdeck: terminated")
+        return 128 + signal.SIGTERM
+    except AgentdeckError as exc:
+        err(f"agentdeck: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        err("agentdeck: interrupted (running agents keep running)")
+        return 130
+    except BrokenPipeError:  # `agentdeck logs ID | head`: the reader has had enough
+        # Python would report the failed flush of stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
