@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 	sh scripts/ensure-docker.sh
 	sh scripts/install-agent-clis.sh
 	sh scripts/build-agent-image.sh $(VENV)/bin/agentdeck
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider
 
 bench: $(VENV)/.installed

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
 from engine.core import submission as sub
-from engine.core import validate
+from engine import validate
 from engine.batch.file import BatchSpec, TaskSpec
 from engine.errors import (AgentdeckError, InvalidInput, LeaseHeld, LeaseLost, NotFound,
                            StoreError)
@@ -40,6 +40,10 @@ from engine.core.scheduler import Scheduler, default_max_parallel
 from engine.store import db as st
 from engine.store import writes as wr
 from engine.workspace import RepoInfo, Workspace
+# The command line's helpers, re-exported: it imports the engine through this module only.
+from engine.batch.file import parse_batch_file
+from engine.runtimes.docker.images import build_image
+from engine.timeparse import parse_when
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +326,7 @@ class Engine(Controls, Reviews):
 
         Raises:
             InvalidInput, NotFound, RepoError: before anything is stored (see
-                `engine.core.validate` for the rules).
+                `engine.validate` for the rules).
         """
         spec = TaskSpec(prompt, str(repo), title or "", agent, runtime, priority, not_before,
                         timeout)

@@ -8,7 +8,7 @@ from engine.errors import AgentdeckError
 
 
 def run_image_command(args: argparse.Namespace) -> int:
-    from engine.runtimes.docker.images import build_image
+    from engine.api import build_image
     try:
         tag = build_image(args.offline, args.tag, lambda line: print(line, flush=True),
                           if_missing=args.if_missing)

@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from agentdeck.cli import format as fmt
-from engine.core import validate
-from engine.api import Engine
-from engine.batch.file import parse_batch_file
+from engine.api import Engine, parse_batch_file, parse_when, validate
 from engine.errors import AgentdeckError, InvalidInput
 from engine.models import TaskState
-from engine.core.timeparse import parse_when
 
 Handler = Callable[[Engine, argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Handler] = {}

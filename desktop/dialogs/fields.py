@@ -14,8 +14,8 @@ from desktop import format as fmt
 from desktop.context import AppContext
 from desktop.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
-from engine.core import validate
-from engine.core.timeparse import parse_when
+from engine import validate
+from engine.timeparse import parse_when
 
 _CHECK_DELAY_MS = 250
 ERROR_STYLE = "color: #dc2626;"
@@ -183,7 +183,7 @@ class TaskSettings:
         """``agent``, ``runtime``, ``priority``, ``timeout`` as `Engine.submit` takes them.
 
         Raises:
-            InvalidInput: The timeout breaks `engine.core.validate.timeout` (the rule of the CLI's
+            InvalidInput: The timeout breaks `engine.validate.timeout` (the rule of the CLI's
                 ``--timeout`` and of batch files).
         """
         return {

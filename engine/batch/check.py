@@ -2,7 +2,7 @@
 
 `engine.batch.file` drives a `BatchReader` over one document; every method fails with
 `BatchError` at the line of the offending key. The rules on values that any task must
-keep (prompt, timeout, priority...) are `engine.core.validate`'s, so a batch file says the same
+keep (prompt, timeout, priority...) are `engine.validate`'s, so a batch file says the same
 as `agentdeck submit` and the desktop.
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from engine.core import validate
+from engine import validate
 from engine.errors import AgentdeckError, InvalidInput
 from engine.batch.repoglob import match_files, repo_files
-from engine.core.timeparse import parse_when
+from engine.timeparse import parse_when
 from engine.config.tomlsource import KeyPath, TomlSource
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class BatchReader:
         }
 
     def check(self, rule: Callable[[Any], T], value: Any, path: KeyPath) -> T:
-        """``rule(value)`` (an `engine.core.validate` rule), failing at ``path`` with its reason."""
+        """``rule(value)`` (an `engine.validate` rule), failing at ``path`` with its reason."""
         try:
             return rule(value)
         except AgentdeckError as exc:

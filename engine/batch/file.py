@@ -13,10 +13,10 @@ from typing import Any
 
 import tomli_w
 
-from engine.core import validate
+from engine import validate
 from engine.batch.check import TOP_KEYS, BatchReader
 from engine.errors import BatchError, InvalidInput
-from engine.core.timeparse import parse_when
+from engine.timeparse import parse_when
 from engine.config.tomlsource import TomlSource
 
 

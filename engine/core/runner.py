@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 from engine.agents.base import AgentAdapter
 from engine.agents.cli_check import find_cli
 from engine.agents.registry import adapter_for
-from engine.egress.gate import with_api_hosts
+from engine.egress.allowlist import with_api_hosts
 from engine.errors import AgentdeckError, LeaseLost, StoreError
 from engine.logs.sink import SeqCounter, TaskLog
 from engine.logs.masking import Masker

@@ -1,6 +1,6 @@
 """Turning what a user submitted into task rows: check all of it, then snapshot.
 
-Every value of every task is checked (`engine.core.validate`, the agent profile, the runtime)
+Every value of every task is checked (`engine.validate`, the agent profile, the runtime)
 before any repo is touched, so a bad batch is refused in milliseconds and leaves nothing
 behind. Only then is each repo snapshotted, once for all of its tasks; if a repo or the
 insert fails after that, `forget` drops the refs already made.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from engine.core import validate
+from engine import validate
 from engine.batch.file import TaskSpec
 from engine.errors import InvalidInput, NotFound, RepoError
 from engine.models import AgentProfile, Task
@@ -45,7 +45,7 @@ def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | Non
     """Check one task; errors start with ``origin`` (``"jobs.toml line 12"``) if given.
 
     Raises:
-        InvalidInput: a value breaks a rule of `engine.core.validate` or the runtime is unknown.
+        InvalidInput: a value breaks a rule of `engine.validate` or the runtime is unknown.
         NotFound: no agent profile of that name.
     """
     try:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any, Callable, Protocol
 
 from engine.agents.builtin.loop import run_builtin
-from engine.agents.builtin.docker_host import DockerToolHost
+from engine.runtimes.docker.tool_host import DockerToolHost
 from engine.agents.builtin.host import LocalToolHost, ToolHost
 from engine.errors import AgentdeckError
 from engine.llm.errors import RateLimited

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from engine.api import Engine
 from engine.batch.file import parse_batch_file
 from engine.models import Task
 from engine.config.resources import resource_path
 from engine.sample.repo import ensure_sample_repo
+
+if TYPE_CHECKING:  # the demo drives the engine through its facade
+    from engine.api import Engine
 
 SAMPLE_DIR = "sample-repo"
 

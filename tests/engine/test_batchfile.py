@@ -8,7 +8,7 @@ import pytest
 from engine.batch.file import BatchSpec, TaskSpec, dump_batch, parse_batch_file, parse_batch_text
 from engine.errors import BatchError, InvalidInput
 from engine.batch.repoglob import glob_regex, match_files
-from engine.core.validate import MAX_PROMPT_BYTES
+from engine.validate import MAX_PROMPT_BYTES
 
 ZONE = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=ZONE)

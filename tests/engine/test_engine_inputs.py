@@ -12,7 +12,7 @@ from engine.batch.file import parse_batch_file
 from engine.errors import InvalidInput, NotFound, RepoError
 from engine.models import TaskState
 from engine.runtimes.base import MAX_LINE_BYTES
-from engine.core.validate import MAX_PROMPT_BYTES
+from engine.validate import MAX_PROMPT_BYTES
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 
 

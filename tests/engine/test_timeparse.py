@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.errors import InvalidInput
-from engine.core.timeparse import parse_duration, parse_when
+from engine.timeparse import parse_duration, parse_when
 
 # A fixed zone keeps the tests independent of the machine's local time and DST.
 ZONE = timezone(timedelta(hours=1))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.agents.builtin.docker_host import DockerToolHost
+from engine.runtimes.docker.tool_host import DockerToolHost
 from engine.agents.builtin.host import MissingFile, ToolError
 from engine.agents.builtin.tools import Toolbox
 from engine.runtimes.docker.images import TEST_IMAGE

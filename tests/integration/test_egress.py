@@ -17,9 +17,9 @@ from typing import Any
 import docker.errors
 import pytest
 
-from engine.egress import EgressProxy, Grant, parse_allow
-from engine.egress.hostguard import bridge_name
-from engine.egress.network import HOME_LABEL, ensure_network, network_name, remove_network
+from engine.egress.proxy import EgressProxy, Grant, parse_allow
+from engine.runtimes.docker.hostguard import bridge_name
+from engine.runtimes.docker.egress_network import HOME_LABEL, ensure_network, network_name, remove_network
 from engine.errors import InvalidInput, RuntimeUnavailable
 from engine.runtimes.docker.images import TEST_IMAGE
 from engine.runtimes.docker.runtime import NOWHERE_DNS, DockerRuntime, Endpoint

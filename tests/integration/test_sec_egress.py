@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from engine.egress import EgressProxy, Grant
-from engine.egress.network import (HOME_LABEL, ICC_OPTION, PORT_LABEL, ensure_network,
+from engine.egress.proxy import EgressProxy, Grant
+from engine.runtimes.docker.egress_network import (HOME_LABEL, ICC_OPTION, PORT_LABEL, ensure_network,
                                    network_name, remove_network)
 from engine.runtimes.docker.images import TEST_IMAGE
 from tests.fakes.llm_server import LLMServer

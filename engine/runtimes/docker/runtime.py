@@ -20,8 +20,9 @@ import docker.errors
 from docker.types import LogConfig
 
 from engine.config import paths
-from engine.egress.gate import EgressGate, egress_allowlist
-from engine.egress.network import EgressNetwork
+from engine.egress.allowlist import egress_allowlist
+from engine.runtimes.docker.egress_gate import EgressGate
+from engine.runtimes.docker.egress_network import EgressNetwork
 from engine.egress.proxy import EventCallback
 from engine.errors import RuntimeUnavailable
 from engine.runtimes.docker.images import AGENT_IMAGE

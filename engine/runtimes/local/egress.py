@@ -14,7 +14,7 @@ import os
 import socket
 from pathlib import Path
 
-from engine.egress.gate import egress_allowlist
+from engine.egress.allowlist import egress_allowlist
 from engine.egress.proxy import EgressProxy, EventCallback, Grant
 from engine.runtimes.base import LaunchSpec
 

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from typing import Any
 
 from engine.errors import InvalidInput, NotFound
-from engine.core.timeparse import parse_duration
+from engine.timeparse import parse_duration
 
 #: Linux's limit on one argument of a program (MAX_ARG_STRLEN, 32 pages of 4 KiB).
 ARG_LIMIT = 128 * 1024

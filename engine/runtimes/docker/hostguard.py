@@ -5,7 +5,7 @@ the network's gateway address: any host service listening on 0.0.0.0 would be re
 from an agent's container. Two INPUT rules on the network's bridge close that: the proxy
 port is accepted, everything else from that bridge is dropped. Installing them needs
 root and iptables; without them egress-limited containers are not started (see
-`engine.egress.network.ensure_network` and docs/egress.md).
+`engine.runtimes.docker.egress_network.ensure_network` and docs/egress.md).
 """
 from __future__ import annotations
 

@@ -8,34 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
-from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from engine.egress.network import (EgressNetwork, container_at, ensure_network,
+from engine.runtimes.docker.egress_network import (EgressNetwork, container_at, ensure_network,
                                    remove_network)
-from engine.egress.proxy import EgressProxy, EventCallback, Grant, parse_allow
-from engine.errors import AgentdeckError, InvalidInput, RuntimeUnavailable
-from engine.models import AgentProfile
-from engine.config.providers import get_provider
+from engine.egress.proxy import EgressProxy, EventCallback, Grant
+from engine.errors import RuntimeUnavailable
 from engine.runtimes.docker.pool import UNREACHABLE
 
 log = logging.getLogger(__name__)
-
-
-def egress_allowlist(profile: AgentProfile) -> frozenset[str] | None:
-    """The profile's allowlist, or None when it runs offline or on the plain bridge.
-
-    Raises:
-        InvalidInput: ``options.egress`` is not a list of readable entries.
-    """
-    entries = profile.options.get("egress")
-    if not profile.network or entries is None:
-        return None
-    if isinstance(entries, str) or not isinstance(entries, (list, tuple)):
-        raise InvalidInput(f"profile {profile.name}: options.egress must be a list of "
-                           "'host:port' entries, e.g. [\"api.anthropic.com:443\"]")
-    return parse_allow(entries)
 
 
 def _log_event(task_ref: str, target: str, allowed: bool, why: str | None = None) -> None:
@@ -127,23 +108,3 @@ class EgressGate:
             remove_network(client_of(), self._home)
         except UNREACHABLE as exc:
             log.warning("egress network of %s left in place: %s", self._home, exc)
-
-
-def with_api_hosts(profile: AgentProfile, env: Mapping[str, str], home: Path) -> AgentProfile:
-    """``profile`` with its model API hosts added to the egress allowlist it asks for.
-
-    Only a profile that opts in (``network = true`` and ``options.egress``) is changed: the
-    base URL of its provider and of every ``*_BASE_URL`` variable the agent gets (such as
-    ``ANTHROPIC_BASE_URL``) join the list, so pointing an agent at another endpoint does
-    not need a second edit.
-    """
-    egress = profile.options.get("egress")
-    if egress is None or not profile.network:
-        return profile
-    extra = [value for name, value in env.items() if name.endswith("_BASE_URL") and value]
-    if profile.provider:
-        try:
-            extra.append(get_provider(profile.provider, home).base_url)
-        except AgentdeckError:
-            pass  # an unknown provider is reported when the agent starts
-    return replace(profile, options={**profile.options, "egress": [*egress, *extra]})

@@ -4,7 +4,7 @@ It is created with ``internal=True``, so the daemon forwards nothing from it to 
 other network or to the outside, and with inter-container traffic off, so its
 containers (other tasks' agents) cannot reach each other either. What stays reachable
 is the host itself on the network's gateway address, where agentdeck's `EgressProxy`
-listens; the host guard (`engine.egress.hostguard`) drops everything else the bridge
+listens; the host guard (`engine.runtimes.docker.hostguard`) drops everything else the bridge
 sends the host, and without it no egress-limited container is started. The proxy's port
 is chosen once, when the network is made, and kept in the network's labels, so
 containers that outlive an engine find the proxy of the next engine at the same
@@ -22,7 +22,7 @@ from typing import Any
 
 import docker.errors
 
-from engine.egress.hostguard import bridge_name, drop_stale_rules, guard_host
+from engine.runtimes.docker.hostguard import bridge_name, drop_stale_rules, guard_host
 from engine.errors import RuntimeUnavailable
 
 HOME_LABEL = "agentdeck.home"
