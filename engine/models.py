@@ -34,6 +34,11 @@ class TaskState(str, enum.Enum):
         """True while a sandbox may exist for the task (it holds a slot)."""
         return self in (TaskState.PREPARING, TaskState.RUNNING)
 
+    @property
+    def is_unfinished(self) -> bool:
+        """Not ended yet: queued, being prepared, running or waiting for an answer."""
+        return not self.is_terminal
+
     def check_transition(self, new: "TaskState") -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
         if new not in _TASK_MOVES[self]:
@@ -43,6 +48,7 @@ class TaskState(str, enum.Enum):
 TERMINAL_STATES = frozenset(
     {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
 )
+UNFINISHED_STATES = frozenset(set(TaskState) - TERMINAL_STATES)
 
 _ENDINGS = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
 _TASK_MOVES: dict[TaskState, set[TaskState]] = {
@@ -69,10 +75,19 @@ class ReviewState(str, enum.Enum):
     REJECTED = "rejected"
     CONFLICT = "conflict"
 
+    @property
+    def is_open(self) -> bool:
+        """A diff waits for the user's decision (pending, or it conflicted at accept)."""
+        return self in OPEN_REVIEWS
+
     def check_transition(self, new: "ReviewState") -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
         if new not in _REVIEW_MOVES[self]:
             raise IllegalTransition(f"review state {self.value} -> {new.value} is not allowed")
+
+
+#: Reviews that wait for the user's decision.
+OPEN_REVIEWS = frozenset({ReviewState.PENDING, ReviewState.CONFLICT})
 
 
 _REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
@@ -181,6 +196,12 @@ class Task:
     question: str | None = None
     follow_up: str | None = None
     budget_usd: float | None = None    # stop the task once it has cost this much
+
+    @property
+    def reviewable(self) -> bool:
+        """Its diff can be accepted or rejected now: the attempt is over and a change
+        waits for a decision."""
+        return not self.state.is_active and self.review.is_open
 
     def with_(self, **changes: Any) -> "Task":
         return replace(self, **changes)

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from engine.store import writes as wr
+from engine import validate
 from engine.errors import AgentdeckError, IllegalTransition, InvalidInput, LeaseLost
 from engine.models import ReviewState, Task, TaskState
 from engine.runtimes.select import AUTO, KNOWN as KNOWN_RUNTIMES
@@ -60,11 +61,9 @@ class Controls:
 
     async def follow_up(self: "Engine", task_id: str, message: str) -> Task:
         """Send a new instruction to a finished task: a new attempt in the same working copy."""
-        if not message or not message.strip():
-            raise InvalidInput("the follow-up message is empty")
+        validate.prompt(message, "the follow-up message")
         return await self._requeue(task_id, follow_up=message)
 
-    answer = follow_up  # the reply to an agent that asked a question (needs_input)
 
     async def _requeue(self: "Engine", task_id: str, follow_up: str | None) -> Task:
         task = await self.get_task(task_id)

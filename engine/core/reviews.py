@@ -5,14 +5,13 @@ import asyncio
 from typing import TYPE_CHECKING, Sequence
 
 from engine.errors import ConflictError, InvalidInput
-from engine.models import ReviewState, Task
+from engine.models import OPEN_REVIEWS, ReviewState, Task
 from engine.workspace import DiffResult
 from engine.workspace.types import AcceptResult
 
 if TYPE_CHECKING:
     from engine.api import Engine
 
-_REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
 
@@ -61,11 +60,11 @@ class Reviews:
                 task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
-            await self.transition(task.id, expect_review=_REVIEWABLE,
+            await self.transition(task.id, expect_review=list(OPEN_REVIEWS),
                                   review=ReviewState.CONFLICT,
                                   error=f"{exc} ({', '.join(exc.files)})")
             raise
-        await self.transition(task.id, expect_review=_REVIEWABLE, review=ReviewState.ACCEPTED)
+        await self.transition(task.id, expect_review=list(OPEN_REVIEWS), review=ReviewState.ACCEPTED)
         if not branch:
             await asyncio.to_thread(self.workspace.discard, task.id)
         return result
@@ -91,7 +90,7 @@ class Reviews:
 def _check_reviewable(task: Task) -> None:
     if task.state.is_active:
         raise InvalidInput(f"task {task.id} is still {task.state.value}; wait for its diff")
-    if task.review not in _REVIEWABLE:
+    if not task.reviewable:
         what = {"none": "has no change to review", "accepted": "was already accepted",
                 "rejected": "was rejected"}.get(task.review.value, task.review.value)
         raise InvalidInput(f"task {task.id} {what}")

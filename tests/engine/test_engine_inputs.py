@@ -86,6 +86,9 @@ async def test_unknown_task_ids_and_wrong_states_say_so(tmp_path):
             await engine.cancel(done.id)
         with pytest.raises(InvalidInput, match="follow-up message is empty"):
             await engine.follow_up(done.id, "")
+        with pytest.raises(InvalidInput, match="follow-up message contains a NUL byte"):
+            await engine.follow_up(done.id, "go on\0")
+        assert (await engine.get_task(done.id)).attempt == 1, "nothing was queued"
     finally:
         await engine.close()
 
