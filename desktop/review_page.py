@@ -5,8 +5,6 @@ when the task's result changes (a new attempt, a follow-up).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
@@ -69,14 +67,12 @@ class ReviewPage(QWidget):
     def _open_file(self, path: str) -> None:
         """Open a file of the task's working copy (or, for "", the folder) in the desktop's
         default application for it."""
-        workdir = Path(self._task.workdir) if self._task and self._task.workdir else None
-        if workdir is None or not workdir.is_dir():
-            self.message.emit("The working copy of this task is gone (accepted or rejected)")
-            return
-        target = (workdir / path).resolve() if path else workdir
-        if not target.is_relative_to(workdir.resolve()) or not target.exists():
-            self.message.emit(f"{path} is not in the working copy")
-            return
+        if self._task is not None:
+            self._ctx.runner.spawn(self._open(self._task.id, path),
+                                   on_error=lambda e: self.message.emit(str(e)))
+
+    async def _open(self, task_id: str, path: str) -> None:
+        target = await self._ctx.engine.working_copy_path(task_id, path)
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))):
             self.message.emit(f"No application to open {target}")
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from desktop.context import AppContext
 from engine.errors import AgentdeckError
-from engine.workspace.types import AcceptResult
+from engine.api import AcceptResult
 
 Report = Callable[[str], None]
 

@@ -13,9 +13,8 @@ from PySide6.QtWidgets import (
 from desktop import format as fmt
 from desktop.context import AppContext
 from desktop.plaintext import plain_label
+from engine.api import parse_when, validate
 from engine.errors import AgentdeckError, InvalidInput
-from engine import validate
-from engine.timeparse import parse_when
 
 _CHECK_DELAY_MS = 250
 ERROR_STYLE = "color: #dc2626;"

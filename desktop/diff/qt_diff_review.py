@@ -21,7 +21,7 @@ from desktop.diff.qt_file_tree import QtFileTree
 from desktop.diff.qt_review_style import review_style
 from desktop.diff.rows import ParsedFile, parse_file
 from desktop.theme import LIGHT, Theme, palette_for
-from engine.workspace.names import escape_name
+from engine.api import escape_name
 
 
 class QtDiffReview(QWidget):

@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 
 from desktop.diff.patch import FilePatch, FileStatus
 from desktop.theme import LIGHT, Theme
-from engine.workspace.names import escape_name
+from engine.api import escape_name
 
 Index = QModelIndex | QPersistentModelIndex
 CheckState = Qt.CheckState

@@ -76,10 +76,11 @@ def test_export_then_import_round_trips(qtbot, open_session, tmp_path):
     qtbot.waitUntil(lambda: dialog.preview.rowCount() == 2, timeout=10_000)
     path = tmp_path / "saved.toml"
     dialog.export_file(str(path))
+    qtbot.waitUntil(lambda: dialog.status.text() == f"Saved {path}", timeout=10_000)
     assert 'prompt = "echo one"' in path.read_text()
     dialog.prompts.clear()
     qtbot.waitUntil(lambda: "no tasks" in dialog.status.text(), timeout=10_000)
     dialog.import_file(str(path))
-    assert dialog.tabs.currentIndex() == TOML
+    qtbot.waitUntil(lambda: dialog.tabs.currentIndex() == TOML, timeout=10_000)
     qtbot.waitUntil(lambda: dialog.preview.rowCount() == 2, timeout=10_000)
     assert "two-things" in dialog.status.text()

@@ -41,6 +41,21 @@ def _settings(qtbot, window) -> SettingsDialog:
     return dialog
 
 
+def test_api_keys_page_stores_keys_where_the_engine_finds_them(
+        qtbot, open_session, tmp_path, memory_keyring, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    session = open_session(tmp_path / "home")
+    window, engine = session.window, session.ctx.engine
+    dialog = _settings(qtbot, window)
+    field = dialog.secrets.fields["ANTHROPIC_API_KEY"]
+    assert field.placeholderText() == "not set"
+    field.setText("sk-typed")
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: window.findChild(SettingsDialog) is None, timeout=10_000)
+    assert run(qtbot, engine.find_secret("ANTHROPIC_API_KEY")) == "sk-typed"
+    assert memory_keyring.items == {("agentdeck", "ANTHROPIC_API_KEY"): "sk-typed"}
+
+
 def test_settings_reject_bad_profiles_with_the_line_and_save_good_ones(qtbot, open_session, tmp_path):
     session = open_session(tmp_path / "home")
     window, engine = session.window, session.ctx.engine

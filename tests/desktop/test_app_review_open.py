@@ -43,12 +43,15 @@ def test_open_in_editor_and_folder_use_the_working_copy(qtbot, open_session, tmp
     catcher = UrlCatcher()
     QDesktopServices.setUrlHandler("file", catcher, "open")
     try:
+        with qtbot.waitSignal(window.review.message, timeout=10_000) as refused:
+            window.review.panel.open_in_editor_requested.emit("../../escape")
         window.review.panel.open_in_editor_requested.emit("NEW.md")
         window.review.panel.open_folder_requested.emit()
-        window.review.panel.open_in_editor_requested.emit("../../escape")
+        qtbot.waitUntil(lambda: len(catcher.urls) == 2, timeout=10_000)
     finally:
         QDesktopServices.unsetUrlHandler("file")
-    assert [u.toLocalFile() for u in catcher.urls] == [str(workdir / "NEW.md"), str(workdir)]
+    assert "../../escape is not in the working copy" in refused.args[0]
+    assert sorted(u.toLocalFile() for u in catcher.urls) == [str(workdir), str(workdir / "NEW.md")]
 
 
 def test_a_change_that_cannot_be_shown_says_why_on_the_page(qtbot, open_session, tmp_path):
