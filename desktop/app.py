@@ -19,15 +19,15 @@ import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop import icons
+from desktop.widgets import icons
 from desktop.asyncutil import TaskRunner
 from desktop.bridge import Bridge
 from desktop.context import AppContext
 from desktop.gc_guard import GuiThreadGC
-from desktop.main_window import MainWindow
-from desktop.plaintext import plain_box
-from desktop.state import UiState
-from desktop.theme import ThemeWatcher, palette_for
+from desktop.window.main_window import MainWindow
+from desktop.widgets.plaintext import plain_box
+from desktop.ui_state import UiState
+from desktop.widgets.theme import ThemeWatcher, palette_for
 from engine.api import Engine, data_dir
 from engine.errors import AgentdeckError
 

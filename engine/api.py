@@ -31,6 +31,7 @@ from engine.models import (
 from engine.paths import data_dir
 from engine.profiles import (USER_FILE as PROFILES_FILE, load_profiles,
                              validate_profiles_text, write_user_profiles)
+from engine.resources import resource_path
 from engine.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
 from engine.controls import Controls
 from engine.lease import Lease
@@ -50,7 +51,7 @@ __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
     "AcceptResult", "BatchSpec", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
-    "escape_name", "parse_when", "validate", "validate_profiles_text",
+    "escape_name", "parse_when", "resource_path", "validate", "validate_profiles_text",
 ]
 
 log = logging.getLogger(__name__)

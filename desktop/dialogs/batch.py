@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QPlainTextEdit, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from desktop import format as fmt
+from desktop.widgets import format as fmt
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE, RepoPicker, StartTime, TaskSettings
-from desktop.plaintext import plain_label, plain_tip
+from desktop.widgets.plaintext import plain_label, plain_tip
 from engine.api import BatchSpec
 from engine.errors import AgentdeckError, InvalidInput
 

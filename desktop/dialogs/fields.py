@@ -10,9 +10,9 @@ from PySide6.QtWidgets import (
     QSpinBox, QWidget,
 )
 
-from desktop import format as fmt
+from desktop.widgets import format as fmt
 from desktop.context import AppContext
-from desktop.plaintext import plain_label
+from desktop.widgets.plaintext import plain_label
 from engine.api import parse_when, validate
 from engine.errors import AgentdeckError, InvalidInput
 

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, RepoPicker, StartTime, TaskSettings
-from desktop.plaintext import plain_label
+from desktop.widgets.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
 from desktop.context import AppContext
-from desktop.plaintext import plain_label
+from desktop.widgets.plaintext import plain_label
 from engine.errors import KeyringUnavailable
 
 

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE
 from desktop.dialogs.secrets import SecretsPage
-from desktop.plaintext import plain_label
-from desktop.theme import monospace_font
+from desktop.widgets.plaintext import plain_label
+from desktop.widgets.theme import monospace_font
 from engine.api import PROFILES_FILE, validate_profiles_text
 from engine.errors import AgentdeckError, InvalidInput
 

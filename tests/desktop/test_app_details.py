@@ -1,8 +1,8 @@
 """The details pane's field texts."""
 from __future__ import annotations
 
-from desktop.format import cost
-from desktop.task_details import field_values
+from desktop.widgets.format import cost
+from desktop.tasks.task_details import field_values
 from tests.desktop.appkit import snapshot
 
 

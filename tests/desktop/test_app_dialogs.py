@@ -6,8 +6,8 @@ from PySide6.QtGui import QKeySequence
 from desktop.commands import COMMANDS
 from desktop.dialogs.settings import SettingsDialog
 from desktop.dialogs.shortcuts import ShortcutsDialog
-from desktop.notify import Notifier, transition_message
-from desktop.state import UiState
+from desktop.window.notify import Notifier, transition_message
+from desktop.ui_state import UiState
 from engine.models import ReviewState, TaskState
 from tests.desktop.appkit import open_session, qloop, run, running, snapshot  # noqa: F401
 

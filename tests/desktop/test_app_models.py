@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.models.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
-from desktop.models.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
+from desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
+from desktop.tasks.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
 from engine.models import ReviewState, Task, TaskState
 from tests.desktop.appkit import running, snapshot
 

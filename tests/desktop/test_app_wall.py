@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.wall import TAIL_LINES, Wall, tail_text
+from desktop.wall.wall import TAIL_LINES, Wall, tail_text
 from engine.models import EntryKind, LogEntry, Stream, TaskState
 from tests.desktop.appkit import running, snapshot
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
 from desktop.log import LogView
-from desktop.theme import DARK
+from desktop.widgets.theme import DARK
 from engine.models import EntryKind, LogEntry, Stream
 
 

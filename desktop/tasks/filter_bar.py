@@ -4,9 +4,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QWidget
 
-from desktop import format as fmt
-from desktop.icons import icon, state_icon
-from desktop.models.qt_task_filter import ACTIVE, TO_REVIEW
+from desktop.widgets import format as fmt
+from desktop.widgets.icons import icon, state_icon
+from desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW
 from engine.models import Batch, TaskState
 
 SEARCH_DELAY_MS = 180

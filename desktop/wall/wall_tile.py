@@ -16,9 +16,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop import format as fmt
-from desktop.icons import state_color, state_icon
-from desktop.plaintext import plain_tip
+from desktop.widgets import format as fmt
+from desktop.widgets.icons import state_color, state_icon
+from desktop.widgets.plaintext import plain_tip
 from engine.models import LogEntry, Task
 
 TAIL_LINES = 8

@@ -1,5 +1,5 @@
 """Diff review: patch splitting, display rows, highlighting and the review panel."""
-from desktop.diff.qt_diff_review import QtDiffReview
+from desktop.review.diff.qt_diff_review import QtDiffReview
 
 DiffReview = QtDiffReview
 

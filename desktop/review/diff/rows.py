@@ -2,7 +2,7 @@
 
 Rows are plain data, built from the file's hunks (parsed with `unidiff` when the file is
 opened). The same pairing of removed/added lines drives the side-by-side layout and the
-intra-line change marks in `desktop.diff.highlight`.
+intra-line change marks in `desktop.review.diff.highlight`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import unidiff
 
-from desktop.diff.patch import FilePatch
+from desktop.review.diff.patch import FilePatch
 
 TAB_WIDTH = 4
 # (type " "/"-"/"+", old line number, new line number, text)

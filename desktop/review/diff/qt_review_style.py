@@ -1,7 +1,7 @@
 """Style sheet of the review panel's chrome (bars, buttons, banners) for a theme."""
 from __future__ import annotations
 
-from desktop.theme import Theme, scrollbar_css
+from desktop.widgets.theme import Theme, scrollbar_css
 
 
 def review_style(theme: Theme) -> str:

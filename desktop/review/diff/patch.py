@@ -2,7 +2,7 @@
 
 Opening a 500-file review must not wait for every hunk to be parsed: `split_patch` only
 scans the file headers and counts ``+``/``-`` lines with `str.count`; the hunks of one
-file are parsed (with `unidiff`) when that file is shown, see `desktop.diff.rows`.
+file are parsed (with `unidiff`) when that file is shown, see `desktop.review.diff.rows`.
 """
 from __future__ import annotations
 

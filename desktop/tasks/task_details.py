@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QGridLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from desktop import format as fmt
-from desktop.icons import state_color
-from desktop.plaintext import plain_label, plain_tip
+from desktop.widgets import format as fmt
+from desktop.widgets.icons import state_color
+from desktop.widgets.plaintext import plain_label, plain_tip
 from engine.models import ReviewState, Task
 
 _FIELDS = (  # first half: left column, second half: right column

@@ -10,18 +10,18 @@ from PySide6.QtWidgets import (
 
 from desktop.commands import make_actions, refresh_icons
 from desktop.context import AppContext
-from desktop.filter_bar import FilterBar
-from desktop.icons import icon
-from desktop.models.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
-from desktop.models.qt_task_model import Column, TaskRole, TaskTableModel
-from desktop.notify import Notifier
-from desktop.review_page import ReviewPage
-from desktop.status_bar import BatchProgress, Counters
-from desktop.theme import Theme
-from desktop.task_actions import TaskActions
-from desktop.task_view import TaskView
-from desktop.wall import WALL_STATES, Wall
-from desktop.window_menus import build_menus
+from desktop.tasks.filter_bar import FilterBar
+from desktop.widgets.icons import icon
+from desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
+from desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
+from desktop.window.notify import Notifier
+from desktop.review.review_page import ReviewPage
+from desktop.window.status_bar import BatchProgress, Counters
+from desktop.widgets.theme import Theme
+from desktop.tasks.task_actions import TaskActions
+from desktop.tasks.task_view import TaskView
+from desktop.wall.wall import WALL_STATES, Wall
+from desktop.window.menus import build_menus
 from engine.models import ReviewState, Task
 
 #: How many recent tasks are loaded at start; filters query the engine for more.

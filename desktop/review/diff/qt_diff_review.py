@@ -1,6 +1,6 @@
 """The review panel: changed files, the diff of the chosen file, accept / reject.
 
-`set_patch` only splits the patch into files (fast, see `desktop.diff.patch`); the shown
+`set_patch` only splits the patch into files (fast, see `desktop.review.diff.patch`); the shown
 file is parsed on the spot, its first screenful highlighted at once when that is small
 (a few ms) and the rest on a worker thread; other files when chosen.
 Buttons only emit signals: the main window connects them to the engine. Every label
@@ -13,14 +13,14 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
-from desktop.elided_label import ElidedLabel
-from desktop.diff.highlight import FileHighlight, Highlighter, quick_highlight
-from desktop.diff.patch import FilePatch, split_patch
-from desktop.diff.qt_diff_view import QtDiffView
-from desktop.diff.qt_file_tree import QtFileTree
-from desktop.diff.qt_review_style import review_style
-from desktop.diff.rows import ParsedFile, parse_file
-from desktop.theme import LIGHT, Theme, palette_for
+from desktop.widgets.elided_label import ElidedLabel
+from desktop.review.diff.highlight import FileHighlight, Highlighter, quick_highlight
+from desktop.review.diff.patch import FilePatch, split_patch
+from desktop.review.diff.qt_diff_view import QtDiffView
+from desktop.review.diff.qt_file_tree import QtFileTree
+from desktop.review.diff.qt_review_style import review_style
+from desktop.review.diff.rows import ParsedFile, parse_file
+from desktop.widgets.theme import LIGHT, Theme, palette_for
 from engine.api import escape_name
 
 

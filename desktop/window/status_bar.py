@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from desktop.icons import STATE_COLORS
-from desktop.plaintext import plain_label
+from desktop.widgets.icons import STATE_COLORS
+from desktop.widgets.plaintext import plain_label
 from engine.models import TaskState
 
 _COUNTERS = (

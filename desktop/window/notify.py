@@ -10,10 +10,10 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
-from desktop import format as fmt
-from desktop.icons import icon
-from desktop.plaintext import inert_markup
-from desktop.state import UiState
+from desktop.widgets import format as fmt
+from desktop.widgets.icons import icon
+from desktop.widgets.plaintext import inert_markup
+from desktop.ui_state import UiState
 from engine.models import ReviewState, Task, TaskState
 
 _ENDINGS = {

@@ -6,16 +6,16 @@ well on light and dark themes. State icons carry their own colours.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
+from engine.api import resource_path
 from engine.models import TaskState
 
-ICON_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
+ICON_DIR = resource_path("icons")  # also inside a PyInstaller bundle
 
 #: One colour per task state, shared by table text, tiles and the SVG state icons.
 STATE_COLORS: dict[TaskState, str] = {

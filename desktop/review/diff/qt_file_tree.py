@@ -7,10 +7,10 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFrame, QHeaderView, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QTreeView, QWidget)
 
-from desktop.diff.patch import FilePatch, FileStatus
-from desktop.diff.qt_file_tree_model import (COUNTS_ROLE, STATUS_COLOURS, STATUS_LETTERS,
+from desktop.review.diff.patch import FilePatch, FileStatus
+from desktop.review.diff.qt_file_tree_model import (COUNTS_ROLE, STATUS_COLOURS, STATUS_LETTERS,
                                              STATUS_ROLE, QtFileTreeModel)
-from desktop.theme import LIGHT, Theme, palette_for
+from desktop.widgets.theme import LIGHT, Theme, palette_for
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -9,12 +9,12 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
 
-from desktop.diff.highlight import FileHighlight
-from desktop.diff.patch import FilePatch
-from desktop.diff.qt_diff_delegate import QtDiffRowDelegate
-from desktop.diff.qt_diff_model import QtDiffRowsModel
-from desktop.diff.rows import ParsedFile, RowKind, build_rows
-from desktop.theme import LIGHT, Theme
+from desktop.review.diff.highlight import FileHighlight
+from desktop.review.diff.patch import FilePatch
+from desktop.review.diff.qt_diff_delegate import QtDiffRowDelegate
+from desktop.review.diff.qt_diff_model import QtDiffRowsModel
+from desktop.review.diff.rows import ParsedFile, RowKind, build_rows
+from desktop.widgets.theme import LIGHT, Theme
 
 
 class QtDiffView(QListView):

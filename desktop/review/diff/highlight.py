@@ -24,7 +24,7 @@ from pygments.token import Text, _TokenType
 from pygments.util import ClassNotFound
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.diff.rows import ParsedFile, change_pairs
+from desktop.review.diff.rows import ParsedFile, change_pairs
 
 # Beyond these, a side is shown plain: tokenizing would take seconds (VS Code stops at 20 MB).
 MAX_HIGHLIGHT_CHARS = 2_000_000

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 
-from desktop.models.qt_task_model import SortRole, TaskRole
+from desktop.tasks.qt_task_model import SortRole, TaskRole
 from engine.models import ReviewState, Task, TaskState
 
 #: State filter keys beyond single `TaskState` values.

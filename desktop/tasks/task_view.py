@@ -9,12 +9,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
-from desktop.icons import icon
+from desktop.widgets.icons import icon
 from desktop.log import LogView
-from desktop.log_pager import LogPager
-from desktop.state import UiState
-from desktop.task_details import TaskDetails
-from desktop.theme import Theme
+from desktop.log.log_pager import LogPager
+from desktop.ui_state import UiState
+from desktop.tasks.task_details import TaskDetails
+from desktop.widgets.theme import Theme
 from engine.models import LogEntry, Task, TaskState
 
 _FOLLOW_UP_STATES = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED,

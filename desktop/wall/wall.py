@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from desktop.wall_tile import TAIL_LINES, TILE_WIDTH, TaskTile, tail_text
+from desktop.wall.wall_tile import TAIL_LINES, TILE_WIDTH, TaskTile, tail_text
 from engine.models import LogEntry, Task, TaskState
 
 __all__ = ["REPAINTS_PER_FRAME", "TAIL_LINES", "WALL_STATES", "TaskTile", "Wall", "tail_text"]

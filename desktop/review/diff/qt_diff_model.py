@@ -5,8 +5,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from desktop.diff.highlight import FileHighlight
-from desktop.diff.rows import DiffRow, RowKind
+from desktop.review.diff.highlight import FileHighlight
+from desktop.review.diff.rows import DiffRow, RowKind
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -15,7 +15,7 @@ Index = QModelIndex | QPersistentModelIndex
 class QtDiffRowsModel(QAbstractListModel):
     """Rows of one file (`DiffRow`) plus that file's highlight once it arrives.
 
-    The model only adapts data: rows come from `desktop.diff.rows.build_rows`, tokens
+    The model only adapts data: rows come from `desktop.review.diff.rows.build_rows`, tokens
     from the highlighter; `expand` unfolds a "⋯ N unchanged lines" row in place.
     """
 

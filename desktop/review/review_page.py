@@ -1,4 +1,4 @@
-"""The Review tab: the diff panel (`desktop.diff.DiffReview`) wired to the engine.
+"""The Review tab: the diff panel (`desktop.review.diff.DiffReview`) wired to the engine.
 
 The patch of a task is loaded when the tab is shown (not on every selection), and again
 when the task's result changes (a new attempt, a follow-up).
@@ -10,8 +10,8 @@ from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.context import AppContext
-from desktop.diff import DiffReview
-from desktop.theme import LIGHT, Theme
+from desktop.review.diff import DiffReview
+from desktop.widgets.theme import LIGHT, Theme
 from engine.errors import AgentdeckError, ConflictError
 from engine.models import ReviewState, Task
 

@@ -14,9 +14,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from desktop import format as fmt
-from desktop.icons import state_color, state_icon
-from desktop.plaintext import plain_tip
+from desktop.widgets import format as fmt
+from desktop.widgets.icons import state_color, state_icon
+from desktop.widgets.plaintext import plain_tip
 from engine.models import ReviewState, Task
 
 Index = QModelIndex | QPersistentModelIndex

@@ -9,10 +9,10 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from desktop.diff.highlight import Mark, Span
-from desktop.diff.qt_diff_model import QtDiffRowsModel
-from desktop.diff.rows import DiffRow, RowKind
-from desktop.theme import LIGHT, Theme, monospace_font, token_style
+from desktop.review.diff.highlight import Mark, Span
+from desktop.review.diff.qt_diff_model import QtDiffRowsModel
+from desktop.review.diff.rows import DiffRow, RowKind
+from desktop.widgets.theme import LIGHT, Theme, monospace_font, token_style
 
 Index = QModelIndex | QPersistentModelIndex
 _PAD = 10  # pixels between a gutter and the code

@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from desktop.diff.patch import FilePatch, FileStatus
-from desktop.theme import LIGHT, Theme
+from desktop.review.diff.patch import FilePatch, FileStatus
+from desktop.widgets.theme import LIGHT, Theme
 from engine.api import escape_name
 
 Index = QModelIndex | QPersistentModelIndex

@@ -7,8 +7,10 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
+from desktop.window.open_dialogs import open_batch, open_new_task, open_settings, open_shortcuts
+
 if TYPE_CHECKING:
-    from desktop.main_window import MainWindow
+    from desktop.window.main_window import MainWindow
 
 
 def build_menus(window: "MainWindow") -> None:
@@ -53,9 +55,6 @@ def _toolbar(window: "MainWindow") -> None:
 
 
 def _connect(window: "MainWindow") -> None:
-    # Imported here: the dialogs pull in the engine's batch parser, not needed before.
-    from desktop.dialogs import open_batch, open_new_task, open_settings, open_shortcuts
-
     a = window.actions_
     a["new_task"].triggered.connect(lambda: open_new_task(window))
     a["new_batch"].triggered.connect(lambda: open_batch(window))
