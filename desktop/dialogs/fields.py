@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
     QSpinBox, QWidget,
 )
 

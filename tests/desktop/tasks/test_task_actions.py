@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from engine.models import TaskState
-from tests.desktop.appkit import open_session, qloop, run  # noqa: F401 (fixtures)
+from tests.desktop.appkit import run
 from tests.engine.enginekit import make_repo
 
 

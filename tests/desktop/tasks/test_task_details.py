@@ -4,8 +4,6 @@ from __future__ import annotations
 from desktop.widgets.format import cost
 from desktop.tasks.task_details import field_values
 from tests.desktop.appkit import snapshot
-
-
 def test_cost_shows_the_budget_when_there_is_one():
     assert field_values(snapshot("t1"))["cost"] == "—"
     with_budget = field_values(snapshot("t2", cost_usd=0.4, budget_usd=0.5))["cost"]

@@ -17,7 +17,6 @@ from desktop.window.status_bar import BatchProgress
 from desktop.tasks.task_details import TaskDetails
 from desktop.wall.wall_tile import TaskTile
 from tests.desktop.appkit import snapshot
-
 HOSTILE = '<b>bold</b><img src="file:///{marker}"><a href="https://example.invalid">x</a>'
 
 

@@ -5,7 +5,6 @@ import time
 
 from desktop.dialogs.batch import TEMPLATE, TOML, BatchDialog
 from engine.models import TaskState
-from tests.desktop.appkit import open_session, qloop  # noqa: F401 (fixtures)
 from tests.engine.enginekit import make_repo
 
 FILES = {"README.md": "hi\n", "src/a.py": "a = 1\n", "src/b.py": "b = 1\n",

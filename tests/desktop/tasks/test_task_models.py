@@ -7,8 +7,6 @@ from desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
 from desktop.tasks.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
 from engine.models import ReviewState, Task, TaskState
 from tests.desktop.appkit import running, snapshot
-
-
 def _ids(proxy: TaskFilterProxy) -> list[str]:
     return [proxy.index(row, 0).data(TaskRole).id for row in range(proxy.rowCount())]
 

@@ -9,7 +9,7 @@ from desktop.dialogs.shortcuts import ShortcutsDialog
 from desktop.window.notify import Notifier, transition_message
 from desktop.ui_state import UiState
 from engine.models import ReviewState, TaskState
-from tests.desktop.appkit import open_session, qloop, run, running, snapshot  # noqa: F401
+from tests.desktop.appkit import run, running, snapshot
 
 
 def test_shortcuts_dialog_lists_every_bound_key(qtbot, qapp):

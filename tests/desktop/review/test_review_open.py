@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
 from engine.models import ReviewState
-from tests.desktop.appkit import open_session, qloop, run  # noqa: F401 (fixtures)
+from tests.desktop.appkit import run
 from tests.engine.enginekit import git, make_repo
 
 
