@@ -6,6 +6,7 @@ from typing import Iterator
 import keyring
 import pytest
 
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.memory_keyring import MemoryKeyring
 
 
@@ -17,3 +18,10 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LLMServer]:
+    """A started fake LLM provider (`tests.fakes.llm_server.LLMServer`), closed after."""
+    with LLMServer() as server:
+        yield server

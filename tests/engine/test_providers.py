@@ -10,7 +10,7 @@ from engine.llm import AnthropicClient, Message, OpenAIChatClient
 from engine.providers import (
     DEFAULTS, Provider, get_provider, load_providers, make_client, resolve_key,
 )
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.scripts import reply
 
