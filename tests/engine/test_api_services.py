@@ -10,6 +10,7 @@ import pytest
 from engine import api
 from engine.errors import BatchError, InvalidInput, NotFound
 from tests.engine.enginekit import make_repo, open_engine, wait_done
+from tests.fakes.memory_keyring import MemoryKeyring
 
 
 async def test_profiles_text_is_checked_saved_and_used(tmp_path: Path) -> None:
@@ -80,3 +81,19 @@ async def test_profiles_and_providers_files_are_read_off_the_loop(
     finally:
         await engine.close()
     assert readers == [False, False]  # open, reload: never on the loop's (main) thread
+
+
+async def test_api_keys_are_stored_found_and_deleted(
+        tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MY_KEY", raising=False)
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        await engine.store_secrets({"MY_KEY": "sk-1"})
+        assert await engine.stored_secrets(["MY_KEY", "OTHER"]) == {"MY_KEY": True, "OTHER": False}
+        assert await engine.find_secret("MY_KEY") == "sk-1"
+        monkeypatch.setenv("MY_KEY", "sk-env")
+        assert await engine.find_secret("MY_KEY") == "sk-env"
+        await engine.delete_secret("MY_KEY")
+        assert memory_keyring.items == {}
+    finally:
+        await engine.close()
