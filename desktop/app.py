@@ -19,19 +19,17 @@ import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop import icons
+from desktop.widgets import icons
 from desktop.asyncutil import TaskRunner
 from desktop.bridge import Bridge
 from desktop.context import AppContext
 from desktop.gc_guard import GuiThreadGC
-from desktop.main_window import MainWindow
-from desktop.plaintext import plain_box
-from desktop.state import UiState
-from desktop.theme import ThemeWatcher, palette_for
-from engine.api import Engine
-from engine.sample.demo import seed_demo
+from desktop.window.main_window import MainWindow
+from desktop.widgets.plaintext import plain_box
+from desktop.ui_state import UiState
+from desktop.widgets.theme import ThemeWatcher, palette_for
+from engine.api import Engine, data_dir
 from engine.errors import AgentdeckError
-from engine.config.paths import data_dir
 
 log = logging.getLogger("agentdeck.desktop")
 UI_STATE_FILE = "ui.ini"
@@ -120,7 +118,7 @@ async def _show(app: QApplication, session: Session, demo: bool,
                 finish: Callable[[], None], quitting: asyncio.Future) -> None:
     """Show the session's window until ``quitting``; then close the session."""
     try:
-        if demo and await seed_demo(session.ctx.engine):
+        if demo and await session.ctx.engine.seed_demo():
             session.window.actions_["show_wall"].trigger()  # the demo's agents, working
         app.aboutToQuit.connect(session.runner.cancel_all)
         app.aboutToQuit.connect(finish)

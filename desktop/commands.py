@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from desktop.icons import icon
+from desktop.widgets.icons import icon
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from desktop.asyncutil import TaskRunner
 from desktop.bridge import Bridge
-from desktop.state import UiState
+from desktop.ui_state import UiState
 
 if TYPE_CHECKING:
     from engine.api import Engine

@@ -17,9 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Iterable, Sequence
 
+from engine.config import secrets
 from engine.core import submission as sub
 from engine import validate
-from engine.batch.file import BatchSpec, TaskSpec
+from engine.batch.file import BatchSpec, TaskSpec, dump_batch, parse_batch_text
 from engine.errors import (AgentdeckError, InvalidInput, LeaseHeld, LeaseLost, NotFound,
                            StoreError)
 from engine.events import EventBus, Notice, TaskUpdated
@@ -28,22 +29,36 @@ from engine.models import (
     AgentProfile, Batch, EntryKind, LogEntry, ReviewState, Task, TaskState,
 )
 from engine.config.paths import data_dir
-from engine.config.profiles import load_profiles
+from engine.config.profiles import (USER_FILE as PROFILES_FILE, load_profiles,
+                                    validate_profiles_text, write_user_profiles)
+from engine.config.resources import resource_path
 from engine.config.providers import DEFAULTS as PROVIDER_DEFAULTS, Provider, load_providers
 from engine.core.controls import Controls
 from engine.core.lease import Lease
 from engine.core.reviews import Reviews
 from engine.core.runner import AttemptRunner
+from engine.core.scheduler import Scheduler, default_max_parallel
 from engine.runtimes.base import Runtime
 from engine.runtimes.select import RuntimeRegistry
-from engine.core.scheduler import Scheduler, default_max_parallel
+from engine.sample import demo
 from engine.store import db as st
 from engine.store import writes as wr
 from engine.workspace import RepoInfo, Workspace
-# The command line's helpers, re-exported: it imports the engine through this module only.
+from engine.workspace.names import escape_name
+from engine.workspace.types import AcceptResult
+# Helpers of the front ends: they import the engine through this module only.
 from engine.batch.file import parse_batch_file
 from engine.runtimes.docker.images import build_image
 from engine.timeparse import parse_when
+
+__all__ = [
+    "Engine",
+    # pure helpers and types a front end uses (no IO):
+    "AcceptResult", "BatchSpec", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
+    "escape_name", "parse_when", "resource_path", "validate", "validate_profiles_text",
+    # the command line's: a batch file's tasks, the agent image
+    "build_image", "parse_batch_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +69,8 @@ CLOSE_TIMEOUT = 10.0
 class Engine(Controls, Reviews):
     """The agentdeck engine. Create with `await Engine.open(...)`, end with `close()`."""
 
-    def __init__(self, home: Path, store: st.Store, *, max_parallel: int | None,
-                 default_runtime: str | None) -> None:
+    def __init__(self, home: Path, store: st.Store, config: "_Config", *,
+                 max_parallel: int | None, default_runtime: str | None) -> None:
         self.home = home
         self.store = store
         self.bus = EventBus()
@@ -67,8 +82,8 @@ class Engine(Controls, Reviews):
         self.lease = Lease(store, self.owner, self.bus, on_gained=self._start_driving,
                            on_lost=self._stop_driving)
         self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
-        self._profiles = load_profiles(home)
-        self._providers = self._use_providers(_read_providers(home))  # the scheduler asks
+        self._profiles = config[0]
+        self._providers = self._use_providers(config[1])  # the scheduler asks
         parallel = max_parallel or store.get_setting("max_parallel") or default_max_parallel()
         self.scheduler = Scheduler(self, int(parallel))
         self.runtimes = RuntimeRegistry(home, self.bus, default_runtime
@@ -94,8 +109,10 @@ class Engine(Controls, Reviews):
         stops), recover and start working."""
         home = Path(home).resolve() if home else data_dir()
         home.mkdir(parents=True, exist_ok=True)
+        config = await asyncio.to_thread(_read_config, home)  # TOML files: off the loop
         store = await asyncio.to_thread(st.Store, st.db_path(home))
-        engine = cls(home, store, max_parallel=max_parallel, default_runtime=default_runtime)
+        engine = cls(home, store, config, max_parallel=max_parallel,
+                     default_runtime=default_runtime)
         try:
             if drive_queue and not await engine.lease.take() and require_lease:
                 raise LeaseHeld("another agentdeck process is already working the queue "
@@ -230,9 +247,8 @@ class Engine(Controls, Reviews):
         return providers
 
     async def reload_profiles(self) -> None:
-        self._profiles = await asyncio.to_thread(load_profiles, self.home)
-        self._providers = self._use_providers(
-            await asyncio.to_thread(_read_providers, self.home))
+        profiles, providers = await asyncio.to_thread(_read_config, self.home)
+        self._profiles, self._providers = profiles, self._use_providers(providers)
 
     async def get_task(self, task_id: str) -> Task:
         return await asyncio.to_thread(
@@ -433,6 +449,107 @@ class Engine(Controls, Reviews):
                 self.scheduler.wake()
         self.spawn(run(), driving=True)
 
+    # ---- desktop/CLI services: settings files, API keys, batch text, working copies ----
+    async def read_profiles_text(self) -> str:
+        """The text of the user's ``agents.toml`` ("" when there is none)."""
+        path = self.home / PROFILES_FILE
+        return await asyncio.to_thread(
+            lambda: path.read_text(encoding="utf-8") if path.exists() else "")
+
+    async def save_profiles_text(self, text: str) -> dict[str, AgentProfile]:
+        """Replace the user's ``agents.toml`` with ``text`` and use its profiles from now.
+
+        Raises:
+            InvalidInput: The text is invalid (line and field named); the file is kept.
+        """
+        await asyncio.to_thread(write_user_profiles, self.home, text)
+        await self.reload_profiles()
+        return dict(self._profiles)
+
+    async def stored_secrets(self, names: Iterable[str]) -> dict[str, bool]:
+        """Whether the keyring holds each secret name (`engine.config.secrets`).
+
+        Raises:
+            KeyringUnavailable: No keyring backend works here.
+        """
+        return await asyncio.to_thread(secrets.stored_secrets, list(names))
+
+    async def store_secrets(self, values: dict[str, str]) -> None:
+        """Keep API keys in the keyring under their variable names.
+
+        Raises:
+            KeyringUnavailable: The keyring refused them.
+        """
+        await asyncio.to_thread(secrets.store_secrets, dict(values))
+
+    async def delete_secret(self, name: str) -> None:
+        """Forget the keyring entry of a secret name.
+
+        Raises:
+            KeyringUnavailable: No keyring backend works here.
+        """
+        await asyncio.to_thread(secrets.delete_secret, name)
+
+    async def find_secret(self, name: str) -> str | None:
+        """A secret's value by the one precedence (`engine.config.secrets.find_secret`)."""
+        return await asyncio.to_thread(secrets.find_secret, name)
+
+    async def parse_batch(self, text: str, *, source: str, base_dir: Path | str,
+                          default_repo: Path | str | None = None,
+                          at_override: str | float | None = None) -> BatchSpec:
+        """Check a batch file's text against the current profiles (nothing is queued).
+
+        Raises:
+            BatchError: The text is malformed; the message names the line.
+        """
+        return await asyncio.to_thread(
+            parse_batch_text, text, source=source, base_dir=base_dir,
+            default_repo=default_repo, at_override=at_override, agents=set(self._profiles))
+
+    async def read_batch_file(self, path: Path | str) -> str:
+        """The text of a batch file.
+
+        Raises:
+            InvalidInput: It cannot be read (names the file and why).
+        """
+        try:
+            return await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read the batch file {path}: {exc}") from exc
+
+    async def export_batch(self, spec: BatchSpec, path: Path | str) -> None:
+        """Write ``spec`` as a batch file.
+
+        Raises:
+            InvalidInput: It cannot be written (names the file and why).
+        """
+        try:
+            await asyncio.to_thread(Path(path).write_text, dump_batch(spec), encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the batch file {path}: {exc}") from exc
+
+    async def working_copy_path(self, task_id: str, relative: str = "") -> Path:
+        """A file of a task's working copy ("": the folder), for a front end to open.
+
+        Raises:
+            NotFound: The working copy is gone (accepted or rejected), or ``relative``
+                is not a file in it (paths leaving it are refused).
+        """
+        task = await self.get_task(task_id)
+        return await asyncio.to_thread(_in_working_copy, task, relative)
+
+    async def seed_demo(self) -> list[Task]:
+        """Queue the demo batch on the local runtime, once: only into an empty data dir."""
+        return await demo.seed_demo(self)
+
+
+_Config = tuple[dict[str, AgentProfile], tuple[dict[str, Provider], str | None]]
+
+
+def _read_config(home: Path) -> _Config:
+    """The profiles and the providers (reads TOML files: call it in a thread)."""
+    return load_profiles(home), _read_providers(home)
+
 
 def _read_providers(home: Path) -> tuple[dict[str, Provider], str | None]:
     """The providers and what is wrong with providers.toml, if anything: a broken file is
@@ -441,3 +558,13 @@ def _read_providers(home: Path) -> tuple[dict[str, Provider], str | None]:
         return load_providers(home), None
     except AgentdeckError as exc:
         return dict(PROVIDER_DEFAULTS), str(exc)
+
+
+def _in_working_copy(task: Task, relative: str) -> Path:
+    workdir = Path(task.workdir) if task.workdir else None
+    if workdir is None or not workdir.is_dir():
+        raise NotFound(f"the working copy of task {task.id} is gone (accepted or rejected)")
+    target = (workdir / relative).resolve() if relative else workdir
+    if not target.is_relative_to(workdir.resolve()) or not target.exists():
+        raise NotFound(f"{relative} is not in the working copy of task {task.id}")
+    return target

@@ -63,3 +63,7 @@ class StoreError(AgentdeckError):
 
 class LeaseLost(AgentdeckError):
     """Another engine process took the queue lease: this one's driving writes are refused."""
+
+
+class KeyringUnavailable(AgentdeckError):
+    """No usable system keyring (or it refused): keys must be set as environment variables."""

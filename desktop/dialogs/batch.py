@@ -1,7 +1,7 @@
 """File → New batch: many prompts (one per line) or a template over a glob, or TOML.
 
 Whatever the input, the dialog turns it into batch-file TOML and lets the engine's
-parser (`engine.batch.file.parse_batch_text`) check it, so the GUI, a saved file and the
+parser (`Engine.parse_batch`) check it, so the GUI, a saved file and the
 CLI accept exactly the same batches and report the same line-numbered errors.
 """
 from __future__ import annotations
@@ -17,11 +17,11 @@ from PySide6.QtWidgets import (
     QPlainTextEdit, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from desktop import format as fmt
+from desktop.widgets import format as fmt
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE, RepoPicker, StartTime, TaskSettings
-from desktop.plaintext import plain_label, plain_tip
-from engine.batch.file import BatchSpec, dump_batch, parse_batch_text
+from desktop.widgets.plaintext import plain_label, plain_tip
+from engine.api import BatchSpec
 from engine.errors import AgentdeckError, InvalidInput
 
 _PREVIEW_DELAY_MS = 350
@@ -146,11 +146,9 @@ class BatchDialog(QDialog):
         self._ctx.runner.spawn(self._parse(text, at), on_error=lambda e: self._show_problem(str(e)))
 
     async def _parse(self, text: str, at: str | None) -> None:
-        agents = await self._ctx.engine.profiles()
-        default_repo = self.repo.path() or None
-        spec = await asyncio.to_thread(
-            parse_batch_text, text, source=self._source, base_dir=self._base_dir,
-            default_repo=default_repo, at_override=at, agents=set(agents))
+        spec = await self._ctx.engine.parse_batch(
+            text, source=self._source, base_dir=self._base_dir,
+            default_repo=self.repo.path() or None, at_override=at)
         self._show_spec(spec)
 
     def _show_spec(self, spec: BatchSpec) -> None:
@@ -184,11 +182,15 @@ class BatchDialog(QDialog):
         self._file_dialog.fileSelected.connect(self.import_file)
         self._file_dialog.open()
 
-    def import_file(self, path: str) -> None:
+    def import_file(self, path: str) -> asyncio.Task[None]:
         """Load a batch file into the TOML tab (relative repos resolve from its folder)."""
-        file = Path(path)
+        return self._ctx.runner.spawn(self._import(Path(path)),
+                                      on_error=lambda e: self._show_problem(str(e)))
+
+    async def _import(self, file: Path) -> None:
+        text = await self._ctx.engine.read_batch_file(file)
         self._source, self._base_dir = file.name, file.parent
-        self.toml.setPlainText(file.read_text(encoding="utf-8"))
+        self.toml.setPlainText(text)
         self.tabs.setCurrentIndex(TOML)
         self.refresh_preview()
 
@@ -202,11 +204,16 @@ class BatchDialog(QDialog):
         self._file_dialog.fileSelected.connect(self.export_file)
         self._file_dialog.open()
 
-    def export_file(self, path: str) -> None:
+    def export_file(self, path: str) -> asyncio.Task[None] | None:
         """Write the previewed batch as a batch file."""
-        if self.spec is not None:
-            Path(path).write_text(dump_batch(self.spec), encoding="utf-8")
-            self.status.setText(f"Saved {path}")
+        if self.spec is None:
+            return None
+        return self._ctx.runner.spawn(self._export(self.spec, path),
+                                      on_error=lambda e: self.status.setText(str(e)))
+
+    async def _export(self, spec: BatchSpec, path: str) -> None:
+        await self._ctx.engine.export_batch(spec, path)
+        self.status.setText(f"Saved {path}")
 
     def submit(self) -> None:
         """Submit the previewed batch in one transaction."""

@@ -6,16 +6,15 @@ from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
     QSpinBox, QWidget,
 )
 
-from desktop import format as fmt
+from desktop.widgets import format as fmt
 from desktop.context import AppContext
-from desktop.plaintext import plain_label
+from desktop.widgets.plaintext import plain_label
+from engine.api import parse_when, validate
 from engine.errors import AgentdeckError, InvalidInput
-from engine import validate
-from engine.timeparse import parse_when
 
 _CHECK_DELAY_MS = 250
 ERROR_STYLE = "color: #dc2626;"

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
+    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QPlainTextEdit,
     QVBoxLayout, QWidget,
 )
 
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, RepoPicker, StartTime, TaskSettings
-from desktop.plaintext import plain_label
+from desktop.widgets.plaintext import plain_label
 from engine.errors import AgentdeckError, InvalidInput
 
 

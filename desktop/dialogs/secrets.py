@@ -1,31 +1,16 @@
 """The "API keys" page of the settings: secrets named by profiles, kept in the keyring.
 
-Keys never touch SQLite or the log: they go to the system keyring under the service
-``agentdeck`` with the environment variable name as user name, where the engine reads
-them when the variable is not set in its environment.
+Keys never touch SQLite or the log: the engine keeps them in the system keyring under the
+environment variable's name (`Engine.store_secrets`), where its one lookup finds them when
+the variable is not set in its environment (see "Secrets" in docs/agents.md).
 """
 from __future__ import annotations
 
-import asyncio
-
-import keyring
-from keyring.errors import KeyringError
 from PySide6.QtWidgets import QFormLayout, QLineEdit, QWidget
 
 from desktop.context import AppContext
-from desktop.plaintext import plain_label
-from engine.errors import AgentdeckError
-
-SERVICE = "agentdeck"
-
-
-def _stored(names: list[str]) -> dict[str, bool]:
-    return {name: keyring.get_password(SERVICE, name) is not None for name in names}
-
-
-def _store(values: dict[str, str]) -> None:
-    for name, value in values.items():
-        keyring.set_password(SERVICE, name, value)
+from desktop.widgets.plaintext import plain_label
+from engine.errors import KeyringUnavailable
 
 
 class SecretsPage(QWidget):
@@ -45,10 +30,9 @@ class SecretsPage(QWidget):
         profiles = await self._ctx.engine.profiles()
         names = sorted({name for p in profiles.values() for name in p.secrets})
         try:
-            stored = await asyncio.to_thread(_stored, names)
-        except KeyringError as exc:
-            self.note.setText(f"No usable system keyring: {exc}. Set the keys as environment "
-                              "variables instead.")
+            stored = await self._ctx.engine.stored_secrets(names)
+        except KeyringUnavailable as exc:
+            self.note.setText(str(exc))
             return
         self.note.setText("Keys are kept in the system keyring, never in agentdeck's "
                           "database or logs. Leave a field empty to keep the stored key."
@@ -63,12 +47,8 @@ class SecretsPage(QWidget):
         """Store the keys typed in (empty fields are left alone).
 
         Raises:
-            AgentdeckError: The keyring refused to store them.
+            KeyringUnavailable: The keyring refused to store them.
         """
         values = {name: f.text() for name, f in self.fields.items() if f.text()}
-        if not values:
-            return
-        try:
-            await asyncio.to_thread(_store, values)
-        except KeyringError as exc:
-            raise AgentdeckError(f"could not store the API keys in the keyring: {exc}") from exc
+        if values:
+            await self._ctx.engine.store_secrets(values)

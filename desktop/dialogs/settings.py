@@ -2,8 +2,6 @@
 theme and notifications."""
 from __future__ import annotations
 
-import asyncio
-
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QPlainTextEdit,
@@ -13,10 +11,10 @@ from PySide6.QtWidgets import (
 from desktop.context import AppContext
 from desktop.dialogs.fields import ERROR_STYLE, OK_STYLE
 from desktop.dialogs.secrets import SecretsPage
-from desktop.plaintext import plain_label
-from desktop.theme import monospace_font
+from desktop.widgets.plaintext import plain_label
+from desktop.widgets.theme import monospace_font
+from engine.api import PROFILES_FILE, validate_profiles_text
 from engine.errors import AgentdeckError, InvalidInput
-from engine.config.profiles import USER_FILE, validate_profiles_text, write_user_profiles
 
 THEMES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
 RUNTIMES = (("Automatic (Docker when available)", "auto"), ("Local (embedded)", "local"),
@@ -85,7 +83,7 @@ class SettingsDialog(QDialog):
     def _profiles_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(QLabel(f"Your <code>{USER_FILE}</code>: <code>[profiles.NAME]</code> tables "
+        layout.addWidget(QLabel(f"Your <code>{PROFILES_FILE}</code>: <code>[profiles.NAME]</code> tables "
                                 "override or extend the built-in profiles."))
         self.profiles = QPlainTextEdit()
         self.profiles.setFont(monospace_font())
@@ -106,9 +104,7 @@ class SettingsDialog(QDialog):
         self.max_parallel.setValue(int(settings.get("max_parallel", 1)))
         self.endpoints.setPlainText("\n".join(settings.get("docker_endpoints", [])))
         self.keep_failed.setChecked(bool(settings.get("keep_failed_sandboxes", False)))
-        path = engine.home / USER_FILE
-        text = await asyncio.to_thread(path.read_text, encoding="utf-8") if path.exists() else ""
-        self.profiles.setPlainText(text)
+        self.profiles.setPlainText(await engine.read_profiles_text())
         await self.secrets.load()
 
     def validate_profiles(self) -> bool:
@@ -146,8 +142,7 @@ class SettingsDialog(QDialog):
         await engine.update_settings(
             default_runtime=self.runtime.currentData(), max_parallel=self.max_parallel.value(),
             docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked())
-        await asyncio.to_thread(write_user_profiles, engine.home, self.profiles.toPlainText())
-        await engine.reload_profiles()
+        await engine.save_profiles_text(self.profiles.toPlainText())
         await self.secrets.save()
         self.message.emit("Settings saved")
         self.accept()

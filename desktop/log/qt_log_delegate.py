@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 
 from desktop.log.ansi import Color, Span, Style, palette_rgb, parse_ansi
 from desktop.log.qt_log_model import QtLogModel, entry_field, is_expandable, summary
-from desktop.theme import LIGHT, Theme, monospace_font, qcolor
+from desktop.widgets.theme import LIGHT, Theme, monospace_font, qcolor
 
 Index = QModelIndex | QPersistentModelIndex
 BADGES = {"message": "MSG", "tool_call": "TOOL", "tool_result": "RESULT", "command": "CMD",

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
-from desktop.theme import Theme
-from desktop.plaintext import plain_label
+from desktop.widgets.theme import Theme
+from desktop.widgets.plaintext import plain_label
 
 
 class _QueryEdit(QLineEdit):

@@ -17,7 +17,7 @@ from desktop.log.ansi import strip_ansi
 from desktop.log.qt_log_delegate import QtLogDelegate
 from desktop.log.qt_log_model import Entry, FetchPage, QtLogModel, details, is_expandable
 from desktop.log.qt_log_search import QtLogSearchBar
-from desktop.theme import LIGHT, Theme, monospace_font, palette_for, scrollbar_css
+from desktop.widgets.theme import LIGHT, Theme, monospace_font, palette_for, scrollbar_css
 
 
 class QtLogView(QWidget):

@@ -10,29 +10,24 @@ changed and new ones added in ``<data dir>/providers.toml``::
     keyring = true                  # also look in the system keyring (default true)
     max_parallel = 2                # tasks using this provider at once
 
-Keys never go in that file: the keyring entry (service ``agentdeck``, user = the
-provider name, e.g. ``keyring set agentdeck work``) wins, then the environment variable.
+Keys never go in that file: `engine.config.secrets.find_secret` looks for them (the environment
+variable, then the keyring under the variable's name, then under the provider's name, e.g.
+``keyring set agentdeck work``).
 """
 from __future__ import annotations
 
-import logging
-import os
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import keyring
-
-from engine.config.secrets import keyring_value
-
 from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, OpenAIChatClient
 from engine.llm.client import HTTPLLMClient
 from engine.config.paths import data_dir
+from engine.config.secrets import find_secret
 from engine.config.tomlsource import TomlSource
 
-log = logging.getLogger(__name__)
 
 FILE = "providers.toml"
 KINDS = ("openai", "anthropic")
@@ -143,20 +138,11 @@ def _check(key: str, value: Any) -> str | None:
 
 
 def resolve_key(provider: Provider) -> str | None:
-    """The API key: the keyring entry first, then the environment variable, else None."""
-    if provider.keyring:
-        try:
-            key = keyring.get_password(KEYRING_SERVICE, provider.name)
-        except Exception as exc:  # backends fail in assorted ways when no keyring runs
-            log.debug("keyring lookup for provider %s failed: %s", provider.name,
-                      type(exc).__name__)
-            key = None
-        if key:
-            return key
-    if provider.api_key_env:
-        # The settings dialog keeps keys in the keyring under the variable's name.
-        return os.environ.get(provider.api_key_env) or keyring_value(provider.api_key_env)
-    return None
+    """The API key (`engine.config.secrets.find_secret`'s precedence), else None; may block."""
+    if not provider.api_key_env and not provider.keyring:
+        return None
+    return find_secret(provider.api_key_env, provider=provider.name,
+                       use_keyring=provider.keyring)
 
 
 def make_client(provider: Provider, **options: Any) -> HTTPLLMClient:

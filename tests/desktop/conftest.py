@@ -1,61 +1,22 @@
-"""Fixtures of the desktop tests: offscreen Qt and real git diffs to review."""
+"""Fixtures of the desktop tests: offscreen Qt, a qasync loop inside pytest-qt, app
+sessions on real engines.
+
+The loop fixture follows STYLE.md: ``QEventLoop(qapp, already_running=True)`` so that
+``qtbot.waitUntil`` drives both Qt and asyncio; teardown cancels what is left, closes
+the loop and clears the running loop so nothing leaks into the next test.
+"""
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+import qasync
+
+from tests.desktop.appkit import run, stop_work
 
 # Before any Qt import: the tests run without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-Tree = dict[str, "str | bytes | None"]
-_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=t", "-c", "user.email=t@t",
-        "-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"]
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run([*_GIT, *args], cwd=repo, check=True, capture_output=True)
-    return done.stdout.decode("utf-8", errors="surrogateescape")
-
-
-def _write(repo: Path, files: Tree, modes: dict[str, int]) -> None:
-    for name, content in files.items():
-        path = repo / name
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    for name, mode in modes.items():
-        (repo / name).chmod(mode)
-
-
-@pytest.fixture
-def git_diff(tmp_path: Path) -> Callable[..., str]:
-    """``git_diff(before, after, modes=None, renames=None)``: the patch a real git prints.
-
-    ``before`` and ``after`` map paths to content (None in ``after`` deletes the file);
-    ``renames`` maps old to new paths moved with ``git mv`` before ``after`` is written.
-    """
-    def make(before: Tree, after: Tree, modes: dict[str, int] | None = None,
-             renames: dict[str, str] | None = None) -> str:
-        repo = tmp_path / f"repo{len(list(tmp_path.iterdir()))}"
-        repo.mkdir()
-        _git(repo, "init", "-q")
-        _write(repo, before, {})
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-qm", "base")
-        for old, new in (renames or {}).items():
-            (repo / new).parent.mkdir(parents=True, exist_ok=True)
-            _git(repo, "mv", old, new)
-        _write(repo, after, modes or {})
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-qm", "change")
-        return _git(repo, "diff", "--binary", "-M", "HEAD~1", "HEAD")
-    return make
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -65,3 +26,43 @@ def gui_thread_gc(qapp):
     guard = GuiThreadGC()
     yield guard
     guard.stop()
+
+
+@pytest.fixture
+def qloop(qapp, qtbot):
+    """A qasync loop marked as running inside the test's Qt event processing."""
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        qtbot.waitUntil(lambda: all(t.done() for t in pending), timeout=10_000)
+    qapp.aboutToQuit.disconnect(loop._after_run_forever)
+    # Not loop.stop(): it calls QApplication.exit(), which leaves Qt's "quit now" flag set
+    # in this process, and the next test's executor threads then never deliver results.
+    loop._QEventLoop__is_running = False
+    loop.close()
+    asyncio.events._set_running_loop(None)
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def open_session(qloop, qtbot):
+    """Opens `desktop.app.Session`s on real engines; closes them (and their tasks) after."""
+    from desktop.app import Session
+
+    sessions: list[Session] = []
+
+    def opener(home, **options):
+        options.setdefault("default_runtime", "local")
+        session = run(qtbot, Session.open(home, **options))
+        sessions.append(session)
+        return session
+
+    yield opener
+    for session in sessions:
+        if not session.closed:
+            run(qtbot, stop_work(session.ctx.engine))
+            run(qtbot, session.close())

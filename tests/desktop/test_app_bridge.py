@@ -6,8 +6,6 @@ from engine.models import DiffStats, EntryKind, LogEntry, Stream
 
 from desktop.bridge import Bridge
 from tests.desktop.appkit import running, snapshot
-
-
 def _entries(task_id: str, first: int, count: int) -> tuple[LogEntry, ...]:
     return tuple(LogEntry(task_id, seq, 0.0, 1, Stream.STDOUT, EntryKind.RAW, f"line {seq}")
                  for seq in range(first, first + count))

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from desktop.dialogs.new_task import NewTaskDialog
 from engine.models import ReviewState, TaskState
-from tests.desktop.appkit import open_session, qloop, run  # noqa: F401 (fixtures)
+from tests.desktop.appkit import run
 from tests.engine.enginekit import git, make_repo
 
 SCRIPT = ("for i in 1 2 3 4 5 6; do echo step $i; sleep 0.15; done; "

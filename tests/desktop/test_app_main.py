@@ -7,9 +7,9 @@ import asyncio
 from PySide6.QtCore import QSettings
 
 from desktop.app import run as run_app
-from desktop.main_window import MainWindow
+from desktop.window.main_window import MainWindow
 from engine.api import Engine
-from tests.desktop.appkit import qloop, run  # noqa: F401 (fixture)
+from tests.desktop.appkit import run
 
 
 def _saved_geometry(home):

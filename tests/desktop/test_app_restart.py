@@ -2,9 +2,9 @@
 pending reviews and UI state."""
 from __future__ import annotations
 
-from desktop.models.qt_task_model import Column
+from desktop.tasks.qt_task_model import Column
 from engine.models import ReviewState, TaskState
-from tests.desktop.appkit import open_session, qloop, run  # noqa: F401 (fixtures)
+from tests.desktop.appkit import run
 from tests.engine.enginekit import make_repo
 
 

@@ -21,7 +21,7 @@ from engine.runtimes.base import LaunchSpec
 from engine.runtimes.local.bwrap import PrivateEntries
 from engine.runtimes.local.launch import tool_wrapper
 from tests.engine.enginekit import git, make_repo
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import (
     cut_mid_event, error_status, hang, malformed, rate_limited, reply, tool_call,
 )

@@ -8,7 +8,7 @@ import pytest
 from engine.models import EntryKind, ReviewState, TaskState
 from engine.config.pricing import cost_usd
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import cut_mid_event, rate_limited, reply, tool_call
 
 KEY = "sk-test-builtin-secret-123"

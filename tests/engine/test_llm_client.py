@@ -16,7 +16,7 @@ from engine.llm import (
 )
 from engine.llm.client import HTTPLLMClient
 from engine.llm.sse import StreamCut, sse_events
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import (
     cut, cut_mid_event, error_status, hang, malformed, rate_limited, reply, tool_call,
 )

@@ -2,47 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, Message, OpenAIChatClient
 from engine.config.providers import (
     DEFAULTS, Provider, get_provider, load_providers, make_client, resolve_key,
 )
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
+from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.scripts import reply
-
-
-class MemoryKeyring(KeyringBackend):
-    """A real keyring backend that keeps passwords in a dict (no desktop keyring here)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -94,13 +64,16 @@ def test_key_from_env_when_no_keyring_works(monkeypatch: pytest.MonkeyPatch) -> 
     assert resolve_key(load_providers()["openai"]) is None
 
 
-def test_keyring_wins_over_env(memory_keyring: MemoryKeyring,
+def test_env_wins_over_keyring(memory_keyring: MemoryKeyring,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
+    """The one precedence of `engine.config.secrets.find_secret` (it was keyring first here)."""
     memory_keyring.set_password("agentdeck", "anthropic", "sk-ring")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
+    assert resolve_key(DEFAULTS["anthropic"]) == "sk-env"
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
     assert resolve_key(DEFAULTS["anthropic"]) == "sk-ring"
     assert resolve_key(Provider("anthropic", "anthropic", "http://h", "ANTHROPIC_API_KEY",
-                                keyring=False)) == "sk-env"
+                                keyring=False)) is None
 
 
 def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,19 +19,17 @@ background thread, so sync tests, async tests and subprocesses can all use it::
         server.enqueue(reply("", tool_call("run", {"command": "ls"})), reply("done"))
         client = OpenAIChatClient(server.base_url, "sk-test")
 
-or take the ``llm_server`` pytest fixture.
+or take the ``llm_server`` pytest fixture (tests/conftest.py).
 """
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator
-
-import pytest
+from typing import Callable
 
 from tests.fakes.llm_handler import ROUTES, Request, ScriptedHTTPServer
 from tests.fakes.scripts import Item
 
-__all__ = ["LLMServer", "Request", "ROUTES", "llm_server"]
+__all__ = ["LLMServer", "Request", "ROUTES"]
 
 Predicate = Callable[[Request], bool]
 
@@ -136,10 +134,3 @@ class LLMServer:
 
     def wait_released(self) -> None:
         self._release.wait()
-
-
-@pytest.fixture
-def llm_server() -> Iterator[LLMServer]:
-    """A started `LLMServer`, closed after the test."""
-    with LLMServer() as server:
-        yield server

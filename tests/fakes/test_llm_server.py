@@ -14,7 +14,7 @@ import threading
 import httpx
 import pytest
 
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import cut, cut_mid_event, hang, malformed, rate_limited, reply, tool_call
 
 CALL = tool_call("exec_command", {"cmd": "ls -la"}, id="call_9")

@@ -19,7 +19,7 @@ from engine.runtimes.docker.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDE
                            has_recipe, offline_recipe)
 from engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
 from tests.integration.test_real_cli_agents import _answers_tool, _offers
 

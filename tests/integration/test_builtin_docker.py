@@ -15,7 +15,7 @@ from engine.models import EntryKind, ReviewState, TaskState
 from engine.runtimes.docker.runtime import DockerRuntime
 from engine.runtimes.inprocess import KEEPALIVE, BuiltinRuntime
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
 from tests.integration.conftest import Collector
 

@@ -6,7 +6,7 @@ import pytest
 
 from engine.models import EntryKind, ReviewState, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
 from tests.integration.test_real_cli_agents import _answers_tool, _cli, _offers
 

@@ -17,7 +17,7 @@ from engine.agents.registry import adapter_for
 from engine.models import EntryKind, Stream, TaskState
 from engine.config.profiles import builtin_profiles
 from tests.engine.enginekit import make_repo, open_engine, wait_done
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
 from tests.integration.test_real_cli_agents import _cli
 

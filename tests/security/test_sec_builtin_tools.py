@@ -14,7 +14,7 @@ import pytest
 
 from engine.models import TaskState
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done
-from tests.fakes.llm_server import LLMServer, llm_server  # noqa: F401 - fixture
+from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")

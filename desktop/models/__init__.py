@@ -1,1 +1,0 @@
-"""Qt item models adapting engine snapshots (no domain state of their own)."""

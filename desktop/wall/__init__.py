@@ -1,0 +1,1 @@
+"""The wall: one live tile per running task."""

@@ -1,0 +1,27 @@
+"""Fixtures shared by every test folder."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import keyring
+import pytest
+
+from tests.fakes.llm_server import LLMServer
+from tests.fakes.memory_keyring import MemoryKeyring
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The process's keyring, replaced by an empty in-memory one for the test."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LLMServer]:
+    """A started fake LLM provider (`tests.fakes.llm_server.LLMServer`), closed after."""
+    with LLMServer() as server:
+        yield server
