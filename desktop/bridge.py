@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.events import DiffReady, Event, EventBus, LogAppended, Notice, TaskUpdated
+from engine.events import Event, EventBus, LogAppended, Notice, TaskUpdated
 from engine.models import LogEntry, Task
 
 FRAME_MS = 33
@@ -23,20 +23,18 @@ class Bridge(QObject):
     Signals:
         tasks_changed(list[Task]): the latest snapshot of every task that changed.
         logs_appended(dict[str, list[LogEntry]]): new entries per task id, in seq order.
-        diff_ready(str, DiffStats): a task's diff is ready to review.
         notice(str, str, object): level, message, task id or None.
     """
 
     tasks_changed = Signal(list)
     logs_appended = Signal(dict)
-    diff_ready = Signal(str, object)
     notice = Signal(str, str, object)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None, frame_ms: int = FRAME_MS):
         super().__init__(parent)
         self._tasks: dict[str, Task] = {}
         self._logs: dict[str, list[LogEntry]] = {}
-        self._later: list[DiffReady | Notice] = []
+        self._later: list[Notice] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(frame_ms)
@@ -49,7 +47,7 @@ class Bridge(QObject):
             self._logs.setdefault(event.task_id, []).extend(event.entries)
         elif isinstance(event, TaskUpdated):
             self._tasks[event.task.id] = event.task
-        elif isinstance(event, (DiffReady, Notice)):
+        elif isinstance(event, Notice):
             self._later.append(event)
         else:
             return
@@ -62,16 +60,13 @@ class Bridge(QObject):
         tasks, self._tasks = self._tasks, {}
         logs, self._logs = self._logs, {}
         later, self._later = self._later, []
-        # Snapshots first so that views know a task before its log or diff arrives.
+        # Snapshots first so that views know a task before its log or a notice arrives.
         if tasks:
             self.tasks_changed.emit(list(tasks.values()))
         if logs:
             self.logs_appended.emit(logs)
         for event in later:
-            if isinstance(event, DiffReady):
-                self.diff_ready.emit(event.task_id, event.stats)
-            else:
-                self.notice.emit(event.level, event.message, event.task_id)
+            self.notice.emit(event.level, event.message, event.task_id)
 
     def close(self) -> None:
         """Stop listening to the bus and drop what is buffered."""

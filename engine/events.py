@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Union
 
-from engine.models import DiffStats, LogEntry, Task
+from engine.models import LogEntry, Task
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,6 @@ class LogAppended:
 
 
 @dataclass(frozen=True, slots=True)
-class DiffReady:
-    task_id: str
-    stats: DiffStats
-
-
-@dataclass(frozen=True, slots=True)
 class Notice:
     """Something the user should read: a fallback, a daemon going away, a recovered task."""
 
@@ -46,7 +40,7 @@ class Notice:
     task_id: str | None = None
 
 
-Event = Union[TaskUpdated, LogAppended, DiffReady, Notice]
+Event = Union[TaskUpdated, LogAppended, Notice]
 Callback = Callable[[Event], None]
 
 

@@ -113,7 +113,6 @@ class MainWindow(QMainWindow):
         bridge = self.ctx.bridge
         bridge.tasks_changed.connect(self._on_tasks_changed)
         bridge.logs_appended.connect(self._on_logs)
-        bridge.diff_ready.connect(self._on_diff_ready)
         bridge.notice.connect(self._on_notice)
         self.ctx.runner.failed.connect(self.show_message)
         self.notifier.notified.connect(lambda _title, body: self.show_message(body))
@@ -205,10 +204,6 @@ class MainWindow(QMainWindow):
         self.wall.append_logs(logs)
         if self._current in logs:
             self.task_view.append_entries(self._current, logs[self._current])
-
-    def _on_diff_ready(self, task_id: str, _stats: object) -> None:
-        if task_id == self._current:
-            self.review.reload()
 
     def _on_notice(self, level: str, message: str, _task_id: object) -> None:
         self.show_message(message if level == "info" else f"{level.capitalize()}: {message}")

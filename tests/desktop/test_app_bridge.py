@@ -1,8 +1,8 @@
 """The bridge turns bus events into one coalesced batch of Qt signals per frame."""
 from __future__ import annotations
 
-from engine.events import DiffReady, EventBus, LogAppended, Notice, TaskUpdated
-from engine.models import DiffStats, EntryKind, LogEntry, Stream
+from engine.events import EventBus, LogAppended, Notice, TaskUpdated
+from engine.models import EntryKind, LogEntry, Stream
 
 from desktop.bridge import Bridge
 from tests.desktop.appkit import running, snapshot
@@ -33,18 +33,16 @@ def test_one_flush_carries_the_latest_snapshot_per_task_and_all_log_lines(qtbot)
     bridge.close()
 
 
-def test_diff_ready_and_notices_follow_the_snapshots(qtbot):
+def test_notices_follow_the_snapshots(qtbot):
     bus = EventBus()
     bridge = Bridge(bus)
     order: list[str] = []
     bridge.tasks_changed.connect(lambda _t: order.append("tasks"))
-    bridge.diff_ready.connect(lambda task_id, stats: order.append(f"diff {task_id} {stats.files}"))
     bridge.notice.connect(lambda level, message, task_id: order.append(f"{level}: {message} {task_id}"))
-    bus.publish(DiffReady("a", DiffStats(files=2, added=3, removed=1)))
     bus.publish(Notice("warning", "docker went away", None))
     bus.publish(TaskUpdated(snapshot("a")))
-    qtbot.waitUntil(lambda: len(order) == 3)
-    assert order == ["tasks", "diff a 2", "warning: docker went away None"]
+    qtbot.waitUntil(lambda: len(order) == 2)
+    assert order == ["tasks", "warning: docker went away None"]
     bridge.close()
 
 
