@@ -423,7 +423,8 @@ class Engine(Controls, Reviews):
         """Run (or re-attach to) a claimed task's attempt; a task whose runner cannot be
         made (its profile is gone, a bug) fails with the reason, and the driver goes on."""
         try:
-            runner = AttemptRunner(self, task, await self.seq_counter(task.id), resume=resume)
+            runner = await AttemptRunner.create(self, task, await self.seq_counter(task.id),
+                                                resume=resume)
         except LeaseLost:
             raise
         except Exception as exc:

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
 
 from engine.agents.base import AgentAdapter
 from engine.agents.cli_check import find_cli
@@ -45,7 +45,7 @@ class AttemptRunner:
     """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
 
     def __init__(self, engine: "Engine", task: Task, seq: SeqCounter, *,
-                 resume: bool = False) -> None:
+                 resume: bool = False, secret_values: Iterable[str] = ()) -> None:
         self.engine = engine
         self.epoch = engine.epoch  # every write of this attempt is fenced with it
         self.task = task
@@ -59,11 +59,20 @@ class AttemptRunner:
         self._batch_budget: float | None = None
         self._batch_others = 0.0
         self.profile: AgentProfile = engine.profile(task.agent)
-        self.masker = Masker(agent_env(self.profile.secrets).values())
+        self.masker = Masker(secret_values)
         self.adapter = self._adapter()
         self.tasklog = TaskLog(
             task.id, task.attempt, seq, store=engine.store, bus=engine.bus,
             adapter=self.adapter, masker=self.masker, on_facts=self._on_facts)
+
+    @classmethod
+    async def create(cls, engine: "Engine", task: Task, seq: SeqCounter, *,
+                     resume: bool = False) -> "AttemptRunner":
+        """A runner whose masker knows the profile's secrets (looked up in a thread: the
+        keyring may block)."""
+        secrets = engine.profile(task.agent).secrets
+        values = (await asyncio.to_thread(agent_env, secrets)).values()
+        return cls(engine, task, seq, resume=resume, secret_values=values)
 
     def _adapter(self) -> AgentAdapter:
         if self.profile.kind == "builtin":
@@ -113,6 +122,7 @@ class AttemptRunner:
 
     # ---- steps --------------------------------------------------------------------------
     def _spec(self, workdir: Path) -> LaunchSpec:
+        """The launch of this attempt (blocking: secrets from the keyring, the run dirs)."""
         task, profile = self.task, self.profile
         prompt = task.follow_up or task.prompt
         argv = [prompt] if profile.kind == "builtin" else self.adapter.argv(task, prompt)
@@ -142,7 +152,7 @@ class AttemptRunner:
     async def _start(self) -> Sandbox:
         workdir = await self._workdir()
         await self._copy_local_files(workdir)
-        spec = self._spec(workdir)
+        spec = await asyncio.to_thread(self._spec, workdir)
         runtime = self._runtime()
         await runtime.check(self.profile.image)
         if runtime.name == "local" and self.profile.kind not in ("shell", "builtin"):
@@ -187,7 +197,7 @@ class AttemptRunner:
         if self.task.state == TaskState.PREPARING and not await self._adopt():
             return None
         task = self.task
-        spec = self._spec(Path(task.workdir or "."))
+        spec = await asyncio.to_thread(self._spec, Path(task.workdir or "."))
         cursor = await asyncio.to_thread(self.engine.store.get_cursor, task.id)
         runtime = self._runtime()
         sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
@@ -204,7 +214,7 @@ class AttemptRunner:
         task = self.task
         workdir = Path(task.workdir) if self._reuses_workdir() else \
             self.engine.workspace.workdir(task.id)
-        ref = await self._runtime().find(self._spec(workdir))
+        ref = await self._runtime().find(await asyncio.to_thread(self._spec, workdir))
         if ref is None:
             self.task = await self.engine.transition(
                 task.id, expect=[TaskState.PREPARING], state=TaskState.QUEUED, sandbox_ref=None)

@@ -96,8 +96,7 @@ class BuiltinRuntime(Runtime):
         profile = spec.profile
         if not profile.provider or not profile.model:
             raise AgentdeckError(f"agent profile {profile.name!r} needs provider and model")
-        provider = get_provider(profile.provider, self.home)
-        client = make_client(provider)
+        provider, client = await asyncio.to_thread(self._client, profile.provider)
         box: Sandbox | None = None
         try:
             notes: tuple[str, ...] = ()
@@ -116,6 +115,11 @@ class BuiltinRuntime(Runtime):
         sandbox = BuiltinSandbox(task, box)
         sandbox.notes = notes or (box.notes if box is not None else ())
         return sandbox
+
+    def _client(self, name: str) -> tuple[Any, Any]:
+        """The provider and its client (blocking: providers.toml, the keyring)."""
+        provider = get_provider(name, self.home)
+        return provider, make_client(provider)
 
     def _confinement(self, spec: LaunchSpec) -> tuple[list[str], str]:
         """The sandbox prefix of the tools' commands on this machine (blocking)."""
