@@ -1,4 +1,4 @@
-"""UI under load: 50 running tasks streaming 200 log lines/s each into the real window.
+"""UI under load: 50 (``--tasks N``) running tasks streaming 200 log lines/s each into the window.
 
 The real main window (offscreen) runs on a real engine with the Wall tab open. The 50
 tasks are real rows (submitted through the engine, which is not driving the queue); their
@@ -12,10 +12,11 @@ With ``--source engine`` the lines come from 50 real shell agents on the embedde
 runtime instead (the engine reads, parses, stores and publishes them in this process):
 the end-to-end figure, engine work included.
 
-Prints one JSON line. Aim: p99 lag under load < 30 ms.
+Prints one JSON line. Aim: p99 lag under load < 30 ms with 50 agents; with
+``--tasks 200``, < 16 ms (one frame).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/ui_load.py [--seconds 10]
-        [--source bus|engine]
+        [--source bus|engine] [--tasks 50]
 """
 from __future__ import annotations
 
@@ -206,15 +207,23 @@ def report(source: str, lines: int, tail_ok: bool, idle: list[float], loaded: li
         "lines": lines, "tiles_fed": tail_ok, "lag_ms": under, "idle_lag_ms": summary(idle),
         "cpu_load": load_cpu, "cpu_idle": idle_cpu,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "target_p99_ms": 30, "ok": under["p99"] < 30,
+        "target_p99_ms": _target(), "ok": under["p99"] < _target(),
     }
 
 
+def _target() -> float:
+    """The aim for p99 loop lag: 30 ms at 50 agents; one frame (16 ms) at 200."""
+    return 16.0 if TASKS >= 200 else 30.0
+
+
 def main() -> int:
+    global TASKS  # the scenario's size, read by the functions above
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--source", choices=("bus", "engine"), default="bus")
+    parser.add_argument("--tasks", type=int, default=TASKS)
     args = parser.parse_args()
+    TASKS = args.tasks
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
