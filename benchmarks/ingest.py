@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import store as st  # noqa: E402
+from engine.store import db as st  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.events import LogAppended  # noqa: E402
 from engine.models import TaskState  # noqa: E402

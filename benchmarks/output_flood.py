@@ -32,7 +32,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import make_repo  # noqa: E402
-from engine import store as st  # noqa: E402
+from engine.store import db as st  # noqa: E402
 from engine.api import Engine  # noqa: E402
 from engine.logs.sink import MAX_LOG_SETTING  # noqa: E402
 from engine.models import TaskState  # noqa: E402
