@@ -21,7 +21,8 @@ test: $(VENV)/.installed
 	sh scripts/install-agent-clis.sh
 	sh scripts/build-agent-image.sh $(VENV)/bin/agentdeck
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider -p no:pytest-qt -p tests.without_qt tests/engine
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --ignore=tests/engine
 
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
