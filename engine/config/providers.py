@@ -25,13 +25,12 @@ from engine.errors import InvalidInput, NotFound
 from engine.llm import AnthropicClient, OpenAIChatClient
 from engine.llm.client import HTTPLLMClient
 from engine.config.paths import data_dir
-from engine.config.secrets import find_secret
+from engine.config.secrets import SERVICE, find_secret
 from engine.config.tomlsource import TomlSource
 
 
 FILE = "providers.toml"
 KINDS = ("openai", "anthropic")
-KEYRING_SERVICE = "agentdeck"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -108,7 +107,7 @@ def _provider(doc: TomlSource, name: str, table: Any, old: Provider | None) -> P
     for key, value in table.items():
         if key == "api_key":
             doc.fail(where + (key,), "API keys do not belong in this file: put the key in the "
-                     f"keyring (keyring set {KEYRING_SERVICE} {name}) or name an environment "
+                     f"keyring (keyring set {SERVICE} {name}) or name an environment "
                      "variable with api_key_env")
         if key not in known:
             doc.fail(where + (key,), f"unknown field {key!r} (known: {', '.join(sorted(known))})")
@@ -155,6 +154,6 @@ def make_client(provider: Provider, **options: Any) -> HTTPLLMClient:
     if key is None and provider.api_key_env:
         raise InvalidInput(
             f"no API key for LLM provider {provider.name!r}: set {provider.api_key_env} or "
-            f"store it with `keyring set {KEYRING_SERVICE} {provider.name}`")
+            f"store it with `keyring set {SERVICE} {provider.name}`")
     cls = AnthropicClient if provider.kind == "anthropic" else OpenAIChatClient
     return cls(provider.base_url, key, name=provider.name, **options)
