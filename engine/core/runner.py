@@ -4,7 +4,7 @@ Every state change is stored (compare-and-set) before it is announced, fenced wi
 lease epoch the runner was made under (`engine.core.lease`): once another engine has taken the
 queue, the runner's writes are refused and it stops without touching the sandbox. An
 engine that is shut down (or loses the lease) while attempts run leaves their sandboxes
-running; the next engine resumes them through `AttemptRunner(resume=True)`.
+running; the next engine resumes them through `AttemptRunner.create(..., resume=True)`.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class AttemptRunner:
     """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
 
     def __init__(self, engine: "Engine", task: Task, seq: SeqCounter, *,
-                 resume: bool = False, secret_values: Iterable[str] = ()) -> None:
+                 secret_values: Iterable[str], resume: bool = False) -> None:
         self.engine = engine
         self.epoch = engine.epoch  # every write of this attempt is fenced with it
         self.task = task
