@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import docker  # noqa: E402
 
-from engine.runtimes.docker.images import TEST_IMAGE, build_test_image  # noqa: E402
-from engine.models import AgentProfile, Stream  # noqa: E402
-from engine.runtimes.base import LaunchSpec  # noqa: E402
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint  # noqa: E402
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image  # noqa: E402
+from agentdeck.engine.models import AgentProfile, Stream  # noqa: E402
+from agentdeck.engine.runtimes.base import LaunchSpec  # noqa: E402
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint  # noqa: E402
 
 RUNS = 20
 LINES = 500_000

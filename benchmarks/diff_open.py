@@ -28,7 +28,7 @@ from pygments.formatters import TerminalFormatter  # noqa: E402
 from pygments.lexers import DiffLexer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from desktop.review.diff import DiffReview  # noqa: E402
+from agentdeck.desktop.review.diff import DiffReview  # noqa: E402
 
 FILES, FUNCTIONS, RUNS = 500, 75, 5
 

@@ -30,10 +30,10 @@ import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from desktop.app import Session
-from engine.store import db as st
-from engine.store import writes as wr
-from engine.models import ReviewState, Task, TaskState
+from agentdeck.desktop.app import Session
+from agentdeck.engine.store import db as st
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.models import ReviewState, Task, TaskState
 
 BIGGEST = 1_000_000
 PER_LOG = 1000

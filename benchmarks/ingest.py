@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.store import db as st  # noqa: E402
-from engine.api import Engine  # noqa: E402
-from engine.events import LogAppended  # noqa: E402
-from engine.models import TaskState  # noqa: E402
+from agentdeck.engine.store import db as st  # noqa: E402
+from agentdeck.engine.api import Engine  # noqa: E402
+from agentdeck.engine.events import LogAppended  # noqa: E402
+from agentdeck.engine.models import TaskState  # noqa: E402
 
 AGENTS = 50
 FAST_LINES = 60_000

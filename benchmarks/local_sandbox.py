@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.models import AgentProfile, Stream, TaskState  # noqa: E402
-from engine.runtimes.base import LaunchSpec  # noqa: E402
-from engine.runtimes.local.runtime import LocalRuntime  # noqa: E402
+from agentdeck.engine.models import AgentProfile, Stream, TaskState  # noqa: E402
+from agentdeck.engine.runtimes.base import LaunchSpec  # noqa: E402
+from agentdeck.engine.runtimes.local.runtime import LocalRuntime  # noqa: E402
 from tests.engine.enginekit import make_repo, open_engine, wait_done  # noqa: E402
 
 ROUNDS = 40

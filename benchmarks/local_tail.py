@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.models import AgentProfile, Stream
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local.runtime import LocalRuntime, LocalSandbox
+from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.local.runtime import LocalRuntime, LocalSandbox
 
 AGENTS = 50
 LINES_EACH = 60_000

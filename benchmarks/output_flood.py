@@ -32,10 +32,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import make_repo  # noqa: E402
-from engine.store import db as st  # noqa: E402
-from engine.api import Engine  # noqa: E402
-from engine.logs.sink import MAX_LOG_SETTING  # noqa: E402
-from engine.models import TaskState  # noqa: E402
+from agentdeck.engine.store import db as st  # noqa: E402
+from agentdeck.engine.api import Engine  # noqa: E402
+from agentdeck.engine.logs.sink import MAX_LOG_SETTING  # noqa: E402
+from agentdeck.engine.models import TaskState  # noqa: E402
 
 LINE = "2026-11-25T03:00:00Z INFO worker: processed item with a typical log payload"
 

@@ -34,10 +34,10 @@ from pathlib import Path
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from desktop.app import Session
-from engine.errors import AgentdeckError
-from engine.events import LogAppended, TaskUpdated
-from engine.models import EntryKind, LogEntry, Stream, TaskState
+from agentdeck.desktop.app import Session
+from agentdeck.engine.errors import AgentdeckError
+from agentdeck.engine.events import LogAppended, TaskUpdated
+from agentdeck.engine.models import EntryKind, LogEntry, Stream, TaskState
 
 TASKS = 50
 LINES_PER_SECOND = 200

@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib.abc
 import sys
 
-BLOCKED = ("PySide6", "shiboken6", "qasync", "desktop", "pytestqt")
+BLOCKED = ("PySide6", "shiboken6", "qasync", "agentdeck.desktop", "agentdeck.cli", "pytestqt")
 
 
 class _Blocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name.split(".")[0] in BLOCKED:
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked: the engine runs "
                                       "without Qt)", name=name)
         return None

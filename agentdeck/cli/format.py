@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from engine.models import EntryKind, LogEntry, Task
+from agentdeck.engine.models import EntryKind, LogEntry, Task
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.errors import AgentdeckError
+from agentdeck.engine.errors import AgentdeckError
 
 
 def run_image_command(args: argparse.Namespace) -> int:
-    from engine.api import build_image
+    from agentdeck.engine.api import build_image
     try:
         tag = build_image(args.offline, args.tag, lambda line: print(line, flush=True),
                           if_missing=args.if_missing)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from agentdeck.cli import format as fmt
-from engine.api import Engine, parse_batch_file, parse_when, validate
-from engine.errors import AgentdeckError, InvalidInput
-from engine.models import TaskState
+from agentdeck.engine.api import Engine, parse_batch_file, parse_when, validate
+from agentdeck.engine.errors import AgentdeckError, InvalidInput
+from agentdeck.engine.models import TaskState
 
 Handler = Callable[[Engine, argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Handler] = {}
@@ -199,7 +199,7 @@ async def _run(engine: Engine, a: argparse.Namespace) -> int:
 
 
 def _print_progress(event: Any) -> None:
-    from engine.events import Notice, TaskUpdated
+    from agentdeck.engine.events import Notice, TaskUpdated
     if isinstance(event, TaskUpdated) and event.task.state != TaskState.QUEUED:
         t = event.task
         extra = f" ({t.error})" if t.error else ""
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     global OUTPUT
     OUTPUT = fmt.Output(raw=getattr(args, "raw", False))
     if args.command is None:
-        from desktop.app import main as gui_main
+        from agentdeck.desktop.app import main as gui_main
         return gui_main([sys.argv[0]], demo=args.demo)
     if args.command == "image":
         from agentdeck.cli.image import run_image_command

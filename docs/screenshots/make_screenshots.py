@@ -16,8 +16,8 @@ from pathlib import Path
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from desktop.app import Session
-from engine.models import ReviewState, TaskState
+from agentdeck.desktop.app import Session
+from agentdeck.engine.models import ReviewState, TaskState
 
 OUT = Path(__file__).resolve().parent
 
@@ -116,7 +116,7 @@ async def scene(app: QApplication, root: Path) -> None:
 
 async def grab_batch_dialog(window, repo: Path) -> None:
     """The batch dialog with a template over a glob and its preview."""
-    from desktop.dialogs.batch import TEMPLATE, BatchDialog
+    from agentdeck.desktop.dialogs.batch import TEMPLATE, BatchDialog
 
     window.actions_["new_batch"].trigger()
     dialog = window.findChild(BatchDialog)

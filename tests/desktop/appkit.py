@@ -7,7 +7,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from engine.models import Task, TaskState
+from agentdeck.engine.models import Task, TaskState
 
 
 def run(qtbot, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:

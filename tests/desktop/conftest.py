@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 @pytest.fixture(scope="package", autouse=True)
 def gui_thread_gc(qapp):
     """As in the app: cyclic garbage collection only on the GUI thread (see gc_guard)."""
-    from desktop.gc_guard import GuiThreadGC
+    from agentdeck.desktop.gc_guard import GuiThreadGC
     guard = GuiThreadGC()
     yield guard
     guard.stop()
@@ -50,8 +50,8 @@ def qloop(qapp, qtbot):
 
 @pytest.fixture
 def open_session(qloop, qtbot):
-    """Opens `desktop.app.Session`s on real engines; closes them (and their tasks) after."""
-    from desktop.app import Session
+    """Opens `agentdeck.desktop.app.Session`s on real engines; closes them (and their tasks) after."""
+    from agentdeck.desktop.app import Session
 
     sessions: list[Session] = []
 

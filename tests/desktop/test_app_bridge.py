@@ -1,10 +1,10 @@
 """The bridge turns bus events into one coalesced batch of Qt signals per frame."""
 from __future__ import annotations
 
-from engine.events import EventBus, LogAppended, Notice, TaskUpdated
-from engine.models import EntryKind, LogEntry, Stream
+from agentdeck.engine.events import EventBus, LogAppended, Notice, TaskUpdated
+from agentdeck.engine.models import EntryKind, LogEntry, Stream
 
-from desktop.bridge import Bridge
+from agentdeck.desktop.bridge import Bridge
 from tests.desktop.appkit import running, snapshot
 def _entries(task_id: str, first: int, count: int) -> tuple[LogEntry, ...]:
     return tuple(LogEntry(task_id, seq, 0.0, 1, Stream.STDOUT, EntryKind.RAW, f"line {seq}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from desktop.dialogs.new_task import NewTaskDialog
-from engine.models import ReviewState, TaskState
+from agentdeck.desktop.dialogs.new_task import NewTaskDialog
+from agentdeck.engine.models import ReviewState, TaskState
 from tests.desktop.appkit import run
 from tests.engine.enginekit import git, make_repo
 

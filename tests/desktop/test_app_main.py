@@ -6,9 +6,9 @@ import asyncio
 
 from PySide6.QtCore import QSettings
 
-from desktop.app import run as run_app
-from desktop.window.main_window import MainWindow
-from engine.api import Engine
+from agentdeck.desktop.app import run as run_app
+from agentdeck.desktop.window.main_window import MainWindow
+from agentdeck.engine.api import Engine
 from tests.desktop.appkit import run
 
 

@@ -2,8 +2,8 @@
 pending reviews and UI state."""
 from __future__ import annotations
 
-from desktop.tasks.qt_task_model import Column
-from engine.models import ReviewState, TaskState
+from agentdeck.desktop.tasks.qt_task_model import Column
+from agentdeck.engine.models import ReviewState, TaskState
 from tests.desktop.appkit import run
 from tests.engine.enginekit import make_repo
 
@@ -48,7 +48,7 @@ def test_reopen_shows_the_same_history_logs_and_reviews(qtbot, open_session, tmp
 
 
 def test_a_second_window_says_another_process_runs_the_queue(qtbot, open_session, tmp_path):
-    from engine.api import Engine
+    from agentdeck.engine.api import Engine
 
     home = tmp_path / "home"
     driver = run(qtbot, Engine.open(home, default_runtime="local"))

@@ -12,7 +12,7 @@ from tests.engine.processkit import cli_env, finish, lease_held, poll, reap
 def test_sigterm_quits_the_app_and_releases_the_lease(tmp_path):
     home = tmp_path / "home"
     env = {**cli_env(home), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen([sys.executable, "-m", "desktop"], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "agentdeck.desktop"], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         poll(lambda: lease_held(home), 60, "the app's engine to drive the queue", proc)

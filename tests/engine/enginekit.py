@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from engine.store import db as st
-from engine.api import Engine
-from engine.models import Task, TaskState
+from agentdeck.engine.store import db as st
+from agentdeck.engine.api import Engine
+from agentdeck.engine.models import Task, TaskState
 
 
 def git(repo: Path, *args: str) -> str:
@@ -76,7 +76,7 @@ async def wait_state(engine: Engine, task_id: str, states: set[TaskState],
 
 
 async def wait_done(engine: Engine, task_id: str, timeout: float = 30.0) -> Task:
-    from engine.models import TERMINAL_STATES
+    from agentdeck.engine.models import TERMINAL_STATES
     return await wait_state(engine, task_id, set(TERMINAL_STATES) | {TaskState.NEEDS_INPUT},
                             timeout)
 

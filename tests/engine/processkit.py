@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.store import db as st
+from agentdeck.engine.store import db as st
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from engine.agents.cli_check import find_cli
-from engine.agents.registry import adapter_for
-from engine.errors import InvalidInput, RuntimeUnavailable
-from engine.models import AgentProfile, Task
-from engine.config.profiles import builtin_profiles
+from agentdeck.engine.agents.cli_check import find_cli
+from agentdeck.engine.agents.registry import adapter_for
+from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
+from agentdeck.engine.models import AgentProfile, Task
+from agentdeck.engine.config.profiles import builtin_profiles
 
 TASK = Task(id="t1", prompt="-v fix the tests", repo="/repo", title="fix")
 FOLLOW = TASK.with_(session_id="sess-1", follow_up="--also docs")

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.agents.aider import AiderAdapter
-from engine.agents.base import AgentAdapter
-from engine.agents.claude_code import ClaudeCodeAdapter
-from engine.agents.codex import CodexAdapter
-from engine.agents.gemini import GeminiAdapter
-from engine.agents.registry import adapter_for
-from engine.errors import InvalidInput
-from engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
-from engine.config.profiles import builtin_profiles
-from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
+from agentdeck.engine.agents.aider import AiderAdapter
+from agentdeck.engine.agents.base import AgentAdapter
+from agentdeck.engine.agents.claude_code import ClaudeCodeAdapter
+from agentdeck.engine.agents.codex import CodexAdapter
+from agentdeck.engine.agents.gemini import GeminiAdapter
+from agentdeck.engine.agents.registry import adapter_for
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
+from agentdeck.engine.config.profiles import builtin_profiles
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 
 FIXTURES = Path(__file__).parent / "fixtures"
 K = EntryKind

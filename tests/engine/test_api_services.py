@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import api
-from engine.errors import BatchError, InvalidInput, NotFound
+from agentdeck.engine import api
+from agentdeck.engine.errors import BatchError, InvalidInput, NotFound
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.memory_keyring import MemoryKeyring
 

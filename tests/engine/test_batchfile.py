@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.file import BatchSpec, TaskSpec, dump_batch, parse_batch_file, parse_batch_text
-from engine.errors import BatchError, InvalidInput
-from engine.batch.repoglob import glob_regex, match_files
-from engine.validate import MAX_PROMPT_BYTES
+from agentdeck.engine.batch.file import BatchSpec, TaskSpec, dump_batch, parse_batch_file, parse_batch_text
+from agentdeck.engine.errors import BatchError, InvalidInput
+from agentdeck.engine.batch.repoglob import glob_regex, match_files
+from agentdeck.engine.validate import MAX_PROMPT_BYTES
 
 ZONE = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 25, 22, 0, tzinfo=ZONE)
@@ -166,7 +166,7 @@ def test_dump_of_a_task_without_time_inherits_the_batch_time(repo: Path) -> None
 
 
 def test_demo_batch_parses(tmp_path: Path) -> None:
-    from engine.config.resources import resource_path
+    from agentdeck.engine.config.resources import resource_path
 
     spec = parse_batch_file(resource_path("demo_batch.toml"), default_repo=tmp_path)
     assert 6 <= len(spec.tasks) <= 8

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.agents.builtin.loop import BuiltinOutcome, run_builtin
-from engine.agents.builtin.host import LocalToolHost, ToolError
-from engine.agents.builtin.tools import SEARCH_MAX_BYTES, Toolbox
-from engine.llm import (
+from agentdeck.engine.agents.builtin.loop import BuiltinOutcome, run_builtin
+from agentdeck.engine.agents.builtin.host import LocalToolHost, ToolError
+from agentdeck.engine.agents.builtin.tools import SEARCH_MAX_BYTES, Toolbox
+from agentdeck.engine.llm import (
     AnthropicClient, LLMError, LLMProtocolError, LLMTimeout, OpenAIChatClient, RetryPolicy,
 )
-from engine.models import AgentProfile, EntryKind, ParsedEntry
-from engine.config.pricing import cost_usd
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local.bwrap import PrivateEntries
-from engine.runtimes.local.launch import tool_wrapper
+from agentdeck.engine.models import AgentProfile, EntryKind, ParsedEntry
+from agentdeck.engine.config.pricing import cost_usd
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.local.bwrap import PrivateEntries
+from agentdeck.engine.runtimes.local.launch import tool_wrapper
 from tests.engine.enginekit import git, make_repo
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import (

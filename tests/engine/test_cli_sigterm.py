@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from engine.models import TaskState
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import (
     make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )

@@ -1,8 +1,8 @@
 """The first-run demo seeds an empty data dir once, on the local runtime."""
 from __future__ import annotations
 
-from engine.sample.demo import seed_demo
-from engine.models import TaskState
+from agentdeck.engine.sample.demo import seed_demo
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import git, open_engine
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from engine.store import writes as wr
-from engine.api import Engine
-from engine.logs.sink import SeqCounter
-from engine.models import TaskState
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.api import Engine
+from agentdeck.engine.logs.sink import SeqCounter
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from engine.models import EntryKind, ReviewState, TaskState
-from engine.config.pricing import cost_usd
+from agentdeck.engine.models import EntryKind, ReviewState, TaskState
+from agentdeck.engine.config.pricing import cost_usd
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import cut_mid_event, rate_limited, reply, tool_call
@@ -153,7 +153,7 @@ async def test_a_task_budget_stops_the_task_and_keeps_its_work(tmp_path, home, l
 
 async def test_a_batch_budget_stops_its_tasks_and_cancels_the_queued_ones(tmp_path, home,
                                                                           llm_server):
-    from engine.batch.file import parse_batch_text
+    from agentdeck.engine.batch.file import parse_batch_text
     repo = make_repo(tmp_path / "repo")
     llm_server.enqueue(*_expensive_steps(10))
     text = (f'repo = "{repo}"\nagent = "bot"\nbudget_usd = 0.5\n'

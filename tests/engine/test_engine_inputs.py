@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import db as st
-from engine.batch.file import parse_batch_file
-from engine.errors import InvalidInput, NotFound, RepoError
-from engine.models import TaskState
-from engine.runtimes.base import MAX_LINE_BYTES
-from engine.validate import MAX_PROMPT_BYTES
+from agentdeck.engine.store import db as st
+from agentdeck.engine.batch.file import parse_batch_file
+from agentdeck.engine.errors import InvalidInput, NotFound, RepoError
+from agentdeck.engine.models import TaskState
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES
+from agentdeck.engine.validate import MAX_PROMPT_BYTES
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 
 

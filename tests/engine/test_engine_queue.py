@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from engine.errors import InvalidInput
-from engine.events import TaskUpdated
-from engine.models import ReviewState, TaskState
-from engine.runtimes.docker.pool import Endpoint, EndpointPool
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.events import TaskUpdated
+from agentdeck.engine.models import ReviewState, TaskState
+from agentdeck.engine.runtimes.docker.pool import Endpoint, EndpointPool
 from tests.engine.enginekit import (
     make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )
@@ -153,7 +153,7 @@ async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_li
         tmp_path, monkeypatch):
     """A task is reported ended before its sandbox is removed (slow on a loaded Docker
     daemon); a follow-up starting meanwhile must not reuse the log's sequence numbers."""
-    from engine.runtimes.local.runtime import LocalSandbox
+    from agentdeck.engine.runtimes.local.runtime import LocalSandbox
     removed = LocalSandbox.cleanup
 
     async def slow_cleanup(self, keep=False):  # the timing of a slow removal, for sure

@@ -6,8 +6,8 @@ import signal
 
 import psutil
 
-from engine.runtimes.local.launch import RunDir
-from engine.models import TaskState
+from agentdeck.engine.runtimes.local.launch import RunDir
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import (
     kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
-from engine.models import ReviewState, TaskState
+from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
+from agentdeck.engine.models import ReviewState, TaskState
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
 
 

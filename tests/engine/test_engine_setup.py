@@ -1,7 +1,7 @@
 """A profile's setup script and local files: before the agent, never in its diff."""
 from __future__ import annotations
 
-from engine.models import TaskState
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 
 PROFILES = """

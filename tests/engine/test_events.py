@@ -1,7 +1,7 @@
 """The event bus: callbacks, isolated from each other."""
 from __future__ import annotations
 
-from engine.events import EventBus, Notice
+from agentdeck.engine.events import EventBus, Notice
 
 
 def test_callbacks_receive_events_and_can_unsubscribe():

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.store import db as st
-from engine.models import TERMINAL_STATES, TaskState
-from engine.runtimes.local.launch import RunDir, is_alive
+from agentdeck.engine.store import db as st
+from agentdeck.engine.models import TERMINAL_STATES, TaskState
+from agentdeck.engine.runtimes.local.launch import RunDir, is_alive
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_state
 
 TASKS = 8

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import db as st
-from engine.store import writes as wr
-from engine.errors import LeaseLost
-from engine.models import EntryKind, LogEntry, Stream, Task, TaskState
-from engine.core.lease import LEASE_TTL
+from agentdeck.engine.store import db as st
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.errors import LeaseLost
+from agentdeck.engine.models import EntryKind, LogEntry, Stream, Task, TaskState
+from agentdeck.engine.core.lease import LEASE_TTL
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 from tests.engine.processkit import (
     finish, lease_held, lease_pid, poll, query, reap, start_cli, stored_lines, task_state,

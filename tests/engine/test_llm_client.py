@@ -9,13 +9,13 @@ from email.utils import formatdate
 
 import pytest
 
-from engine.llm import (
+from agentdeck.engine.llm import (
     AnthropicClient, LLMConnectionError, LLMError, LLMProtocolError, LLMTimeout, Message,
     OpenAIChatClient, RateLimited, RetryNotice, RetryPolicy, ToolCall, ToolSpec,
     parse_retry_after,
 )
-from engine.llm.client import HTTPLLMClient
-from engine.llm.sse import StreamCut, sse_events
+from agentdeck.engine.llm.client import HTTPLLMClient
+from agentdeck.engine.llm.sse import StreamCut, sse_events
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import (
     cut, cut_mid_event, error_status, hang, malformed, rate_limited, reply, tool_call,

@@ -15,14 +15,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.errors import InvalidInput, RuntimeUnavailable
-from engine.models import AgentProfile, Stream
-from engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
-from engine.runtimes.lines import BATCH_LINES, LineSplitter
-from engine.runtimes.local.runtime import LOST_WHILE_AWAY, LocalRuntime
-from engine.runtimes.local.launch import RunDir, is_alive
-from engine.runtimes.loopfeed import LoopFeed
-from engine.runtimes.local.tail import decode_cursor
+from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
+from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, LaunchSpec, Outcome, cut_marker
+from agentdeck.engine.runtimes.lines import BATCH_LINES, LineSplitter
+from agentdeck.engine.runtimes.local.runtime import LOST_WHILE_AWAY, LocalRuntime
+from agentdeck.engine.runtimes.local.launch import RunDir, is_alive
+from agentdeck.engine.runtimes.loopfeed import LoopFeed
+from agentdeck.engine.runtimes.local.tail import decode_cursor
 
 PROFILE = AgentProfile("test")
 
@@ -461,9 +461,9 @@ async def test_a_cursor_of_an_earlier_sandbox_in_the_same_run_dir_starts_from_ze
 _ENGINE = """
 import asyncio, sys
 from pathlib import Path
-from engine.models import AgentProfile
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local.runtime import LocalRuntime
+from agentdeck.engine.models import AgentProfile
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.local.runtime import LocalRuntime
 
 async def main():
     runtime = LocalRuntime(Path(sys.argv[1]))

@@ -7,10 +7,10 @@ import random
 import sys
 import textwrap
 
-from engine.models import AgentProfile, Stream
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local.runtime import LocalRuntime
-from engine.runtimes.local.order_log import ORDER_LOG, RECORD, OrderReader, OrderWriter
+from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.local.runtime import LocalRuntime
+from agentdeck.engine.runtimes.local.order_log import ORDER_LOG, RECORD, OrderReader, OrderWriter
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 
 LINES = 300

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput
-from engine.config.pricing import Price, PriceTable, cost_usd
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.config.pricing import Price, PriceTable, cost_usd
 
 
 @pytest.fixture

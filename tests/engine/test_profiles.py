@@ -3,15 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput
-from engine.config.profiles import (
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.config.profiles import (
     KINDS, builtin_profiles, load_profiles, validate_profiles_text, write_user_profiles,
 )
-from engine.config.resources import resource_path, resources_dir
+from agentdeck.engine.config.resources import resource_path, resources_dir
 
 
 def test_resources_dir_is_the_repo_resources_folder() -> None:
-    assert resources_dir() == Path(__file__).resolve().parents[2] / "resources"
+    assert resources_dir() == Path(__file__).resolve().parents[2] / "agentdeck" / "resources"
     assert resource_path("agents.toml").is_file()
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput, NotFound
-from engine.llm import AnthropicClient, Message, OpenAIChatClient
-from engine.config.providers import (
+from agentdeck.engine.errors import InvalidInput, NotFound
+from agentdeck.engine.llm import AnthropicClient, Message, OpenAIChatClient
+from agentdeck.engine.config.providers import (
     DEFAULTS, Provider, get_provider, load_providers, make_client, resolve_key,
 )
 from tests.fakes.llm_server import LLMServer
@@ -66,7 +66,7 @@ def test_key_from_env_when_no_keyring_works(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_env_wins_over_keyring(memory_keyring: MemoryKeyring,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one precedence of `engine.config.secrets.find_secret` (it was keyring first here)."""
+    """The one precedence of `agentdeck.engine.config.secrets.find_secret` (it was keyring first here)."""
     memory_keyring.set_password("agentdeck", "anthropic", "sk-ring")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-env")
     assert resolve_key(DEFAULTS["anthropic"]) == "sk-env"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.file import TaskSpec, parse_batch_file
-from engine.errors import RepoError
-from engine.config.resources import resource_path
-from engine.sample.repo import ensure_sample_repo
+from agentdeck.engine.batch.file import TaskSpec, parse_batch_file
+from agentdeck.engine.errors import RepoError
+from agentdeck.engine.config.resources import resource_path
+from agentdeck.engine.sample.repo import ensure_sample_repo
 
 FAILING = "Switch tax computation to the v2 tax tables"
 # The scripts run python3 from PATH: put this interpreter (which has pytest) first, and

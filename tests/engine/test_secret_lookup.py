@@ -1,13 +1,13 @@
-"""One secret lookup (`engine.config.secrets.find_secret`) for agents, providers and the dialog."""
+"""One secret lookup (`agentdeck.engine.config.secrets.find_secret`) for agents, providers and the dialog."""
 from __future__ import annotations
 
 import keyring
 import pytest
 from keyring.backends import fail
 
-from engine.errors import KeyringUnavailable
-from engine.config.providers import DEFAULTS, resolve_key
-from engine.config.secrets import (
+from agentdeck.engine.errors import KeyringUnavailable
+from agentdeck.engine.config.providers import DEFAULTS, resolve_key
+from agentdeck.engine.config.secrets import (
     agent_env, delete_secret, find_secret, store_secrets, stored_secrets,
 )
 from tests.fakes.memory_keyring import MemoryKeyring

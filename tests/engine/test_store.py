@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from engine.store import db as st
-from engine.store import writes as wr
-from engine.store.schema import MIGRATIONS
-from engine.errors import IllegalTransition, NotFound, StoreError
-from engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
+from agentdeck.engine.store import db as st
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.store.schema import MIGRATIONS
+from agentdeck.engine.errors import IllegalTransition, NotFound, StoreError
+from agentdeck.engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
 
 def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     import sqlite_utils
-    from engine.store.schema import _m1_initial
+    from agentdeck.engine.store.schema import _m1_initial
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
     _m1_initial(sqlite_utils.Database(conn))

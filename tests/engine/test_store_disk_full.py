@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import db as st
-from engine.store import writes as wr
-from engine.errors import StoreError
-from engine.events import Notice
-from engine.models import EntryKind, LogEntry, Stream, Task, TaskState
+from agentdeck.engine.store import db as st
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.errors import StoreError
+from agentdeck.engine.events import Notice
+from agentdeck.engine.models import EntryKind, LogEntry, Stream, Task, TaskState
 from tests.engine.enginekit import (
     make_repo, open_engine, stdout_lines, wait_done, wait_state, wait_until,
 )

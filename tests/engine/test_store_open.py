@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import db as st
-from engine.errors import StoreError
-from engine.store.schema import MIGRATIONS
-from engine.store.errors import classify
+from agentdeck.engine.store import db as st
+from agentdeck.engine.errors import StoreError
+from agentdeck.engine.store.schema import MIGRATIONS
+from agentdeck.engine.store.errors import classify
 from tests.engine.enginekit import open_engine
 
 #: A process that opens the store of each home named on its stdin, answering a line each.
 OPENER = """
 import sys
-from engine.store import db as st
+from agentdeck.engine.store import db as st
 for line in sys.stdin:
     try:
         st.Store(st.db_path(line.strip())).close()

@@ -12,8 +12,8 @@ import threading
 
 import pytest
 
-from engine.store import db as st
-from engine.store import writes as wr
+from agentdeck.engine.store import db as st
+from agentdeck.engine.store import writes as wr
 from tests.engine.enginekit import open_engine
 
 HANG = 30.0

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.errors import InvalidInput
-from engine.timeparse import parse_duration, parse_when
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.timeparse import parse_duration, parse_when
 
 # A fixed zone keeps the tests independent of the machine's local time and DST.
 ZONE = timezone(timedelta(hours=1))

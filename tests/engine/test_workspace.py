@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
-from engine.workspace import Workspace
+from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
+from agentdeck.engine.workspace import Workspace
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
@@ -573,7 +573,7 @@ def _mktree(git_dir: Path, listing: str) -> str:
     ("vendor", "160000", None, "gitlink"),
 ])
 def test_unsafe_reasons(path: str, mode: str, target: str | None, reason: str | None) -> None:
-    from engine.workspace.changes import unsafe_reason
+    from agentdeck.engine.workspace.changes import unsafe_reason
 
     got = unsafe_reason(path, mode, target)
     assert got is None if reason is None else reason in (got or "")

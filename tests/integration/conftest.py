@@ -19,10 +19,10 @@ import docker
 import docker.errors
 import pytest
 
-from engine.runtimes.docker.images import TEST_IMAGE, build_test_image
-from engine.models import AgentProfile, Stream
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
+from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,9 @@ from typing import Any
 import docker.errors
 import pytest
 
-from engine.runtimes.docker.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDER_PACKAGE, NODE_VERSION,
+from agentdeck.engine.runtimes.docker.images import (AGENT_IMAGE, AGENT_NPM_PACKAGES, AIDER_PACKAGE, NODE_VERSION,
                            has_recipe, offline_recipe)
-from engine.models import EntryKind, TaskState
+from agentdeck.engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call

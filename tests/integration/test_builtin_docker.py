@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from engine.runtimes.docker.tool_host import DockerToolHost
-from engine.agents.builtin.host import MissingFile, ToolError
-from engine.agents.builtin.tools import Toolbox
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import EntryKind, ReviewState, TaskState
-from engine.runtimes.docker.runtime import DockerRuntime
-from engine.runtimes.inprocess import KEEPALIVE, BuiltinRuntime
+from agentdeck.engine.runtimes.docker.tool_host import DockerToolHost
+from agentdeck.engine.agents.builtin.host import MissingFile, ToolError
+from agentdeck.engine.agents.builtin.tools import Toolbox
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import EntryKind, ReviewState, TaskState
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime
+from agentdeck.engine.runtimes.inprocess import KEEPALIVE, BuiltinRuntime
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done, wait_until
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call

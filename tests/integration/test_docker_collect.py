@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import UnsafeChange
-from engine.runtimes.docker.runtime import DockerRuntime
-from engine.runtimes.docker.archive import CollectLimits, extract_capped
+from agentdeck.engine.errors import UnsafeChange
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime
+from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capped
 from tests.integration.conftest import Collector
 
 HOSTILE = """

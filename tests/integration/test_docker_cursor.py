@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import InvalidInput
-from engine.models import Stream
-from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
-from engine.runtimes.docker.cursor import (
+from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.models import Stream
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
+from agentdeck.engine.runtimes.docker.cursor import (
     LineReader, LogCursor, LogPosition, TimestampParser,
 )
-from engine.runtimes.docker.http import _Unchunker
-from engine.runtimes.docker.pool import parse_endpoint
+from agentdeck.engine.runtimes.docker.http import _Unchunker
+from agentdeck.engine.runtimes.docker.pool import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
 NS = 1795575600 * 10**9  # T0 in ns since the epoch

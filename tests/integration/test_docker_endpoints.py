@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 from tests.integration.conftest import (
     Collector, Dockerd, daemon_answers, own_dockerd, remove_ours,
 )

@@ -18,10 +18,10 @@ from typing import Any, Iterator
 import docker
 import pytest
 
-from engine.errors import RuntimeUnavailable
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import TaskState
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from agentdeck.engine.errors import RuntimeUnavailable
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import TaskState
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_until
 from tests.integration.conftest import Collector, Dockerd, daemon_answers, own_dockerd
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from engine.errors import RuntimeUnavailable
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import Stream
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
-from engine.runtimes.docker.cursor import LogCursor, LogPosition
+from agentdeck.engine.errors import RuntimeUnavailable
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import Stream
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from agentdeck.engine.runtimes.docker.cursor import LogCursor, LogPosition
 from tests.integration.conftest import Collector
 
 pytestmark = pytest.mark.docker

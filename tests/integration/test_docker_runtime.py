@@ -9,9 +9,9 @@ from typing import Any
 import docker.errors
 import pytest
 
-from engine.runtimes.docker.images import build_test_image, busybox_rootfs_tar
-from engine.runtimes.base import MAX_LINE_BYTES, cut_marker
-from engine.runtimes.docker.runtime import DockerRuntime
+from agentdeck.engine.runtimes.docker.images import build_test_image, busybox_rootfs_tar
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime
 from tests.integration.conftest import Collector
 
 pytestmark = pytest.mark.docker

@@ -17,12 +17,12 @@ from typing import Any
 import docker.errors
 import pytest
 
-from engine.egress.proxy import EgressProxy, Grant, parse_allow
-from engine.runtimes.docker.hostguard import bridge_name
-from engine.runtimes.docker.egress_network import HOME_LABEL, ensure_network, network_name, remove_network
-from engine.errors import InvalidInput, RuntimeUnavailable
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.runtimes.docker.runtime import NOWHERE_DNS, DockerRuntime, Endpoint
+from agentdeck.engine.egress.proxy import EgressProxy, Grant, parse_allow
+from agentdeck.engine.runtimes.docker.hostguard import bridge_name
+from agentdeck.engine.runtimes.docker.egress_network import HOME_LABEL, ensure_network, network_name, remove_network
+from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.runtimes.docker.runtime import NOWHERE_DNS, DockerRuntime, Endpoint
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import Collector, remove_ours
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.models import EntryKind, ReviewState, TaskState
+from agentdeck.engine.models import EntryKind, ReviewState, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call

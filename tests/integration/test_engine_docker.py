@@ -5,8 +5,8 @@ from __future__ import annotations
 import docker
 import pytest
 
-from engine.runtimes.docker.images import AGENT_IMAGE, TEST_IMAGE
-from engine.models import TaskState
+from agentdeck.engine.runtimes.docker.images import AGENT_IMAGE, TEST_IMAGE
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import (
     kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done,
     wait_until,

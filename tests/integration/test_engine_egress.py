@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import EntryKind, TaskState
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.integration.test_egress import ASK

@@ -18,10 +18,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from engine.agents.base import AgentAdapter
-from engine.agents.registry import adapter_for
-from engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
-from engine.config.profiles import builtin_profiles
+from agentdeck.engine.agents.base import AgentAdapter
+from agentdeck.engine.agents.registry import adapter_for
+from agentdeck.engine.models import AgentProfile, EntryKind, ParsedEntry, Stream, Task
+from agentdeck.engine.config.profiles import builtin_profiles
 from tests.fakes.llm_server import LLMServer, Request
 from tests.fakes.scripts import reply, tool_call
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from engine.errors import UnsafeChange
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import TaskState
-from engine.runtimes.docker.runtime import DockerRuntime
-from engine.runtimes.docker.archive import CollectLimits, extract_capped
+from agentdeck.engine.errors import UnsafeChange
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import TaskState
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime
+from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capped
 from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
 from tests.integration.conftest import Collector
 from tests.integration.test_docker_collect import archive, member

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from engine.egress.proxy import EgressProxy, Grant
-from engine.runtimes.docker.egress_network import (HOME_LABEL, ICC_OPTION, PORT_LABEL, ensure_network,
+from agentdeck.engine.egress.proxy import EgressProxy, Grant
+from agentdeck.engine.runtimes.docker.egress_network import (HOME_LABEL, ICC_OPTION, PORT_LABEL, ensure_network,
                                    network_name, remove_network)
-from engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import ROOT, Collector
 from tests.integration.test_egress import ASK, Egress, _run, egress  # noqa: F401 (fixture)
@@ -183,11 +183,11 @@ def test_an_old_network_with_neighbour_traffic_is_replaced(
 AS_USER = """
 import asyncio, sys
 from pathlib import Path
-from engine.errors import RuntimeUnavailable
-from engine.runtimes.docker.images import TEST_IMAGE
-from engine.models import AgentProfile
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.docker.runtime import DockerRuntime, Endpoint
+from agentdeck.engine.errors import RuntimeUnavailable
+from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
+from agentdeck.engine.models import AgentProfile
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 
 async def main(home, port):
     rt = DockerRuntime([Endpoint("local", None, 2)], home=home, image=TEST_IMAGE)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidInput, RepoError, UnsafeChange
-from engine.models import TaskState
-from engine.core.reviews import RUN_HOOKS_SETTING
-from engine.workspace import Workspace
+from agentdeck.engine.errors import InvalidInput, RepoError, UnsafeChange
+from agentdeck.engine.models import TaskState
+from agentdeck.engine.core.reviews import RUN_HOOKS_SETTING
+from agentdeck.engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
 from tests.security.gitconfig import use_git_config
 

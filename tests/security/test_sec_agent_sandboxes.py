@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 
-from engine.agents.registry import adapter_for
-from engine.models import EntryKind, Stream, TaskState
-from engine.config.profiles import builtin_profiles
+from agentdeck.engine.agents.registry import adapter_for
+from agentdeck.engine.models import EntryKind, Stream, TaskState
+from agentdeck.engine.config.profiles import builtin_profiles
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call

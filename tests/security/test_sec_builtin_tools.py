@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import TaskState
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import builtin_home, make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call

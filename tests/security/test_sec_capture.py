@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UnsafeChange
-from engine.workspace import Workspace
+from agentdeck.engine.errors import UnsafeChange
+from agentdeck.engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo
 from tests.engine.test_workspace import tree_hash
 from tests.security.gitconfig import use_git_config

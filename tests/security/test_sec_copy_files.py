@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.setup_phase import copy_local_files, remove_local_files
+from agentdeck.engine.core.setup_phase import copy_local_files, remove_local_files
 
 
 def plant_chain(folder: Path) -> None:

@@ -18,11 +18,11 @@ from typing import Iterator
 
 import pytest
 
-from engine.store import db as st
-from engine.models import AgentProfile, Stream, TaskState
-from engine.runtimes.base import LaunchSpec
-from engine.runtimes.local.runtime import LocalRuntime
-from engine.runtimes.local.supervise import STDOUT_LOG, truncation_marker
+from agentdeck.engine.store import db as st
+from agentdeck.engine.models import AgentProfile, Stream, TaskState
+from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.local.runtime import LocalRuntime
+from agentdeck.engine.runtimes.local.supervise import STDOUT_LOG, truncation_marker
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import db as st
-from engine.logs.sink import MAX_LOG_SETTING
-from engine.models import EntryKind, Stream, TaskState
-from engine.runtimes.lines import BATCH_LINES
-from engine.runtimes.local.tail import MAX_IN_FLIGHT_LINES
+from agentdeck.engine.store import db as st
+from agentdeck.engine.logs.sink import MAX_LOG_SETTING
+from agentdeck.engine.models import EntryKind, Stream, TaskState
+from agentdeck.engine.runtimes.lines import BATCH_LINES
+from agentdeck.engine.runtimes.local.tail import MAX_IN_FLIGHT_LINES
 from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[1] / "engine" / "fixtures"
@@ -140,8 +140,8 @@ async def test_data_dir_database_and_logs_are_private(tmp_path):
 
 
 def test_a_data_dir_that_cannot_be_made_private_is_refused(tmp_path):
-    from engine.errors import InvalidInput
-    from engine.config.paths import private_dir
+    from agentdeck.engine.errors import InvalidInput
+    from agentdeck.engine.config.paths import private_dir
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(InvalidInput, match="AGENTDECK_HOME"):

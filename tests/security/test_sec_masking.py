@@ -12,12 +12,12 @@ import re
 
 import pytest
 
-from engine.agents.base import AgentAdapter
-from engine.logs.masking import MASK, Masker, StreamMasker
-from engine.models import AgentProfile, Stream, TaskState
-from engine.runtimes.base import MAX_LINE_BYTES
-from engine.runtimes.lines import LineSplitter
-from engine.logs.sink import TaskLog
+from agentdeck.engine.agents.base import AgentAdapter
+from agentdeck.engine.logs.masking import MASK, Masker, StreamMasker
+from agentdeck.engine.models import AgentProfile, Stream, TaskState
+from agentdeck.engine.runtimes.base import MAX_LINE_BYTES
+from agentdeck.engine.runtimes.lines import LineSplitter
+from agentdeck.engine.logs.sink import TaskLog
 from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
 
 SECRET = "sk-live-0123456789abcdefSECRET"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UnsafeChange
-from engine.workspace import Workspace
-from engine.workspace.names import escape_name, name_warning
+from agentdeck.engine.errors import UnsafeChange
+from agentdeck.engine.workspace import Workspace
+from agentdeck.engine.workspace.names import escape_name, name_warning
 from tests.engine.enginekit import make_repo
 from tests.security.test_sec_accept import fingerprint, user_config  # noqa: F401 (fixture)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from desktop.dialogs.batch import TEMPLATE, TOML, BatchDialog
-from engine.models import TaskState
+from agentdeck.desktop.dialogs.batch import TEMPLATE, TOML, BatchDialog
+from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import make_repo
 
 FILES = {"README.md": "hi\n", "src/a.py": "a = 1\n", "src/b.py": "b = 1\n",

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
 
-from desktop.commands import COMMANDS
-from desktop.dialogs.settings import SettingsDialog
-from desktop.dialogs.shortcuts import ShortcutsDialog
-from desktop.window.notify import Notifier, transition_message
-from desktop.ui_state import UiState
-from engine.models import ReviewState, TaskState
+from agentdeck.desktop.commands import COMMANDS
+from agentdeck.desktop.dialogs.settings import SettingsDialog
+from agentdeck.desktop.dialogs.shortcuts import ShortcutsDialog
+from agentdeck.desktop.window.notify import Notifier, transition_message
+from agentdeck.desktop.ui_state import UiState
+from agentdeck.engine.models import ReviewState, TaskState
 from tests.desktop.appkit import run, running, snapshot
 
 

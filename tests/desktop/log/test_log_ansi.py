@@ -1,7 +1,7 @@
 """ANSI SGR parsing: 16 / 256 / truecolor, attributes, resets, other escapes dropped."""
 from __future__ import annotations
 
-from desktop.log.ansi import PLAIN, Span, Style, apply_sgr, palette_rgb, parse_ansi, strip_ansi
+from agentdeck.desktop.log.ansi import PLAIN, Span, Style, apply_sgr, palette_rgb, parse_ansi, strip_ansi
 
 
 def test_plain_text_is_one_plain_span() -> None:

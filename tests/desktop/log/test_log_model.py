@@ -5,8 +5,8 @@ import bisect
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from desktop.log.qt_log_model import ENTRY_ROLE, QtLogModel, details, is_expandable, summary
-from engine.models import EntryKind, LogEntry, Stream
+from agentdeck.desktop.log.qt_log_model import ENTRY_ROLE, QtLogModel, details, is_expandable, summary
+from agentdeck.engine.models import EntryKind, LogEntry, Stream
 
 
 def _entry(seq: int, text: str | None = None, kind: EntryKind = EntryKind.RAW,

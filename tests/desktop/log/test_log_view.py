@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
-from desktop.log import LogView
-from desktop.widgets.theme import DARK
-from engine.models import EntryKind, LogEntry, Stream
+from agentdeck.desktop.log import LogView
+from agentdeck.desktop.widgets.theme import DARK
+from agentdeck.engine.models import EntryKind, LogEntry, Stream
 
 
 def _entry(seq: int, text: str | None = None, kind: EntryKind = EntryKind.RAW,

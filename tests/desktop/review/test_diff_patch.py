@@ -1,7 +1,7 @@
 """Splitting real git patches into files: status, counts, binary sizes, odd paths."""
 from __future__ import annotations
 
-from desktop.review.diff.patch import FileStatus, split_patch
+from agentdeck.desktop.review.diff.patch import FileStatus, split_patch
 
 PY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(20))
 

@@ -9,10 +9,10 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QLabel
 
-from desktop.review.diff import DiffReview
-from desktop.review.diff.qt_file_tree_model import STATUS_ROLE
-from desktop.review.diff.rows import RowKind
-from desktop.widgets.theme import DARK, LIGHT, ThemeWatcher, palette_for, resolve
+from agentdeck.desktop.review.diff import DiffReview
+from agentdeck.desktop.review.diff.qt_file_tree_model import STATUS_ROLE
+from agentdeck.desktop.review.diff.rows import RowKind
+from agentdeck.desktop.widgets.theme import DARK, LIGHT, ThemeWatcher, palette_for, resolve
 
 PY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(40))
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pygments.token import Keyword, Name, String
 
-from desktop.review.diff.highlight import changed_stretches, highlight_file, lexer_for, tokenize_lines
-from desktop.review.diff.patch import split_patch
-from desktop.review.diff.rows import RowKind, build_rows, change_pairs, parse_file
+from agentdeck.desktop.review.diff.highlight import changed_stretches, highlight_file, lexer_for, tokenize_lines
+from agentdeck.desktop.review.diff.patch import split_patch
+from agentdeck.desktop.review.diff.rows import RowKind, build_rows, change_pairs, parse_file
 
 OLD = "a\nb\nc\nd\ne\n"
 NEW = "a\nB1\nB2\nc\ne\nf\n"

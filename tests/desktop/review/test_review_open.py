@@ -6,7 +6,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
-from engine.models import ReviewState
+from agentdeck.engine.models import ReviewState
 from tests.desktop.appkit import run
 from tests.engine.enginekit import git, make_repo
 

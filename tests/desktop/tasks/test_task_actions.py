@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from engine.models import TaskState
+from agentdeck.engine.models import TaskState
 from tests.desktop.appkit import run
 from tests.engine.enginekit import make_repo
 

@@ -1,8 +1,8 @@
 """The details pane's field texts."""
 from __future__ import annotations
 
-from desktop.widgets.format import cost
-from desktop.tasks.task_details import field_values
+from agentdeck.desktop.widgets.format import cost
+from agentdeck.desktop.tasks.task_details import field_values
 from tests.desktop.appkit import snapshot
 def test_cost_shows_the_budget_when_there_is_one():
     assert field_values(snapshot("t1"))["cost"] == "—"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
-from desktop.tasks.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
-from engine.models import ReviewState, Task, TaskState
+from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
+from agentdeck.desktop.tasks.qt_task_model import Column, SortRole, TaskRole, TaskTableModel
+from agentdeck.engine.models import ReviewState, Task, TaskState
 from tests.desktop.appkit import running, snapshot
 def _ids(proxy: TaskFilterProxy) -> list[str]:
     return [proxy.index(row, 0).data(TaskRole).id for row in range(proxy.rowCount())]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from desktop.wall.wall import TAIL_LINES, Wall, tail_text
-from engine.models import EntryKind, LogEntry, Stream, TaskState
+from agentdeck.desktop.wall.wall import TAIL_LINES, Wall, tail_text
+from agentdeck.engine.models import EntryKind, LogEntry, Stream, TaskState
 from tests.desktop.appkit import running, snapshot
 def _entry(task_id: str, seq: int, text: str) -> LogEntry:
     return LogEntry(task_id, seq, 0.0, 1, Stream.STDOUT, EntryKind.RAW, text)

@@ -11,11 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QTextDocument
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from desktop.tasks.qt_task_model import Column, TaskTableModel
-from desktop.widgets.plaintext import inert_markup, plain_box, plain_tip
-from desktop.window.status_bar import BatchProgress
-from desktop.tasks.task_details import TaskDetails
-from desktop.wall.wall_tile import TaskTile
+from agentdeck.desktop.tasks.qt_task_model import Column, TaskTableModel
+from agentdeck.desktop.widgets.plaintext import inert_markup, plain_box, plain_tip
+from agentdeck.desktop.window.status_bar import BatchProgress
+from agentdeck.desktop.tasks.task_details import TaskDetails
+from agentdeck.desktop.wall.wall_tile import TaskTile
 from tests.desktop.appkit import snapshot
 HOSTILE = '<b>bold</b><img src="file:///{marker}"><a href="https://example.invalid">x</a>'
 

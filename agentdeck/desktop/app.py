@@ -1,0 +1,166 @@
+"""Entry point of the desktop app: one Qt application, one qasync asyncio loop.
+
+Start order: QApplication → qasync loop → `Engine.open` → bridge → window. On quit the
+coroutines the UI started are cancelled on ``aboutToQuit`` and the engine is closed
+before the loop ends (running agents keep running; the next start re-attaches).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Callable
+
+import qasync
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from agentdeck.desktop.widgets import icons
+from agentdeck.desktop.asyncutil import TaskRunner
+from agentdeck.desktop.bridge import Bridge
+from agentdeck.desktop.context import AppContext
+from agentdeck.desktop.gc_guard import GuiThreadGC
+from agentdeck.desktop.window.main_window import MainWindow
+from agentdeck.desktop.widgets.plaintext import plain_box
+from agentdeck.desktop.ui_state import UiState
+from agentdeck.desktop.widgets.theme import ThemeWatcher, palette_for
+from agentdeck.engine.api import Engine, data_dir
+from agentdeck.engine.errors import AgentdeckError
+
+log = logging.getLogger("agentdeck.desktop")
+UI_STATE_FILE = "ui.ini"
+
+
+class Session:
+    """An open engine plus the window showing it."""
+
+    def __init__(self, engine: Engine, ui_state: UiState) -> None:
+        self.runner = TaskRunner()
+        self.bridge = Bridge(engine.bus)
+        self.ctx = AppContext(engine, self.bridge, self.runner, ui_state)
+        self.closed = False
+        self.theme = ThemeWatcher(ui_state.theme())
+        self.window = MainWindow(self.ctx, self.theme.theme)
+        self.theme.changed.connect(self.apply_theme)
+        self.window.theme_mode_changed.connect(self.theme.set_mode)
+        self.apply_theme(self.theme.theme)
+
+    @classmethod
+    async def open(cls, home: Path, **engine_options) -> "Session":
+        """Open the engine in ``home`` and build (but not show) the window."""
+        engine = await Engine.open(home, **engine_options)
+        session = cls(engine, UiState(home / UI_STATE_FILE))
+        await session.window.load()
+        return session
+
+    def apply_theme(self, theme) -> None:
+        """Use ``theme`` everywhere (app palette, hand-painted views, tinted icons)."""
+        app = QApplication.instance()
+        app.setPalette(palette_for(theme))
+        icons.clear_cache()
+        self.window.set_theme(theme)
+
+    async def close(self) -> None:
+        """Close the window, stop UI coroutines, then close the engine."""
+        if self.closed:
+            return
+        self.closed = True
+        self.window.close()
+        self.runner.cancel_all()
+        await self.runner.drain()
+        self.bridge.close()
+        await self.ctx.engine.close()
+        self.window.deleteLater()  # its timers and views go with it
+
+
+def install_excepthook() -> None:
+    """Bugs in slots and coroutines: log them and show them, never die silently."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        log.error("unexpected error:\n%s", text)
+        box = plain_box(QMessageBox.Icon.Critical, "agentdeck: unexpected error",
+                        f"{kind.__name__}: {exc}\n\nThis is a bug; details are in the log.")
+        box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # never exec(): we may be inside a coroutine
+
+    sys.excepthook = hook
+
+
+async def run(app: QApplication, home: Path, demo: bool = False) -> int:
+    """Open everything, show the window, wait for quit, close the engine.
+
+    SIGTERM (a logout, `kill`) quits like closing the window, even while opening.
+    With ``demo``, an empty data dir gets the sample repo and the demo batch.
+    """
+    loop = asyncio.get_running_loop()
+    quitting = loop.create_future()
+
+    def finish() -> None:
+        if not quitting.done():
+            quitting.set_result(None)
+
+    loop.add_signal_handler(signal.SIGTERM, finish)
+    try:
+        session = await Session.open(home)
+        await _show(app, session, demo, finish, quitting)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+    return 0
+
+
+async def _show(app: QApplication, session: Session, demo: bool,
+                finish: Callable[[], None], quitting: asyncio.Future) -> None:
+    """Show the session's window until ``quitting``; then close the session."""
+    try:
+        if demo and await session.ctx.engine.seed_demo():
+            session.window.actions_["show_wall"].trigger()  # the demo's agents, working
+        app.aboutToQuit.connect(session.runner.cancel_all)
+        app.aboutToQuit.connect(finish)
+        session.window.closed.connect(finish)
+        session.window.show()
+        try:
+            await quitting
+        finally:
+            app.aboutToQuit.disconnect(finish)
+            app.aboutToQuit.disconnect(session.runner.cancel_all)
+    finally:
+        await session.close()
+
+
+def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
+    """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("agentdeck")
+    app.setOrganizationName("agentdeck")
+    app.setWindowIcon(icons.icon("app"))
+    app.setQuitOnLastWindowClosed(False)  # quit after the engine closed, not before
+    install_excepthook()
+    GuiThreadGC(parent=app)  # owned by the app: collects for as long as it runs
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        main_task = loop.create_task(run(app, data_dir(), demo))
+        try:
+            loop.run_until_complete(main_task)
+        except RuntimeError:
+            if main_task.done():
+                raise
+            # app.quit() (logout, a signal) ended Qt's loop first: resume to close the engine.
+            loop.run_until_complete(main_task)
+        except AgentdeckError as exc:  # e.g. the data dir cannot be opened
+            log.error("cannot start: %s", exc)
+            # The asyncio loop no longer runs here, so a modal box is safe.
+            plain_box(QMessageBox.Icon.Critical, "agentdeck cannot start", str(exc)).exec()
+            return 1
+        return main_task.result()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

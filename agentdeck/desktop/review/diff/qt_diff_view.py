@@ -1,0 +1,99 @@
+"""The code part of the review: one file's diff, unified or side by side.
+
+A `QListView` with uniform row heights over `QtDiffRowsModel`, painted by
+`QtDiffRowDelegate`: only visible rows cost anything, whatever the file's size.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QWidget
+
+from agentdeck.desktop.review.diff.highlight import FileHighlight
+from agentdeck.desktop.review.diff.patch import FilePatch
+from agentdeck.desktop.review.diff.qt_diff_delegate import QtDiffRowDelegate
+from agentdeck.desktop.review.diff.qt_diff_model import QtDiffRowsModel
+from agentdeck.desktop.review.diff.rows import ParsedFile, RowKind, build_rows
+from agentdeck.desktop.widgets.theme import LIGHT, Theme
+
+
+class QtDiffView(QListView):
+    """Shows one file's rows; clicking a "⋯ N unchanged lines" row unfolds it."""
+
+    def __init__(self, parent: QWidget | None = None, theme: Theme = LIGHT,
+                 context: int = 3) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.side_by_side = False
+        self._file: tuple[FilePatch, ParsedFile] | None = None
+        self.rows_model = QtDiffRowsModel(self)
+        self.delegate = QtDiffRowDelegate(self, theme)
+        self.setModel(self.rows_model)
+        self.setItemDelegate(self.delegate)
+        self.setUniformItemSizes(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMouseTracking(True)
+        self.clicked.connect(self._on_clicked)
+        self.activated.connect(self._on_clicked)
+        self.set_theme(theme)
+
+    def show_file(self, patch: FilePatch, parsed: ParsedFile,
+                  highlight: FileHighlight | None = None) -> None:
+        """Display a file (``highlight`` may come later through `set_highlight`)."""
+        self._file = (patch, parsed)
+        self._rebuild(highlight)
+        self.scrollToTop()
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self._file = None
+        self.rows_model.set_rows([], self.side_by_side)
+
+    def set_side_by_side(self, on: bool) -> None:
+        """Switch between the unified and the side-by-side layout."""
+        if on == self.side_by_side:
+            return
+        self.side_by_side = on
+        self.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff if on else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._rebuild(self.rows_model.highlight)
+
+    def set_highlight(self, highlight: FileHighlight | None) -> None:
+        """Colour the shown file with tokens computed by the highlighter."""
+        self.rows_model.set_highlight(highlight)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Repaint in ``theme``'s colours."""
+        self.delegate.theme = theme
+        self.setStyleSheet(
+            f"QListView {{ background: {theme.base}; border: none; outline: none; }}")
+        self.viewport().update()
+
+    def expand_row(self, row: int) -> bool:
+        """Unfold the collapsed row at ``row``; False when that row is not folded."""
+        return self.rows_model.expand(row)
+
+    def selected_text(self) -> str:
+        """The selected rows as text, in row order."""
+        rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
+        return "\n".join(self.rows_model.rows[row].text for row in rows)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if event.matches(QKeySequence.StandardKey.Copy):
+            QGuiApplication.clipboard().setText(self.selected_text())
+            return
+        super().keyPressEvent(event)
+
+    def _rebuild(self, highlight: FileHighlight | None) -> None:
+        if self._file is None:
+            return
+        patch, parsed = self._file
+        rows = build_rows(patch, parsed, self.side_by_side, self.context)
+        self.rows_model.set_rows(rows, self.side_by_side, highlight)
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        if index.isValid() and self.rows_model.rows[index.row()].kind == RowKind.COLLAPSED:
+            self.expand_row(index.row())

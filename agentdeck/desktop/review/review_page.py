@@ -1,0 +1,168 @@
+"""The Review tab: the diff panel (`agentdeck.desktop.review.diff.DiffReview`) wired to the engine.
+
+The patch of a task is loaded when the tab is shown (not on every selection), and again
+when the task's result changes (a new attempt, a follow-up).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShortcut
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from agentdeck.desktop.context import AppContext
+from agentdeck.desktop.review.diff import DiffReview
+from agentdeck.desktop.widgets.theme import LIGHT, Theme
+from agentdeck.engine.errors import AgentdeckError, ConflictError
+from agentdeck.engine.models import ReviewState, Task
+
+_REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+
+
+def _subject(task: Task) -> str:
+    """The task's title, and what became of its change once that is settled."""
+    settled = {ReviewState.ACCEPTED: " (accepted)", ReviewState.REJECTED: " (rejected)"}
+    return (task.title or task.id) + settled.get(task.review, "")
+
+
+def _key(task: Task) -> tuple:
+    # What the shown patch depends on: a new attempt or result commit means a new patch.
+    return (task.id, task.attempt, task.result_commit)
+
+
+class ReviewPage(QWidget):
+    """Shows the change of the current task; accept / reject go to the engine.
+
+    Signals:
+        message(str): an outcome for the status bar ("Committed 1a2b3c…").
+    """
+
+    message = Signal(str)
+
+    def __init__(self, ctx: AppContext, theme: Theme = LIGHT, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._task: Task | None = None
+        self._loaded: tuple | None = None
+        self.panel = DiffReview(self, theme)
+        self.placeholder = QLabel("Select a finished task to review its change.")
+        self.placeholder.setTextFormat(Qt.TextFormat.PlainText)  # errors name agent files
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setEnabled(False)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.panel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        self.panel.accept_requested.connect(self._on_accept)
+        self.panel.reject_requested.connect(self._on_reject)
+        self.panel.open_in_editor_requested.connect(self._open_file)
+        self.panel.open_folder_requested.connect(lambda: self._open_file(""))
+        # The window's Accept / Reject actions own the A and R keys (and forward to the
+        # panel here); a second binding inside the panel makes Qt call both ambiguous.
+        for shortcut in self.panel.findChildren(QShortcut):
+            shortcut.setEnabled(False)
+
+    def _open_file(self, path: str) -> None:
+        """Open a file of the task's working copy (or, for "", the folder) in the desktop's
+        default application for it."""
+        if self._task is not None:
+            self._ctx.runner.spawn(self._open(self._task.id, path),
+                                   on_error=lambda e: self.message.emit(str(e)))
+
+    async def _open(self, task_id: str, path: str) -> None:
+        target = await self._ctx.engine.working_copy_path(task_id, path)
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(target))):
+            self.message.emit(f"No application to open {target}")
+
+    @property
+    def task_id(self) -> str | None:
+        """The task whose patch is on screen, if any."""
+        return self.panel.task_id or None if self.stack.currentWidget() is self.panel else None
+
+    def set_task(self, task: Task, load: bool) -> None:
+        """Make ``task`` the one to review; ``load`` fetches its patch now."""
+        self._task = task
+        if load:
+            self.ensure_loaded()
+
+    def task_changed(self, task: Task) -> None:
+        """A newer snapshot of the current task arrived."""
+        self._task = task
+        if self.isVisible():
+            self.ensure_loaded()
+        if self.panel.task_id == task.id:
+            self.panel.set_subject(_subject(task))
+        self.panel.accept_button.setEnabled(
+            task.review in _REVIEWABLE and bool(self.panel.files))
+
+    def reload(self) -> None:
+        """Fetch the patch again (its diff was just computed)."""
+        self._loaded = None
+        if self.isVisible():
+            self.ensure_loaded()
+
+    def ensure_loaded(self) -> None:
+        """Fetch the current task's patch unless it is already shown."""
+        task = self._task
+        if task is None or _key(task) == self._loaded:
+            return
+        self._loaded = _key(task)
+        self._ctx.runner.spawn(self._load(task), on_error=self._load_failed)
+
+    async def _load(self, task: Task) -> None:
+        engine = self._ctx.engine
+        diff = await engine.get_diff(task.id)
+        patch = await engine.get_patch(task.id) if diff is not None else ""
+        if self._task is None or self._task.id != task.id:
+            return  # the user moved on meanwhile
+        if diff is None:
+            self.placeholder.setText("This task has no change to review yet.")
+            self.stack.setCurrentWidget(self.placeholder)
+            return
+        unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
+        warnings = {f.path: f.warning for f in diff.files if f.warning}
+        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings)
+        self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
+        self.stack.setCurrentWidget(self.panel)
+
+    def _load_failed(self, exc: AgentdeckError) -> None:
+        """Say on the page why there is nothing to review (and try again next time)."""
+        self._loaded = None
+        self.placeholder.setText(f"This change cannot be shown: {exc}")
+        self.stack.setCurrentWidget(self.placeholder)
+        self.message.emit(str(exc))
+
+    def request_accept(self) -> None:
+        """Accept what is checked in the panel (key ``a``)."""
+        self.panel.accept()
+
+    def request_reject(self) -> None:
+        """Reject the shown change (key ``r``)."""
+        self.panel.reject()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Repaint in ``theme``."""
+        self.panel.set_theme(theme)
+
+    def _on_accept(self, task_id: str, excluded: list) -> None:
+        self._ctx.runner.spawn(self._accept(task_id, excluded), on_error=self._accept_failed)
+
+    async def _accept(self, task_id: str, excluded: list) -> None:
+        result = await self._ctx.engine.accept(task_id, exclude=excluded)
+        left_out = f" ({len(excluded)} file(s) left out)" if excluded else ""
+        notes = "".join(f"; {note}" for note in result.notes)
+        self.message.emit(f"Accepted: committed {result.commit[:12]}{left_out}{notes}")
+
+    def _accept_failed(self, exc: AgentdeckError) -> None:
+        if isinstance(exc, ConflictError):
+            self.panel.show_conflict(exc.files, str(exc))
+        self.message.emit(str(exc))
+
+    def _on_reject(self, task_id: str) -> None:
+        self._ctx.runner.spawn(self._reject(task_id))
+
+    async def _reject(self, task_id: str) -> None:
+        await self._ctx.engine.reject(task_id)
+        self.message.emit("Rejected: the change was discarded")

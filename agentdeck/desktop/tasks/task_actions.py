@@ -1,0 +1,65 @@
+"""Bulk task commands (cancel, retry, accept, reject) on a set of task ids.
+
+Each command is one engine call per task; failures of single tasks are collected and
+reported together so a bulk action over 30 tasks gives one readable message.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from agentdeck.desktop.context import AppContext
+from agentdeck.engine.errors import AgentdeckError
+from agentdeck.engine.api import AcceptResult
+
+Report = Callable[[str], None]
+
+
+class TaskActions:
+    """Runs bulk commands through the engine and reports the outcome in words."""
+
+    def __init__(self, ctx: AppContext, report: Report) -> None:
+        self._ctx = ctx
+        self._report = report
+
+    def cancel(self, ids: Sequence[str]) -> None:
+        """Cancel queued / running tasks."""
+        self._run("Cancelled", ids, self._ctx.engine.cancel)
+
+    def retry(self, ids: Sequence[str]) -> None:
+        """Queue finished tasks again as new attempts."""
+        self._run("Queued again", ids, self._ctx.engine.retry)
+
+    def reject(self, ids: Sequence[str]) -> None:
+        """Discard the changes of these tasks."""
+        self._run("Rejected", ids, self._ctx.engine.reject)
+
+    def accept(self, ids: Sequence[str]) -> None:
+        """Commit the whole change of each task to its repository."""
+        self._run("Accepted", ids, lambda task_id: self._ctx.engine.accept(task_id))
+
+    def _run(self, verb: str, ids: Sequence[str],
+             call: Callable[[str], Awaitable[object]]) -> None:
+        if not ids:
+            self._report("Select one or more tasks first")
+            return
+        self._ctx.runner.spawn(self._each(verb, list(ids), call))
+
+    async def _each(self, verb: str, ids: list[str],
+                    call: Callable[[str], Awaitable[object]]) -> None:
+        problems: list[str] = []
+        notes: dict[str, None] = {}  # what accept says about hooks, once, in order
+        for task_id in ids:
+            try:
+                result = await call(task_id)
+            except AgentdeckError as exc:
+                problems.append(str(exc))
+                continue
+            if isinstance(result, AcceptResult):
+                notes.update(dict.fromkeys(result.notes))
+        done = len(ids) - len(problems)
+        summary = f"{verb} {done} task{'s' if done != 1 else ''}" if done else ""
+        summary = "; ".join([summary, *notes]) if summary else summary
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            summary = "; ".join(filter(None, [summary, problems[0] + more]))
+        self._report(summary)

@@ -1,0 +1,340 @@
+"""The main window: task table with filters, wall, task view, review, status bar."""
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QMainWindow, QSplitter, QTableView, QTabWidget,
+    QVBoxLayout, QWidget,
+)
+
+from agentdeck.desktop.commands import make_actions, refresh_icons
+from agentdeck.desktop.context import AppContext
+from agentdeck.desktop.tasks.filter_bar import FilterBar
+from agentdeck.desktop.widgets.icons import icon
+from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
+from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
+from agentdeck.desktop.window.notify import Notifier
+from agentdeck.desktop.review.review_page import ReviewPage
+from agentdeck.desktop.window.status_bar import BatchProgress, Counters
+from agentdeck.desktop.widgets.theme import Theme
+from agentdeck.desktop.tasks.task_actions import TaskActions
+from agentdeck.desktop.tasks.task_view import TaskView
+from agentdeck.desktop.wall.wall import WALL_STATES, Wall
+from agentdeck.desktop.window.menus import build_menus
+from agentdeck.engine.models import ReviewState, Task
+
+#: How many recent tasks are loaded at start; filters query the engine for more.
+LOAD_LIMIT = 2000
+_REFRESH_MS = 400
+_UNFINISHED = ["queued", "preparing", "running", "needs_input"]
+
+
+class MainWindow(QMainWindow):
+    """Everything the user sees; all changes go through `AppContext.engine`.
+
+    Signals:
+        theme_mode_changed(str): the user picked "system", "light" or "dark".
+        closed(): the window was closed (the app then closes the engine and quits).
+    """
+
+    theme_mode_changed = Signal(str)
+    closed = Signal()
+
+    def __init__(self, ctx: AppContext, theme: Theme) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.theme = theme
+        self.setWindowTitle("agentdeck")
+        self.setWindowIcon(icon("app"))
+        self.model = TaskTableModel(self)
+        self.proxy = TaskFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.actions_ = make_actions(self)
+        self.task_actions = TaskActions(ctx, self.show_message)
+        self.notifier = Notifier(ctx.ui_state, self)
+        self._current: str | None = None
+        self._build_views()
+        self._build_status_bar()
+        build_menus(self)
+        self._connect()
+        self._restore()
+
+    # -- construction -------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.filter_bar = FilterBar()
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.horizontalHeader().setHighlightSections(False)
+        self.table.horizontalHeader().setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
+        widths = {Column.STATE: 100, Column.AGENT: 64, Column.REPO: 96, Column.RUNTIME: 64,
+                  Column.ELAPSED: 60, Column.LINES: 72, Column.TOKENS: 56, Column.COST: 56,
+                  Column.REVIEW: 68}
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        left = QWidget()
+        layout = QVBoxLayout(left)
+        layout.setContentsMargins(8, 8, 0, 8)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.table)
+        self.task_view = TaskView(self.ctx, self.theme)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(left)
+        self.split.addWidget(self.task_view)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setSizes([940, 500])
+        self.wall = Wall()
+        self.review = ReviewPage(self.ctx, self.theme)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.wall, icon("wall"), "Wall")
+        self.tabs.addTab(self.split, icon("list"), "Tasks")
+        self.tabs.addTab(self.review, icon("review"), "Review")
+        self.setCentralWidget(self.tabs)
+
+    def _build_status_bar(self) -> None:
+        self.counters = Counters()
+        self.batch_progress = BatchProgress()
+        self.statusBar().addPermanentWidget(self.batch_progress)
+        self.statusBar().addPermanentWidget(self.counters)
+
+    def _connect(self) -> None:
+        bridge = self.ctx.bridge
+        bridge.tasks_changed.connect(self._on_tasks_changed)
+        bridge.logs_appended.connect(self._on_logs)
+        bridge.notice.connect(self._on_notice)
+        self.ctx.runner.failed.connect(self.show_message)
+        self.notifier.notified.connect(lambda _title, body: self.show_message(body))
+        self.notifier.show_requested.connect(self._raise)
+        self.notifier.quit_requested.connect(self.close)
+        self.filter_bar.changed.connect(self._on_filters)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
+        self.table.doubleClicked.connect(lambda _index: self.task_view.focus_log())
+        self.wall.open_task.connect(self.open_task)
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.review.message.connect(self.show_message)
+        self._clock = QTimer(self, interval=1000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+        self._refresh = QTimer(self, singleShot=True, interval=_REFRESH_MS)
+        self._refresh.timeout.connect(self._on_refresh)
+
+    def _on_refresh(self) -> None:
+        if self.isVisible():  # a closed window (the engine closing) reads nothing more
+            self.ctx.runner.spawn(self.refresh_counts())
+
+    def _restore(self) -> None:
+        state = self.ctx.ui_state
+        if not state.restore_window(self):
+            self.resize(1320, 820)
+        state.restore_splitter("tasks", self.split)
+        state.restore_header("tasks", self.table.horizontalHeader())
+        self.tabs.setCurrentIndex({"wall": 0, "list": 1, "review": 2}.get(state.view(), 1))
+
+    # -- loading ------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Fill the window from the engine (recent tasks, unfinished ones, batches)."""
+        engine = self.ctx.engine
+        recent = await engine.list_tasks(limit=LOAD_LIMIT)
+        unfinished = await engine.list_tasks(state=_UNFINISHED)
+        self.model.reset(recent)
+        self.model.upsert(unfinished)
+        tasks = self.model.tasks()
+        self.wall.sync(t for t in tasks if t.state in WALL_STATES)
+        self.notifier.seed(tasks)
+        self.filter_bar.add_repos(sorted({t.repo for t in tasks}))
+        self.filter_bar.set_batches(await engine.list_batches())
+        self.filter_bar.set_values(self.ctx.ui_state.filters())
+        if self.proxy.rowCount():
+            self.table.selectRow(0)
+        for notice in engine.notices:  # said while the engine opened, before we listened
+            self._on_notice(notice.level, notice.message, notice.task_id)
+        if not engine.drives:
+            self.show_message("Another agentdeck process runs the queue: tasks you start here "
+                              "are run by it, and this window follows them")
+        await self.refresh_counts()
+
+    async def refresh_counts(self) -> None:
+        """Re-read the status bar counters and the progress of the newest open batch."""
+        engine = self.ctx.engine
+        counts = await engine.counts()
+        self.counters.set_counts(counts)
+        self.notifier.set_counts(counts)
+        for batch in (await engine.list_batches())[:5]:
+            progress = await engine.batch_progress(batch.id)
+            if progress["done"] < progress["total"]:
+                self.batch_progress.set_progress(batch.name or batch.id, progress)
+                return
+        self.batch_progress.set_progress(None, None)
+
+    async def _query(self, filters: dict[str, str]) -> None:
+        # The model holds the newest LOAD_LIMIT tasks; older matches come from the engine.
+        state = filters["state"]
+        states = _UNFINISHED if state == ACTIVE else ([state] if state and state != TO_REVIEW else None)
+        found = await self.ctx.engine.list_tasks(
+            state=states, repo=filters["repo"] or None, batch_id=filters["batch"] or None,
+            search=filters["search"].strip() or None, limit=LOAD_LIMIT)
+        self.model.upsert(found)
+
+    # -- engine events ------------------------------------------------------------------
+    def _on_tasks_changed(self, tasks: list[Task]) -> None:
+        self.model.upsert(tasks)
+        self.wall.sync(tasks)
+        self.notifier.on_tasks_changed(tasks)
+        self.filter_bar.add_repos([t.repo for t in tasks])
+        for task in tasks:
+            if task.id == self._current:
+                self.task_view.show_task(task)
+                self.review.task_changed(task)
+        if not self._refresh.isActive():
+            self._refresh.start()
+
+    def _on_logs(self, logs: dict) -> None:
+        self.wall.append_logs(logs)
+        if self._current in logs:
+            self.task_view.append_entries(self._current, logs[self._current])
+
+    def _on_notice(self, level: str, message: str, _task_id: object) -> None:
+        self.show_message(message if level == "info" else f"{level.capitalize()}: {message}")
+
+    # -- selection and navigation -------------------------------------------------------
+    def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        task = current.data(TaskRole) if current.isValid() else None
+        if task is not None and task.id != self._current:
+            self._show(task)
+
+    def _show(self, task: Task) -> None:
+        self._current = task.id
+        self.task_view.set_task(task)
+        self.review.set_task(task, load=self.tabs.currentWidget() is self.review)
+
+    def open_task(self, task_id: str) -> None:
+        """Select ``task_id`` in the table (clearing filters that hide it) and show it."""
+        row = self.model.row_of(task_id)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            self.filter_bar.set_values({})
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+        self._show(self.model.task(task_id))
+        self.tabs.setCurrentWidget(self.split)
+
+    def on_submitted(self, tasks: list[Task]) -> None:
+        """New tasks from a dialog: show them at once (the bus update follows)."""
+        self.model.upsert(tasks)
+        self.filter_bar.add_repos([t.repo for t in tasks])
+        if any(t.batch_id for t in tasks):
+            self.ctx.runner.spawn(self._reload_batches())
+        if tasks:
+            self.open_task(tasks[0].id)
+        self.show_message(f"Queued {len(tasks)} task{'s' if len(tasks) != 1 else ''}")
+
+    async def _reload_batches(self) -> None:
+        self.filter_bar.set_batches(await self.ctx.engine.list_batches())
+        await self.refresh_counts()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Repaint in ``theme`` (icons are re-tinted for its text colour)."""
+        self.theme = theme
+        refresh_icons(self.actions_)
+        self.filter_bar.refresh_icons()
+        self.review.set_theme(theme)
+        self.task_view.set_theme(theme)
+        for index, name in enumerate(("wall", "list", "review")):
+            self.tabs.setTabIcon(index, icon(name))
+
+    def current_task_id(self) -> str | None:
+        """The task shown in the task view and review page."""
+        return self._current
+
+    def selected_ids(self) -> list[str]:
+        """Ids of the selected rows, or of the current task when nothing is selected."""
+        rows = self.table.selectionModel().selectedRows()
+        ids = [index.data(TaskRole).id for index in rows]
+        return ids or ([self._current] if self._current else [])
+
+    def next_review(self) -> None:
+        """Open the next task (in table order) whose change waits for review."""
+        count = self.proxy.rowCount()
+        start = self.table.currentIndex().row()
+        for step in range(1, count + 1):
+            task = self.proxy.index((start + step) % count, 0).data(TaskRole)
+            if task is not None and task.review in (ReviewState.PENDING, ReviewState.CONFLICT):
+                self.open_task(task.id)
+                self.tabs.setCurrentWidget(self.review)
+                return
+        self.show_message("Nothing is waiting for review")
+
+    def accept(self) -> None:
+        """Accept in the review page (with its exclusions) or the selected tasks whole."""
+        if self.tabs.currentWidget() is self.review and self.review.task_id:
+            self.review.request_accept()
+        else:
+            self.task_actions.accept(self.selected_ids())
+
+    def reject(self) -> None:
+        """Reject the reviewed task or the selected tasks."""
+        if self.tabs.currentWidget() is self.review and self.review.task_id:
+            self.review.request_reject()
+        else:
+            self.task_actions.reject(self.selected_ids())
+
+    def _on_filters(self, filters: dict[str, str]) -> None:
+        self.proxy.set_filters(**filters)
+        self.ctx.ui_state.set_filters(filters)
+        # With no filter the model already holds what a query would find.
+        if self.model.rowCount() >= LOAD_LIMIT and any(filters.values()):
+            self.ctx.runner.spawn(self._query(filters))
+
+    def _on_tab(self, index: int) -> None:
+        self.ctx.ui_state.set_view(("wall", "list", "review")[index])
+        if self.tabs.widget(index) is self.review:
+            self.review.ensure_loaded()
+
+    def _tick(self) -> None:
+        self.model.tick()
+        self.wall.tick()
+        self.task_view.tick()
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def show_message(self, text: str) -> None:
+        """A non-modal message in the status bar."""
+        if text:
+            self.statusBar().showMessage(text, 10_000)
+
+    # -- closing ------------------------------------------------------------------------
+    def save_state(self) -> None:
+        """Persist geometry, splitters, columns and filters."""
+        state = self.ctx.ui_state
+        state.save_window(self)
+        state.save_splitter("tasks", self.split)
+        state.save_header("tasks", self.table.horizontalHeader())
+        self.task_view.save_state(state)
+        state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self._clock.stop()
+        self._refresh.stop()
+        self.notifier.hide()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,79 @@
+"""Menus and toolbar of the main window, wired to its commands."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QToolBar
+
+from agentdeck.desktop.window.open_dialogs import open_batch, open_new_task, open_settings, open_shortcuts
+
+if TYPE_CHECKING:
+    from agentdeck.desktop.window.main_window import MainWindow
+
+
+def build_menus(window: "MainWindow") -> None:
+    """Create the menu bar and toolbar of ``window`` and connect every command."""
+    a = window.actions_
+    _connect(window)
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    for name in ("new_task", "new_batch"):
+        file_menu.addAction(a[name])
+    file_menu.addSeparator()
+    file_menu.addAction(a["settings"])
+    file_menu.addSeparator()
+    file_menu.addAction(a["quit"])
+    task_menu = bar.addMenu("&Task")
+    for name in ("accept", "reject", "next_review", None, "cancel", "retry"):
+        task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
+    view_menu = bar.addMenu("&View")
+    for name in ("show_wall", "show_list", "show_review", None, "find"):
+        view_menu.addSeparator() if name is None else view_menu.addAction(a[name])
+    view_menu.addSeparator()
+    notify = QAction("&Notifications", window, checkable=True)
+    notify.setChecked(window.notifier.enabled)
+    notify.toggled.connect(window.notifier.set_enabled)
+    view_menu.addAction(notify)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a["shortcuts"])
+    _toolbar(window)
+
+
+def _toolbar(window: "MainWindow") -> None:
+    a = window.actions_
+    tools = QToolBar("Main")
+    tools.setObjectName("main-toolbar")
+    tools.setMovable(False)
+    tools.setIconSize(QSize(18, 18))
+    tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for name in ("new_task", "new_batch", None, "accept", "reject", "next_review", None,
+                 "cancel", "retry"):
+        tools.addSeparator() if name is None else tools.addAction(a[name])
+    window.addToolBar(tools)
+
+
+def _connect(window: "MainWindow") -> None:
+    a = window.actions_
+    a["new_task"].triggered.connect(lambda: open_new_task(window))
+    a["new_batch"].triggered.connect(lambda: open_batch(window))
+    a["settings"].triggered.connect(lambda: open_settings(window))
+    a["shortcuts"].triggered.connect(lambda: open_shortcuts(window))
+    a["quit"].triggered.connect(window.close)
+    a["show_wall"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.wall))
+    a["show_list"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.split))
+    a["show_review"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.review))
+    a["find"].triggered.connect(_find(window))
+    a["accept"].triggered.connect(window.accept)
+    a["reject"].triggered.connect(window.reject)
+    a["next_review"].triggered.connect(window.next_review)
+    a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
+    a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+
+
+def _find(window: "MainWindow"):
+    def run() -> None:
+        window.tabs.setCurrentWidget(window.split)
+        window.filter_bar.focus_search()
+    return run

@@ -1,0 +1,121 @@
+"""Desktop notifications: a tray icon with counts, messages on finish / fail / review.
+
+The notifier watches the coalesced task snapshots from the bridge and compares each with
+the one it saw before, so a message is shown once per transition. It can be switched off
+(persisted in `UiState`); the tray icon is used only where the platform has one.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from agentdeck.desktop.widgets import format as fmt
+from agentdeck.desktop.widgets.icons import icon
+from agentdeck.desktop.widgets.plaintext import inert_markup
+from agentdeck.desktop.ui_state import UiState
+from agentdeck.engine.models import ReviewState, Task, TaskState
+
+_ENDINGS = {
+    TaskState.SUCCEEDED: "finished",
+    TaskState.FAILED: "failed",
+    TaskState.TIMED_OUT: "timed out",
+    TaskState.NEEDS_INPUT: "needs your input",
+}
+
+
+def transition_message(before: Task | None, after: Task) -> str | None:
+    """What to tell the user about ``before -> after``, or None when nothing noteworthy."""
+    if before is None:
+        return None
+    if after.review is ReviewState.PENDING and before.review is not ReviewState.PENDING:
+        return f"“{fmt.task_title(after)}” is ready to review"
+    if after.state is not before.state and after.state in _ENDINGS:
+        return f"“{fmt.task_title(after)}” {_ENDINGS[after.state]}"
+    return None
+
+
+class Notifier(QObject):
+    """Tray icon plus per-transition messages.
+
+    Signals:
+        notified(str, str): title and body of a message just shown (also when there is no
+            tray, so the status bar can show it).
+        show_requested(): the user clicked the tray icon or its "Show" entry.
+        quit_requested(): "Quit" in the tray menu.
+    """
+
+    notified = Signal(str, str)
+    show_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, ui_state: UiState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._state = ui_state
+        self._seen: dict[str, Task] = {}
+        self._tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self._tray = self._make_tray(parent)
+
+    def _make_tray(self, parent: QWidget | None) -> QSystemTrayIcon:
+        tray = QSystemTrayIcon(icon("app"), parent)
+        menu = QMenu(parent)
+        menu.addAction("Show agentdeck", self.show_requested.emit)
+        self.toggle_action = QAction("Notifications", menu, checkable=True)
+        self.toggle_action.setChecked(self.enabled)
+        self.toggle_action.toggled.connect(self.set_enabled)
+        menu.addAction(self.toggle_action)
+        menu.addSeparator()
+        menu.addAction("Quit", self.quit_requested.emit)
+        tray.setContextMenu(menu)
+        tray.activated.connect(self._on_activated)
+        tray.setToolTip("agentdeck")
+        tray.show()
+        return tray
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.show_requested.emit()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether messages are shown."""
+        return self._state.notifications()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch messages on or off (persisted)."""
+        self._state.set_notifications(enabled)
+
+    def seed(self, tasks: list[Task]) -> None:
+        """Remember snapshots loaded at start, so they are not announced."""
+        self._seen.update((task.id, task) for task in tasks)
+
+    def on_tasks_changed(self, tasks: list[Task]) -> None:
+        """Announce noteworthy transitions among the new snapshots."""
+        for task in tasks:
+            message = transition_message(self._seen.get(task.id), task)
+            self._seen[task.id] = task
+            if message and self.enabled:
+                self._show(task, message)
+
+    def _show(self, task: Task, message: str) -> None:
+        failed = task.state in (TaskState.FAILED, TaskState.TIMED_OUT)
+        if self._tray is not None:
+            kind = (QSystemTrayIcon.MessageIcon.Warning if failed
+                    else QSystemTrayIcon.MessageIcon.Information)
+            self._tray.showMessage("agentdeck", inert_markup(message), kind, 6000)
+        self.notified.emit("agentdeck", message)
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """Show the running / queued / review / failed counts in the tray tooltip."""
+        if self._tray is None:
+            return
+        self._tray.setToolTip(
+            f"agentdeck — {counts.get('running', 0)} running, {counts.get('queued', 0)} queued, "
+            f"{counts.get('review_pending', 0)} to review, {counts.get('failed', 0)} failed"
+        )
+
+    def hide(self) -> None:
+        """Remove the tray icon (on quit)."""
+        if self._tray is not None:
+            self._tray.hide()

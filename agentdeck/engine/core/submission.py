@@ -1,0 +1,127 @@
+"""Turning what a user submitted into task rows: check all of it, then snapshot.
+
+Every value of every task is checked (`agentdeck.engine.validate`, the agent profile, the runtime)
+before any repo is touched, so a bad batch is refused in milliseconds and leaves nothing
+behind. Only then is each repo snapshotted, once for all of its tasks; if a repo or the
+insert fails after that, `forget` drops the refs already made.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+from agentdeck.engine import validate
+from agentdeck.engine.batch.file import TaskSpec
+from agentdeck.engine.errors import InvalidInput, NotFound, RepoError
+from agentdeck.engine.models import AgentProfile, Task
+from agentdeck.engine.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A checked task, not yet snapshotted, and where it was written (for messages)."""
+
+    task: Task
+    origin: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What checking a task needs from the engine."""
+
+    profile: Callable[[str], AgentProfile]
+    choose_runtime: Callable[[str | None, AgentProfile], str]
+
+
+def new_id(prefix: str = "") -> str:
+    """A fresh task (or, with ``prefix`` "b", batch) id."""
+    return prefix + secrets.token_hex(5)
+
+
+def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | None = None,
+          include_uncommitted: bool = False, budget_usd: float | None = None) -> Draft:
+    """Check one task; errors start with ``origin`` (``"jobs.toml line 12"``) if given.
+
+    Raises:
+        InvalidInput: a value breaks a rule of `agentdeck.engine.validate` or the runtime is unknown.
+        NotFound: no agent profile of that name.
+    """
+    try:
+        return Draft(_checked(rules, spec, batch_id, include_uncommitted, budget_usd), origin)
+    except (InvalidInput, NotFound) as exc:
+        _fail_at(origin, exc)
+
+
+def _checked(rules: Rules, spec: TaskSpec, batch_id: str | None, include_uncommitted: bool,
+             budget_usd: float | None) -> Task:
+    prompt = validate.prompt(spec.prompt)
+    profile = rules.profile(spec.agent or "shell")
+    timeout = validate.timeout(spec.timeout)
+    budget = validate.budget(budget_usd)
+    repo = validate.text(str(spec.repo), "the repo path")
+    return Task(
+        id=new_id(), prompt=prompt, repo=repo, agent=profile.name,
+        title=validate.title(spec.title) or _title_of(prompt),
+        runtime=rules.choose_runtime(spec.runtime, profile),
+        priority=validate.priority(spec.priority),
+        not_before=validate.start_time(spec.not_before),
+        timeout=timeout if timeout is not None else profile.timeout,
+        include_uncommitted=include_uncommitted, batch_id=batch_id,
+        budget_usd=budget if budget is not None else profile.budget_usd)
+
+
+def snapshot(workspace: Workspace, drafts: Sequence[Draft]) -> list[Task]:
+    """Snapshot each repo once for all its tasks; the tasks with repo and base filled in.
+
+    Blocking (git): run it in a thread. On failure no ref of these tasks is left.
+
+    Raises:
+        RepoError: a repo is unusable; the message starts with its first task's origin.
+    """
+    made: list[Task] = []
+    try:
+        for group in _by_repo(drafts):
+            first = group[0]
+            try:
+                root, base = workspace.snapshot_all(
+                    [d.task.id for d in group], first.task.repo, first.task.include_uncommitted)
+            except RepoError as exc:
+                _fail_at(first.origin, exc)
+            made += [d.task.with_(repo=str(root), base_commit=base) for d in group]
+    except Exception:
+        forget(workspace, made)
+        raise
+    by_id = {task.id: task for task in made}
+    return [by_id[d.task.id] for d in drafts]
+
+
+def forget(workspace: Workspace, tasks: Sequence[Task]) -> None:
+    """Drop the base refs of snapshotted tasks that were never stored (blocking)."""
+    repos: dict[str, list[str]] = {}
+    for task in tasks:
+        repos.setdefault(task.repo, []).append(task.id)
+    for repo, ids in repos.items():
+        workspace.forget_bases(ids, repo)
+
+
+def _by_repo(drafts: Sequence[Draft]) -> list[list[Draft]]:
+    """Drafts grouped by repo path as written, in first-seen order; a task that takes
+    uncommitted work gets its own snapshot (its commit is made for it)."""
+    groups: dict[tuple[str, str], list[Draft]] = {}
+    for d in drafts:
+        key = (d.task.repo, d.task.id if d.task.include_uncommitted else "")
+        groups.setdefault(key, []).append(d)
+    return list(groups.values())
+
+
+def _fail_at(origin: str, exc: InvalidInput | NotFound | RepoError) -> NoReturn:
+    if not origin:
+        raise exc
+    raise type(exc)(f"{origin}: {exc}") from None
+
+
+def _title_of(prompt: str) -> str:
+    first = prompt.strip().splitlines()[0]
+    return first[:80] + ("…" if len(first) > 80 else "")

@@ -1,0 +1,255 @@
+"""Domain objects of agentdeck: tasks, their states, log entries and agent profiles.
+
+The state machines live here and only here: `TaskState.check_transition` and
+`ReviewState.check_transition` are the single place that says which moves are legal.
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from agentdeck.engine.errors import IllegalTransition
+
+
+class TaskState(str, enum.Enum):
+    """Lifecycle of one task (one attempt at a time)."""
+
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    NEEDS_INPUT = "needs_input"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        """True while a sandbox may exist for the task (it holds a slot)."""
+        return self in (TaskState.PREPARING, TaskState.RUNNING)
+
+    @property
+    def is_unfinished(self) -> bool:
+        """Not ended yet: queued, being prepared, running or waiting for an answer."""
+        return not self.is_terminal
+
+    def check_transition(self, new: "TaskState") -> None:
+        """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
+        if new not in _TASK_MOVES[self]:
+            raise IllegalTransition(f"task state {self.value} -> {new.value} is not allowed")
+
+
+TERMINAL_STATES = frozenset(
+    {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
+)
+UNFINISHED_STATES = frozenset(set(TaskState) - TERMINAL_STATES)
+
+_ENDINGS = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED, TaskState.TIMED_OUT}
+_TASK_MOVES: dict[TaskState, set[TaskState]] = {
+    TaskState.QUEUED: {TaskState.PREPARING, TaskState.CANCELLED, TaskState.FAILED},
+    TaskState.PREPARING: {TaskState.RUNNING, TaskState.QUEUED} | _ENDINGS,
+    # RUNNING -> QUEUED: a rate limit that passes requeues the task instead of failing it.
+    TaskState.RUNNING: {TaskState.NEEDS_INPUT, TaskState.QUEUED} | _ENDINGS,
+    # The agent stopped to ask something; the answer goes back to the queue as a follow-up.
+    TaskState.NEEDS_INPUT: {TaskState.QUEUED, TaskState.CANCELLED, TaskState.FAILED},
+    # A finished task goes back to the queue as a new attempt (retry / follow-up).
+    TaskState.SUCCEEDED: {TaskState.QUEUED},
+    TaskState.FAILED: {TaskState.QUEUED},
+    TaskState.CANCELLED: {TaskState.QUEUED},
+    TaskState.TIMED_OUT: {TaskState.QUEUED},
+}
+
+
+class ReviewState(str, enum.Enum):
+    """Where the human review of a task's diff stands."""
+
+    NONE = "none"
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+    @property
+    def is_open(self) -> bool:
+        """A diff waits for the user's decision (pending, or it conflicted at accept)."""
+        return self in OPEN_REVIEWS
+
+    def check_transition(self, new: "ReviewState") -> None:
+        """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
+        if new not in _REVIEW_MOVES[self]:
+            raise IllegalTransition(f"review state {self.value} -> {new.value} is not allowed")
+
+
+#: Reviews that wait for the user's decision.
+OPEN_REVIEWS = frozenset({ReviewState.PENDING, ReviewState.CONFLICT})
+
+
+_REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
+    ReviewState.NONE: {ReviewState.PENDING, ReviewState.NONE, ReviewState.REJECTED},
+    ReviewState.PENDING: {
+        ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.CONFLICT, ReviewState.NONE,
+    },
+    ReviewState.CONFLICT: {
+        ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.CONFLICT, ReviewState.NONE,
+        ReviewState.PENDING,
+    },
+    ReviewState.ACCEPTED: set(),
+    ReviewState.REJECTED: set(),
+}
+
+
+class EntryKind(str, enum.Enum):
+    """What a log entry is, as the agent adapter understood it."""
+
+    RAW = "raw"            # a plain output line
+    MESSAGE = "message"    # assistant text
+    TOOL_CALL = "tool_call"
+    TOOL_RESULT = "tool_result"
+    COMMAND = "command"    # a shell command the agent ran (data: command, output, exit_code)
+    FILE_EDIT = "file_edit"
+    ERROR = "error"
+    USAGE = "usage"        # data: input_tokens, output_tokens, cost_usd
+    QUESTION = "question"  # the agent waits for the user (needs_input)
+    SYSTEM = "system"      # said by agentdeck itself (state changes, notices)
+
+
+class Stream(str, enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    SYSTEM = "system"
+
+
+class LogEntry(NamedTuple):
+    """One stored log line. ``seq`` is per task, increasing across attempts.
+
+    A NamedTuple, not a dataclass: the hot path makes ~100k of these a second and binds
+    them to SQLite as they are (the field order is the column order of ``logs``).
+    """
+
+    task_id: str
+    seq: int
+    ts: float
+    attempt: int
+    stream: Stream
+    kind: EntryKind
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """What an agent adapter makes of one output line, before it gets a sequence number."""
+
+    kind: EntryKind
+    text: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DiffStats:
+    files: int = 0
+    added: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """A snapshot of one task row. Immutable: changes go through the store."""
+
+    id: str
+    prompt: str
+    repo: str
+    agent: str = "shell"
+    title: str = ""
+    runtime: str = "local"
+    endpoint: str = ""
+    priority: int = 0
+    not_before: float | None = None
+    timeout: float | None = None
+    state: TaskState = TaskState.QUEUED
+    review: ReviewState = ReviewState.NONE
+    exit_code: int | None = None
+    error: str | None = None
+    attempt: int = 1
+    batch_id: str | None = None
+    base_commit: str | None = None
+    result_commit: str | None = None
+    include_uncommitted: bool = False
+    workdir: str | None = None
+    sandbox_ref: str | None = None
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    lines_added: int = 0
+    lines_removed: int = 0
+    files_changed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    session_id: str | None = None
+    question: str | None = None
+    follow_up: str | None = None
+    budget_usd: float | None = None    # stop the task once it has cost this much
+
+    @property
+    def reviewable(self) -> bool:
+        """Its diff can be accepted or rejected now: the attempt is over and a change
+        waits for a decision."""
+        return not self.state.is_active and self.review.is_open
+
+    def with_(self, **changes: Any) -> "Task":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (what `agentdeck show --json` prints)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["state"] = self.state.value
+        out["review"] = self.review.value
+        return out
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    name: str
+    created_at: float
+    not_before: float | None = None
+    budget_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """How to run one kind of agent. Loaded from `agents.toml`.
+
+    ``command`` is an argv template; ``{prompt}`` and friends are substituted per
+    argument, never through a shell, so prompt text cannot inject commands.
+    """
+
+    name: str
+    kind: str = "shell"
+    command: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()          # names of host environment variables passed through
+    secrets: tuple[str, ...] = ()      # env var names whose values are masked everywhere
+    timeout: float | None = None
+    runtime: str | None = None         # None: the engine default
+    image: str = "agentdeck-agent:latest"
+    network: bool = False
+    memory: str = "2g"
+    cpus: float | None = None          # None: all of the daemon's CPUs but one (at least 1)
+    disk: str = "10g"                  # most a container's writable layer may hold
+    pids: int = 512
+    provider: str | None = None
+    model: str | None = None
+    budget_usd: float | None = None    # default budget of each task of this profile
+    setup: str | None = None           # shell script run before the agent, with network
+    copy_files: tuple[str, ...] = ()   # untracked repo files copied in, never in the diff
+    sandbox: str = "bwrap"             # local runtime: "bwrap" confines, "none" opts out
+    home_files: tuple[str, ...] = ()   # paths under the user's home copied to the agent's
+    read_only_paths: tuple[str, ...] = ()  # extra host paths the local sandbox shows (ro)
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,121 @@
+"""The Runtime interface: start an agent in a sandbox, stream its output, stop it, re-attach.
+
+A runtime never touches SQLite or the event bus. It hands output to a `Sink` as batches
+of decoded lines together with an opaque *cursor*: the position just after the last line
+of that batch. The engine stores lines and cursor in one transaction, so after a crash
+`attach(..., cursor)` resumes exactly after the last stored line — none lost, none doubled.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from agentdeck.engine.models import AgentProfile, Stream
+
+#: Longest line kept whole; longer ones are cut and marked (see `cut_marker`).
+MAX_LINE_BYTES = 64 * 1024
+
+
+def cut_marker(dropped: int) -> str:
+    """The text appended to a line that was cut because it exceeded MAX_LINE_BYTES."""
+    return f" …[line cut: {dropped} more bytes]"
+
+
+class Sink(Protocol):
+    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
+        """Receive decoded lines (no trailing newline) of one stream, in order, on the loop."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a runtime needs to start one attempt of a task.
+
+    ``env`` may hold secret values: a runtime passes it to the sandbox only and never
+    logs or stores it.
+    """
+
+    task_id: str
+    attempt: int
+    argv: tuple[str, ...]
+    workdir: Path                      # the task's working copy on the host
+    profile: AgentProfile
+    env: dict[str, str] = field(default_factory=dict)
+    run_dir: Path | None = None        # where the runtime may keep its own files
+    state_dir: Path | None = None      # the agent's home kept between attempts (Docker)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a sandbox ended."""
+
+    exit_code: int | None
+    reason: str | None = None          # human words when it did not simply exit
+    oom_killed: bool = False
+    lost: bool = False                 # the sandbox vanished (died while we were away)
+    requeue_after: float | None = None  # not a failure: run again after this many seconds
+
+
+class Sandbox(abc.ABC):
+    """A running (or finished) agent process/container of one task attempt."""
+
+    #: Enough to find the sandbox again after a restart (pid, container id...).
+    ref: str
+    #: What the task's log says about this sandbox's confinement (system entries).
+    notes: tuple[str, ...] = ()
+
+    @abc.abstractmethod
+    async def wait(self) -> Outcome:
+        """Return once the agent exited AND all of its output was handed to the sink."""
+
+    @abc.abstractmethod
+    async def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM (the whole process group / container), wait ``grace``, then SIGKILL."""
+
+    async def collect(self) -> None:
+        """Bring the changed tree back into ``spec.workdir`` (no-op when shared)."""
+
+    async def cleanup(self, keep: bool = False) -> None:
+        """Release what the sandbox holds; ``keep`` leaves it for inspection."""
+
+
+class Runtime(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:
+        """Start the agent; output begins flowing into ``sink``."""
+
+    @abc.abstractmethod
+    async def attach(self, spec: LaunchSpec, ref: str, cursor: str | None, sink: Sink) -> Sandbox:
+        """Re-attach to a sandbox started by an earlier engine process.
+
+        Output resumes strictly after ``cursor``. If the sandbox is gone, the returned
+        sandbox's `wait` reports ``Outcome(lost=True, reason=...)`` (or the exit code it
+        left behind, if it finished while we were away).
+        """
+
+    async def find(self, spec: LaunchSpec) -> str | None:
+        """The ref of a sandbox an earlier engine process started for ``spec``'s attempt
+        without living to store it (it was killed in the middle of `start`), or None.
+
+        None also where `start` of the same attempt picks such a sandbox up by itself
+        (the Docker runtime finds its container by name).
+        """
+        return None
+
+    def free_slots(self) -> int | None:
+        """How many more sandboxes this runtime can take now; None means no own limit."""
+        return None
+
+    async def check(self, image: str | None = None) -> None:
+        """Raise `RuntimeUnavailable` with a clear reason if tasks cannot run now.
+
+        Args:
+            image: the image the task will run in, for runtimes that use images
+                (default: the runtime's own default image).
+        """
+
+    async def close(self) -> None:
+        """Release runtime-wide resources (threads, clients). Sandboxes keep running."""

@@ -1,0 +1,27 @@
+"""First-run demo: the sample repo and the demo batch, so a newcomer sees agents work."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from agentdeck.engine.batch.file import parse_batch_file
+from agentdeck.engine.models import Task
+from agentdeck.engine.config.resources import resource_path
+from agentdeck.engine.sample.repo import ensure_sample_repo
+
+if TYPE_CHECKING:  # the demo drives the engine through its facade
+    from agentdeck.engine.api import Engine
+
+SAMPLE_DIR = "sample-repo"
+
+
+async def seed_demo(engine: Engine) -> list[Task]:
+    """Queue the demo batch on the local runtime, once: only into an empty data dir."""
+    if await engine.list_tasks(limit=1):
+        return []
+    repo = await asyncio.to_thread(ensure_sample_repo, engine.home / SAMPLE_DIR)
+    spec = await asyncio.to_thread(parse_batch_file, resource_path("demo_batch.toml"),
+                                   default_repo=str(repo))
+    local = tuple(replace(t, runtime="local") for t in spec.tasks)  # no Docker needed
+    return await engine.submit_batch(replace(spec, tasks=local))

@@ -1,0 +1,97 @@
+"""Snapshots of the user's repo and the per-task working copies built from them."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from agentdeck.engine.workspace.gitcmd import Git
+from agentdeck.engine.workspace import safefs
+from agentdeck.engine.workspace.capture import record_checkout
+from agentdeck.engine.workspace.seal import write_settings
+from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
+
+INNER_BRANCH = "main"
+
+
+def commit_worktree(repo: UserRepo, private: Git, head: str, task_id: str) -> str:
+    """Commit HEAD + every tracked change + untracked, non-ignored files, without touching
+    the user's index, working tree, refs or object store.
+
+    A copy of the user's index (for its stat cache) becomes a temporary GIT_INDEX_FILE,
+    and new objects go to the private object dir, which borrows the user's objects.
+
+    Returns:
+        The snapshot commit (its parent is ``head``), or ``head`` itself when the tree
+        is clean.
+    """
+    assert private.git_dir is not None
+    with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="snapshot-") as tmp:
+        index = Path(tmp) / "index"
+        user_index = repo.git_dir / "index"
+        # A split index would make git write a new shared index into the user's .git.
+        git = repo.git.with_config("core.splitIndex=false").with_env(
+            GIT_INDEX_FILE=index, GIT_OBJECT_DIRECTORY=private.git_dir / "objects")
+        if user_index.is_file():
+            shutil.copyfile(user_index, index)
+        else:
+            git.run("read-tree", head)
+        git.run("add", "-A")
+        tree = git.out("write-tree")
+        if tree == git.out("rev-parse", f"{head}^{{tree}}"):
+            return head
+        message = f"agentdeck: snapshot of uncommitted work for task {task_id}"
+        return private.with_env(**ENGINE_IDENTITY).out("commit-tree", tree, "-p", head, "-m", message)
+
+
+def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path) -> None:
+    """Fill a fresh ``workdir`` with the files of ``base`` plus a disposable inner ``.git``.
+
+    The checkout goes through the private git dir with a temporary index; ``manifest``
+    records the stat data of every file it wrote, so the later capture only reads files
+    whose stat changed. The inner repo exists for agents that insist on one (codex,
+    aider); the engine never reads it, and it carries agentdeck's own settings.
+    """
+    remove_tree(workdir)
+    workdir.mkdir(parents=True)
+    assert private.git_dir is not None
+    with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="checkout-") as tmp:
+        index = Path(tmp) / "index"
+        checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
+            GIT_INDEX_FILE=index)
+        checkout.run("read-tree", "--reset", "-u", base)
+        record_checkout(private, base, workdir, manifest)
+        init_inner_repo(workdir, (private, base), index)
+
+
+def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path | None) -> None:
+    """Make ``workdir/.git`` (absent): one commit of the base tree when ``source``
+    (private git dir, base commit) is given, agentdeck's config, no hooks.
+
+    Args:
+        index: An index matching the checkout (its stat data makes the first
+            ``git status`` in the copy fast); without one the index is read from the
+            commit, without looking at the files.
+    """
+    inner = Git(git_dir=workdir / ".git")
+    Git(cwd=workdir).run("init", "-q", "--template=", f"--initial-branch={INNER_BRANCH}", ".")
+    with safefs.opened(safefs.open_dir(os.fspath(workdir / ".git"))) as git_fd:
+        write_settings(git_fd)
+    if source is None:
+        return
+    private, base = source
+    tree = private.out("rev-parse", f"{base}^{{tree}}")
+    objects = private.run("rev-list", "--objects", tree).stdout
+    # Only the base tree's objects, uncompressed-fast: this repo is thrown away later.
+    with tempfile.TemporaryFile() as pack:
+        private.run("pack-objects", "--stdout", "-q", "--window=0", input=objects, stdout=pack)
+        pack.seek(0)
+        inner.run("index-pack", "--stdin", stdin=pack)
+    commit = inner.with_env(**ENGINE_IDENTITY).out(
+        "commit-tree", tree, "-m", f"agentdeck: base {base}")
+    inner.run("update-ref", f"refs/heads/{INNER_BRANCH}", commit)
+    if index is None:
+        inner.run("read-tree", commit)
+    else:  # same entries, same stat data: `git status` in the copy starts clean and fast
+        shutil.copyfile(index, workdir / ".git" / "index")

@@ -1,0 +1,254 @@
+"""`Workspace`: every git operation of the engine, as blocking calls.
+
+The engine runs these in worker threads (``asyncio.to_thread``). Per user repo, calls
+that change its state (snapshot, accept) are serialized by a lock.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentdeck.engine.errors import InvalidInput, RepoError
+from agentdeck.engine.workspace.gitcmd import Git
+from agentdeck.engine.workspace import accept as _accept
+from agentdeck.engine.workspace.capture import capture_tree
+from agentdeck.engine.workspace.changes import diff_result
+from agentdeck.engine.workspace.copies import build_working_copy, commit_worktree, init_inner_repo
+from agentdeck.engine.workspace.safefs import open_dir, opened
+from agentdeck.engine.workspace.seal import seal_copy
+from agentdeck.engine.workspace.repo import (
+    ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
+    remove_tree, result_ref,
+)
+from agentdeck.engine.workspace.types import DiffResult, RepoInfo
+
+RepoPath = str | os.PathLike[str]
+
+
+class Workspace:
+    """Snapshots, per-task working copies, diffs and accepts, all under ``home``.
+
+    Layout: ``home/git/<hash>.git`` (private bare dir per user repo), ``home/work/<task>``
+    (the agent's working copy), ``home/index/<task>`` (the stat manifest of that copy).
+
+    Args:
+        home: The engine's data dir.
+        max_files: Most changed files `capture` accepts.
+        max_bytes: Most bytes of new content `capture` accepts.
+    """
+
+    def __init__(self, home: Path, *, max_files: int = 20000, max_bytes: int = 1 << 30) -> None:
+        self.home = Path(home)
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._store = PrivateStore(self.home)
+        self._locks: dict[Path, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def workdir(self, task_id: str) -> Path:
+        """The working copy of ``task_id`` (exists after `prepare`)."""
+        return self.home / "work" / check_task_id(task_id)
+
+    def _manifest(self, task_id: str) -> Path:
+        return self.home / "index" / task_id
+
+    def _lock(self, repo: UserRepo) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(repo.root, threading.Lock())
+
+    def inspect(self, repo: RepoPath) -> RepoInfo:
+        """Describe the user's repo.
+
+        Raises:
+            RepoError: missing path, not a git repo, bare, or no commits yet.
+        """
+        user = open_repo(repo)
+        head = user.head()
+        dirty = bool(user.git.run("status", "--porcelain", "-z").stdout)
+        return RepoInfo(path=user.root, branch=user.branch(), head=head, dirty=dirty)
+
+    def snapshot(self, task_id: str, repo: RepoPath, include_uncommitted: bool = False) -> str:
+        """Record the commit a task starts from and return it.
+
+        Args:
+            task_id: The task; its base is kept under ``refs/agentdeck/base/<task>``.
+            repo: The user's repo.
+            include_uncommitted: Also take tracked changes and untracked, non-ignored
+                files (a commit on top of HEAD); the user's index, files and refs stay
+                untouched.
+        """
+        return self.snapshot_all([task_id], repo, include_uncommitted)[1]
+
+    def snapshot_all(self, task_ids: Sequence[str], repo: RepoPath,
+                     include_uncommitted: bool = False) -> tuple[Path, str]:
+        """`snapshot` for many tasks of one repo at once (one commit, one git call for
+        all their refs); returns the repo's top folder and the commit.
+        """
+        for task_id in task_ids:
+            check_task_id(task_id)
+        user = open_repo(repo)
+        private = self._store.open(user)
+        with self._lock(user):
+            head = user.head()
+            base = (commit_worktree(user, private, head, task_ids[0]) if include_uncommitted
+                    else head)
+        refs = "".join(f"update {base_ref(task_id)} {base}\n" for task_id in task_ids)
+        private.run("update-ref", "--stdin", input=refs.encode())
+        return user.root, base
+
+    def forget_bases(self, task_ids: Sequence[str], repo: RepoPath) -> None:
+        """Delete the base refs `snapshot_all` made for ``task_ids`` (tasks never stored)."""
+        private = self._store.open(open_repo(repo))
+        refs = "".join(f"delete {base_ref(task_id)}\n" for task_id in task_ids)
+        private.run("update-ref", "--stdin", input=refs.encode())
+
+    def prepare(self, task_id: str, repo: RepoPath, base: str) -> Path:
+        """Make a fresh working copy of ``base`` for the agent and return its folder."""
+        workdir = self.workdir(task_id)
+        private = self._private(repo, base)
+        build_working_copy(private, base, workdir, self._manifest(task_id))
+        return workdir
+
+    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path) -> DiffResult:
+        """Record what the agent changed in ``workdir`` as a commit on ``base``, then
+        seal the copy (see `seal`), whether or not the change could be recorded.
+
+        Git never looks at the copy: the tree is walked no-follow and built in the
+        private git dir (engine.workspace.capture); nested repositories become gitlink
+        entries, which review flags and accept refuses.
+
+        Raises:
+            UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
+                content (nothing is written then).
+            RepoError: the working copy is gone.
+        """
+        check_task_id(task_id)
+        workdir = Path(workdir)
+        if not workdir.is_dir():
+            raise RepoError(f"the working copy {workdir} of task {task_id} no longer exists")
+        source: tuple[Git, str] | None = None
+        try:
+            private = self._private(repo, base)
+            source = (private, base)
+            tree = capture_tree(private, base, workdir, self._manifest(task_id),
+                                max_files=self.max_files, max_bytes=self.max_bytes)
+        finally:
+            self._seal(workdir, source)
+        commit = private.with_env(**ENGINE_IDENTITY).out(
+            "commit-tree", tree, "-p", base, "-m", f"agentdeck: result of task {task_id}")
+        private.run("update-ref", result_ref(task_id), commit)
+        return diff_result(private, base, commit)
+
+    def seal(self, task_id: str) -> None:
+        """Leave the task's working copy safe to open: its ``.git`` holds agentdeck's
+        config only (no hooks, no fsmonitor, no drivers from attributes) and every
+        repository the agent nested in it is replaced by a note git refuses to use.
+
+        `capture` does this itself; call it for a copy kept after the agent ended without
+        a capture. A missing copy is left alone.
+        """
+        workdir = self.workdir(task_id)
+        if workdir.is_dir():
+            self._seal(workdir, self._base_of(task_id))
+
+    def _seal(self, workdir: Path, source: tuple[Git, str] | None) -> None:
+        try:
+            with opened(open_dir(os.fspath(workdir))) as root_fd:
+                seal_copy(root_fd, lambda: init_inner_repo(workdir, source, None))
+        except OSError as exc:
+            raise RepoError(f"could not make the working copy {workdir} safe to open "
+                            f"({exc}); delete it before using git there") from exc
+
+    def _base_of(self, task_id: str) -> tuple[Git, str] | None:
+        """The private git dir and base commit a task's copy was made from, if kept."""
+        for git_dir in self._store.all_dirs():
+            git = Git(git_dir=git_dir)
+            proc = git.run("rev-parse", "--verify", "-q", base_ref(task_id), ok=(0, 1))
+            if proc.returncode == 0:
+                return git, proc.stdout.decode().strip()
+        return None
+
+    def tracked_files(self, repo: RepoPath, base: str) -> set[str]:
+        """The paths of every file in ``base``."""
+        listing = self._private(repo, base).out("ls-tree", "-r", "-z", "--name-only", base)
+        return {name for name in listing.split("\0") if name}
+
+    def diff_result(self, repo: RepoPath, base: str, commit: str) -> DiffResult:
+        """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
+        return diff_result(self._private(repo, base), base, check_commit(commit))
+
+    def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None) -> str:
+        """The unified diff ``base..commit`` (binary-safe, renames found), optionally
+        limited to ``paths``."""
+        check_commit(commit)
+        git = self._private(repo, base).with_env(GIT_LITERAL_PATHSPECS="1")
+        proc = git.run("diff", "--binary", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
+                       base, commit, "--", *(paths or []))
+        return proc.stdout.decode(errors="replace")
+
+    def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
+               exclude: Sequence[str] = (), branch: bool = False,
+               run_hooks: bool = False) -> _accept.AcceptResult:
+        """Apply the task's result to the user's repo as the user's own commit (signed
+        when their config signs commits), never touching a file of theirs that HEAD
+        does not track.
+
+        Args:
+            exclude: Paths that keep their base version.
+            branch: Only create branch ``agentdeck/<task_id>``; files and HEAD untouched.
+            run_hooks: Commit with the user's ``git commit`` so their commit hooks run
+                (off by default: a hook would run the agent's code on this machine).
+
+        Returns:
+            The new commit (and the branch), with notes such as the hooks not run.
+
+        Raises:
+            UnsafeChange: an included file is unsafe, or the change's attributes would
+                switch the user's filters (the message names them).
+            ConflictError: the branch moved and the change conflicts (repo untouched).
+            RepoError: detached HEAD, operation in progress, local changes or untracked
+                or ignored files in the way, signing or a hook failed (repo untouched).
+        """
+        check_task_id(task_id)
+        check_commit(commit)
+        if not message.strip():
+            raise InvalidInput("the commit message is empty")
+        if branch and run_hooks:
+            raise InvalidInput("hooks run only for a commit on the current branch, "
+                               "not when accepting as a branch")
+        user = open_repo(repo)
+        private = self._private(user, base)
+        with self._lock(user):
+            tree = _accept.proposed_tree(private, base, commit, exclude)
+            if branch:
+                return _accept.create_branch(user, private, f"agentdeck/{task_id}", base,
+                                             tree, message)
+            return _accept.commit_on_head(user, private, base, tree, message, run_hooks)
+
+    def behind(self, repo: RepoPath, base: str) -> int:
+        """How many commits the user's HEAD has that ``base`` does not (staleness)."""
+        user = open_repo(repo)
+        return int(self._private(user, base).out("rev-list", "--count", f"{base}..{user.head()}"))
+
+    def discard(self, task_id: str) -> None:
+        """Delete the task's working copy, its index and its private refs."""
+        remove_tree(self.workdir(task_id))
+        self._manifest(task_id).unlink(missing_ok=True)
+        refs = f"delete {base_ref(task_id)}\ndelete {result_ref(task_id)}\n".encode()
+        for git_dir in self._store.all_dirs():
+            Git(git_dir=git_dir).run("update-ref", "--stdin", input=refs)
+
+    def _private(self, repo: RepoPath | UserRepo, base: str) -> Git:
+        """The private git dir of ``repo``, after checking it knows commit ``base``."""
+        check_commit(base)
+        user = repo if isinstance(repo, UserRepo) else open_repo(repo)
+        private = self._store.open(user)
+        known = private.run("rev-parse", "--verify", "-q", f"{base}^{{commit}}", ok=(0, 1))
+        if known.returncode:
+            raise RepoError(
+                f"the task's base commit {base[:12]} is no longer in {user.root} (history "
+                "rewritten and garbage-collected?): its change cannot be shown or applied; "
+                "retry the task to run it again on the current branch")
+        return private

@@ -1,2 +1,0 @@
-"""The window's dialogs (new task, batch, settings with API keys, shortcuts): each takes
-the `AppContext` and reports outcomes by signals; `desktop.window.open_dialogs` opens them."""

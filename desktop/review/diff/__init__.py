@@ -1,6 +1,0 @@
-"""Diff review: patch splitting, display rows, highlighting and the review panel."""
-from desktop.review.diff.qt_diff_review import QtDiffReview
-
-DiffReview = QtDiffReview
-
-__all__ = ["DiffReview", "QtDiffReview"]
