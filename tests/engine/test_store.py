@@ -119,7 +119,7 @@ def test_lease_is_exclusive_until_its_owner_dies(store):
 def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
     path = tmp_path / "db.sqlite3"
     st.Store(path).close()
-    code = ("import sys; from engine.store import db as st, writes as wr; "
+    code = ("import sys; from agentdeck.engine.store import db as st, writes as wr; "
             "s = st.Store(sys.argv[1]); print(s.write_sync(wr.take_lease('dead', 600)) is not None); s.close()")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                           text=True, check=True)

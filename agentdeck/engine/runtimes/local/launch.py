@@ -41,6 +41,8 @@ FILE_SIZE_LIMIT = 16 << 30
 CPU_SECONDS_LIMIT = 24 * 3600
 #: What `home_files` may copy into the agent's home per attempt.
 HOME_FILES_MAX_BYTES = 64 << 20
+#: How long a supervisor that recorded its agent's end may take to exit.
+SUPERVISOR_EXIT_GRACE = 5.0
 #: Where this process imported ``engine`` from. The supervisor (run with ``-I``, which
 #: drops PYTHONPATH) imports it from there too, not whatever install site-packages holds:
 #: the code that reads the run dir is the code that wrote it.
@@ -339,10 +341,21 @@ class RunDir:
     def prepare(self) -> None:
         """Create the dir, refusing one in use by a live agent, and clear old run files."""
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        supervisor = self.pids().get("supervisor")
-        if self.busy() or (is_alive(supervisor) and self.exit_outcome() is None):
+        if not self._free(SUPERVISOR_EXIT_GRACE):
             raise self._in_use()
         self.remove_files()
+
+    def _free(self, grace: float) -> bool:
+        """Whether no live agent holds the dir. A supervisor that has recorded its agent's
+        end still holds the lock while it exits: it is given ``grace`` seconds."""
+        deadline = time.monotonic() + grace
+        while True:
+            ended = self.exit_outcome() is not None
+            if not self.busy() and (ended or not is_alive(self.pids().get("supervisor"))):
+                return True
+            if not ended or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
 
     def claim(self) -> int:
         """Lock the run dir for a supervisor about to be launched; the locked descriptor.
