@@ -1,0 +1,1 @@
+"""Batch files: the TOML parser with file:line errors, its checks and repo globs."""

@@ -1,0 +1,1 @@
+"""Configuration: agent profiles, providers, prices, secrets, the data dir and shipped resources."""

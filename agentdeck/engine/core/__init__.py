@@ -1,0 +1,1 @@
+"""The driver: lease, scheduler, attempt runner, controls, reviews, submission and setup phase."""

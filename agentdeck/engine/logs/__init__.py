@@ -1,0 +1,1 @@
+"""The task log: sequence numbers, parsing through the adapter, secret masking."""

@@ -1,0 +1,1 @@
+"""The sample repository and the first-run demo batch."""

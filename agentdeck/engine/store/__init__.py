@@ -1,0 +1,1 @@
+"""SQLite: one writer thread, the schema and its migrations, write functions, error classification."""

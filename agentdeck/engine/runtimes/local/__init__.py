@@ -1,0 +1,1 @@
+"""The local runtime: a bubblewrap sandbox per attempt under a detached supervisor."""
