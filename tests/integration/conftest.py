@@ -22,6 +22,7 @@ import pytest
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
 from agentdeck.engine.models import AgentProfile, Stream
 from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.docker.egress_network import remove_network
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,3 +222,17 @@ def own_dockerd(url: str | None, bridge: str, bridge_addr: str) -> Dockerd:
         daemon.remove()
         raise
     return daemon
+
+
+@pytest.fixture
+async def egress(docker_client: Any, tmp_path: Path):
+    """A DockerRuntime whose egress events are kept; removes its containers and network."""
+    from tests.integration.egresskit import Egress, Event  # it imports this module
+    home = str(tmp_path / "home")
+    events: list[Event] = []
+    rt = DockerRuntime([Endpoint("local", None, max_parallel=4)], home=home,
+                       image=TEST_IMAGE, on_egress=lambda *event: events.append(event))
+    yield Egress(rt, home, events)
+    await rt.close()
+    remove_ours(docker_client, home)
+    remove_network(docker_client, home)

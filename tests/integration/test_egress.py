@@ -10,7 +10,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,9 @@ from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
 from agentdeck.engine.runtimes.docker.runtime import NOWHERE_DNS, DockerRuntime, Endpoint
 from tests.fakes.llm_server import LLMServer
-from tests.integration.conftest import Collector, remove_ours
+from tests.integration.conftest import Collector
+from tests.integration.egresskit import ASK, Egress, Event, run_to_end
 
-Event = tuple[str, str, bool]
 
 
 def test_allowlist_entries_are_normalised_and_bad_ones_refused() -> None:
@@ -83,39 +83,6 @@ async def test_host_proxy_forwards_allowed_targets_and_refuses_the_rest() -> Non
 
 # -- containers on the egress network ------------------------------------------------
 
-#: Speaks HTTP to the proxy named in $HTTP_PROXY; $1 is the request text.
-ASK = r"""
-ask() { p=${HTTP_PROXY#http://}; printf "$1" | nc -w 5 ${p%:*} ${p#*:} | head -1 | tr -d '\r'; }
-"""
-
-
-@dataclass
-class Egress:
-    rt: DockerRuntime
-    home: str
-    events: list[Event] = field(default_factory=list)
-
-
-@pytest.fixture
-async def egress(docker_client: Any, tmp_path: Path):
-    """A DockerRuntime whose egress events are kept; removes its containers and network."""
-    home = str(tmp_path / "home")
-    events: list[Event] = []
-    rt = DockerRuntime([Endpoint("local", None, max_parallel=4)], home=home,
-                       image=TEST_IMAGE, on_egress=lambda *event: events.append(event))
-    yield Egress(rt, home, events)
-    await rt.close()
-    remove_ours(docker_client, home)
-    remove_network(docker_client, home)
-
-
-async def _run(rt: DockerRuntime, spec: Any) -> list[str]:
-    sink = Collector()
-    sandbox = await rt.start(spec, sink)
-    outcome = await sandbox.wait()
-    await sandbox.cleanup()
-    assert outcome.exit_code == 0, (sink.out, sink.err)
-    return sink.out
 
 
 @pytest.mark.docker
@@ -135,7 +102,7 @@ async def test_container_reaches_only_its_allowlist_through_the_proxy(
             "echo no_proxy=[$NO_PROXY]\n")
         spec = make_spec(script, network=True, options={"egress": [target]})
         spec = replace(spec, env={"HTTP_PROXY": "http://evil:1", "NO_PROXY": "*"})
-        out = await _run(egress.rt, spec)
+        out = await run_to_end(egress.rt, spec)
         assert len(server.requests) == 2  # both allowed requests, nothing else
     assert out[0] == "HTTP/1.1 200 OK"
     assert out[1] == "HTTP/1.1 200 Connection established"
@@ -157,10 +124,10 @@ async def test_egress_network_forwards_nothing_to_other_containers(
     listener.reload()
     address = listener.attrs["NetworkSettings"]["IPAddress"]
     probe = f"nc -w 3 {address} 8080 </dev/null; echo rc=$?"
-    on_bridge = await _run(egress.rt, make_spec(probe, network=True))
-    on_egress = await _run(egress.rt,
+    on_bridge = await run_to_end(egress.rt, make_spec(probe, network=True))
+    on_egress = await run_to_end(egress.rt,
                            make_spec(probe, network=True, options={"egress": ["x.org:443"]}))
-    offline = await _run(egress.rt, make_spec(probe))
+    offline = await run_to_end(egress.rt, make_spec(probe))
     assert on_bridge == ["hello", "rc=0"]  # the listener answers a bridged container
     assert on_egress[-1] != "rc=0" and "hello" not in on_egress
     assert offline[-1] != "rc=0"
@@ -212,7 +179,7 @@ async def test_a_container_outliving_its_engine_finds_the_next_proxy(
 @pytest.mark.docker
 async def test_closing_the_runtime_removes_an_unused_egress_network(
         egress: Egress, make_spec: Any, docker_client: Any) -> None:
-    await _run(egress.rt, make_spec("true", network=True, options={"egress": ["x.org:443"]}))
+    await run_to_end(egress.rt, make_spec("true", network=True, options={"egress": ["x.org:443"]}))
     bridge = bridge_name(docker_client.networks.get(network_name(egress.home)).attrs)
     assert bridge in _input_rules() or not _input_rules()  # guarded where iptables works
     await egress.rt.close()
@@ -279,7 +246,7 @@ async def test_egress_containers_ask_no_outside_dns_server(
         f"agentdeck-dns-peer-{spec.task_id}"), network=network_name(egress.home),
         labels={"agentdeck.home": egress.home, "agentdeck.task": "peer"})
     try:
-        ask = await _run(egress.rt, make_spec(
+        ask = await run_to_end(egress.rt, make_spec(
             f"nslookup {peer.name} | grep -c Address", network=True,
             options={"egress": ["x.org:443"]}))
     finally:

@@ -26,7 +26,7 @@ from agentdeck.engine.runtimes.docker.egress_network import (HOME_LABEL, ICC_OPT
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
 from tests.fakes.llm_server import LLMServer
 from tests.integration.conftest import ROOT, Collector
-from tests.integration.test_egress import ASK, Egress, _run, egress  # noqa: F401 (fixture)
+from tests.integration.egresskit import ASK, Egress, run_to_end
 
 HOLDERS = 64  # the default per-task cap
 
@@ -99,7 +99,7 @@ async def test_the_total_cap_refuses_before_identifying() -> None:
 
 @pytest.mark.docker
 async def test_a_container_past_its_connection_cap_gets_503_then_is_served_again(
-        egress: Egress, make_spec: Any) -> None:  # noqa: F811 (the fixture)
+        egress: Egress, make_spec: Any) -> None:
     """An agent holds the default 64 connections open through the proxy; its next one
     is refused with 503 (reported once, in words), and served again once it let go."""
     with LLMServer() as server:
@@ -117,7 +117,7 @@ async def test_a_container_past_its_connection_cap_gets_503_then_is_served_again
             f"until_not 503 'GET {server.url}/v1/models HTTP/1.1\\r\\nHost: {target}\\r\\n\\r\\n'\n"
             "echo \"again=$got\"\n")
         spec = make_spec(script, network=True, options={"egress": [target]})
-        out = await _run(egress.rt, spec)
+        out = await run_to_end(egress.rt, spec)
     assert out[0] == f"holders={HOLDERS}"  # the flood was really open
     assert out[1] == "capped=HTTP/1.1 503 Service Unavailable"
     assert out[2] == "again=HTTP/1.1 200 OK"  # the cap lets go with the connections
@@ -130,7 +130,7 @@ async def test_a_container_past_its_connection_cap_gets_503_then_is_served_again
 
 @pytest.mark.docker
 async def test_egress_containers_cannot_reach_each_other_but_reach_the_proxy(
-        egress: Egress, make_spec: Any, docker_client: Any) -> None:  # noqa: F811
+        egress: Egress, make_spec: Any, docker_client: Any) -> None:
     refuse = "ask 'CONNECT example.com:443 HTTP/1.1\\r\\n\\r\\n'\n"
     first = make_spec(ASK + "nc -ll -p 8080 -e echo NEIGHBOUR &\n" + refuse +
                       "while [ ! -e /tmp/done ]; do sleep 0.1; done\n",
@@ -146,7 +146,7 @@ async def test_egress_containers_cannot_reach_each_other_but_reach_the_proxy(
                 break
             await asyncio.sleep(0.1)
         own = await asyncio.to_thread(container.exec_run, ["nc", "-w", "3", "127.0.0.1", "8080"])
-        second = await _run(egress.rt, make_spec(
+        second = await run_to_end(egress.rt, make_spec(
             ASK + f"nc -w 3 {address} 8080 </dev/null; echo rc=$?\n" + refuse,
             network=True, options={"egress": ["x.org:443"]}))
     finally:

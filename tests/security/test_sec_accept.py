@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -22,35 +21,9 @@ from agentdeck.engine.models import TaskState
 from agentdeck.engine.core.reviews import RUN_HOOKS_SETTING
 from agentdeck.engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
-from tests.security.gitconfig import use_git_config
+from tests.security.repokit import fingerprint
 
-
-def fingerprint(root: Path) -> dict[str, tuple[int, bytes]]:
-    """Every path under ``root`` (``.git`` too: refs, index, every object) with its mode
-    and its bytes (a link's target), ignored files included."""
-    found: dict[str, tuple[int, bytes]] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                data = os.fsencode(os.readlink(path))
-            elif stat.S_ISREG(st.st_mode):
-                data = Path(path).read_bytes()
-            else:
-                data = b""
-            found[os.path.relpath(path, root)] = (st.st_mode, data)
-    return found
-
-
-@pytest.fixture(autouse=True)
-def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's global git config: a file of this test's (the machine's stays out)."""
-    config = use_git_config(tmp_path, monkeypatch, "[init]\n\tdefaultBranch = main\n")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL"):
-        monkeypatch.delenv(name, raising=False)
-    return config
+pytestmark = pytest.mark.usefixtures("user_config")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from agentdeck.engine.errors import UnsafeChange
 from agentdeck.engine.workspace import Workspace
 from tests.engine.enginekit import git, make_repo
 from tests.engine.test_workspace import tree_hash
-from tests.security.gitconfig import use_git_config
+from tests.security.repokit import use_git_config
 
 
 @pytest.fixture(autouse=True)

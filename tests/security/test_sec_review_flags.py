@@ -12,7 +12,9 @@ from agentdeck.engine.errors import UnsafeChange
 from agentdeck.engine.workspace import Workspace
 from agentdeck.engine.workspace.names import escape_name, name_warning
 from tests.engine.enginekit import make_repo
-from tests.security.test_sec_accept import fingerprint, user_config  # noqa: F401 (fixture)
+from tests.security.repokit import fingerprint
+
+pytestmark = pytest.mark.usefixtures("user_config")
 
 NEWLINE = "evil\n/home/user/.ssh/id_rsa"
 ESCAPE = "\x1b]52;c;cm0gLXJmIH4K\x07.txt"  # OSC 52: would write the user's clipboard
