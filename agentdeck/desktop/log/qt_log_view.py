@@ -129,6 +129,13 @@ class QtLogView(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if watched is self.list and event.type() == QEvent.Type.Resize:
             self._place_follow_button()
+        if watched is self.list and _is_find(event):
+            # The window's Ctrl+F (find a task) would otherwise make the key ambiguous here,
+            # and Qt then runs neither: claiming it lets the log's own search open.
+            if event.type() == QEvent.Type.KeyPress:
+                self._open_search()
+            event.accept()
+            return True
         return super().eventFilter(watched, event)
 
     def _build_list(self) -> QTableView:
@@ -177,12 +184,9 @@ class QtLogView(QWidget):
         self.search.next_requested.connect(lambda: self.find(self.search.text(), True))
         self.search.previous_requested.connect(lambda: self.find(self.search.text(), False))
         self.search.closed.connect(self._on_search_closed)
-        for keys, slot, widget in ((QKeySequence.StandardKey.Find, self._open_search, self),
-                                   (QKeySequence.StandardKey.Copy, self.copy_selection,
-                                    self.list)):
-            shortcut = QShortcut(keys, widget)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        copy = QShortcut(QKeySequence.StandardKey.Copy, self.list)
+        copy.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        copy.activated.connect(self.copy_selection)
 
     def _open_search(self) -> None:
         self.search.open()
@@ -238,3 +242,9 @@ class QtLogView(QWidget):
         margin = 16 + self.list.verticalScrollBar().width()
         button.move(self.list.width() - button.width() - margin,
                     self.list.height() - button.height() - 12)
+
+
+def _is_find(event: QEvent) -> bool:
+    """A Ctrl+F press, or Qt asking whether a widget wants it before shortcuts do."""
+    return (event.type() in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress)
+            and event.matches(QKeySequence.StandardKey.Find))

@@ -5,7 +5,8 @@ import bisect
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QMainWindow
 
 from agentdeck.desktop.log import LogView
 from agentdeck.desktop.widgets.theme import DARK
@@ -102,6 +103,24 @@ def test_scrolling_to_the_top_pages_older_lines_and_keeps_them_still(qtbot) -> N
     top = view.list.indexAt(view.list.viewport().rect().topLeft())
     assert view.model.entry(top.row()).seq == 4501  # the line on top did not move
     assert not view.following
+
+
+def test_ctrl_f_in_the_log_opens_its_search_under_a_window_with_its_own_ctrl_f(qtbot) -> None:
+    """The main window's Ctrl+F finds tasks; in the log it must open the log's search (both
+    on one key used to make it ambiguous, and Qt then ran neither)."""
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window_find = QAction("Find", window, shortcut=QKeySequence.StandardKey.Find)
+    window.addAction(window_find)
+    found_tasks = []
+    window_find.triggered.connect(lambda: found_tasks.append(True))
+    view = LogView()
+    window.setCentralWidget(view)
+    window.show()
+    qtbot.waitExposed(window)
+    view.list.setFocus()
+    qtbot.keyClick(view.list, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.search.isVisible() and found_tasks == []
 
 
 def test_search_finds_next_and_previous_and_marks_the_match(view, qtbot) -> None:
