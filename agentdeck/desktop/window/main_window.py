@@ -73,10 +73,14 @@ class MainWindow(QMainWindow):
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(26)
-        self.table.horizontalHeader().setStretchLastSection(False)
-        self.table.horizontalHeader().setHighlightSections(False)
-        self.table.horizontalHeader().setSectionResizeMode(Column.TITLE, QHeaderView.ResizeMode.Stretch)
-        widths = {Column.STATE: 100, Column.AGENT: 64, Column.REPO: 96, Column.RUNTIME: 64,
+        header = self.table.horizontalHeader()
+        # Every column can be dragged wider or narrower (a stretched title could not, and
+        # shrank to "l…" beside the others); the last one takes what is left.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        widths = {Column.STATE: 100, Column.TITLE: 280, Column.AGENT: 64, Column.REPO: 96,
+                  Column.RUNTIME: 64,
                   Column.ELAPSED: 60, Column.LINES: 72, Column.TOKENS: 56, Column.COST: 56,
                   Column.REVIEW: 68}
         for column, width in widths.items():
@@ -139,7 +143,9 @@ class MainWindow(QMainWindow):
         if not state.restore_window(self):
             self.resize(1320, 820)
         state.restore_splitter("tasks", self.split)
-        state.restore_header("tasks", self.table.horizontalHeader())
+        if state.restore_header("tasks", self.table.horizontalHeader()):
+            # A layout saved before titles were resizable brings back their stretch mode.
+            self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.tabs.setCurrentIndex({"wall": 0, "list": 1, "review": 2}.get(state.view(), 1))
 
     # -- loading ------------------------------------------------------------------------
