@@ -54,7 +54,8 @@ def _runtime_text(task: Task) -> str:
     return f"{task.runtime} · {task.endpoint}" if task.endpoint else task.runtime
 
 
-def _display(task: Task, column: Column, now: float) -> str:
+def cell_text(task: Task, column: Column, now: float) -> str:
+    """The text a cell of the task table shows for ``task`` at time ``now``."""
     match column:
         case Column.STATE:
             return task.state.value.replace("_", " ")
@@ -67,6 +68,8 @@ def _display(task: Task, column: Column, now: float) -> str:
         case Column.RUNTIME:
             return _runtime_text(task)
         case Column.ELAPSED:
+            if task.started_at is None and task.not_before and task.not_before > now:
+                return f"at {fmt.clock(task.not_before, now)}"  # scheduled: when it starts
             return fmt.duration(fmt.elapsed_seconds(task, now))
         case Column.LINES:
             return fmt.lines_changed(task)
@@ -91,7 +94,7 @@ def _sort_key(task: Task, column: Column, now: float) -> Any:
             return task.cost_usd
         case Column.STATE:
             return task.state.value
-    return _display(task, column, now).lower()
+    return cell_text(task, column, now).lower()
 
 
 class TaskTableModel(QAbstractTableModel):
@@ -118,7 +121,7 @@ class TaskTableModel(QAbstractTableModel):
         task = self._tasks[index.row()]
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(task, column, self._clock())
+            return cell_text(task, column, self._clock())
         if role == TaskRole:
             return task
         if role == SortRole:

@@ -46,7 +46,9 @@ def field_values(task: Task, now: float | None = None) -> dict[str, str]:
         "base": (task.base_commit or "—")[:12],
         "result": (task.result_commit or "—")[:12],
         "created": fmt.timestamp(task.created_at),
-        "started": fmt.timestamp(task.started_at),
+        "started": (f"not before {fmt.timestamp(task.not_before)}"
+                    if task.started_at is None and task.not_before else
+                    fmt.timestamp(task.started_at)),
         "finished": fmt.timestamp(task.finished_at),
         "elapsed": fmt.duration(fmt.elapsed_seconds(task, now or time.time())),
         "exit": "—" if task.exit_code is None else str(task.exit_code),

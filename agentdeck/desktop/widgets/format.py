@@ -49,6 +49,13 @@ def lines_changed(task: Task) -> str:
     return f"+{task.lines_added} −{task.lines_removed}"
 
 
+def clock(ts: float, now: float) -> str:
+    """``01:00`` on the same day as ``now``, else ``Nov 26 01:00``: when a task will start."""
+    local = time.localtime(ts)
+    same_day = time.localtime(now)[:3] == local[:3]
+    return time.strftime("%H:%M" if same_day else "%b %d %H:%M", local)
+
+
 def timestamp(ts: float | None) -> str:
     """Local ``Nov 25 03:06:19`` (the year only when it is not this one); em dash if unset."""
     if ts is None:
