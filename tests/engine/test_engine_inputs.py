@@ -228,3 +228,20 @@ async def test_a_failed_insert_takes_back_the_refs_of_its_tasks(tmp_path):
         assert len(private_refs(home)) == 1
     finally:
         await engine.close()
+
+
+async def test_a_script_without_a_title_is_named_by_its_first_comment(tmp_path):
+    """A shell task's title is what its script says it does, not ``#!/bin/sh`` or
+    ``set -e`` (the wall and the list showed script fragments)."""
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home", drive_queue=False)
+    try:
+        script = await engine.submit(repo, "#!/bin/sh\nset -eu\n# Fix the typos in the docs\n"
+                                           "sed -i 's/teh/the/' *.md\n")
+        plain = await engine.submit(repo, "set -e\nruff check --fix .\n")
+        named = await engine.submit(repo, "echo hi", title="Say hi")
+    finally:
+        await engine.close()
+    assert script.title == "Fix the typos in the docs"
+    assert plain.title == "ruff check --fix ."
+    assert named.title == "Say hi"

@@ -72,8 +72,5 @@ def short_repo(path: str) -> str:
 
 
 def task_title(task: Task) -> str:
-    """The title, or the first line of the prompt when the task has none."""
-    if task.title:
-        return task.title
-    first = task.prompt.strip().splitlines()[0] if task.prompt.strip() else task.id
-    return first if len(first) <= 80 else first[:79] + "…"
+    """The title (the engine gives every task one at submit), else the task id."""
+    return task.title or task.id

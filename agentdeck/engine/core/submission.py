@@ -7,6 +7,8 @@ insert fails after that, `forget` drops the refs already made.
 """
 from __future__ import annotations
 
+import re
+
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,5 +125,13 @@ def _fail_at(origin: str, exc: InvalidInput | NotFound | RepoError) -> NoReturn:
 
 
 def _title_of(prompt: str) -> str:
-    first = prompt.strip().splitlines()[0]
+    """A title for a task given none: the prompt's first telling line. For a script that
+    is its first comment (``# Fix the typos``), not a ``#!`` line or ``set -e``."""
+    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
+    telling = [line for line in lines if not _SCRIPT_NOISE.match(line)]
+    first = telling[0].lstrip("# ") if telling else lines[0]
     return first[:80] + ("…" if len(first) > 80 else "")
+
+
+#: Lines that open a script and say nothing of what it does.
+_SCRIPT_NOISE = re.compile(r"#!|set\s+[-+][a-z]+\s*$|#\s*$")
