@@ -168,11 +168,12 @@ async def _batch(engine: Engine, a: argparse.Namespace) -> int:
 async def _agents(engine: Engine, a: argparse.Namespace) -> int:
     profiles = await engine.profiles()
     if a.json:
-        out(fmt.dumps({n: {"kind": p.kind, "command": list(p.command), "runtime": p.runtime,
+        out(fmt.dumps({n: {"kind": p.kind, "description": p.description,
+                           "command": list(p.command), "runtime": p.runtime,
                            "timeout": p.timeout} for n, p in profiles.items()}))
         return 0
     for name, p in sorted(profiles.items()):
-        out(f"{name:10} {p.kind:12} {' '.join(p.command)}")
+        out(f"{name:10} {p.kind:12} {p.description or ' '.join(p.command)}")
     return 0
 
 

@@ -252,4 +252,5 @@ class AgentProfile:
     sandbox: str = "bwrap"             # local runtime: "bwrap" confines, "none" opts out
     home_files: tuple[str, ...] = ()   # paths under the user's home copied to the agent's
     read_only_paths: tuple[str, ...] = ()  # extra host paths the local sandbox shows (ro)
+    description: str = ""              # one line for people: what runs, and how
     options: dict[str, Any] = field(default_factory=dict)

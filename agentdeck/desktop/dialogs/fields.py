@@ -164,7 +164,14 @@ class TaskSettings:
         self.priority = QSpinBox(minimum=-100, maximum=100)
         self.priority.setToolTip("Higher runs first")
         self.timeout = QLineEdit(placeholderText="profile default, e.g. 30m")
+        self.about_agent = plain_label()
+        self.about_agent.setWordWrap(True)
+        self.about_agent.setEnabled(False)  # drawn muted: a note, not a field
+        self._about: dict[str, str] = {}  # profile name -> its description
+        self.agent.currentIndexChanged.connect(
+            lambda _: self.about_agent.setText(self._about.get(self.agent.currentData(), "")))
         form.addRow("Agent profile", self.agent)
+        form.addRow("", self.about_agent)
         form.addRow("Runtime", self.runtime)
         form.addRow("Priority", self.priority)
         form.addRow("Timeout", self.timeout)
@@ -174,6 +181,7 @@ class TaskSettings:
         profiles = await ctx.engine.profiles()
         for name in sorted(profiles):
             profile = profiles[name]
+            self._about[name] = profile.description
             self.agent.addItem(f"{name}  ({profile.kind})", name)
         # The engine's own default agent is "shell"; a user's real agents are one click away.
         self.agent.setCurrentIndex(max(0, self.agent.findData("shell")))

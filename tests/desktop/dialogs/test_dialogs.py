@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtGui import QKeySequence
 
 from agentdeck.desktop.commands import COMMANDS
+from agentdeck.desktop.dialogs.new_task import NewTaskDialog
 from agentdeck.desktop.dialogs.settings import SettingsDialog
 from agentdeck.desktop.dialogs.shortcuts import ShortcutsDialog
 from agentdeck.desktop.window.notify import Notifier, transition_message
@@ -117,3 +118,17 @@ def test_choosing_the_dark_theme_repaints_the_app(qtbot, open_session, qapp, tmp
         assert window.theme.dark
     finally:
         qapp.setPalette(original)
+
+
+def test_the_new_task_dialog_says_what_the_chosen_profile_runs(qtbot, open_session, tmp_path):
+    """Beside the profile: its description, e.g. that the shell profile runs /bin/sh, not bash."""
+    window = open_session(tmp_path / "home").window
+    window.actions_["new_task"].trigger()
+    dialog = window.findChild(NewTaskDialog)
+    qtbot.waitUntil(lambda: dialog.settings.agent.count() > 0)
+    assert dialog.settings.agent.currentData() == "shell"
+    assert "/bin/sh" in dialog.settings.about_agent.text()
+    assert "not bash" in dialog.settings.about_agent.text()
+    dialog.settings.agent.setCurrentIndex(dialog.settings.agent.findData("claude"))
+    assert dialog.settings.about_agent.text().startswith("Claude Code")
+    dialog.reject()
