@@ -276,6 +276,11 @@ class Engine:
     def runtime(self, name: str) -> Runtime:
         return self.runtimes.get(name)
 
+    async def auto_runtime(self) -> str:
+        """Settle the "auto" runtime (docker if usable, else local) and say why."""
+        default = await self.runtimes.resolve_default()
+        return self.runtimes.auto_reason or f"Using the {default} runtime"
+
     async def seq_counter(self, task_id: str) -> SeqCounter:
         """The counter of the task's log sequence numbers (one across all attempts)."""
         return await self._attempts.seq_counter(task_id)
