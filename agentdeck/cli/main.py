@@ -57,8 +57,7 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
         include_uncommitted=a.uncommitted, budget_usd=a.budget)
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
     if task.runtime == "auto":
-        await engine.runtimes.resolve_default()
-        err(f"agentdeck: {engine.runtimes.auto_reason}")
+        err(f"agentdeck: {await engine.auto_runtime()}")
     if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
         err(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
             f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)")

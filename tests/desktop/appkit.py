@@ -37,5 +37,5 @@ async def stop_work(engine) -> None:
             await engine.cancel(task.id)
         except Exception:  # it finished meanwhile
             pass
-    for task_id in list(engine._runners):
+    for task_id in list(engine.runners):
         await engine.wait_idle(task_id, timeout=15)

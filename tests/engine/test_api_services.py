@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentdeck.engine import api
+from agentdeck.engine.core import profile_source
 from agentdeck.engine.errors import BatchError, InvalidInput, NotFound
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -69,12 +70,12 @@ async def test_profiles_and_providers_files_are_read_off_the_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Which thread reads the files is not observable from outside: a wrapper records it."""
     readers: list[bool] = []
-    real = api.load_providers
+    real = profile_source.load_providers
 
     def recording(home: Path):
         readers.append(threading.current_thread() is threading.main_thread())
         return real(home)
-    monkeypatch.setattr(api, "load_providers", recording)
+    monkeypatch.setattr(profile_source, "load_providers", recording)
     engine = await open_engine(tmp_path / "home", drive_queue=False)
     try:
         await engine.reload_profiles()

@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from agentdeck.engine.store import writes as wr
-from agentdeck.engine.api import Engine
+from agentdeck.engine.core.attempts import Attempts
 from agentdeck.engine.logs.sink import SeqCounter
 from agentdeck.engine.models import TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
@@ -58,7 +58,7 @@ async def test_a_task_whose_profile_is_gone_fails_and_the_queue_goes_on(tmp_path
 
 async def test_a_bug_in_starting_one_task_is_logged_and_the_queue_goes_on(
         tmp_path, monkeypatch, caplog):
-    """A bug cannot be caused for real, so one is planted: the engine's `seq_counter`
+    """A bug cannot be caused for real, so one is planted: `Attempts.seq_counter`
     raises for one task (it runs once that task is claimed)."""
     repo = make_repo(tmp_path / "repo")
     home = tmp_path / "home"
@@ -66,14 +66,14 @@ async def test_a_bug_in_starting_one_task_is_logged_and_the_queue_goes_on(
     buggy = await cli.submit(repo, "echo buggy", priority=1)
     later = await cli.submit(repo, "echo later")
     await cli.close()
-    original = Engine.seq_counter
+    original = Attempts.seq_counter
 
-    async def seq_counter(self: Engine, task_id: str) -> SeqCounter:
+    async def seq_counter(self: Attempts, task_id: str) -> SeqCounter:
         if task_id == buggy.id:
             raise RuntimeError("planted bug")
         return await original(self, task_id)
 
-    monkeypatch.setattr(Engine, "seq_counter", seq_counter)
+    monkeypatch.setattr(Attempts, "seq_counter", seq_counter)
     caplog.set_level(logging.ERROR)
     engine = await open_engine(home)
     try:

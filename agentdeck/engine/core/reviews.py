@@ -1,41 +1,61 @@
-"""Review actions of the `Engine`: read a task's diff, accept it, reject it."""
+"""Review actions: read a task's diff, accept it, reject it."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Sequence
+from typing import Awaitable, Callable, Sequence
 
+from agentdeck.engine.core.queries import Queries
+from agentdeck.engine.core.runners import Runners
+from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.errors import ConflictError, InvalidInput
 from agentdeck.engine.models import OPEN_REVIEWS, ReviewState, Task
-from agentdeck.engine.workspace import DiffResult
+from agentdeck.engine.store.db import Store
+from agentdeck.engine.workspace import DiffResult, Workspace
 from agentdeck.engine.workspace.types import AcceptResult
-
-if TYPE_CHECKING:
-    from agentdeck.engine.api import Engine
 
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
 
 
 class Reviews:
-    """Mixed into `Engine`; split out only to keep each module readable."""
+    """Reads and settles what an agent changed.
 
-    async def get_patch(self: "Engine", task_id: str, paths: Sequence[str] | None = None) -> str:
+    Args:
+        store: the settings (whether an accept runs the user's hooks).
+        workspace: the repos and working copies.
+        states: stores and announces each review change.
+        queries: finds a task by id or prefix.
+        cancel: cancels a task that is still running when it is rejected.
+        runners: the attempts running here (a rejected task's attempt must end first).
+    """
+
+    def __init__(self, store: Store, workspace: Workspace, states: TaskStates,
+                 queries: Queries, cancel: Callable[[str], Awaitable[Task]],
+                 runners: Runners) -> None:
+        self._store = store
+        self._workspace = workspace
+        self._states = states
+        self._queries = queries
+        self._cancel = cancel
+        self._runners = runners
+
+    async def get_patch(self, task_id: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff (git format, binary included) of what the agent changed."""
-        task = await self.get_task(task_id)
+        task = await self._queries.get_task(task_id)
         if not task.result_commit:
             return ""
-        return await asyncio.to_thread(self.workspace.patch, task.repo, task.base_commit,
+        return await asyncio.to_thread(self._workspace.patch, task.repo, task.base_commit,
                                        task.result_commit, list(paths) if paths else None)
 
-    async def get_diff(self: "Engine", task_id: str) -> DiffResult | None:
+    async def get_diff(self, task_id: str) -> DiffResult | None:
         """Files with status and +/- counts, and the paths refused as unsafe."""
-        task = await self.get_task(task_id)
+        task = await self._queries.get_task(task_id)
         if not task.result_commit:
             return None
-        return await asyncio.to_thread(self.workspace.diff_result, task.repo,
+        return await asyncio.to_thread(self._workspace.diff_result, task.repo,
                                        task.base_commit, task.result_commit)
 
-    async def accept(self: "Engine", task_id: str, *, exclude: Sequence[str] = (),
+    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
                      branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
@@ -50,41 +70,35 @@ class Reviews:
             The commit (and branch) made, with notes on what differed from a plain
             ``git commit`` (hooks not run) for the caller to show.
         """
-        task = await self.get_task(task_id)
+        task = await self._queries.get_task(task_id)
         _check_reviewable(task)
         if run_hooks is None:
-            run_hooks = not branch and bool(self.store.get_setting(RUN_HOOKS_SETTING, False))
+            run_hooks = not branch and bool(self._store.get_setting(RUN_HOOKS_SETTING, False))
         try:
             result = await asyncio.to_thread(
-                self.workspace.accept, task.id, task.repo, task.base_commit,
+                self._workspace.accept, task.id, task.repo, task.base_commit,
                 task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
-            await self.transition(task.id, expect_review=list(OPEN_REVIEWS),
+            await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
                                   review=ReviewState.CONFLICT,
                                   error=f"{exc} ({', '.join(exc.files)})")
             raise
-        await self.transition(task.id, expect_review=list(OPEN_REVIEWS), review=ReviewState.ACCEPTED)
+        await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
+                                      review=ReviewState.ACCEPTED)
         if not branch:
-            await asyncio.to_thread(self.workspace.discard, task.id)
+            await asyncio.to_thread(self._workspace.discard, task.id)
         return result
 
-    async def reject(self: "Engine", task_id: str) -> Task:
+    async def reject(self, task_id: str) -> Task:
         """Discard the agent's change and its working copy (a running task is cancelled)."""
-        task = await self.get_task(task_id)
+        task = await self._queries.get_task(task_id)
         if task.state.is_active:
-            await self.cancel(task.id)
-            await self.wait_idle(task.id)
-        task = await self.transition(task.id, review=ReviewState.REJECTED)
-        await asyncio.to_thread(self.workspace.discard, task.id)
+            await self._cancel(task.id)
+            await self._runners.wait_idle(task.id)
+        task = await self._states.transition(task.id, review=ReviewState.REJECTED)
+        await asyncio.to_thread(self._workspace.discard, task.id)
         return task
-
-    async def wait_idle(self: "Engine", task_id: str, timeout: float = 60.0) -> None:
-        """Wait until this engine no longer runs an attempt of the task."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while task_id in self._runners and loop.time() < end:
-            await asyncio.sleep(0.05)
 
 
 def _check_reviewable(task: Task) -> None:

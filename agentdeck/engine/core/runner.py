@@ -13,7 +13,8 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
 from agentdeck.engine.agents.base import AgentAdapter
 from agentdeck.engine.agents.cli_check import find_cli
@@ -24,12 +25,13 @@ from agentdeck.engine.logs.sink import SeqCounter, TaskLog
 from agentdeck.engine.logs.masking import Masker
 from agentdeck.engine.config.secrets import agent_env
 from agentdeck.engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
+from agentdeck.engine.events import EventBus
 from agentdeck.engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
+from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.core.setup_phase import copy_local_files, remove_local_files, run_setup
-from agentdeck.engine.store.db import RETRY_INTERVAL
-
-if TYPE_CHECKING:
-    from agentdeck.engine.api import Engine
+from agentdeck.engine.core.task_states import TaskStates
+from agentdeck.engine.store.db import RETRY_INTERVAL, Store
+from agentdeck.engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +43,30 @@ class SetupFailed(AgentdeckError):
     """The profile's setup script failed: the agent never ran."""
 
 
+@dataclass(frozen=True)
+class AttemptServices:
+    """What an attempt uses of the engine (the same for every attempt)."""
+
+    home: Path  # the data dir: run dirs, the CLI's state
+    store: Store
+    bus: EventBus
+    workspace: Workspace
+    states: TaskStates
+    runtimes: RuntimeRegistry
+    profile: Callable[[str], AgentProfile]
+    keep_failed: Callable[[], bool]  # the setting: keep a failed attempt's sandbox
+    spawn: Callable[[Awaitable[Any]], "asyncio.Task[Any]"]
+    cancel_queued: Callable[[str, str], Awaitable[None]]  # a batch's queued tasks
+
+
 class AttemptRunner:
     """Drives one attempt. `run` never raises except on engine shutdown (CancelledError)."""
 
-    def __init__(self, engine: "Engine", task: Task, seq: SeqCounter, *,
+    def __init__(self, services: AttemptServices, task: Task, seq: SeqCounter, *,
                  secret_values: Iterable[str], resume: bool = False) -> None:
-        self.engine = engine
-        self.epoch = engine.epoch  # every write of this attempt is fenced with it
+        self.services = services
+        self.states = services.states
+        self.epoch = services.states.epoch  # every write of this attempt is fenced with it
         self.task = task
         self.resume = resume
         self.stop_state: TaskState | None = None
@@ -58,21 +77,21 @@ class AttemptRunner:
         self._question: str | None = None
         self._batch_budget: float | None = None
         self._batch_others = 0.0
-        self.profile: AgentProfile = engine.profile(task.agent)
+        self.profile: AgentProfile = services.profile(task.agent)
         self.masker = Masker(secret_values)
         self.adapter = self._adapter()
         self.tasklog = TaskLog(
-            task.id, task.attempt, seq, store=engine.store, bus=engine.bus,
+            task.id, task.attempt, seq, store=services.store, bus=services.bus,
             adapter=self.adapter, masker=self.masker, on_facts=self._on_facts)
 
     @classmethod
-    async def create(cls, engine: "Engine", task: Task, seq: SeqCounter, *,
+    async def create(cls, services: AttemptServices, task: Task, seq: SeqCounter, *,
                      resume: bool = False) -> "AttemptRunner":
         """A runner whose masker knows the profile's secrets (looked up in a thread: the
         keyring may block)."""
-        secrets = engine.profile(task.agent).secrets
+        secrets = services.profile(task.agent).secrets
         values = (await asyncio.to_thread(agent_env, secrets)).values()
-        return cls(engine, task, seq, resume=resume, secret_values=values)
+        return cls(services, task, seq, resume=resume, secret_values=values)
 
     def _adapter(self) -> AgentAdapter:
         if self.profile.kind == "builtin":
@@ -81,8 +100,8 @@ class AttemptRunner:
 
     def _runtime(self) -> Runtime:
         if self.profile.kind == "builtin":  # the loop in the engine, tools on task.runtime
-            return self.engine.runtime(f"builtin:{self.task.runtime}")
-        return self.engine.runtime(self.task.runtime)
+            return self.services.runtimes.get(f"builtin:{self.task.runtime}")
+        return self.services.runtimes.get(self.task.runtime)
 
     # ---- public -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -127,12 +146,12 @@ class AttemptRunner:
         prompt = task.follow_up or task.prompt
         argv = [prompt] if profile.kind == "builtin" else self.adapter.argv(task, prompt)
         env = agent_env(list(profile.env) + list(profile.secrets))
-        profile = with_api_hosts(profile, env, self.engine.home)
-        run_dir = self.engine.home / "runs" / task.id / str(task.attempt)
+        profile = with_api_hosts(profile, env, self.services.home)
+        run_dir = self.services.home / "runs" / task.id / str(task.attempt)
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # in the private data dir too
         state_dir = None
         if profile.kind != "builtin":  # a CLI's sessions, for `--resume` in a follow-up
-            state_dir = self.engine.home / "runs" / task.id / "agent-home"
+            state_dir = self.services.home / "runs" / task.id / "agent-home"
             state_dir.mkdir(exist_ok=True, mode=0o700)
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir,
                           state_dir)
@@ -142,7 +161,7 @@ class AttemptRunner:
         if self._reuses_workdir():
             return Path(task.workdir)
         return await asyncio.to_thread(
-            self.engine.workspace.prepare, task.id, task.repo, task.base_commit)
+            self.services.workspace.prepare, task.id, task.repo, task.base_commit)
 
     def _reuses_workdir(self) -> bool:
         """A follow-up goes on in the copy of the attempt before (while it is there)."""
@@ -158,16 +177,16 @@ class AttemptRunner:
         if runtime.name == "local" and self.profile.kind not in ("shell", "builtin"):
             find_cli(self.profile)  # names the npm/pip package when the CLI is missing
         if self.profile.setup and not self.task.follow_up:
-            await self._setup(self.engine.runtime(self.task.runtime), spec)
+            await self._setup(self.services.runtimes.get(self.task.runtime), spec)
         what = "follow-up" if self.task.follow_up else "attempt"
         self.tasklog.system(f"{what} {self.task.attempt} starting: {' '.join(spec.argv)[:500]}")
-        auto = self.engine.runtimes.auto_notes.pop(self.task.id, None)
+        auto = self.services.runtimes.auto_notes.pop(self.task.id, None)
         for note in ([auto] if auto else []) + self.adapter.notes():
             self.tasklog.system(note)
         sandbox = await runtime.start(spec, self.tasklog)
         for note in sandbox.notes:
             self.tasklog.system(note)
-        self.task = await self.engine.transition(
+        self.task = await self.states.transition(
             self.task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING,
             sandbox_ref=sandbox.ref, workdir=str(workdir), started_at=time.time(),
             epoch=self.epoch)
@@ -178,7 +197,7 @@ class AttemptRunner:
     async def _copy_local_files(self, workdir: Path) -> None:
         if not self.profile.copy_files:
             return
-        tracked = await asyncio.to_thread(self.engine.workspace.tracked_files,
+        tracked = await asyncio.to_thread(self.services.workspace.tracked_files,
                                           self.task.repo, self.task.base_commit)
         report = await asyncio.to_thread(copy_local_files, Path(self.task.repo), workdir,
                                          self.profile.copy_files, tracked)
@@ -198,7 +217,7 @@ class AttemptRunner:
             return None
         task = self.task
         spec = await asyncio.to_thread(self._spec, Path(task.workdir or "."))
-        cursor = await asyncio.to_thread(self.engine.store.get_cursor, task.id)
+        cursor = await asyncio.to_thread(self.services.store.get_cursor, task.id)
         runtime = self._runtime()
         sandbox = await runtime.attach(spec, task.sandbox_ref or "", cursor, self.tasklog)
         self.tasklog.system("re-attached after an agentdeck restart")
@@ -213,13 +232,13 @@ class AttemptRunner:
         agent was started, queue the task again (False)."""
         task = self.task
         workdir = Path(task.workdir) if self._reuses_workdir() else \
-            self.engine.workspace.workdir(task.id)
+            self.services.workspace.workdir(task.id)
         ref = await self._runtime().find(await asyncio.to_thread(self._spec, workdir))
         if ref is None:
-            self.task = await self.engine.transition(
+            self.task = await self.states.transition(
                 task.id, expect=[TaskState.PREPARING], state=TaskState.QUEUED, sandbox_ref=None)
             return False
-        self.task = await self.engine.transition(
+        self.task = await self.states.transition(
             task.id, expect=[TaskState.PREPARING], state=TaskState.RUNNING, sandbox_ref=ref,
             workdir=str(workdir))
         return True
@@ -257,7 +276,7 @@ class AttemptRunner:
             workdir = Path(self.task.workdir)
             await asyncio.to_thread(remove_local_files, workdir, self.profile.copy_files)
             diff = await asyncio.to_thread(
-                self.engine.workspace.capture, self.task.id, self.task.repo,
+                self.services.workspace.capture, self.task.id, self.task.repo,
                 self.task.base_commit, workdir)
             fields.update(result_commit=diff.commit, files_changed=len(diff.files),
                           lines_added=diff.added, lines_removed=diff.removed,
@@ -268,7 +287,7 @@ class AttemptRunner:
                                     "(see its log above)", EntryKind.ERROR)
         except AgentdeckError as exc:
             state, error = TaskState.FAILED, f"{error + '; ' if error else ''}{exc}"
-        keep = state != TaskState.SUCCEEDED and self.engine.keep_failed_sandboxes
+        keep = state != TaskState.SUCCEEDED and self.services.keep_failed()
         await self._end(state, error, **fields)
         await sandbox.cleanup(keep=keep)
 
@@ -292,24 +311,24 @@ class AttemptRunner:
         kind = EntryKind.ERROR if error and state != TaskState.CANCELLED else EntryKind.SYSTEM
         self.tasklog.system(f"attempt {self.task.attempt} ended {words}", kind)
         finished = time.time()
-        self.task = await _until_stored(lambda: self.engine.transition(
+        self.task = await _until_stored(lambda: self.states.transition(
             self.task.id, state=state, error=error, finished_at=finished,
             question=self._question, sandbox_ref=None, epoch=self.epoch, **self._usage,
             **fields))
-        await _until_stored(lambda: self.engine.record_attempt(self.task, state, error,
+        await _until_stored(lambda: self.states.record_attempt(self.task, state, error,
                                                                self.epoch))
 
     async def _requeue(self, outcome: Outcome) -> None:
         """A passing condition (a rate limit): queue a fresh attempt after the wait."""
         self.tasklog.system(f"paused: {outcome.reason}; retrying in {outcome.requeue_after:.0f} s")
-        await self.engine.record_attempt(self.task, TaskState.QUEUED, outcome.reason, self.epoch)
-        self.task = await self.engine.transition(
+        await self.states.record_attempt(self.task, TaskState.QUEUED, outcome.reason, self.epoch)
+        self.task = await self.states.transition(
             self.task.id, expect=[TaskState.RUNNING], state=TaskState.QUEUED, epoch=self.epoch,
             attempt=self.task.attempt + 1, sandbox_ref=None, **self._usage,
             not_before=time.time() + (outcome.requeue_after or 0))
 
     async def _fail(self, error: str) -> None:
-        current = await self.engine.get_task(self.task.id)
+        current = await asyncio.to_thread(self.services.store.get_task, self.task.id)
         if current.state.is_terminal:
             return
         await self._check_lease()  # the sandbox is stopped only while it is ours
@@ -321,12 +340,12 @@ class AttemptRunner:
     async def _check_lease(self) -> None:
         """Raise `LeaseLost` if another engine has taken the queue since this attempt began
         (a fenced empty write: it waits for room while the disk is full)."""
-        await _until_stored(lambda: self.engine.fenced_write(lambda conn: None, self.epoch))
+        await _until_stored(lambda: self.states.fenced_write(lambda conn: None, self.epoch))
 
     async def _seal(self) -> None:
         """The agent ran but no capture followed: still leave its copy safe to open."""
         try:
-            await asyncio.to_thread(self.engine.workspace.seal, self.task.id)
+            await asyncio.to_thread(self.services.workspace.seal, self.task.id)
         except AgentdeckError as exc:
             self.tasklog.system(str(exc), EntryKind.ERROR)
 
@@ -342,12 +361,12 @@ class AttemptRunner:
         each usage fact is checked at once (an agent may take many steps a second)."""
         if self.task.batch_id:
             self._batch_budget, self._batch_others = await asyncio.to_thread(
-                self.engine.store.batch_budget, self.task.batch_id, self.task.id)
+                self.services.store.batch_budget, self.task.batch_id, self.task.id)
 
     async def _refresh_batch_cost(self) -> None:
         """Other tasks of the batch spend too: re-read what they cost, check again."""
         _, self._batch_others = await asyncio.to_thread(
-            self.engine.store.batch_budget, self.task.batch_id, self.task.id)
+            self.services.store.batch_budget, self.task.batch_id, self.task.id)
         self._check_batch_budget()
 
     def _check_batch_budget(self) -> None:
@@ -357,12 +376,12 @@ class AttemptRunner:
             return
         reason = f"stopped: the batch's budget of ${budget:.2f} was reached (${spent:.2f} spent)"
         self._stop_over_budget(reason)
-        self.engine.spawn(self.engine.cancel_queued(self.task.batch_id, reason))
+        self.services.spawn(self.services.cancel_queued(self.task.batch_id, reason))
 
     def _stop_over_budget(self, reason: str) -> None:
         if self.stop_state is None:
             self.tasklog.system(reason, EntryKind.ERROR)
-            self.engine.spawn(self.cancel(TaskState.FAILED, reason))
+            self.services.spawn(self.cancel(TaskState.FAILED, reason))
 
     # ---- facts from the adapter ---------------------------------------------------------
     def _on_facts(self, task_id: str, data: dict[str, Any]) -> None:
@@ -376,14 +395,14 @@ class AttemptRunner:
             self._check_task_budget()
             self._check_batch_budget()
             if self._batch_budget is not None:
-                self.engine.spawn(self._refresh_batch_cost())
+                self.services.spawn(self._refresh_batch_cost())
         if data.get("session_id"):
             update["session_id"] = str(data["session_id"])
         if data.get("question"):
             self._question = str(data["question"])
             update["question"] = self._question
         if update:
-            self.engine.spawn(self.engine.transition(task_id, epoch=self.epoch, **update))
+            self.services.spawn(self.states.transition(task_id, epoch=self.epoch, **update))
 
 
 async def _until_stored(write: Callable[[], Awaitable[T]]) -> T:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Callable
+from typing import Awaitable, Callable, Protocol
 
+from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.errors import AgentdeckError, IllegalTransition, LeaseLost
 from agentdeck.engine.models import Task
-from agentdeck.engine.store import writes as wr
-if TYPE_CHECKING:
-    from agentdeck.engine.api import Engine
+from agentdeck.engine.runtimes.base import Runtime
+from agentdeck.engine.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,30 +28,48 @@ POLL_INTERVAL = 0.5
 LOOKAHEAD = 500
 
 
+class Load(Protocol):
+    """What the scheduler counts of the attempts running now (`Runners`)."""
+
+    def active_count(self) -> int: ...
+
+    def provider_load(self) -> dict[str, int]: ...
+
+
 class Scheduler:
-    def __init__(self, engine: "Engine", max_parallel: int) -> None:
-        self.engine = engine
+    """Starts queued tasks while this engine drives the queue.
+
+    Args:
+        store: the queue.
+        max_parallel: the global cap on running attempts (a setting can change it).
+        bell: set to look at the queue now; shared with those that free a slot.
+        pauses: the providers paused by a rate limit.
+        load: the running attempts.
+        apply_requests: carries out the requests other processes filed.
+        start_task: claims a queued task and runs it.
+        provider_cap: an agent's provider and that provider's cap.
+        runtime: a runtime by name (for its free slots).
+    """
+
+    def __init__(self, store: Store, max_parallel: int, *, bell: asyncio.Event,
+                 pauses: ProviderPauses, load: Load,
+                 apply_requests: Callable[[], Awaitable[None]],
+                 start_task: Callable[[Task], Awaitable[None]],
+                 provider_cap: Callable[[str], tuple[str | None, int | None]],
+                 runtime: Callable[[str], Runtime]) -> None:
         self.max_parallel = max_parallel
-        self._wake = asyncio.Event()
-        self._paused_until: dict[str, float] = {}  # provider -> epoch seconds
+        self._store = store
+        self._wake = bell
+        self._pauses = pauses
+        self._load = load
+        self._apply_requests = apply_requests
+        self._start_task = start_task
+        self._provider_cap = provider_cap
+        self._runtime = runtime
 
     def wake(self) -> None:
         """Look at the queue now (after a submit, a finished task, a setting change)."""
         self._wake.set()
-
-    def pause_provider(self, provider: str, seconds: float) -> None:
-        """A provider answered 429: hold its tasks for ``seconds``, also after a restart."""
-        until = max(self._paused_until.get(provider, 0), time.time() + seconds)
-        self._paused_until[provider] = until
-        # Not awaited: the pause holds here at once; the stored copy is for the next engine.
-        self.engine.store.write(wr.pause_provider(provider, until)).add_done_callback(
-            _log_failed_write)
-        self.wake()
-
-    async def restore_pauses(self) -> None:
-        """Honour the pauses a previous engine stored (call before `run`)."""
-        self._paused_until.update(
-            await asyncio.to_thread(self.engine.store.provider_pauses, time.time()))
 
     async def run(self) -> None:
         """Apply requests and start what may start, every `POLL_INTERVAL` or when woken;
@@ -70,7 +87,7 @@ class Scheduler:
 
     async def _step(self) -> None:
         try:
-            await self.engine.apply_requests()
+            await self._apply_requests()
             await self._start_ready()
         except AgentdeckError as exc:  # the store failed, the lease was lost...
             log.warning("the queue could not be worked just now: %s", exc)
@@ -78,14 +95,14 @@ class Scheduler:
             log.exception("working the queue failed; going on")
 
     async def _start_ready(self) -> None:
-        free = self.max_parallel - self.engine.active_count()
+        free = self.max_parallel - self._load.active_count()
         if free <= 0:
             return
         now = time.time()
         # A bounded look past the first few: some may wait for a full endpoint or provider.
-        queued = await asyncio.to_thread(self.engine.store.ready_tasks, now, free + LOOKAHEAD)
+        queued = await asyncio.to_thread(self._store.ready_tasks, now, free + LOOKAHEAD)
         runtime_room: dict[str, int | None] = {}
-        provider_load = self.engine.provider_load()
+        provider_load = self._load.provider_load()
         for task in queued:
             if free <= 0:
                 break
@@ -100,15 +117,15 @@ class Scheduler:
                    provider_load: dict[str, int]) -> bool:
         if task.runtime not in runtime_room:
             try:
-                runtime_room[task.runtime] = self.engine.runtime(task.runtime).free_slots()
+                runtime_room[task.runtime] = self._runtime(task.runtime).free_slots()
             except AgentdeckError:
                 runtime_room[task.runtime] = None  # the runner reports the real error
         room = runtime_room[task.runtime]
         if room is not None and room <= 0:
             return False
-        provider, cap = self.engine.provider_cap(task.agent)
+        provider, cap = self._provider_cap(task.agent)
         if provider:
-            if self._paused_until.get(provider, 0) > now:
+            if self._pauses.paused(provider, now):
                 return False
             if cap is not None and provider_load.get(provider, 0) >= cap:
                 return False
@@ -118,7 +135,7 @@ class Scheduler:
     async def _claim(self, task: Task) -> bool:
         """Start ``task``; False if it did not start (an error is logged, not raised)."""
         try:
-            await self.engine.start_task(task)
+            await self._start_task(task)
         except IllegalTransition:
             return False  # someone else moved it (cancelled meanwhile)
         except LeaseLost:
@@ -130,11 +147,6 @@ class Scheduler:
             log.exception("starting task %s failed", task.id)
             return False
         return True
-
-
-def _log_failed_write(future: Future) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("could not store a provider pause", exc_info=future.exception())
 
 
 def default_max_parallel(cpu_count: Callable[[], int | None] | None = None) -> int:

@@ -3,21 +3,24 @@
 Every value of every task is checked (`agentdeck.engine.validate`, the agent profile, the runtime)
 before any repo is touched, so a bad batch is refused in milliseconds and leaves nothing
 behind. Only then is each repo snapshotted, once for all of its tasks; if a repo or the
-insert fails after that, `forget` drops the refs already made.
+insert fails after that, `forget` drops the refs already made. `Submitter` does all of it.
 """
 from __future__ import annotations
 
+import asyncio
 import re
-
 import secrets
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from agentdeck.engine import validate
-from agentdeck.engine.batch.file import TaskSpec
+from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import InvalidInput, NotFound, RepoError
-from agentdeck.engine.models import AgentProfile, Task
+from agentdeck.engine.models import AgentProfile, Batch, Task
+from agentdeck.engine.store import writes as wr
+from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace import Workspace
 
 
@@ -35,6 +38,63 @@ class Rules:
 
     profile: Callable[[str], AgentProfile]
     choose_runtime: Callable[[str | None, AgentProfile], str]
+
+
+class Submitter:
+    """Queues tasks: checks them, snapshots their repos, stores and announces them.
+
+    Args:
+        rules: what checking a task needs (the profiles, the runtime choice).
+        workspace: snapshots the repos.
+        store: where the tasks are inserted.
+        announce: announces a stored task.
+        wake: tells the scheduler there is new work.
+    """
+
+    def __init__(self, rules: Rules, workspace: Workspace, store: Store,
+                 announce: Callable[[Task], None], wake: Callable[[], None]) -> None:
+        self._rules = rules
+        self._workspace = workspace
+        self._store = store
+        self._announce = announce
+        self._wake = wake
+
+    async def submit(self, spec: TaskSpec, *, include_uncommitted: bool = False,
+                     budget_usd: float | None = None) -> Task:
+        """Queue one task; its repo is snapshotted now (see `Engine.submit`)."""
+        task = draft(self._rules, spec, include_uncommitted=include_uncommitted,
+                     budget_usd=budget_usd)
+        return (await self._store_new([task]))[0]
+
+    async def submit_batch(self, spec: BatchSpec) -> list[Task]:
+        """Queue every task of a batch in one transaction, or none of them.
+
+        Every task is checked before any repo is touched; an error names the task's line
+        in its batch file (`TaskSpec.origin`), and nothing is left behind.
+        """
+        if not spec.tasks:
+            raise InvalidInput(f"batch {spec.name!r} has no tasks")
+        batch = Batch(new_id("b"), validate.text(spec.name, "the batch name"),
+                      time.time(), validate.start_time(spec.not_before),
+                      validate.budget(spec.budget_usd))
+        drafts = [draft(self._rules, replace(t, not_before=t.not_before or spec.not_before),
+                        origin=t.origin or f"task {n} of batch {spec.name!r}",
+                        batch_id=batch.id)
+                  for n, t in enumerate(spec.tasks, start=1)]
+        return await self._store_new(drafts, batch)
+
+    async def _store_new(self, drafts: list[Draft], batch: Batch | None = None) -> list[Task]:
+        """Snapshot the drafts' repos and store the tasks; on failure leave no ref."""
+        tasks = await asyncio.to_thread(snapshot, self._workspace, drafts)
+        try:
+            await self._store.awrite(wr.insert_tasks(tasks, batch))
+        except Exception:  # not on cancellation: the writer may still store them
+            await asyncio.to_thread(forget, self._workspace, tasks)
+            raise
+        for task in tasks:
+            self._announce(task)
+        self._wake()
+        return tasks
 
 
 def new_id(prefix: str = "") -> str:

@@ -3,20 +3,28 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
-from agentdeck.engine.batch.file import parse_batch_file
+from agentdeck.engine.batch.file import BatchSpec, parse_batch_file
 from agentdeck.engine.models import Task
 from agentdeck.engine.config.resources import resource_path
 from agentdeck.engine.sample.repo import ensure_sample_repo
 
-if TYPE_CHECKING:  # the demo drives the engine through its facade
-    from agentdeck.engine.api import Engine
-
 SAMPLE_DIR = "sample-repo"
 
 
-async def seed_demo(engine: Engine) -> list[Task]:
+class Queue(Protocol):
+    """What the demo uses of the engine's facade (which it does not import)."""
+
+    home: Path
+
+    async def list_tasks(self, **filters: Any) -> list[Task]: ...
+
+    async def submit_batch(self, spec: BatchSpec) -> list[Task]: ...
+
+
+async def seed_demo(engine: Queue) -> list[Task]:
     """Queue the demo batch on the local runtime, once: only into an empty data dir."""
     if await engine.list_tasks(limit=1):
         return []
