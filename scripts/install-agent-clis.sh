@@ -66,6 +66,7 @@ aider_python() {  # the first Python that Aider supports (3.10-3.12) and that ma
 }
 
 install_aider() {
+    has_version aider "$AIDER_VERSION" && return 0  # on PATH already, wherever it lives
     venv="$AGENTS_DIR/aider"
     if ! "$venv/bin/aider" --version 2>/dev/null | grep -q "$AIDER_VERSION"; then
         if ! py="$(aider_python)"; then
