@@ -272,7 +272,9 @@ def test_gemini_write_transcript() -> None:
     assert entries[3].data["tool"] == "write_file"
     assert entries[4].data == {"tool_use_id": entries[3].data["tool_use_id"], "is_error": False,
                                "raw": lines("gemini_write.jsonl")[4]}
-    assert entries[6].data["usage"] == {"input_tokens": 200, "output_tokens": 40, "cost_usd": 0.0}
+    # Gemini reports no cost: its tokens of gemini-2.5-pro at the shipped prices.
+    assert entries[6].data["usage"] == {"input_tokens": 200, "output_tokens": 40,
+                                        "cost_usd": pytest.approx(200 * 1.25e-6 + 40 * 10e-6)}
 
 
 def test_gemini_tool_error_and_api_error() -> None:

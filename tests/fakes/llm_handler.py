@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tests.fakes import wire_anthropic, wire_chat, wire_responses
+from tests.fakes import wire_anthropic, wire_chat, wire_gemini, wire_responses
 from tests.fakes.scripts import Fault, Reply
 
 if TYPE_CHECKING:
@@ -29,6 +29,19 @@ ROUTES: dict[str, ModuleType] = {
     "/v1/messages": wire_anthropic,
     "/v1/responses": wire_responses,
 }
+
+
+def wire_for(path: str) -> ModuleType | None:
+    """The wire format of an LLM endpoint: a fixed route, or a Gemini model method."""
+    found = wire_gemini.PATH.match(path)
+    if found and found["method"] in wire_gemini.METHODS:
+        return wire_gemini
+    return ROUTES.get(path)
+
+
+def is_llm_request(request: "Request") -> bool:
+    """Whether ``request`` asked a model for a reply (and so took a scripted item)."""
+    return request.method == "POST" and wire_for(request.path) is not None
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
         if request.path == "/v1/messages/count_tokens":
             self._reply_json(200, {"input_tokens": max(1, len(request.raw) // 4)})
             return
-        wire = ROUTES.get(request.path)
+        wire = wire_for(request.path)
         if wire is None:
             self._reply_json(404, wire_chat.error_body(404, f"no route POST {request.path}"))
             return
@@ -108,7 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"fake LLM server: no scripted reply left for POST {request.path}"
             self._reply_json(400, wire.error_body(400, message))
             return
-        stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
+        stream = wire_gemini.is_stream(request.path) or bool(
+            isinstance(request.body, dict) and request.body.get("stream"))
         if isinstance(item, Reply):
             self._play_reply(wire, item, request, stream)
         else:
@@ -166,11 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- playing the script -------------------------------------------------------------
     def _play_reply(self, wire: ModuleType, item: Reply, request: Request, stream: bool) -> None:
+        body = wire_gemini.with_model(request.path, request.body or {})
         if not stream:
-            self._reply_json(200, wire.body(item, request.body))
+            self._reply_json(200, wire.body(item, body))
             return
         self._start_stream()
-        self._send_events(wire.stream_events(item, request.body))
+        self._send_events(wire.stream_events(item, body))
         self._end_stream()
 
     def _play_fault(self, wire: ModuleType, fault: Fault, request: Request,

@@ -1,12 +1,14 @@
 """A real HTTP server on 127.0.0.1 that plays scripted LLM conversations.
 
-It speaks three wire formats, so our own clients and the real ``claude`` / ``codex``
-CLIs can all talk to it:
+It speaks four wire formats, so our own clients and the real ``claude``, ``codex``,
+``aider`` and ``gemini`` CLIs can all talk to it:
 
 - ``POST /v1/chat/completions``: OpenAI Chat Completions (``stream`` true → SSE).
 - ``POST /v1/messages``: Anthropic Messages (``stream`` true → SSE); the query string
   (Claude Code sends ``?beta=true``) is ignored for routing.
 - ``POST /v1/responses``: OpenAI Responses (Codex CLI).
+- ``POST /v1beta/models/MODEL:generateContent`` (``:streamGenerateContent`` → SSE): the
+  Gemini API (Gemini CLI, with ``GOOGLE_GEMINI_BASE_URL`` set to `url`).
 - ``POST /v1/messages/count_tokens`` (a rough estimate), ``GET /v1/models``.
 
 A test enqueues replies and faults (see `tests.fakes.scripts`); each LLM request takes
@@ -26,7 +28,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from tests.fakes.llm_handler import ROUTES, Request, ScriptedHTTPServer
+from tests.fakes.llm_handler import ROUTES, Request, ScriptedHTTPServer, is_llm_request
 from tests.fakes.scripts import Item
 
 __all__ = ["LLMServer", "Request", "ROUTES"]
@@ -105,7 +107,7 @@ class LLMServer:
 
     def llm_requests(self) -> list[Request]:
         """The requests that asked a model for a reply (one per scripted item taken)."""
-        return [r for r in self.requests if r.method == "POST" and r.path in ROUTES]
+        return [r for r in self.requests if is_llm_request(r)]
 
     def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[Request]:
         """Block until ``count`` LLM requests arrived; raise TimeoutError otherwise."""
@@ -116,7 +118,7 @@ class LLMServer:
             return self._llm_unlocked()
 
     def _llm_unlocked(self) -> list[Request]:
-        return [r for r in self._requests if r.method == "POST" and r.path in ROUTES]
+        return [r for r in self._requests if is_llm_request(r)]
 
     # -- called by the handler threads ------------------------------------------------
     def record_request(self, request: Request) -> None:

@@ -109,6 +109,32 @@ def test_responses_stream(llm_server: LLMServer) -> None:
     assert final["usage"]["input_tokens"] == 5 and final["usage"]["total_tokens"] == 11
 
 
+def test_gemini_stream_and_json(llm_server: LLMServer) -> None:
+    write = tool_call("write_file", {"file_path": "a.txt", "content": "hi\n"})
+    llm_server.enqueue(reply("Writing it.", write, input_tokens=9, output_tokens=4),
+                       reply("done", output_tokens=2))
+    events = sse(post(llm_server, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse",
+                      {"contents": []}).text)
+    data = [json.loads(d) for name, d in events if not name]
+    assert len(data) == len(events)
+    parts = [p for d in data for p in d["candidates"][0]["content"]["parts"]]
+    assert "".join(p.get("text", "") for p in parts) == "Writing it."
+    assert [p["functionCall"] for p in parts if "functionCall" in p] == [
+        {"name": "write_file", "args": {"file_path": "a.txt", "content": "hi\n"}}]
+    assert all("usageMetadata" not in d and "finishReason" not in d["candidates"][0]
+               for d in data[:-1])
+    assert data[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert {d["modelVersion"] for d in data} == {"gemini-2.5-pro"}  # named in the path
+    assert data[-1]["usageMetadata"] == {"promptTokenCount": 9, "candidatesTokenCount": 4,
+                                         "totalTokenCount": 13}
+    body = post(llm_server, "/v1beta/models/gemini-2.5-flash:generateContent", {}).json()
+    assert body["candidates"][0]["content"] == {"role": "model", "parts": [{"text": "done"}]}
+    assert body["usageMetadata"]["candidatesTokenCount"] == 2
+    assert len(llm_server.llm_requests()) == 2
+    gone = post(llm_server, "/v1beta/models/m:generateContent", {})
+    assert gone.status_code == 400 and gone.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
 def test_script_routing_default_and_exhaustion(llm_server: LLMServer) -> None:
     llm_server.enqueue(reply("for haiku"), when=lambda r: "haiku" in r.body["model"])
     llm_server.enqueue(reply("first"))

@@ -1,5 +1,5 @@
-"""The full agent image: real Claude Code and Aider inside it, through the engine, behind
-the egress proxy (their API calls pass; Claude's own connection elsewhere is refused and
+"""The full agent image: real Claude Code, Aider and Gemini CLI inside it, through the
+engine, behind the egress proxy (their API calls pass; Claude's own connection elsewhere is refused and
 shown in the task log), and every CLI of the image at its pinned version.
 
 Needs the agent image (`agentdeck image build --offline`, about 3.5 minutes, which
@@ -21,7 +21,7 @@ from agentdeck.engine.models import EntryKind, TaskState
 from tests.engine.enginekit import make_repo, open_engine, wait_done
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.scripts import reply, tool_call
-from tests.integration.test_real_cli_agents import _answers_tool, _offers
+from tests.integration.test_real_cli_agents import _answers_tool, _offers, gemini_env
 
 pytestmark = pytest.mark.docker
 
@@ -168,5 +168,48 @@ async def test_aider_in_a_container_edits_through_the_proxy(
         assert [e for e in entries if e.kind is EntryKind.FILE_EDIT]
         assert done.tokens_in == 2500
         assert "sk-test-aider" not in repr([(e.text, e.data) for e in entries])
+    finally:
+        await engine.close()
+
+
+#: The docker runtime copies no home_files: the setup writes Gemini's settings instead.
+GEMINI_PROFILE = """
+[profiles.gemini]
+image = "{image}"
+setup = '''mkdir -p ~/.gemini && echo '{settings}' > ~/.gemini/settings.json'''
+
+[profiles.gemini.options]
+egress = ["generativelanguage.googleapis.com:443"]
+model = "gemini-2.5-pro"
+"""
+
+
+async def test_gemini_in_a_container_writes_through_the_proxy(
+        tmp_path, agent_image, llm_server: LLMServer, monkeypatch) -> None:
+    """Gemini CLI of the image, its base URL (joining the allowlist) reached through the
+    proxy."""
+    user_home = tmp_path / "user-home"
+    user_home.mkdir()
+    env = gemini_env(llm_server, user_home)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", env["GOOGLE_GEMINI_BASE_URL"])
+    monkeypatch.setenv("GEMINI_API_KEY", "sk-test-gemini")
+    home = tmp_path / "home"
+    home.mkdir()
+    settings = (user_home / ".gemini" / "settings.json").read_text()
+    (home / "agents.toml").write_text(GEMINI_PROFILE.format(image=AGENT_IMAGE, settings=settings))
+    llm_server.enqueue(
+        reply("Writing it.", tool_call("write_file", {"file_path": "/work/hello.txt",
+                                                      "content": "hello\n"}),
+              input_tokens=200, output_tokens=40),
+        reply("Done: wrote hello.txt", input_tokens=260, output_tokens=10))
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        done, entries = await _create_hello(engine, repo, "gemini")
+        assert "+hello" in await engine.get_patch(done.id)
+        assert [e for e in entries if e.kind is EntryKind.FILE_EDIT]
+        assert done.session_id and (done.tokens_in, done.tokens_out) == (460, 50)
+        assert done.cost_usd > 0
+        assert "sk-test-gemini" not in repr([(e.text, e.data) for e in entries])
     finally:
         await engine.close()

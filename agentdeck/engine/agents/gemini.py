@@ -3,7 +3,9 @@
 Stdout is JSON lines: ``init`` (session id, model), ``message`` (user / assistant,
 assistant text arrives in ``delta`` pieces), ``tool_use``, ``tool_result``, ``error`` and a
 final ``result`` with token stats (Gemini reports no cost). Plain text lines (text output
-mode, stderr) become ERROR when they read like one, else RAW.
+mode, stderr) become ERROR when they read like one, else RAW. Gemini reports no cost, but
+its ``result`` counts tokens per model (the router's own calls included): the cost is
+those counts at agentdeck's prices (`agentdeck.engine.config.pricing`).
 
 Follow-ups add ``--resume SESSION_ID`` (``latest`` when no id is known: sessions are kept
 per project directory, and each task has its own working copy). Unless the profile sets
@@ -22,8 +24,10 @@ from agentdeck.engine.agents.cli_args import (
     COMMON_OPTIONS, checked_options, command_line, is_follow_up, model_of,
 )
 from agentdeck.engine.agents.lines import (
-    as_dict, as_text, compact_json, dispatch, entry, load_event, plain_line, shorten, usage,
+    as_dict, as_int, as_text, compact_json, dispatch, entry, load_event, plain_line, shorten,
+    usage,
 )
+from agentdeck.engine.config.pricing import cost_usd
 from agentdeck.engine.models import EntryKind, ParsedEntry, Stream, Task
 
 OPTIONS: dict[str, type | tuple[type, ...]] = {
@@ -106,7 +110,7 @@ def _error(event: dict[str, Any], line: str) -> ParsedEntry:
 
 def _result(event: dict[str, Any], line: str) -> ParsedEntry:
     stats = as_dict(event.get("stats"))
-    spent = usage(stats.get("input_tokens"), stats.get("output_tokens"))
+    spent = usage(stats.get("input_tokens"), stats.get("output_tokens"), _cost(stats))
     status = as_text(event.get("status")) or "result"
     text = f"{status}: {spent['input_tokens']} tokens in, {spent['output_tokens']} out"
     failed = status == "error"
@@ -115,6 +119,13 @@ def _result(event: dict[str, Any], line: str) -> ParsedEntry:
         text += ": " + (_api_message(reason) or "error")
     return entry(EntryKind.ERROR if failed else EntryKind.USAGE, text, line, usage=spent,
                  is_error=failed, tool_calls=stats.get("tool_calls"))
+
+
+def _cost(stats: dict[str, Any]) -> float:
+    """Dollars for the tokens of each model in ``stats["models"]``."""
+    return sum(cost_usd(str(name), as_int(as_dict(counts).get("input_tokens")),
+                        as_int(as_dict(counts).get("output_tokens")))
+               for name, counts in as_dict(stats.get("models")).items())
 
 
 def _api_message(message: str) -> str:
