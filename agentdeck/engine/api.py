@@ -51,13 +51,15 @@ from agentdeck.engine.workspace.types import AcceptResult
 # Helpers of the front ends: they import the engine through this module only.
 from agentdeck.engine.batch.file import parse_batch_file
 from agentdeck.engine.runtimes.docker.images import build_image
+from agentdeck.engine.runtimes.docker.pool import endpoint_slots
 from agentdeck.engine.timeparse import parse_when
 
 __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
     "AcceptResult", "BatchSpec", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
-    "escape_name", "parse_when", "resource_path", "validate", "validate_profiles_text",
+    "endpoint_slots", "escape_name", "parse_when", "resource_path", "validate",
+    "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
     "build_image", "parse_batch_file",
 ]

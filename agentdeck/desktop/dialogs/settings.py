@@ -13,7 +13,7 @@ from agentdeck.desktop.dialogs.fields import ERROR_STYLE, OK_STYLE
 from agentdeck.desktop.dialogs.secrets import SecretsPage
 from agentdeck.desktop.widgets.plaintext import plain_label
 from agentdeck.desktop.widgets.theme import monospace_font
-from agentdeck.engine.api import PROFILES_FILE, validate_profiles_text
+from agentdeck.engine.api import PROFILES_FILE, endpoint_slots, validate_profiles_text
 from agentdeck.engine.errors import AgentdeckError, InvalidInput
 
 THEMES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
@@ -63,8 +63,12 @@ class SettingsDialog(QDialog):
         for text, value in RUNTIMES:
             self.runtime.addItem(text, value)
         self.max_parallel = QSpinBox(minimum=1, maximum=256)
-        self.endpoints = QPlainTextEdit(placeholderText="unix:///var/run/docker.sock\nssh://build@host\ntcp://127.0.0.1:2376")
+        self.endpoints = QPlainTextEdit(placeholderText="one per line: [name] url [tasks at once]\n"
+                                                        "local default 4\nbuild-box ssh://me@build-box 8")
         self.endpoints.setMaximumHeight(100)
+        self.endpoint_slots = plain_label()  # quotes the user's lines back
+        self.endpoint_slots.setWordWrap(True)
+        self.endpoints.textChanged.connect(self._show_endpoint_slots)
         self.keep_failed = QCheckBox("Keep sandboxes of failed tasks for inspection")
         self.theme = QComboBox()
         for text, value in THEMES:
@@ -75,10 +79,24 @@ class SettingsDialog(QDialog):
         form.addRow("Default runtime", self.runtime)
         form.addRow("Tasks in parallel", self.max_parallel)
         form.addRow("Docker endpoints", self.endpoints)
+        form.addRow("", self.endpoint_slots)
         form.addRow("", self.keep_failed)
         form.addRow("Theme", self.theme)
         form.addRow("", self.notifications)
         return page
+
+    def _show_endpoint_slots(self) -> None:
+        """Each endpoint's own limit, which applies beside "Tasks in parallel" (all tasks)."""
+        try:
+            slots = endpoint_slots(self.endpoints.toPlainText().splitlines())
+        except InvalidInput as exc:
+            self.endpoint_slots.setText(str(exc))
+            self.endpoint_slots.setStyleSheet(ERROR_STYLE)
+            return
+        self.endpoint_slots.setStyleSheet("")
+        self.endpoint_slots.setText(
+            "Docker tasks at once: " + ", ".join(f"{n} ({where}) {k}" for n, where, k in slots)
+            + "; “Tasks in parallel” caps all tasks together.")
 
     def _profiles_page(self) -> QWidget:
         page = QWidget()

@@ -132,3 +132,15 @@ def test_the_new_task_dialog_says_what_the_chosen_profile_runs(qtbot, open_sessi
     dialog.settings.agent.setCurrentIndex(dialog.settings.agent.findData("claude"))
     assert dialog.settings.about_agent.text().startswith("Claude Code")
     dialog.reject()
+
+
+def test_settings_show_each_docker_endpoints_own_slots(qtbot, open_session, tmp_path):
+    """The per-endpoint limit behind "Tasks in parallel" is shown, and a bad line named."""
+    window = open_session(tmp_path / "home").window
+    dialog = _settings(qtbot, window)
+    dialog.endpoints.setPlainText("box tcp://10.0.0.5:2376 3\nlocal default 2")
+    assert "box (tcp://10.0.0.5:2376) 3" in dialog.endpoint_slots.text()
+    assert "local (" in dialog.endpoint_slots.text() and ") 2;" in dialog.endpoint_slots.text()
+    dialog.endpoints.setPlainText("box nowhere 3")
+    assert dialog.endpoint_slots.text().startswith("cannot read the Docker endpoint 'box nowhere 3'")
+    dialog.reject()

@@ -83,6 +83,17 @@ def default_endpoint() -> Endpoint:
     return Endpoint("local", None, max(2, os.cpu_count() or 2))
 
 
+def endpoint_slots(lines: list[str]) -> list[tuple[str, str, int]]:
+    """Each endpoint the settings ``lines`` give (the local daemon when there are none):
+    its name, its address and how many task containers it runs at once.
+
+    Raises:
+        InvalidInput: a line is not ``[name] url [max parallel]``.
+    """
+    endpoints = [parse_endpoint(line) for line in lines if line.strip()] or [default_endpoint()]
+    return [(e.name, _address(e), e.max_parallel) for e in endpoints]
+
+
 def describe(endpoint: Endpoint) -> str:
     """How to name an endpoint in a message to the user: with the address it really
     uses (``DOCKER_HOST`` when that is where the platform default points)."""
