@@ -39,7 +39,8 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
                     opener=lambda path, flags: os.open(path, flags, PRIVATE_FILE))
 
 
-def start_log_file(home: Path, level: int = logging.INFO) -> Path | None:
+def start_log_file(home: Path, level: int = logging.INFO,
+                   max_bytes: int = MAX_BYTES) -> Path | None:
     """Send the log records of ``level`` and above to `log_file` too; returns its path,
     or None when it cannot be written (the program works on without it, saying so on
     stderr). Calling it again for the same file changes nothing.
@@ -53,7 +54,7 @@ def start_log_file(home: Path, level: int = logging.INFO) -> Path | None:
         return path
     try:
         private_dir(path.parent)
-        handler = _PrivateRotatingHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+        handler = _PrivateRotatingHandler(path, maxBytes=max_bytes, backupCount=BACKUPS,
                                           encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - InvalidInput or OSError: no log file, say why
         print(f"agentdeck: note: no log file ({exc})", file=sys.stderr)
