@@ -263,7 +263,7 @@ def _start_log_file(command: str) -> None:
     except AgentdeckError:
         return  # the command says why when it opens the data dir
     if start_log_file(home):
-        logging.getLogger("agentdeck.cli").info("agentdeck %s (pid %d)", command, os.getpid())
+        logging.getLogger("agentdeck.cli").info("agentdeck %s", command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,6 @@ def test_a_cli_command_writes_the_log_file(tmp_path):
     done = _cli(home, "list")
     assert done.returncode == 0, done.stderr
     log = home / "logs" / "agentdeck.log"
-    assert "INFO agentdeck.cli: agentdeck list (pid" in log.read_text()
+    assert "INFO agentdeck.cli: agentdeck list\n" in log.read_text()
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert done.stderr == ""
