@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from agentdeck.cli import format as fmt
-from agentdeck.engine.api import Engine, parse_batch_file, parse_when, validate
+from agentdeck.engine.api import (Engine, data_dir, data_dir_path, parse_batch_file,
+                                  parse_when, start_log_file, validate)
 from agentdeck.engine.errors import AgentdeckError, InvalidInput
 from agentdeck.engine.models import TaskState
 
@@ -250,6 +252,20 @@ async def _until_terminated(work: Awaitable[int]) -> int:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
+def _start_log_file(command: str) -> None:
+    """Log to the data dir's log file, and note there which command runs. `doctor` makes
+    no data dir: it reports one that is missing or cannot be made."""
+    home = data_dir_path()
+    if command == "doctor" and not home.is_dir():
+        return
+    try:
+        home = data_dir()
+    except AgentdeckError:
+        return  # the command says why when it opens the data dir
+    if start_log_file(home):
+        logging.getLogger("agentdeck.cli").info("agentdeck %s", command)
+
+
 def main(argv: list[str] | None = None) -> int:
     from agentdeck.cli.parser import build_parser
     parser = build_parser()
@@ -259,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from agentdeck.desktop.app import main as gui_main
         return gui_main([sys.argv[0]], demo=args.demo)
+    _start_log_file(args.command)
+    if args.command == "doctor":
+        from agentdeck.cli.doctor import run_doctor_command
+        return run_doctor_command(args, OUTPUT)
     if args.command == "image":
         from agentdeck.cli.image import run_image_command
         return run_image_command(args)

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="TIME", help="stop at TIME even if work is left")
     p.add_argument("--max-parallel", type=int, metavar="N", help="agents at once")
 
+    p = sub.add_parser("doctor", help="check Docker, the sandbox, agent CLIs, keyring, data dir "
+                                      "and database; say what to fix (exit 1: something your "
+                                      "profiles need is missing)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("image", help="build the agent container image")
     p.add_argument("action", choices=["build"])
     p.add_argument("--offline", action="store_true",

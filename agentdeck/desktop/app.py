@@ -10,25 +10,23 @@ import asyncio
 import logging
 import signal
 import sys
-import traceback
 from pathlib import Path
-from types import TracebackType
 from typing import Callable
 
 import qasync
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from agentdeck.desktop.widgets import icons
 from agentdeck.desktop.asyncutil import TaskRunner
 from agentdeck.desktop.bridge import Bridge
 from agentdeck.desktop.context import AppContext
+from agentdeck.desktop.dialogs.crash import install_excepthook
 from agentdeck.desktop.gc_guard import GuiThreadGC
 from agentdeck.desktop.window.main_window import MainWindow
 from agentdeck.desktop.widgets.plaintext import plain_box
 from agentdeck.desktop.ui_state import UiState
 from agentdeck.desktop.widgets.theme import ThemeWatcher, palette_for
-from agentdeck.engine.api import Engine, data_dir
+from agentdeck.engine.api import Engine, data_dir, start_log_file
 from agentdeck.engine.errors import AgentdeckError
 
 log = logging.getLogger("agentdeck.desktop")
@@ -77,21 +75,6 @@ class Session:
         self.window.deleteLater()  # its timers and views go with it
 
 
-def install_excepthook() -> None:
-    """Bugs in slots and coroutines: log them and show them, never die silently."""
-
-    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        text = "".join(traceback.format_exception(kind, exc, tb))
-        log.error("unexpected error:\n%s", text)
-        box = plain_box(QMessageBox.Icon.Critical, "agentdeck: unexpected error",
-                        f"{kind.__name__}: {exc}\n\nThis is a bug; details are in the log.")
-        box.setDetailedText(text)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # never exec(): we may be inside a coroutine
-
-    sys.excepthook = hook
-
-
 async def run(app: QApplication, home: Path, demo: bool = False) -> int:
     """Open everything, show the window, wait for quit, close the engine.
 
@@ -133,6 +116,14 @@ async def _show(app: QApplication, session: Session, demo: bool,
         await session.close()
 
 
+def _start_log_file() -> Path | None:
+    """The data dir's log file, now written; None when there is none."""
+    try:
+        return start_log_file(data_dir())
+    except AgentdeckError:
+        return None  # run() cannot open the data dir either, and says why
+
+
 def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
     """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -141,7 +132,7 @@ def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
     app.setOrganizationName("agentdeck")
     app.setWindowIcon(icons.icon("app"))
     app.setQuitOnLastWindowClosed(False)  # quit after the engine closed, not before
-    install_excepthook()
+    install_excepthook(_start_log_file())
     GuiThreadGC(parent=app)  # owned by the app: collects for as long as it runs
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -53,6 +53,10 @@ from agentdeck.engine.batch.file import parse_batch_file
 from agentdeck.engine.runtimes.docker.images import build_image
 from agentdeck.engine.runtimes.docker.pool import endpoint_slots
 from agentdeck.engine.timeparse import parse_when
+# Operations: the diagnosis (`agentdeck doctor`) and the log file of both front ends.
+from agentdeck.engine.applog import log_file, start_log_file, tail_log
+from agentdeck.engine.config.paths import data_dir_path
+from agentdeck.engine.doctor import Check, Report, Status, diagnose
 
 __all__ = [
     "Engine",
@@ -62,6 +66,9 @@ __all__ = [
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
     "build_image", "parse_batch_file",
+    # operations: `agentdeck doctor`, the log file (both front ends)
+    "Check", "Report", "Status", "data_dir_path", "diagnose", "log_file", "start_log_file",
+    "tail_log",
 ]
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,14 @@ PRIVATE_FILE = 0o600
 def data_dir() -> Path:
     """The data dir (created if missing, made private). ``AGENTDECK_HOME`` overrides the
     platform default."""
+    return private_dir(data_dir_path()).resolve()
+
+
+def data_dir_path() -> Path:
+    """Where the data dir is (``AGENTDECK_HOME`` or the platform default), without
+    creating it: for `agentdeck doctor`, which reports a dir it cannot create."""
     override = os.environ.get("AGENTDECK_HOME")
-    path = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("agentdeck"))
-    return private_dir(path).resolve()
+    return Path(override).expanduser() if override else Path(platformdirs.user_data_dir("agentdeck"))
 
 
 def private_dir(path: Path) -> Path:

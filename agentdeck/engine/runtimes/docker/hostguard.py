@@ -20,11 +20,10 @@ COMMENT = "agentdeck-egress"
 
 def guard_host(bridge: str, proxy_port: int) -> str | None:
     """Install the rules (once); return None, or why the host could not be guarded."""
-    iptables = shutil.which("iptables")
-    if iptables is None:
-        return "iptables is not installed"
-    if os.geteuid() != 0:
-        return "installing iptables rules needs root"
+    problem = cannot_guard()
+    if problem is not None:
+        return problem
+    iptables = shutil.which("iptables") or "iptables"
     drop_stale_rules()
     tag = ["-m", "comment", "--comment", COMMENT]
     accept = ["INPUT", "-i", bridge, "-p", "tcp", "--dport", str(proxy_port), *tag, "-j", "ACCEPT"]
@@ -32,6 +31,20 @@ def guard_host(bridge: str, proxy_port: int) -> str | None:
     for rule in (drop, accept):  # both inserted at the top: ACCEPT ends up first
         if _run(iptables, "-C", *rule) != 0 and _run(iptables, "-I", rule[0], "1", *rule[1:]) != 0:
             return f"iptables refused the rule {' '.join(rule)}"
+    return None
+
+
+def cannot_guard(path: str | None = None) -> str | None:
+    """Why the rules could not be installed here (iptables on ``path``, root, a readable
+    INPUT chain), or None: what `agentdeck doctor` reports. Blocking; changes nothing."""
+    iptables = shutil.which("iptables", path=path)
+    if iptables is None:
+        return "iptables is not installed"
+    if os.geteuid() != 0:
+        return "installing iptables rules needs root"
+    listed = subprocess.run([iptables, "-w", "-S", "INPUT"], capture_output=True, text=True)
+    if listed.returncode != 0:
+        return f"iptables cannot list the INPUT chain: {listed.stderr.strip() or listed.returncode}"
     return None
 
 

@@ -132,18 +132,12 @@ class EndpointPool:
         if client is not None:
             return client
         endpoint = self.endpoints[name]
-        options = {"version": "auto", "timeout": 300,
-                   "max_pool_size": endpoint.max_parallel * _CONNECTIONS_PER_CONTAINER + 8}
         try:
-            if endpoint.url is None:  # DOCKER_HOST, DOCKER_TLS_VERIFY, ... as the CLI does
-                client = docker.DockerClient.from_env(**options)
-            else:
-                client = docker.DockerClient(base_url=endpoint.url, **options,
-                                             use_ssh_client=endpoint.url.startswith("ssh://"))
-        except UNREACHABLE as exc:
+            client = open_client(endpoint, 300,
+                                 endpoint.max_parallel * _CONNECTIONS_PER_CONTAINER + 8)
+        except RuntimeUnavailable:
             self.mark_down(name)
-            raise RuntimeUnavailable(
-                f"{describe(endpoint)} does not answer: {exc}. {start_hint(endpoint)}") from exc
+            raise
         with self._lock:
             self._clients.setdefault(name, client)
             return self._clients[name]
@@ -231,6 +225,23 @@ class EndpointPool:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+
+def open_client(endpoint: Endpoint, timeout: float, max_pool_size: int = 10) -> docker.DockerClient:
+    """A client of ``endpoint``'s daemon (blocking: it asks the daemon's API version).
+
+    Raises:
+        RuntimeUnavailable: the daemon does not answer; the message says what to do.
+    """
+    options = {"version": "auto", "timeout": timeout, "max_pool_size": max_pool_size}
+    try:
+        if endpoint.url is None:  # DOCKER_HOST, DOCKER_TLS_VERIFY, ... as the CLI does
+            return docker.DockerClient.from_env(**options)
+        return docker.DockerClient(base_url=endpoint.url, **options,
+                                   use_ssh_client=endpoint.url.startswith("ssh://"))
+    except UNREACHABLE as exc:
+        raise RuntimeUnavailable(
+            f"{describe(endpoint)} does not answer: {exc}. {start_hint(endpoint)}") from exc
 
 
 def start_hint(endpoint: Endpoint) -> str:

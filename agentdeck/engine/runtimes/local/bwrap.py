@@ -93,7 +93,8 @@ def probe_namespaces(bwrap: str) -> None:
         if bwrap in _probed:
             return
         done = subprocess.run(
-            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+             shutil.which("true") or "/bin/true"],  # by path: PATH may lack it (doctor's)
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
             why = done.stderr.strip() or f"exit {done.returncode}"
