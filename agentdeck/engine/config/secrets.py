@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 SERVICE = "agentdeck"
 
+#: What a user without a working keyring can do (the settings dialog, doctor).
+KEYRING_HINT = ("install and unlock a Secret Service (Debian: apt install gnome-keyring; "
+                "KDE: KWallet), or set the API keys as environment variables")
+
 
 def find_secret(env_name: str | None, *, provider: str | None = None,
                 use_keyring: bool = True) -> str | None:
@@ -76,8 +80,7 @@ def stored_secrets(names: Iterable[str]) -> dict[str, bool]:
     try:
         return {name: keyring.get_password(SERVICE, name) is not None for name in names}
     except KeyringError as exc:
-        raise KeyringUnavailable(f"no usable system keyring: {exc}; set the keys as "
-                                 "environment variables instead") from exc
+        raise KeyringUnavailable(f"no system keyring works here: {KEYRING_HINT}") from exc
 
 
 def store_secrets(values: Mapping[str, str]) -> None:
@@ -90,7 +93,8 @@ def store_secrets(values: Mapping[str, str]) -> None:
         for name, value in values.items():
             keyring.set_password(SERVICE, name, value)
     except KeyringError as exc:
-        raise KeyringUnavailable(f"could not store the API keys in the keyring: {exc}") from exc
+        raise KeyringUnavailable(f"could not store the API keys in the keyring ({exc}): "
+                                 f"{KEYRING_HINT}") from exc
 
 
 def delete_secret(name: str) -> None:

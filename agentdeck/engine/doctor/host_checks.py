@@ -6,7 +6,7 @@ import concurrent.futures
 
 import keyring
 
-from agentdeck.engine.config.secrets import SERVICE
+from agentdeck.engine.config.secrets import KEYRING_HINT, SERVICE
 from agentdeck.engine.doctor.checks import Check, ok, problem
 from agentdeck.engine.errors import RuntimeUnavailable
 from agentdeck.engine.runtimes.docker.hostguard import cannot_guard
@@ -55,8 +55,7 @@ def check_keyring() -> Check:
     name = f"{type(backend).__module__}.{type(backend).__name__}"
     if type(backend).__module__ in _NO_KEYRING:
         return problem("keys", "keyring", f"no usable keyring backend ({name})",
-                       "start a Secret Service (gnome-keyring, KWallet) or set the API keys "
-                       "as environment variables", needed=False)
+                       KEYRING_HINT, needed=False)
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
         pool.submit(backend.get_password, SERVICE, "agentdeck-doctor").result(KEYRING_TIMEOUT)
