@@ -21,8 +21,8 @@ test: $(VENV)/.installed
 	sh scripts/install-agent-clis.sh
 	sh scripts/build-agent-image.sh $(VENV)/bin/agentdeck
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -p no:cacheprovider -p no:pytest-qt -p tests.without_qt tests/engine
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --ignore=tests/engine
+	$(PY) -m pytest -p no:cacheprovider -p no:pytest-qt -p tests.without_qt tests/engine tests/faults
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --ignore=tests/engine --ignore=tests/faults
 
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done

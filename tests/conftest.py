@@ -1,10 +1,14 @@
 """Fixtures shared by every test folder."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterator
 
 import keyring
 import pytest
+
+from tests import smalldisk
 
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -25,3 +29,13 @@ def llm_server() -> Iterator[LLMServer]:
     """A started fake LLM provider (`tests.fakes.llm_server.LLMServer`), closed after."""
     with LLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 2 MiB tmpfs of its own (`tests.smalldisk`), unmounted at the end; skipped where
+    mounting is not allowed (not root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    with smalldisk.mounted(tmp_path / "disk") as disk:
+        yield disk

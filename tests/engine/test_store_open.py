@@ -1,6 +1,7 @@
-"""Opening the database for real: two processes on a fresh data dir at once, and data
-dirs that cannot be used (a corrupt file, a read-only dir) giving one line that names the
-file and the fix, from the engine and from the `agentdeck` command line."""
+"""Opening the database for real: data dirs that cannot be used (a corrupt file, a
+read-only dir) give one line that names the file and the fix, from the engine and from the
+`agentdeck` command line. (Two processes on a fresh data dir at once:
+tests/faults/test_fault_fresh_home.py.)"""
 from __future__ import annotations
 
 import os
@@ -13,52 +14,13 @@ import pytest
 
 from agentdeck.engine.store import db as st
 from agentdeck.engine.errors import StoreError
-from agentdeck.engine.store.schema import MIGRATIONS
 from agentdeck.engine.store.errors import classify
 from tests.engine.enginekit import open_engine
-
-#: A process that opens the store of each home named on its stdin, answering a line each.
-OPENER = """
-import sys
-from agentdeck.engine.store import db as st
-for line in sys.stdin:
-    try:
-        st.Store(st.db_path(line.strip())).close()
-        print("ok", flush=True)
-    except Exception as exc:
-        print(f"{type(exc).__name__}: {exc}", flush=True)
-"""
-
 
 def _env(**extra: str) -> dict[str, str]:
     """This worktree's code for subprocesses (the venv's install points elsewhere)."""
     root = str(Path(__file__).resolve().parents[2])
     return {**os.environ, "PYTHONPATH": root, **extra}
-
-
-def test_two_processes_opening_a_fresh_home_at_once_both_succeed(tmp_path):
-    """Before, one of the two died ('database is locked' switching to WAL, or 'table tasks
-    already exists') in 19 of 20 rounds."""
-    openers = [subprocess.Popen([sys.executable, "-c", OPENER], env=_env(), text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-               for _ in range(2)]
-    failures = []
-    try:
-        for round_ in range(30):
-            home = tmp_path / f"home{round_}"
-            home.mkdir()
-            for proc in openers:  # both read it at once: the race of two fresh starts
-                proc.stdin.write(f"{home}\n")
-                proc.stdin.flush()
-            answers = [proc.stdout.readline().strip() for proc in openers]
-            failures += [a for a in answers if a != "ok"]
-            version = sqlite3.connect(st.db_path(home)).execute("PRAGMA user_version")
-            assert version.fetchone()[0] == len(MIGRATIONS)
-    finally:
-        for proc in openers:
-            proc.stdin.close()
-            proc.wait(timeout=60)
-    assert failures == []
 
 
 @pytest.fixture
