@@ -2,6 +2,7 @@
 
     python scripts/package_map.py            # the map, as Markdown
     python scripts/package_map.py --check    # exit 1 when docs/architecture.md's map is stale
+    python scripts/package_map.py --write    # put the current map into docs/architecture.md
 
 One row per package: its modules, the first sentence of its docstring, and the packages of
 agentdeck it imports (read from the code with `ast`, type-checking-only imports left out, as
@@ -107,18 +108,25 @@ def _rules() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="fail when the map in docs/architecture.md is not current")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="fail when the map in docs/architecture.md is not current")
+    mode.add_argument("--write", action="store_true",
+                      help="put the current map into docs/architecture.md")
     args = parser.parse_args(argv)
     current = package_map()
-    if not args.check:
+    if not (args.check or args.write):
         sys.stdout.write(current)
         return 0
     text = DOC.read_text(encoding="utf-8")
-    shown = text.split(START, 1)[1].split(END, 1)[0].strip("\n") + "\n"
-    if shown != current:
-        print(f"{DOC}: the package map is stale; replace it with the output "
-              "of python scripts/package_map.py", file=sys.stderr)
+    before, rest = text.split(START, 1)
+    shown, after = rest.split(END, 1)
+    if args.write:
+        DOC.write_text(f"{before}{START}\n{current}{END}{after}", encoding="utf-8")
+        return 0
+    if shown.strip("\n") + "\n" != current:
+        print(f"{DOC}: the package map is stale; run "
+              "python scripts/package_map.py --write", file=sys.stderr)
         return 1
     return 0
 
