@@ -54,6 +54,10 @@ class FilterBar(QWidget):
         return {"state": self.state.currentData() or "", "repo": self.repo.currentData() or "",
                 "batch": self.batch.currentData() or "", "search": self.search.text()}
 
+    def show_state(self, state_filter: str) -> None:
+        """Filter by one state (a `TaskState` value, ``ACTIVE`` or ``TO_REVIEW``); emits."""
+        self.state.setCurrentIndex(max(0, self.state.findData(state_filter)))
+
     def set_values(self, values: dict[str, str]) -> None:
         """Select filters (unknown repos / batches are added) without emitting per widget."""
         with QSignalBlocker(self.state), QSignalBlocker(self.repo), \

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.notifier.show_requested.connect(self._raise)
         self.notifier.quit_requested.connect(self.close)
         self.filter_bar.changed.connect(self._on_filters)
+        self.counters.chosen.connect(self.show_state)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.table.doubleClicked.connect(lambda _index: self.task_view.focus_log())
         self.wall.open_task.connect(self.open_task)
@@ -299,6 +300,11 @@ class MainWindow(QMainWindow):
             self.review.request_reject()
         else:
             self.task_actions.reject(self.selected_ids())
+
+    def show_state(self, state_filter: str) -> None:
+        """The task list, filtered by a state (a status bar counter was clicked)."""
+        self.tabs.setCurrentWidget(self.split)
+        self.filter_bar.show_state(state_filter)
 
     def _on_filters(self, filters: dict[str, str]) -> None:
         self.proxy.set_filters(**filters)
