@@ -26,6 +26,10 @@ from agentdeck.engine.errors import AgentdeckError, InvalidInput
 
 _PREVIEW_DELAY_MS = 350
 LIST, TEMPLATE, TOML = range(3)
+#: What the status line says per tab while nothing is typed.
+_EMPTY_HINTS = ("Type one prompt per line: one task each.",
+                "Type a prompt with {path} and the globs of the files it applies to.",
+                "Type or import a batch file (TOML).")
 
 
 def form_document(name: str, mode: int, text: str, globs: str,
@@ -136,8 +140,12 @@ class BatchDialog(QDialog):
         return doc, (None if start.lower() in ("", "now") else start)
 
     def refresh_preview(self) -> None:
-        """Re-parse the batch and show its tasks or the reason it is malformed."""
+        """Re-parse the batch and show its tasks or the reason it is malformed (nothing
+        typed yet is not a problem: it gets a hint, not an error)."""
         self._timer.stop()
+        if not self._main_text().strip():
+            self._show_problem(_EMPTY_HINTS[self.tabs.currentIndex()], error=False)
+            return
         try:
             text, at = self.document()
         except InvalidInput as exc:
@@ -167,10 +175,14 @@ class BatchDialog(QDialog):
         self.create_button.setText(f"Create {len(spec.tasks)} tasks")
         self.create_button.setEnabled(True)
 
-    def _show_problem(self, message: str) -> None:
+    def _main_text(self) -> str:
+        """What the current tab's tasks come from: the prompts, the template or the TOML."""
+        return (self.prompts, self.template, self.toml)[self.tabs.currentIndex()].toPlainText()
+
+    def _show_problem(self, message: str, error: bool = True) -> None:
         self.spec = None
         self.preview.setRowCount(0)
-        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setStyleSheet(ERROR_STYLE if error else "")
         self.status.setText(message)
         self.create_button.setText("Create tasks")
         self.create_button.setEnabled(False)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLineEdit, QPlainTextEdit,
+    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
     QVBoxLayout, QWidget,
 )
 
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.dialogs.fields import ERROR_STYLE, RepoPicker, StartTime, TaskSettings
 from agentdeck.desktop.widgets.plaintext import plain_label
+from agentdeck.engine.api import validate
 from agentdeck.engine.errors import AgentdeckError, InvalidInput
 
 
@@ -44,11 +45,17 @@ class NewTaskDialog(QDialog):
         form.addRow("", self.include_uncommitted)
         form.addRow("Title", self.title)
         form.addRow("Prompt", self.prompt)
+        self.prompt_error = _error_label()
+        form.addRow("", self.prompt_error)
         self.settings = TaskSettings(ctx, form)
+        self.timeout_error = _error_label()
+        form.insertRow(form.getWidgetPosition(self.settings.timeout)[0] + 1, "", self.timeout_error)
         form.addRow("Start", self.start)
-        self.error = plain_label()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(ERROR_STYLE)
+        self.error = _error_label()  # what no single field explains (the engine's refusal)
+        for changed in (self.prompt.textChanged, self.title.textChanged,
+                        self.settings.timeout.textChanged, self.repo.checked,
+                        self.start.combo.editTextChanged):
+            changed.connect(self.clear_errors)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton("Start task", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setDefault(True)
@@ -61,14 +68,21 @@ class NewTaskDialog(QDialog):
         self.resize(640, 560)
 
     def submit(self) -> None:
-        """Validate and hand the task to the engine (the dialog closes on success)."""
-        self.error.clear()
-        try:
-            settings = self.settings.values()
-            not_before = self.start.value()
-        except InvalidInput as exc:
-            self.show_error(str(exc))
-            return
+        """Validate and hand the task to the engine (the dialog closes on success). A
+        problem of one field is shown under that field; the start time's beside it."""
+        self.clear_errors()
+        checks = ((self.prompt_error, lambda: validate.prompt(self.prompt.toPlainText())),
+                  (self.timeout_error, self.settings.values),
+                  (None, self.start.value))
+        for label, check in checks:
+            try:
+                check()
+            except InvalidInput as exc:
+                if label is not None:
+                    label.setText(str(exc))
+                    label.show()
+                return
+        settings, not_before = self.settings.values(), self.start.value()
         self.start_button.setEnabled(False)
         self._ctx.runner.spawn(self._submit(settings, not_before), on_error=self._failed)
 
@@ -88,3 +102,18 @@ class NewTaskDialog(QDialog):
     def show_error(self, text: str) -> None:
         """Show a problem inline, in red."""
         self.error.setText(text)
+        self.error.show()
+
+    def clear_errors(self) -> None:
+        """Forget shown problems: the user is changing what they were about."""
+        for label in (self.prompt_error, self.timeout_error, self.error):
+            label.clear()
+            label.hide()
+
+
+def _error_label() -> QLabel:
+    label = plain_label()  # may quote what the user typed
+    label.setWordWrap(True)
+    label.setStyleSheet(ERROR_STYLE)
+    label.hide()
+    return label

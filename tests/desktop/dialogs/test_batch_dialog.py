@@ -46,6 +46,17 @@ def test_template_and_glob_create_scheduled_tasks(qtbot, open_session, tmp_path)
     assert "0/3" in window.batch_progress.label.text()
 
 
+def test_an_empty_batch_dialog_shows_a_hint_not_an_error(qtbot, open_session, tmp_path):
+    window = open_session(tmp_path / "home").window
+    dialog = _open(qtbot, window)
+    dialog.refresh_preview()
+    assert dialog.status.text() == "Type one prompt per line: one task each."
+    assert "color" not in dialog.status.styleSheet() and not dialog.create_button.isEnabled()
+    dialog.tabs.setCurrentIndex(TOML)
+    dialog.refresh_preview()
+    assert dialog.status.text().startswith("Type or import a batch file")
+
+
 def test_malformed_batch_shows_the_reason_and_cannot_be_created(qtbot, open_session, tmp_path):
     repo = make_repo(tmp_path / "repo", FILES)
     window = open_session(tmp_path / "home").window
@@ -78,7 +89,7 @@ def test_export_then_import_round_trips(qtbot, open_session, tmp_path):
     qtbot.waitUntil(lambda: dialog.status.text() == f"Saved {path}", timeout=10_000)
     assert 'prompt = "echo one"' in path.read_text()
     dialog.prompts.clear()
-    qtbot.waitUntil(lambda: "no tasks" in dialog.status.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Type one prompt"), timeout=10_000)
     dialog.import_file(str(path))
     qtbot.waitUntil(lambda: dialog.tabs.currentIndex() == TOML, timeout=10_000)
     qtbot.waitUntil(lambda: dialog.preview.rowCount() == 2, timeout=10_000)
