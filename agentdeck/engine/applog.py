@@ -57,7 +57,8 @@ def start_log_file(home: Path, level: int = logging.INFO,
         handler = _PrivateRotatingHandler(path, maxBytes=max_bytes, backupCount=BACKUPS,
                                           encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - InvalidInput or OSError: no log file, say why
-        print(f"agentdeck: note: no log file ({exc})", file=sys.stderr)
+        if os.access(home, os.W_OK):  # else the store's error says what to do, in one line
+            print(f"agentdeck: note: no log file ({exc})", file=sys.stderr)
         return None
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.setLevel(level)
