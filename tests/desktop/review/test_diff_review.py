@@ -206,7 +206,7 @@ def test_theme_watcher_follows_the_users_choice(qtbot) -> None:
     assert palette_for(DARK).color(QPalette.ColorRole.Window).lightness() < 60
 
 
-def test_side_by_side_rows_fit_the_view_and_unified_rows_scroll(qtbot) -> None:
+def test_long_lines_scroll_sideways_unified_and_side_by_side(qtbot) -> None:
     long = "x = " + "'a' + " * 80 + "'b'\n"
     patch = ("diff --git a/t.py b/t.py\nindex 1..2 100644\n--- a/t.py\n+++ b/t.py\n"
              f"@@ -1,2 +1,2 @@\n keep\n-{long}+{long.replace('b', 'c')}")
@@ -218,9 +218,25 @@ def test_side_by_side_rows_fit_the_view_and_unified_rows_scroll(qtbot) -> None:
     view = widget.view
     qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(2)).width() > 0)
     assert view.visualRect(view.rows_model.index(2)).width() > view.viewport().width()
-    widget.set_side_by_side(True)
+    widget.set_side_by_side(True)  # each half holds the whole line: the view scrolls
     qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(2)).width()
+                    > 2 * view.viewport().width())
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() > 0)
+    assert view.horizontalScrollBar().isVisible()
+
+
+def test_short_lines_side_by_side_fill_the_view(qtbot, git_diff) -> None:
+    widget = DiffReview()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 400)
+    widget.show()
+    widget.set_patch("t", git_diff({"a.py": "x = 1\n"}, {"a.py": "x = 2\n"}))
+    widget.set_side_by_side(True)
+    view = widget.view
+    qtbot.waitUntil(lambda: view.rows_model.rowCount() > 1)
+    qtbot.waitUntil(lambda: view.visualRect(view.rows_model.index(1)).width()
                     == view.viewport().width())
+    assert view.horizontalScrollBar().maximum() == 0
 
 
 def test_file_names_are_never_taken_for_markup(qtbot, git_diff) -> None:

@@ -40,9 +40,11 @@ class QtDiffRowDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
         model = index.model()
-        if not isinstance(model, QtDiffRowsModel) or model.side_by_side:
-            # Side by side, each half clips its text; rows take the viewport's width.
+        if not isinstance(model, QtDiffRowsModel):
             return QSize(0, self.row_height)
+        if model.side_by_side:  # two halves, each as wide as the longest line: both scroll
+            return QSize(2 * (self.gutter + 2 * _PAD + (model.widest + 1) * self.char_width),
+                         self.row_height)
         code = 2 * self.gutter + 2 * _PAD + (model.widest + 1) * self.char_width
         return QSize(code, self.row_height)
 

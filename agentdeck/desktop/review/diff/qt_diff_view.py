@@ -57,8 +57,6 @@ class QtDiffView(QListView):
         if on == self.side_by_side:
             return
         self.side_by_side = on
-        self.setHorizontalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAlwaysOff if on else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self._rebuild(self.rows_model.highlight)
 
     def set_highlight(self, highlight: FileHighlight | None) -> None:
