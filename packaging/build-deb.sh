@@ -1,6 +1,6 @@
 #!/bin/sh
 # make deb: dist/agentdeck_VERSION_ARCH.deb from the one-folder build dist/agentdeck/ — the
-# program in /usr/lib/agentdeck with links in /usr/bin, a .desktop entry, the icon set (the
+# program in /opt/agentdeck with links in /usr/bin, a .desktop entry, the icon set (the
 # SVG and PNGs rendered from it) and AppStream metainfo, both validated first.
 set -eu
 APP_ID=io.github.agentdeck.AgentDeck
@@ -22,10 +22,10 @@ deb="dist/agentdeck_${version}_${arch}.deb"
 share="$ROOT/usr/share"
 
 rm -rf build/deb
-mkdir -p "$ROOT/DEBIAN" "$ROOT/usr/lib" "$ROOT/usr/bin" "$share/applications" "$share/metainfo"
-cp -a "$BUNDLE" "$ROOT/usr/lib/agentdeck"
-ln -s ../lib/agentdeck/agentdeck "$ROOT/usr/bin/agentdeck"
-ln -s ../lib/agentdeck/agentdeck-gui "$ROOT/usr/bin/agentdeck-gui"
+mkdir -p "$ROOT/DEBIAN" "$ROOT/opt" "$ROOT/usr/bin" "$share/applications" "$share/metainfo"
+cp -a "$BUNDLE" "$ROOT/opt/agentdeck"
+ln -s /opt/agentdeck/agentdeck "$ROOT/usr/bin/agentdeck"
+ln -s /opt/agentdeck/agentdeck-gui "$ROOT/usr/bin/agentdeck-gui"
 cp packaging/$APP_ID.desktop "$share/applications/"
 sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$released/" packaging/$APP_ID.metainfo.xml \
     > "$share/metainfo/$APP_ID.metainfo.xml"
@@ -44,7 +44,7 @@ Package: agentdeck
 Version: $version
 Architecture: $arch
 Maintainer: The agentdeck developers <agentdeck@localhost>
-Installed-Size: $(du -sk "$ROOT/usr" | cut -f1)
+Installed-Size: $(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
 Depends: $DEPENDS
 Suggests: docker.io
 Section: devel
