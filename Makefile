@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench clean
+.PHONY: run test bench dist deb dist-test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,25 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -p no:cacheprovider -p no:pytest-qt -p tests.without_qt tests/engine tests/faults
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -p no:cacheprovider --ignore=tests/engine --ignore=tests/faults
 
+# The frozen build and its .deb (packaging/); not part of `make test` (minutes).
+$(VENV)/.installed-dist: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[dist]'
+	touch $@
+
+dist: $(VENV)/.installed-dist
+	sh scripts/system-deps.sh
+	sh packaging/build-dist.sh $(PY)
+
+deb: dist
+	sh scripts/system-deps.sh --dist
+	sh packaging/build-deb.sh
+
+dist-test: deb
+	sh scripts/ensure-docker.sh
+	sh packaging/dist-test.sh
+
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

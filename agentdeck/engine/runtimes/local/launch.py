@@ -22,6 +22,7 @@ import psutil
 from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
 from agentdeck.engine.runtimes.local import bwrap
 from agentdeck.engine.runtimes.local import cgroup
+from agentdeck.engine.runtimes.local.frozen import python_command
 from agentdeck.engine.runtimes.base import LaunchSpec, Outcome
 from agentdeck.engine.runtimes.local.order_log import ORDER_LOG
 from agentdeck.engine.runtimes.local.supervise import (
@@ -154,8 +155,8 @@ def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntr
     if network == "egress":
         python = os.path.realpath(sys.executable)
         extra += [r for r in bwrap.install_roots(python, path) if not bwrap.covered(r, base)]
-        forwarder = (python, "-I", "-S", bwrap.FORWARDER, str(bwrap.EGRESS_PORT),
-                     bwrap.EGRESS_SOCKET, "--")
+        forwarder = (*python_command(python), "-I", "-S", bwrap.FORWARDER,
+                     str(bwrap.EGRESS_PORT), bwrap.EGRESS_SOCKET, "--")
     extra = list(dict.fromkeys(extra))
     # The system dirs are scanned; install dirs and declared paths are shown as they are
     # (a Python or Node install holds no secrets, and walking one can take many seconds).
@@ -286,7 +287,7 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
     try:
         with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
             launcher = subprocess.Popen(
-                [python, "-I", "-c", _BOOT, _ENGINE_ROOT, str(run_dir)],
+                [*python_command(python), "-I", "-c", _BOOT, _ENGINE_ROOT, str(run_dir)],
                 stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
                 env={"LANG": "C.UTF-8", "PATH": os.defpath}, pass_fds=(lock,),
             )
