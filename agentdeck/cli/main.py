@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     OUTPUT = fmt.Output(raw=getattr(args, "raw", False))
     if args.command is None:
         from agentdeck.desktop.app import main as gui_main
-        return gui_main([sys.argv[0]], demo=args.demo)
+        return gui_main([sys.argv[0], *(["--self-test"] if args.self_test else [])],
+                        demo=args.demo)
     if args.command == "image":
         from agentdeck.cli.image import run_image_command
         return run_image_command(args)

@@ -543,6 +543,10 @@ class Engine(Controls, Reviews):
         """Queue the demo batch on the local runtime, once: only into an empty data dir."""
         return await demo.seed_demo(self)
 
+    async def seed_self_test(self, repo_dir: Path | str) -> Task:
+        """Queue one quick demo task on a new copy of the sample repo at ``repo_dir``."""
+        return await demo.seed_self_test(self, Path(repo_dir))
+
 
 _Config = tuple[dict[str, AgentProfile], tuple[dict[str, Provider], str | None]]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentdeck.engine.batch.file import parse_batch_file
@@ -25,3 +26,22 @@ async def seed_demo(engine: Engine) -> list[Task]:
                                    default_repo=str(repo))
     local = tuple(replace(t, runtime="local") for t in spec.tasks)  # no Docker needed
     return await engine.submit_batch(replace(spec, tasks=local))
+
+
+#: The demo task a self-test runs: it needs only sh, sed and date (no python3 on the target).
+SELF_TEST_TITLE = "Add a CHANGELOG entry for this version"
+
+
+async def seed_self_test(engine: Engine, repo_dir: Path) -> Task:
+    """Queue one demo task, without its pauses, on the local runtime, on a new copy of
+    the sample repo at ``repo_dir`` (so it has a change to accept in any data dir).
+
+    Raises:
+        RepoError: ``repo_dir`` exists and is not an empty folder or a git repo.
+    """
+    repo = await asyncio.to_thread(ensure_sample_repo, repo_dir)
+    spec = await asyncio.to_thread(parse_batch_file, resource_path("demo_batch.toml"),
+                                   default_repo=str(repo))
+    task = next(t for t in spec.tasks if t.title == SELF_TEST_TITLE)
+    return await engine.submit(repo, "export DEMO_PACE=0\n" + task.prompt, agent=task.agent,
+                               runtime="local", title=task.title, timeout=task.timeout)
