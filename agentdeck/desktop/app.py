@@ -148,13 +148,13 @@ async def _show(app: QApplication, session: Session, demo: bool,
         await session.close()
 
 
-def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
+def main(argv: list[str] | None = None, *, demo: bool = False, strict: bool = False) -> int:
     """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo).
 
     ``argv`` is the whole command line (default `sys.argv`): our options (see
-    `startup.parse_options`) and Qt's.
+    `startup.parse_options`) and, unless ``strict``, Qt's.
     """
-    options, qt_argv = parse_options(sys.argv if argv is None else argv, __version__)
+    options, qt_argv = parse_options(sys.argv if argv is None else argv, __version__, strict)
     options = replace(options, demo=options.demo or demo)
     level = logging.WARNING if options.self_test else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -28,9 +28,11 @@ class StartOptions:
     first_frame: bool = False
 
 
-def parse_options(argv: list[str], version: str) -> tuple[StartOptions, list[str]]:
+def parse_options(argv: list[str], version: str,
+                  strict: bool = False) -> tuple[StartOptions, list[str]]:
     """Our options from ``argv``; the rest (Qt's own, like ``-platform``) is returned for
-    `QApplication`, with the program name first."""
+    `QApplication`, with the program name first. With ``strict`` (the ``agentdeck``
+    command's call) anything else is a usage error (exit 2)."""
     parser = argparse.ArgumentParser(
         prog="agentdeck-gui", description="The agentdeck desktop dashboard.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version}")
@@ -43,7 +45,7 @@ def parse_options(argv: list[str], version: str) -> tuple[StartOptions, list[str
                         help="use this data dir (a self-test uses a temporary one)")
     parser.add_argument("--quit-after-first-frame", action="store_true",
                         help="print 'first frame' once the window has painted, then quit")
-    ours, qt_args = parser.parse_known_args(argv[1:])
+    ours, qt_args = (parser.parse_args(argv[1:]), []) if strict else parser.parse_known_args(argv[1:])
     options = StartOptions(ours.demo, ours.self_test, ours.data_dir,
                            ours.quit_after_first_frame)
     return options, [argv[0] if argv else "agentdeck-gui", *qt_args]
