@@ -269,12 +269,15 @@ def _start_log_file(command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     from agentdeck.cli.parser import build_parser
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     global OUTPUT
     OUTPUT = fmt.Output(raw=getattr(args, "raw", False))
-    if args.command is None:
+    if args.command is None:  # the desktop app, with the options of its own we left
         from agentdeck.desktop.app import main as gui_main
-        return gui_main([sys.argv[0]], demo=args.demo)
+        return gui_main([sys.argv[0], *(["--self-test"] if args.self_test else []), *rest],
+                        demo=args.demo, strict=True)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _start_log_file(args.command)
     if args.command == "doctor":
         from agentdeck.cli.doctor import run_doctor_command

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from agentdeck import __version__
+
 DESCRIPTION = """\
 Supervise many coding agents at once. Each task runs isolated (a Docker container, or its
 own working copy on the local runtime), its log is kept, and its diff waits for you to
@@ -36,9 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentdeck", description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="with no command: on first start, queue the demo batch on a "
                              "sample repo so you can watch agents work")
+    parser.add_argument("--self-test", action="store_true",
+                        help="with no command: open the dashboard in a temporary data dir, "
+                             "run one demo task, accept its diff and exit (0: it all worked)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("submit", help="queue a task for an agent")

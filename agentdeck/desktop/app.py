@@ -10,12 +10,17 @@ import asyncio
 import logging
 import signal
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 import qasync
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from agentdeck import __version__
+from agentdeck.desktop import self_test
+from agentdeck.desktop.startup import FirstFrame, StartOptions, parse_options
 from agentdeck.desktop.widgets import icons
 from agentdeck.desktop.asyncutil import TaskRunner
 from agentdeck.desktop.bridge import Bridge
@@ -75,11 +80,11 @@ class Session:
         self.window.deleteLater()  # its timers and views go with it
 
 
-async def run(app: QApplication, home: Path, demo: bool = False) -> int:
+async def run(app: QApplication, home: Path, options: StartOptions = StartOptions()) -> int:
     """Open everything, show the window, wait for quit, close the engine.
 
     SIGTERM (a logout, `kill`) quits like closing the window, even while opening.
-    With ``demo``, an empty data dir gets the sample repo and the demo batch.
+    With ``options.demo``, an empty data dir gets the sample repo and the demo batch.
     """
     loop = asyncio.get_running_loop()
     quitting = loop.create_future()
@@ -91,10 +96,20 @@ async def run(app: QApplication, home: Path, demo: bool = False) -> int:
     loop.add_signal_handler(signal.SIGTERM, finish)
     try:
         session = await Session.open(home)
-        await _show(app, session, demo, finish, quitting)
+        if options.first_frame:
+            _announce_first_frame(session.window, finish)
+        await _show(app, session, options.demo, finish, quitting)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
     return 0
+
+
+def _announce_first_frame(window: MainWindow, finish: Callable[[], None]) -> None:
+    """Print ``first frame`` when ``window`` first paints, then quit."""
+    def painted() -> None:
+        print("first frame", flush=True)
+        finish()
+    FirstFrame(window).painted.connect(painted)
 
 
 async def _show(app: QApplication, session: Session, demo: bool,
@@ -124,20 +139,34 @@ def _start_log_file() -> Path | None:
         return None  # run() cannot open the data dir either, and says why
 
 
-def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
-    """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = QApplication(argv if argv is not None else sys.argv)
+def main(argv: list[str] | None = None, *, demo: bool = False, strict: bool = False) -> int:
+    """Start the desktop app (``agentdeck-gui``; ``agentdeck --demo`` seeds the demo).
+
+    ``argv`` is the whole command line (default `sys.argv`): our options (see
+    `startup.parse_options`) and, unless ``strict``, Qt's.
+    """
+    options, qt_argv = parse_options(sys.argv if argv is None else argv, __version__, strict)
+    options = replace(options, demo=options.demo or demo)
+    level = logging.WARNING if options.self_test else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication(qt_argv)
     app.setApplicationName("agentdeck")
     app.setOrganizationName("agentdeck")
     app.setWindowIcon(icons.icon("app"))
     app.setQuitOnLastWindowClosed(False)  # quit after the engine closed, not before
     install_excepthook(_start_log_file())
     GuiThreadGC(parent=app)  # owned by the app: collects for as long as it runs
+    if options.self_test:
+        return _self_test_main(app, options.data_dir)
+    return _run_loop(app, run(app, options.data_dir or data_dir(), options))
+
+
+def _run_loop(app: QApplication, work: Awaitable[int]) -> int:
+    """Run ``work`` on a qasync loop over ``app``; an `AgentdeckError` is shown, exit 1."""
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        main_task = loop.create_task(run(app, data_dir(), demo))
+        main_task = loop.create_task(work)
         try:
             loop.run_until_complete(main_task)
         except RuntimeError:
@@ -151,6 +180,34 @@ def main(argv: list[str] | None = None, *, demo: bool = False) -> int:
             plain_box(QMessageBox.Icon.Critical, "agentdeck cannot start", str(exc)).exec()
             return 1
         return main_task.result()
+
+
+def _self_test_main(app: QApplication, home: Path | None) -> int:
+    """Run the self-test (in a temporary data dir unless ``home``); one line says how it went."""
+    with tempfile.TemporaryDirectory(prefix="agentdeck-self-test-",
+                                     ignore_cleanup_errors=True) as scratch:
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        with loop:
+            try:
+                said = loop.run_until_complete(
+                    _self_test(home or Path(scratch, "data"), Path(scratch, "sample-repo")))
+            except Exception as exc:  # noqa: BLE001 (any failure is the test's result)
+                if not isinstance(exc, AgentdeckError):
+                    log.error("self-test: unexpected error", exc_info=exc)
+                print(f"agentdeck self-test failed: {exc}", file=sys.stderr, flush=True)
+                return 1
+    print(f"agentdeck self-test passed: {said}", flush=True)
+    return 0
+
+
+async def _self_test(home: Path, repo_dir: Path) -> str:
+    session = await Session.open(home, default_runtime="local")
+    try:
+        session.window.show()
+        return await self_test.exercise(session.window, repo_dir)
+    finally:
+        await session.close()
 
 
 if __name__ == "__main__":

@@ -202,6 +202,10 @@ class Engine:
         """Queue the demo batch on the local runtime, once: only into an empty data dir."""
         return await demo.seed_demo(self)
 
+    async def seed_self_test(self, repo_dir: Path | str) -> Task:
+        """Queue one quick demo task on a new copy of the sample repo at ``repo_dir``."""
+        return await demo.seed_self_test(self, Path(repo_dir))
+
     # ---- control ------------------------------------------------------------------------
     async def cancel(self, task_id: str) -> Task:
         """Cancel a queued or running task (running: SIGTERM, grace, SIGKILL)."""

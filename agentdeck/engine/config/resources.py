@@ -1,18 +1,55 @@
-"""Where the files shipped with agentdeck (``agentdeck/resources/``) live."""
+"""Where the files shipped with agentdeck (``agentdeck/resources/``) live.
+
+They are found through `importlib.resources`, so the same code works from a source checkout,
+an editable install, an installed wheel and a PyInstaller bundle (whose frozen importer
+answers for the data files it collected under ``sys._MEIPASS``). Zipped installs are not
+supported: the Docker build context, the sample repo and the supervisor need real files.
+"""
 from __future__ import annotations
 
-import sys
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
+from agentdeck.engine.errors import AgentdeckError
 
+PACKAGE = "agentdeck"
+FOLDER = "resources"
+
+
+class ResourcesMissing(AgentdeckError):
+    """agentdeck's own files are not where the installed package says they are."""
+
+
+@cache
+def package_root() -> Path:
+    """The directory holding the ``agentdeck`` package (a checkout, site-packages, or the
+    unpacked bundle): what a fresh interpreter must have on ``sys.path`` to import it."""
+    return _package_dir().parent
+
+
+@cache
 def resources_dir() -> Path:
-    """The ``agentdeck/resources/`` directory: next to the ``engine`` package in a source checkout
-    or editable install, or inside the unpacked bundle of a PyInstaller build."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    root = Path(bundle) if bundle else Path(__file__).resolve().parents[2]
-    return root / "resources"
+    """The ``agentdeck/resources/`` directory of the running installation.
+
+    Raises:
+        ResourcesMissing: it is absent (a broken or zipped install).
+    """
+    path = _package_dir() / FOLDER
+    if not (path / "agents.toml").is_file():
+        raise ResourcesMissing(f"agentdeck's resources are missing from {path}: reinstall "
+                               "agentdeck (pip install --force-reinstall agentdeck)")
+    return path
 
 
 def resource_path(*parts: str) -> Path:
     """A path inside ``agentdeck/resources/``, e.g. ``resource_path("agents.toml")``."""
     return resources_dir().joinpath(*parts)
+
+
+def _package_dir() -> Path:
+    root = files(PACKAGE)
+    if not isinstance(root, Path):
+        raise ResourcesMissing(f"agentdeck is installed as {root}, which is not a folder: "
+                               "install it unzipped (pip install agentdeck)")
+    return root.resolve()

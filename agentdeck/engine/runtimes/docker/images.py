@@ -30,13 +30,13 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from agentdeck.engine.config.resources import resource_path
 from agentdeck.engine.errors import RuntimeUnavailable
 
 TEST_IMAGE = "agentdeck-test:latest"
 AGENT_IMAGE = "agentdeck-agent:latest"
 BUSYBOX = Path("/bin/busybox")
 AGENT_UID = 1000
-DOCKERFILE_DIR = Path(__file__).resolve().parents[3] / "resources" / "images"
 #: Debian packages of the agent image (the CLIs come on top, see AGENT_NPM_PACKAGES).
 AGENT_PACKAGES = ("ca-certificates", "git", "python3", "python3-venv", "nodejs", "npm",
                   "procps", "less")
@@ -243,7 +243,7 @@ def build_from_dockerfile(client: docker.DockerClient, tag: str = AGENT_IMAGE,
     Raises:
         RuntimeUnavailable: the build failed (without a registry, use the offline build).
     """
-    for chunk in client.api.build(path=str(DOCKERFILE_DIR), tag=tag, rm=True, decode=True):
+    for chunk in client.api.build(path=str(resource_path("images")), tag=tag, rm=True, decode=True):
         if "error" in chunk:
             raise RuntimeUnavailable(
                 f"docker build failed: {chunk['error'].strip()} (no registry? use "

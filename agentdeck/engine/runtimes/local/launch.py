@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from agentdeck.engine.config.resources import package_root
 from agentdeck.engine.errors import InvalidInput, RuntimeUnavailable
 from agentdeck.engine.runtimes.local import bwrap
 from agentdeck.engine.runtimes.local import cgroup
@@ -44,10 +45,9 @@ CPU_SECONDS_LIMIT = 24 * 3600
 HOME_FILES_MAX_BYTES = 64 << 20
 #: How long a supervisor that recorded its agent's end may take to exit.
 SUPERVISOR_EXIT_GRACE = 5.0
-#: Where this process imported ``engine`` from. The supervisor (run with ``-I``, which
-#: drops PYTHONPATH) imports it from there too, not whatever install site-packages holds:
-#: the code that reads the run dir is the code that wrote it.
-_ENGINE_ROOT = str(Path(__file__).resolve().parents[4])
+#: The supervisor's boot line. It runs with ``-I`` (no PYTHONPATH) and imports agentdeck from
+#: where this process did (`package_root`: a checkout or site-packages), not whatever install
+#: the interpreter prefers: the code that reads the run dir is the code that wrote it.
 _BOOT = ("import runpy, sys; root = sys.argv.pop(1); "
          "root in sys.path or sys.path.insert(0, root); "
          "runpy.run_module('agentdeck.engine.runtimes.local.supervise', run_name='__main__', alter_sys=True)")
@@ -287,7 +287,7 @@ def launch_supervisor(request: dict[str, Any], run_dir: Path, python: str, timeo
     try:
         with open(run_dir / SUPERVISOR_LOG, "ab", opener=_private_opener) as log:
             launcher = subprocess.Popen(
-                [*python_command(python), "-I", "-c", _BOOT, _ENGINE_ROOT, str(run_dir)],
+                [*python_command(python), "-I", "-c", _BOOT, str(package_root()), str(run_dir)],
                 stdin=subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
                 env={"LANG": "C.UTF-8", "PATH": os.defpath}, pass_fds=(lock,),
             )
