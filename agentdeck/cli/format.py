@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from agentdeck.engine.models import EntryKind, LogEntry, Task
+from agentdeck.engine.models import Comment, EntryKind, LogEntry, Task
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
@@ -159,3 +159,10 @@ def entry_line(entry: LogEntry) -> str:
     if entry.kind == EntryKind.RAW:
         return entry.text
     return f"{_BADGES.get(entry.kind, '·')} {entry.text}"
+
+
+def comment_text(comment: Comment) -> str:
+    """A comment as the CLI lists it: where, the quoted code, the text, whether it was sent."""
+    sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
+    quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
+    return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"

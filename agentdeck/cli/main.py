@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -105,7 +106,10 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("diff")
 async def _diff(engine: Engine, a: argparse.Namespace) -> int:
-    patch = await engine.get_patch(a.id)
+    patch = await (engine.get_interdiff(a.id) if a.since_review else engine.get_patch(a.id))
+    if patch is None:
+        raise InvalidInput(f"task {a.id} has no earlier review to compare with (no "
+                           f"request-changes yet): `agentdeck diff {a.id}` shows the change")
     if patch:
         out(patch, end="")
     else:
@@ -120,6 +124,41 @@ async def _accept(engine: Engine, a: argparse.Namespace) -> int:
     out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
     for note in result.notes:
         err(f"note: {note}")
+    return 0
+
+
+@command("comment")
+async def _comment(engine: Engine, a: argparse.Namespace) -> int:
+    path, line, end = _where(a.where)
+    comment = await engine.comment(a.id, path, line, a.text, end)
+    out(f"{comment.task_id}: comment {comment.id} on {comment.where}")
+    return 0
+
+
+def _where(text: str) -> tuple[str, int, int]:
+    """``PATH:LINE`` or ``PATH:LINE-END`` as (path, line, end line)."""
+    path, _, lines = text.rpartition(":")
+    start, _, end = lines.partition("-")
+    if not path or not start.isdigit() or not (end.isdigit() or not end):
+        raise InvalidInput(f"{text!r} is not PATH:LINE or PATH:LINE-END (such as "
+                           "src/app.py:12 or src/app.py:12-14)")
+    return path, int(start), int(end or start)
+
+
+@command("comments")
+async def _comments(engine: Engine, a: argparse.Namespace) -> int:
+    comments = await engine.comments(a.id, current=not a.all)
+    if a.json:
+        out(fmt.dumps([dataclasses.asdict(c) for c in comments]))
+    else:
+        out("\n".join(map(fmt.comment_text, comments)) if comments else "(no comments)")
+    return 0
+
+
+@command("request-changes")
+async def _request_changes(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.request_changes(a.id, a.message, exclude=a.exclude or ())
+    out(f"{task.id}: changes requested, follow-up queued as attempt {task.attempt}")
     return 0
 
 

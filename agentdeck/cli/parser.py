@@ -20,6 +20,8 @@ examples:
   agentdeck run --max-parallel 4          # work the queue headless, exit when done
   agentdeck logs 3f2a -f                  # ids may be abbreviated
   agentdeck diff 3f2a && agentdeck accept 3f2a
+  agentdeck comment 3f2a src/api.py:40-42 "a constant, please" && agentdeck request-changes 3f2a
+  agentdeck diff 3f2a --since-review      # what the agent changed since
 """
 
 
@@ -82,7 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diff", help="print a task's diff (git format; --raw for `git apply`)")
     _add_id(p)
+    p.add_argument("--since-review", action="store_true",
+                   help="only what changed since you last requested changes (interdiff)")
     _add_raw(p)
+
+    p = sub.add_parser("comment", help="comment on lines of a task's diff (for request-changes)")
+    _add_id(p)
+    p.add_argument("where", metavar="PATH:LINE[-END]",
+                   help="a file of the diff and a line (or range) of its new side")
+    p.add_argument("text")
+
+    p = sub.add_parser("comments", help="list the comments on a task's diff")
+    _add_id(p)
+    p.add_argument("--all", action="store_true", help="also those of earlier attempts")
+    p.add_argument("--json", action="store_true")
+    _add_raw(p)
+
+    p = sub.add_parser("request-changes",
+                       help="send your comments (and what you leave out) back to the agent "
+                            "as a follow-up in the same working copy")
+    _add_id(p)
+    p.add_argument("--message", metavar="TEXT", help="what else to tell the agent")
+    p.add_argument("--exclude", action="append", metavar="PATH",
+                   help="a file you leave out of the change, named to the agent (repeatable)")
 
     p = sub.add_parser("accept", help="commit a task's change to its repository")
     _add_id(p)

@@ -21,12 +21,13 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import AgentProfile, Batch, LogEntry, Task
+from agentdeck.engine.models import AgentProfile, Batch, Comment, LogEntry, Task
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path
 from agentdeck.engine.core import batch_files
 from agentdeck.engine.core.attempts import Attempts
+from agentdeck.engine.core.comments import Comments
 from agentdeck.engine.core.background import Background
 from agentdeck.engine.core.controls import Controls
 from agentdeck.engine.core.driver import Driver
@@ -105,6 +106,8 @@ class Engine:
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
         self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners)
+        self._comments = Comments(store, workspace, queries, controls.follow_up,
+                                  profiles.profile)
         self._submitter = Submitter(Rules(profiles.profile, self.runtimes.choose), workspace,
                                     store, states.announce, bell.set)
         self._attempts = attempts = Attempts(AttemptServices(
@@ -249,6 +252,27 @@ class Engine:
     async def reject(self, task_id: str) -> Task:
         """Discard the agent's change and its working copy (a running task is cancelled)."""
         return await self._reviews.reject(task_id)
+
+    async def comment(self, task_id: str, path: str, line: int, text: str,
+                      end_line: int | None = None) -> Comment:
+        """Comment on lines of the task's diff (new side), quoting them (raises
+        InvalidInput for a line outside the diff; see `Comments.add`)."""
+        return await self._comments.add(task_id, path, line, text, end_line)
+
+    async def comments(self, task_id: str, *, current: bool = True) -> list[Comment]:
+        """The task's comments: on the diff under review now (``current``), or all."""
+        return await self._comments.for_task(task_id, current=current)
+
+    async def request_changes(self, task_id: str, message: str | None = None, *,
+                              exclude: Sequence[str] = ()) -> Task:
+        """Send the comments, ``message`` and the parts ``exclude`` leaves out back to
+        the task as a follow-up (a new attempt in the same working copy)."""
+        return await self._comments.request_changes(task_id, message, exclude)
+
+    async def get_interdiff(self, task_id: str,
+                            paths: Sequence[str] | None = None) -> str | None:
+        """What changed since the review that last requested changes (``None``: none did)."""
+        return await self._comments.interdiff(task_id, paths)
 
     # ---- queries ------------------------------------------------------------------------
     async def get_task(self, task_id: str) -> Task:

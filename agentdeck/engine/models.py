@@ -215,6 +215,41 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A reviewer's comment on lines of a task's diff, for the agent's next attempt.
+
+    Attributes:
+        id: Its number in the store.
+        task_id: The task.
+        attempt: The attempt whose diff it comments on.
+        path: The file (as the diff names it).
+        line: The first commented line (new side of the diff, from 1).
+        end_line: The last commented line (``line`` for one line).
+        quote: Those lines as they were when the comment was made.
+        text: What the reviewer wrote.
+        created_at: When (epoch seconds).
+        sent_in: The attempt that received it in its follow-up (``None``: not sent yet).
+    """
+
+    id: int
+    task_id: str
+    attempt: int
+    path: str
+    line: int
+    end_line: int
+    quote: str
+    text: str
+    created_at: float
+    sent_in: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``PATH:LINE`` or ``PATH:LINE-END``."""
+        span = str(self.line) if self.end_line == self.line else f"{self.line}-{self.end_line}"
+        return f"{self.path}:{span}"
+
+
+@dataclass(frozen=True)
 class Batch:
     id: str
     name: str

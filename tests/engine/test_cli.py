@@ -191,3 +191,28 @@ def test_unusable_repos_get_one_line_naming_the_thing_and_the_fix(cli, tmp_path)
     _refused(cli("submit", str(tmp_path / "empty"), "echo", ok=False),
              "has no commits yet: commit something first")
     assert json.loads(cli("list", "--json").stdout) == []
+
+
+def test_comment_request_changes_and_diff_since_review(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    task_id = cli("submit", str(repo), "echo one > notes.txt", "--runtime", "local").stdout.strip()
+    cli("run")
+    done = cli("comment", task_id, "notes.txt:3", "not there", ok=False)
+    assert done.returncode == 1 and "line 3 of notes.txt is outside the diff" in done.stderr
+    done = cli("comment", task_id, "notes.txt", "no line", ok=False)
+    assert done.returncode == 1 and "is not PATH:LINE or PATH:LINE-END" in done.stderr
+    done = cli("diff", task_id, "--since-review", ok=False)
+    assert done.returncode == 1 and "no earlier review to compare with" in done.stderr
+    assert "comment 1 on notes.txt:1" in cli("comment", task_id, "notes.txt:1", "say two").stdout
+    assert "> one" in cli("comments", task_id).stdout
+    # A shell agent's follow-up is its script: the message runs, the rest is # comments.
+    queued = cli("request-changes", task_id, "--message", "echo two >> notes.txt").stdout
+    assert "follow-up queued as attempt 2" in queued
+    cli("run")
+    shown = json.loads(cli("show", task_id, "--json").stdout)
+    assert "# notes.txt:1\n#     > one\n# say two\n" in shown["follow_up"]
+    assert shown["follow_up"].endswith("\necho two >> notes.txt\n")
+    assert (shown["state"], shown["attempt"]) == ("succeeded", 2)
+    assert cli("diff", task_id, "--since-review").stdout.endswith(" one\n+two\n")
+    assert "+one\n+two\n" in cli("diff", task_id).stdout
+    assert "(sent in attempt 2)" in cli("comments", task_id, "--all").stdout

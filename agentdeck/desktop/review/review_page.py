@@ -43,6 +43,7 @@ class ReviewPage(QWidget):
         self._ctx = ctx
         self._task: Task | None = None
         self._loaded: tuple | None = None
+        self._since_review = False  # show the interdiff rather than the whole change
         self.panel = DiffReview(self, theme)
         self.placeholder = QLabel("Select a finished task to review its change.")
         self.placeholder.setTextFormat(Qt.TextFormat.PlainText)  # errors name agent files
@@ -59,10 +60,15 @@ class ReviewPage(QWidget):
         self.panel.reject_requested.connect(self._on_reject)
         self.panel.open_in_editor_requested.connect(self._open_file)
         self.panel.open_folder_requested.connect(lambda: self._open_file(""))
-        # The window's Accept / Reject actions own the A and R keys (and forward to the
-        # panel here); a second binding inside the panel makes Qt call both ambiguous.
+        self.panel.comment_requested.connect(self._on_comment)
+        self.panel.request_changes_requested.connect(self._on_request_changes)
+        self.panel.since_review_toggled.connect(self._on_since_review)
+        # The window's Accept / Reject / Comment actions own the A, R and C keys (and
+        # forward to the panel here); a second binding inside the panel makes Qt call both
+        # ambiguous. The comment box keeps its own keys.
         for shortcut in self.panel.findChildren(QShortcut):
-            shortcut.setEnabled(False)
+            if shortcut.parent() is self.panel:
+                shortcut.setEnabled(False)
 
     def _open_file(self, path: str) -> None:
         """Open a file of the task's working copy (or, for "", the folder) in the desktop's
@@ -106,15 +112,18 @@ class ReviewPage(QWidget):
     def ensure_loaded(self) -> None:
         """Fetch the current task's patch unless it is already shown."""
         task = self._task
-        if task is None or _key(task) == self._loaded:
+        if task is None or _key(task) + (self._since_review,) == self._loaded:
             return
-        self._loaded = _key(task)
+        self._loaded = _key(task) + (self._since_review,)
         self._ctx.runner.spawn(self._load(task), on_error=self._load_failed)
 
     async def _load(self, task: Task) -> None:
         engine = self._ctx.engine
         diff = await engine.get_diff(task.id)
-        patch = await engine.get_patch(task.id) if diff is not None else ""
+        since = await engine.get_interdiff(task.id) if diff is not None else None
+        patch = since if self._since_review and since is not None else (
+            await engine.get_patch(task.id) if diff is not None else "")
+        comments = await engine.comments(task.id)
         if self._task is None or self._task.id != task.id:
             return  # the user moved on meanwhile
         if diff is None:
@@ -124,6 +133,8 @@ class ReviewPage(QWidget):
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
         warnings = {f.path: f.warning for f in diff.files if f.warning}
         self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings)
+        self.panel.set_since_review(since is not None, self._since_review and since is not None)
+        self.panel.set_comments(comments)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
 
@@ -141,6 +152,34 @@ class ReviewPage(QWidget):
     def request_reject(self) -> None:
         """Reject the shown change (key ``r``)."""
         self.panel.reject()
+
+    def request_comment(self) -> None:
+        """Comment on the selected diff lines (key ``c``)."""
+        self.panel.start_comment()
+
+    def _on_since_review(self, on: bool) -> None:
+        self._since_review = on
+        self.reload()
+
+    def _on_comment(self, task_id: str, path: str, line: int, end: int, text: str) -> None:
+        self._ctx.runner.spawn(self._comment(task_id, path, line, end, text),
+                               on_error=lambda e: self.message.emit(str(e)))
+
+    async def _comment(self, task_id: str, path: str, line: int, end: int, text: str) -> None:
+        engine = self._ctx.engine
+        comment = await engine.comment(task_id, path, line, text, end)
+        comments = await engine.comments(task_id)
+        if self.panel.task_id == task_id:
+            self.panel.set_comments(comments)
+        self.message.emit(f"Comment on {comment.where} saved: Request changes sends it")
+
+    def _on_request_changes(self, task_id: str, excluded: list) -> None:
+        self._ctx.runner.spawn(self._request_changes(task_id, excluded),
+                               on_error=lambda e: self.message.emit(str(e)))
+
+    async def _request_changes(self, task_id: str, excluded: list) -> None:
+        task = await self._ctx.engine.request_changes(task_id, exclude=excluded)
+        self.message.emit(f"Changes requested: the follow-up runs as attempt {task.attempt}")
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint in ``theme``."""

@@ -26,7 +26,8 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addSeparator()
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
-    for name in ("accept", "reject", "next_review", None, "cancel", "retry"):
+    for name in ("accept", "reject", "next_review", None, "comment", "request_changes", None,
+                 "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", None, "find"):
@@ -67,9 +68,20 @@ def _connect(window: "MainWindow") -> None:
     a["find"].triggered.connect(_find(window))
     a["accept"].triggered.connect(window.accept)
     a["reject"].triggered.connect(window.reject)
+    a["comment"].triggered.connect(_in_review(window, window.review.request_comment))
+    a["request_changes"].triggered.connect(
+        _in_review(window, window.review.panel.request_changes))
     a["next_review"].triggered.connect(window.next_review)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+
+
+def _in_review(window: "MainWindow", slot):
+    """``slot``, run only while the Review tab is shown (its keys act on what it shows)."""
+    def run() -> None:
+        if window.tabs.currentWidget() is window.review:
+            slot()
+    return run
 
 
 def _find(window: "MainWindow"):

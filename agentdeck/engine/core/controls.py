@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.runners import Runners
@@ -75,20 +76,29 @@ class Controls:
         """Run a finished task again from its snapshot, as a new attempt (old log kept)."""
         return await self._requeue(task_id, follow_up=None)
 
-    async def follow_up(self, task_id: str, message: str) -> Task:
-        """Send a new instruction to a finished task: a new attempt in the same working copy."""
-        validate.prompt(message, "the follow-up message")
-        return await self._requeue(task_id, follow_up=message)
+    async def follow_up(self, task_id: str, message: str, *,
+                        also: Callable[[sqlite3.Connection], Any] | None = None) -> Task:
+        """Send a new instruction to a finished task: a new attempt in the same working copy.
 
-    async def _requeue(self, task_id: str, follow_up: str | None) -> Task:
+        Args:
+            also: A write stored in the same transaction as the requeue (what a change
+                request records), after it.
+        """
+        validate.prompt(message, "the follow-up message")
+        return await self._requeue(task_id, follow_up=message, also=also)
+
+    async def _requeue(self, task_id: str, follow_up: str | None,
+                       also: Callable[[sqlite3.Connection], Any] | None = None) -> Task:
         task = await self._queries.get_task(task_id)
         if not (task.state.is_terminal or task.state == TaskState.NEEDS_INPUT):
             raise InvalidInput(f"task {task.id} is {task.state.value}; wait for it to end "
                                "or cancel it first")
-        task = await self._states.transition(
+        op = wr.update_task(
             task.id, expect=[task.state], state=TaskState.QUEUED, attempt=task.attempt + 1,
             follow_up=follow_up, review=ReviewState.NONE, exit_code=None, error=None,
             finished_at=None, not_before=None, question=None)
+        task = await self._states.fenced_write(op if also is None else wr.then(op, also))
+        self._states.announce(task)
         self._wake()
         return task
 

@@ -71,7 +71,7 @@ class Reviews:
             ``git commit`` (hooks not run) for the caller to show.
         """
         task = await self._queries.get_task(task_id)
-        _check_reviewable(task)
+        check_reviewable(task)
         if run_hooks is None:
             run_hooks = not branch and bool(self._store.get_setting(RUN_HOOKS_SETTING, False))
         try:
@@ -101,7 +101,8 @@ class Reviews:
         return task
 
 
-def _check_reviewable(task: Task) -> None:
+def check_reviewable(task: Task) -> None:
+    """Raise `InvalidInput` unless the task's change waits for a decision now."""
     if task.state.is_active:
         raise InvalidInput(f"task {task.id} is still {task.state.value}; wait for its diff")
     if not task.reviewable:

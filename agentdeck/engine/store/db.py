@@ -344,6 +344,12 @@ class Store:
         return conn
 
     @_reads
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the read ``fn(conn)`` on this thread's read connection (rows as
+        `sqlite3.Row`), for read functions kept beside their tables' writes."""
+        return fn(self._reader())
+
+    @_reads
     def get_task(self, task_id: str) -> Task:
         row = self._reader().execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
         if row is None:

@@ -70,8 +70,24 @@ def _m4_lease_epoch(db: sqlite_utils.Database) -> None:
     db["lease"].add_column("epoch", int, not_null_default=0)
 
 
+def _m5_review_comments(db: sqlite_utils.Database) -> None:
+    """Comments on a task's diff lines, and each "request changes" with the result
+    commit it reviewed (the base of the next review's interdiff)."""
+    db.execute(
+        "CREATE TABLE comments (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL,"
+        " attempt INTEGER NOT NULL, path TEXT NOT NULL, line INTEGER NOT NULL,"
+        " end_line INTEGER NOT NULL, quote TEXT NOT NULL, text TEXT NOT NULL,"
+        " created_at REAL NOT NULL, sent_in INTEGER)")
+    db.execute("CREATE INDEX comments_task ON comments (task_id, attempt)")
+    db.execute(
+        "CREATE TABLE change_requests (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+        " reviewed_commit TEXT NOT NULL, message TEXT, excluded TEXT NOT NULL,"
+        " created_at REAL NOT NULL, PRIMARY KEY (task_id, attempt))")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
+    _m5_review_comments,
 ]
 
 

@@ -188,3 +188,14 @@ def _fence(conn: sqlite3.Connection, epoch: int) -> None:
         conn.execute(sql)
     conn.execute("DELETE FROM temp.lease_fence")
     conn.execute("INSERT INTO temp.lease_fence VALUES (?)", (epoch,))
+
+
+def then(first: Callable[[sqlite3.Connection], Any],
+         *more: Callable[[sqlite3.Connection], Any]) -> Callable[[sqlite3.Connection], Any]:
+    """``first`` and then ``more`` in one transaction; returns what ``first`` returned."""
+    def op(conn: sqlite3.Connection) -> Any:
+        result = first(conn)
+        for step in more:
+            step(conn)
+        return result
+    return op

@@ -49,6 +49,12 @@ def result_ref(task_id: str) -> str:
     return f"refs/agentdeck/result/{task_id}"
 
 
+def reviewed_ref(task_id: str) -> str:
+    """The private ref keeping the result commit a reviewer last sent back reachable (the
+    older side of the next review's interdiff)."""
+    return f"refs/agentdeck/reviewed/{task_id}"
+
+
 @dataclass(frozen=True)
 class UserRepo:
     """A user's (non-bare) repository, resolved to its top level."""

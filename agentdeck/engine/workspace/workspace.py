@@ -20,7 +20,7 @@ from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.seal import seal_copy
 from agentdeck.engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
-    remove_tree, result_ref,
+    remove_tree, result_ref, reviewed_ref,
 )
 from agentdeck.engine.workspace.types import DiffResult, RepoInfo
 
@@ -179,14 +179,23 @@ class Workspace:
         """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
         return diff_result(self._private(repo, base), base, check_commit(commit))
 
-    def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None) -> str:
+    def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None,
+              *, since: str | None = None) -> str:
         """The unified diff ``base..commit`` (binary-safe, renames found), optionally
-        limited to ``paths``."""
+        limited to ``paths``; with ``since`` (an earlier result of the task, see
+        `keep_reviewed`) the interdiff ``since..commit`` instead."""
         check_commit(commit)
+        old = check_commit(since) if since else base
         git = self._private(repo, base).with_env(GIT_LITERAL_PATHSPECS="1")
         proc = git.run("diff", "--binary", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-                       base, commit, "--", *(paths or []))
+                       old, commit, "--", *(paths or []))
         return proc.stdout.decode(errors="replace")
+
+    def keep_reviewed(self, task_id: str, repo: RepoPath, base: str, commit: str) -> None:
+        """Keep the result ``commit`` a reviewer sent back reachable (a follow-up's capture
+        moves the result ref on) until the task's copy is discarded."""
+        check_task_id(task_id)
+        self._private(repo, base).run("update-ref", reviewed_ref(task_id), check_commit(commit))
 
     def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
                exclude: Sequence[str] = (), branch: bool = False,
@@ -236,7 +245,8 @@ class Workspace:
         """Delete the task's working copy, its index and its private refs."""
         remove_tree(self.workdir(task_id))
         self._manifest(task_id).unlink(missing_ok=True)
-        refs = f"delete {base_ref(task_id)}\ndelete {result_ref(task_id)}\n".encode()
+        refs = "".join(f"delete {ref(task_id)}\n"
+                       for ref in (base_ref, result_ref, reviewed_ref)).encode()
         for git_dir in self._store.all_dirs():
             Git(git_dir=git_dir).run("update-ref", "--stdin", input=refs)
 

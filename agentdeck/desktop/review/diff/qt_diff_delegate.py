@@ -55,7 +55,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
         rect = QRect(option.rect)
         painter.save()
         painter.setFont(self.font)
-        if row.kind in (RowKind.HUNK, RowKind.COLLAPSED, RowKind.NOTICE):
+        if row.kind in (RowKind.HUNK, RowKind.COLLAPSED, RowKind.NOTICE, RowKind.COMMENT):
             self._paint_banner(painter, rect, row)
         elif model.side_by_side:
             half = rect.width() // 2
@@ -75,9 +75,10 @@ class QtDiffRowDelegate(QStyledItemDelegate):
 
     def _paint_banner(self, painter: QPainter, rect: QRect, row: DiffRow) -> None:
         theme = self.theme
-        background = "surface" if row.kind == RowKind.NOTICE else "hunk_bg"
+        background = "surface" if row.kind in (RowKind.NOTICE, RowKind.COMMENT) else "hunk_bg"
         painter.fillRect(rect, theme.color(background))
-        colour = {RowKind.COLLAPSED: "link", RowKind.NOTICE: "text"}.get(row.kind, "hunk_fg")
+        colour = {RowKind.COLLAPSED: "link", RowKind.NOTICE: "text",
+                  RowKind.COMMENT: "link"}.get(row.kind, "hunk_fg")
         painter.setPen(theme.color(colour))
         painter.setFont(self.italic if row.kind == RowKind.NOTICE else self.font)
         text_rect = rect.adjusted(self.gutter + _PAD, 0, -_PAD, 0)

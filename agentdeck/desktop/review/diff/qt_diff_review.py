@@ -8,6 +8,8 @@ showing the agent's text (names, reasons) is plain text, names escaped (``\n``, 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushButton,
@@ -16,12 +18,14 @@ from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushB
 from agentdeck.desktop.widgets.elided_label import ElidedLabel
 from agentdeck.desktop.review.diff.highlight import FileHighlight, Highlighter, quick_highlight
 from agentdeck.desktop.review.diff.patch import FilePatch, split_patch
+from agentdeck.desktop.review.diff.qt_comment_box import QtCommentBox
 from agentdeck.desktop.review.diff.qt_diff_view import QtDiffView
 from agentdeck.desktop.review.diff.qt_file_tree import QtFileTree
 from agentdeck.desktop.review.diff.qt_review_style import review_style
 from agentdeck.desktop.review.diff.rows import ParsedFile, parse_file
 from agentdeck.desktop.widgets.theme import LIGHT, Theme, palette_for
 from agentdeck.engine.api import escape_name
+from agentdeck.engine.models import Comment
 
 
 class QtDiffReview(QWidget):
@@ -31,6 +35,12 @@ class QtDiffReview(QWidget):
         accept_requested(str, object): task id and the list of paths the user excluded
             (a Python list: Qt's string list would drop bytes of a name not in UTF-8).
         reject_requested(str): task id.
+        comment_requested(str, str, int, int, str): task id, path, first and last line (new
+            side), the comment's text.
+        request_changes_requested(str, object): task id and the excluded paths (a list):
+            send the comments back to the agent.
+        since_review_toggled(bool): show only what changed since the last review (True) or
+            the whole change.
         open_in_editor_requested(str): path (in the repo) of the file shown.
         open_folder_requested(): the user wants the task's working copy opened.
         file_highlighted(int): syntax colours for file number N (at first maybe only for
@@ -39,6 +49,9 @@ class QtDiffReview(QWidget):
 
     accept_requested = Signal(str, object)
     reject_requested = Signal(str)
+    comment_requested = Signal(str, str, int, int, str)
+    request_changes_requested = Signal(str, object)
+    since_review_toggled = Signal(bool)
     open_in_editor_requested = Signal(str)
     open_folder_requested = Signal()
     file_highlighted = Signal(int)
@@ -50,6 +63,7 @@ class QtDiffReview(QWidget):
         self.files: list[FilePatch] = []
         self._unsafe: dict[str, str] = {}
         self._warnings: dict[str, str] = {}
+        self._comments: dict[str, dict[int, list[str]]] = {}  # path -> last line -> texts
         self.current: int | None = None
         self._generation = 0  # results of an older patch's highlighting are dropped
         self._parsed: dict[int, ParsedFile] = {}
@@ -63,6 +77,7 @@ class QtDiffReview(QWidget):
         self._build(theme)
         self.tree.file_selected.connect(self.show_file)
         self.tree.files_model.inclusion_changed.connect(self._on_inclusion_changed)
+        self.comment_box.submitted.connect(self._on_comment)
         self.set_theme(theme)
 
     def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None,
@@ -111,7 +126,7 @@ class QtDiffReview(QWidget):
         if parsed is None:
             parsed = self._parsed[number] = parse_file(fp)
         highlight = self._highlights.get(number)
-        self.view.show_file(fp, parsed, highlight)
+        self.view.show_file(fp, parsed, highlight, self._comments.get(fp.path))
         self._show_file_bar(fp)
         if highlight is not None:
             return
@@ -135,6 +150,42 @@ class QtDiffReview(QWidget):
                 and number not in self._highlights:
             parsed = self._parsed[number]
             self._highlighter.request(key, self.files[number].path, parsed, full_only=True)
+
+    def set_comments(self, comments: Sequence[Comment]) -> None:
+        """Show these comments in the diff, each under the last line it is on."""
+        self._comments = {}
+        for comment in comments:
+            lines = self._comments.setdefault(comment.path, {})
+            lines.setdefault(comment.end_line, []).append(comment.text)
+        if self.current is not None:
+            self.view.set_comments(self._comments.get(self.files[self.current].path, {}))
+        count = len(comments)
+        self.request_button.setText(f"Request changes ({count})" if count else "Request changes")
+
+    def start_comment(self) -> None:
+        """Open the comment box for the selected lines of the shown file (key ``c``)."""
+        lines = self.view.selected_new_lines() if self.current is not None else None
+        if lines is not None:
+            self.comment_box.open_for(self.files[self.current].path, *lines)
+
+    def request_changes(self) -> None:
+        """Ask to send the comments (and the unchecked files) back to the agent."""
+        if self.task_id:
+            self.request_changes_requested.emit(self.task_id, self.excluded_paths())
+
+    def set_since_review(self, available: bool, on: bool = False) -> None:
+        """Offer "Since last review" (when the task had a review that requested changes)
+        and say which of the two is shown; signals stay quiet."""
+        for button in (self.whole_button, self.since_button):
+            button.setVisible(available)
+            button.blockSignals(True)
+        (self.since_button if on and available else self.whole_button).setChecked(True)
+        for button in (self.whole_button, self.since_button):
+            button.blockSignals(False)
+
+    def _on_comment(self, path: str, line: int, end: int, text: str) -> None:
+        if self.task_id:
+            self.comment_requested.emit(self.task_id, path, line, end, text)
 
     def show_conflict(self, files: list[str], message: str) -> None:
         """Tell the user that accepting conflicted, naming the conflicting files."""
@@ -194,7 +245,7 @@ class QtDiffReview(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([260, 900])
         layout.addWidget(splitter, 1)
-        for key, slot in (("A", self.accept), ("R", self.reject)):
+        for key, slot in (("A", self.accept), ("R", self.reject), ("C", self.start_comment)):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
@@ -220,6 +271,15 @@ class QtDiffReview(QWidget):
             row.addWidget(button)
         row.setSpacing(8)
         self.split_button.toggled.connect(self.view.set_side_by_side)
+        row.addSpacing(12)
+        self.whole_button = self._segment(bar, "Whole change", "segLeft", checked=True)
+        self.since_button = self._segment(bar, "Since last review", "segRight")
+        shown = QButtonGroup(bar)
+        for button in (self.whole_button, self.since_button):
+            shown.addButton(button)
+            row.addWidget(button)
+            button.hide()
+        self.since_button.toggled.connect(self.since_review_toggled.emit)
         row.addStretch(1)
         for text, slot in (("Copy patch", self._copy_patch),
                            ("Open in editor", self._open_in_editor),
@@ -228,6 +288,12 @@ class QtDiffReview(QWidget):
             button.clicked.connect(slot)
             row.addWidget(button)
         row.addSpacing(12)
+        self.request_button = QPushButton(
+            "Request changes", bar, objectName="requestChanges",
+            toolTip="Send your comments (C on a line) and the unchecked files back to the "
+                    "agent as a follow-up")
+        self.request_button.clicked.connect(self.request_changes)
+        row.addWidget(self.request_button)
         self.reject_button = QPushButton("Reject", bar, objectName="reject", toolTip="Reject (R)")
         self.accept_button = QPushButton("Accept", bar, objectName="accept", toolTip="Accept (A)")
         self.reject_button.clicked.connect(self.reject)
@@ -267,6 +333,8 @@ class QtDiffReview(QWidget):
         self.stack.addWidget(self.view)
         self.stack.addWidget(self.empty)
         column.addWidget(self.stack, 1)
+        self.comment_box = QtCommentBox(pane)
+        column.addWidget(self.comment_box)
         return pane
 
     def _show_file_bar(self, fp: FilePatch) -> None:

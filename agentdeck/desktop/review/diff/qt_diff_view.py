@@ -13,7 +13,7 @@ from agentdeck.desktop.review.diff.highlight import FileHighlight
 from agentdeck.desktop.review.diff.patch import FilePatch
 from agentdeck.desktop.review.diff.qt_diff_delegate import QtDiffRowDelegate
 from agentdeck.desktop.review.diff.qt_diff_model import QtDiffRowsModel
-from agentdeck.desktop.review.diff.rows import ParsedFile, RowKind, build_rows
+from agentdeck.desktop.review.diff.rows import ParsedFile, RowKind, build_rows, with_comments
 from agentdeck.desktop.widgets.theme import LIGHT, Theme
 
 
@@ -26,6 +26,7 @@ class QtDiffView(QListView):
         self.context = context
         self.side_by_side = False
         self._file: tuple[FilePatch, ParsedFile] | None = None
+        self._comments: dict[int, list[str]] = {}  # last new-side line -> comment texts
         self.rows_model = QtDiffRowsModel(self)
         self.delegate = QtDiffRowDelegate(self, theme)
         self.setModel(self.rows_model)
@@ -41,9 +42,12 @@ class QtDiffView(QListView):
         self.set_theme(theme)
 
     def show_file(self, patch: FilePatch, parsed: ParsedFile,
-                  highlight: FileHighlight | None = None) -> None:
-        """Display a file (``highlight`` may come later through `set_highlight`)."""
+                  highlight: FileHighlight | None = None,
+                  comments: dict[int, list[str]] | None = None) -> None:
+        """Display a file (``highlight`` may come later through `set_highlight`) with
+        ``comments`` (last new-side line -> texts) under their lines."""
         self._file = (patch, parsed)
+        self._comments = dict(comments or {})
         self._rebuild(highlight)
         self.scrollToTop()
 
@@ -58,6 +62,19 @@ class QtDiffView(QListView):
             return
         self.side_by_side = on
         self._rebuild(self.rows_model.highlight)
+
+    def set_comments(self, comments: dict[int, list[str]]) -> None:
+        """Show these comments (last new-side line -> texts) in the shown file."""
+        self._comments = dict(comments)
+        self._rebuild(self.rows_model.highlight)
+
+    def selected_new_lines(self) -> tuple[int, int] | None:
+        """The first and last new-side line of the selected rows (or the current row)."""
+        indexes = self.selectionModel().selectedIndexes() or [self.currentIndex()]
+        rows = self.rows_model.rows
+        lines = [rows[i.row()].new_no for i in indexes if i.isValid()
+                 and rows[i.row()].kind != RowKind.COMMENT and rows[i.row()].new_no is not None]
+        return (min(lines), max(lines)) if lines else None
 
     def set_highlight(self, highlight: FileHighlight | None) -> None:
         """Colour the shown file with tokens computed by the highlighter."""
@@ -89,7 +106,8 @@ class QtDiffView(QListView):
         if self._file is None:
             return
         patch, parsed = self._file
-        rows = build_rows(patch, parsed, self.side_by_side, self.context)
+        rows = with_comments(build_rows(patch, parsed, self.side_by_side, self.context),
+                             self._comments)
         self.rows_model.set_rows(rows, self.side_by_side, highlight)
 
     def _on_clicked(self, index: QModelIndex) -> None:

@@ -29,6 +29,7 @@ class RowKind(enum.IntEnum):
     CHANGE = 4     # side-by-side view: removed left and/or added right
     COLLAPSED = 5  # "⋯ 42 unchanged lines", expands into ``hidden``
     NOTICE = 6     # "binary file changed (12 bytes)", "file mode 100644 → 100755"
+    COMMENT = 7    # a reviewer's comment, under the last line it is on
 
 
 @dataclass(slots=True)
@@ -47,7 +48,7 @@ class DiffRow:
         """The row as plain text (what copying or a screen reader gets)."""
         if self.kind == RowKind.COLLAPSED:
             return f"⋯ {len(self.hidden)} unchanged lines"
-        if self.kind in (RowKind.ADDED, RowKind.NOTICE, RowKind.HUNK):
+        if self.kind in (RowKind.ADDED, RowKind.NOTICE, RowKind.HUNK, RowKind.COMMENT):
             return self.new_text
         return self.old_text if self.old_no is not None else self.new_text
 
@@ -103,6 +104,21 @@ def build_rows(fp: FilePatch, parsed: ParsedFile, side_by_side: bool,
         body = _split_rows(hunk) if side_by_side else _unified_rows(hunk)
         rows.extend(_fold_context(body, context))
     return rows
+
+
+def with_comments(rows: list[DiffRow], comments: dict[int, list[str]]) -> list[DiffRow]:
+    """``rows`` with a COMMENT row under the row showing each commented new-side line
+    (``comments``: last line -> texts); a line folded away gets its comment under the fold."""
+    if not comments:
+        return rows
+    out: list[DiffRow] = []
+    for row in rows:
+        out.append(row)
+        lines = [row.new_no] if row.kind != RowKind.COLLAPSED else [r.new_no for r in row.hidden]
+        for line in lines:
+            out.extend(DiffRow(RowKind.COMMENT, new_no=line, new_text=f"💬 {text}")
+                       for text in comments.get(line, []) if line is not None)
+    return out
 
 
 def _notices(fp: FilePatch) -> list[DiffRow]:
