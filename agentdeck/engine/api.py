@@ -51,13 +51,12 @@ from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.types import AcceptResult
 # Helpers of the front ends: they import the engine through this module only.
 from agentdeck.engine.batch.file import parse_batch_file
-from agentdeck.engine.runtimes.docker.images import build_image
-from agentdeck.engine.runtimes.docker.pool import endpoint_slots
+from agentdeck.engine.runtimes.docker.endpoints import endpoint_slots
 from agentdeck.engine.timeparse import parse_when
 # Operations: the diagnosis (`agentdeck doctor`) and the log file of both front ends.
 from agentdeck.engine.applog import log_file, start_log_file, tail_log
 from agentdeck.engine.config.paths import data_dir_path
-from agentdeck.engine.doctor import Check, Report, Status, diagnose
+from agentdeck.engine.doctor.checks import Check, Report, Status
 
 __all__ = [
     "Engine",
@@ -73,6 +72,20 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+# The Docker SDK (and what doctor checks with it) is imported when these are called: at
+# import it would cost the desktop's start most of a second it has no use for.
+def build_image(offline: bool, **options: Any) -> str:
+    """Build the agent image (`agentdeck.engine.runtimes.docker.images.build_image`)."""
+    from agentdeck.engine.runtimes.docker import images
+    return images.build_image(offline, **options)
+
+
+async def diagnose(home: Path | str | None = None, **options: Any) -> Report:
+    """Check what agentdeck needs here (`agentdeck.engine.doctor.diagnose.diagnose`)."""
+    from agentdeck.engine.doctor.diagnose import diagnose as run
+    return await run(home, **options)
 
 
 class Engine:

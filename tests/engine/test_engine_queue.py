@@ -9,7 +9,8 @@ import pytest
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.events import TaskUpdated
 from agentdeck.engine.models import ReviewState, TaskState
-from agentdeck.engine.runtimes.docker.pool import Endpoint, EndpointPool
+from agentdeck.engine.runtimes.docker.endpoints import Endpoint
+from agentdeck.engine.runtimes.docker.pool import EndpointPool
 from tests.engine.enginekit import (
     make_repo, open_engine, stdout_lines, wait_done, wait_until,
 )

@@ -10,7 +10,7 @@ from agentdeck.engine.runtimes.docker.cursor import (
     LineReader, LogCursor, LogPosition, TimestampParser,
 )
 from agentdeck.engine.runtimes.docker.http import _Unchunker
-from agentdeck.engine.runtimes.docker.pool import parse_endpoint
+from agentdeck.engine.runtimes.docker.endpoints import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
 NS = 1795575600 * 10**9  # T0 in ns since the epoch

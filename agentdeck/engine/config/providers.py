@@ -19,14 +19,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentdeck.engine.errors import InvalidInput, NotFound
-from agentdeck.engine.llm import AnthropicClient, OpenAIChatClient
-from agentdeck.engine.llm.client import HTTPLLMClient
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.secrets import SERVICE, find_secret
 from agentdeck.engine.config.tomlsource import TomlSource
+
+if TYPE_CHECKING:
+    from agentdeck.engine.llm.client import HTTPLLMClient
 
 
 FILE = "providers.toml"
@@ -155,5 +156,6 @@ def make_client(provider: Provider, **options: Any) -> HTTPLLMClient:
         raise InvalidInput(
             f"no API key for LLM provider {provider.name!r}: set {provider.api_key_env} or "
             f"store it with `keyring set {SERVICE} {provider.name}`")
+    from agentdeck.engine.llm import AnthropicClient, OpenAIChatClient  # httpx: on first use
     cls = AnthropicClient if provider.kind == "anthropic" else OpenAIChatClient
     return cls(provider.base_url, key, name=provider.name, **options)

@@ -10,8 +10,9 @@ import docker.errors
 from agentdeck.engine.doctor.checks import Check, ok, problem
 from agentdeck.engine.errors import AgentdeckError
 from agentdeck.engine.runtimes.docker.images import RECIPE_LABEL, offline_recipe
-from agentdeck.engine.runtimes.docker.pool import (UNREACHABLE, Endpoint, default_endpoint,
-                                                   describe, open_client, parse_endpoint)
+from agentdeck.engine.runtimes.docker.endpoints import (Endpoint, default_endpoint, describe,
+                                                        parse_endpoint)
+from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, open_client
 
 GROUP = "docker"
 #: Seconds doctor waits for a daemon (the engine waits longer: it has work to do there).

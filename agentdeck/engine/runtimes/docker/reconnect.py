@@ -14,7 +14,8 @@ from typing import Any
 import docker.errors
 
 from agentdeck.engine.errors import RuntimeUnavailable
-from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, Endpoint, EndpointPool, describe
+from agentdeck.engine.runtimes.docker.endpoints import Endpoint, describe
+from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, EndpointPool
 
 #: Seconds a sandbox waits for its daemon to answer again before the attempt is lost.
 RECONNECT_WITHIN = 120.0

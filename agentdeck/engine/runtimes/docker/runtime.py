@@ -30,10 +30,9 @@ from agentdeck.engine.runtimes.base import LaunchSpec, Runtime, Sandbox, Sink
 from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, CollectLimits
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import storage_opt_refused
-from agentdeck.engine.runtimes.docker.pool import (
-    UNREACHABLE, Endpoint, EndpointPool, default_endpoint, describe, labels_match,
-    parse_endpoint,
-)
+from agentdeck.engine.runtimes.docker.endpoints import (Endpoint, default_endpoint, describe,
+                                                        parse_endpoint)
+from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, EndpointPool, labels_match
 from agentdeck.engine.runtimes.docker.reconnect import RECONNECT_POLL, RECONNECT_WITHIN
 from agentdeck.engine.runtimes.docker.sandbox import WORKDIR, DockerSandbox, LostSandbox, copy_in
 

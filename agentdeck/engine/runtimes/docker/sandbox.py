@@ -28,7 +28,8 @@ from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capp
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import DiskWatch, has_layer_limit, limit_bytes
 from agentdeck.engine.runtimes.docker.logs import LogFollower
-from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, Endpoint, EndpointPool, describe
+from agentdeck.engine.runtimes.docker.endpoints import Endpoint, describe
+from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, EndpointPool
 from agentdeck.engine.runtimes.docker.reconnect import Reconnect
 
 #: ``on_unremoved(endpoint name, container id)``: a cleanup could not remove a container
