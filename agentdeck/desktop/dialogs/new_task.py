@@ -74,15 +74,16 @@ class NewTaskDialog(QDialog):
         checks = ((self.prompt_error, lambda: validate.prompt(self.prompt.toPlainText())),
                   (self.timeout_error, self.settings.values),
                   (None, self.start.value))
+        values = []
         for label, check in checks:
             try:
-                check()
+                values.append(check())
             except InvalidInput as exc:
                 if label is not None:
                     label.setText(str(exc))
                     label.show()
                 return
-        settings, not_before = self.settings.values(), self.start.value()
+        _, settings, not_before = values
         self.start_button.setEnabled(False)
         self._ctx.runner.spawn(self._submit(settings, not_before), on_error=self._failed)
 
