@@ -76,10 +76,11 @@ log = logging.getLogger(__name__)
 
 # The Docker SDK (and what doctor checks with it) is imported when these are called: at
 # import it would cost the desktop's start most of a second it has no use for.
-def build_image(offline: bool, **options: Any) -> str:
-    """Build the agent image (`agentdeck.engine.runtimes.docker.images.build_image`)."""
+def build_image(offline: bool, *args: Any, **options: Any) -> str:
+    """Build the agent image (`agentdeck.engine.runtimes.docker.images.build_image`, whose
+    arguments these are)."""
     from agentdeck.engine.runtimes.docker import images
-    return images.build_image(offline, **options)
+    return images.build_image(offline, *args, **options)
 
 
 async def diagnose(home: Path | str | None = None, **options: Any) -> Report:
