@@ -296,6 +296,9 @@ def test_gemini_stderr_and_text_mode_lines() -> None:
     assert {e.kind for e in entries} == {K.RAW, K.ERROR}
     text = "Here is the plan."
     assert gemini().parse(Stream.STDOUT, text) == ParsedEntry(K.RAW, text)
+    startup = ("[STARTUP] Cannot measure phase 'cleanup_ops': start mark "
+               "'startup:cleanup_ops:start' not found (likely cleared by reset).")
+    assert gemini().parse(Stream.STDERR, startup) == ParsedEntry(K.SYSTEM, startup)
 
 
 # ---- never raise, never drop ----------------------------------------------------------

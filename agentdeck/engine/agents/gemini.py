@@ -40,6 +40,9 @@ DEFAULT_APPROVAL = "auto_edit"
 _APPROVAL_FLAGS = ("--approval-mode", "-y", "--yolo")
 EDIT_TOOLS = frozenset({"write_file", "replace", "edit"})
 _PROMPT_OPTIONS = {"-p": "--prompt", "--prompt": "--prompt"}
+#: How Gemini CLI's start-up profiler prefixes its notes on stderr ("[STARTUP] Cannot
+#: measure phase ..."): words that read like an error, about the CLI itself.
+_STARTUP_NOTE = "[STARTUP] "
 _API_ERROR = re.compile(r"\[API Error: (?P<body>\{.*\})\]")
 
 
@@ -65,9 +68,11 @@ class GeminiAdapter(AgentAdapter):
 
     def parse(self, stream: Stream, line: str) -> ParsedEntry:
         event = load_event(line) if stream is Stream.STDOUT else None
-        if event is None:
-            return plain_line(line)
-        return dispatch(_HANDLERS, event, line)
+        if event is not None:
+            return dispatch(_HANDLERS, event, line)
+        if line.startswith(_STARTUP_NOTE):  # the CLI timing its own start, not the agent
+            return ParsedEntry(EntryKind.SYSTEM, line)
+        return plain_line(line)
 
 
 def _init(event: dict[str, Any], line: str) -> ParsedEntry:
