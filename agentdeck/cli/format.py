@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from agentdeck.engine.models import Comment, EntryKind, LogEntry, Task
+from agentdeck.engine.models import Comment, EntryKind, LogEntry, StorageReport, Task
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
@@ -166,3 +166,31 @@ def comment_text(comment: Comment) -> str:
     sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
     quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
     return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"
+
+
+def size(count: int) -> str:
+    """``count`` bytes as ``12.3 MB`` (powers of 1024, one decimal)."""
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def storage_table(report: StorageReport) -> str:
+    """`agentdeck du`: one line per task, then per repo, then base layers and total."""
+    lines = [f"{'TASK':<14} {'SIZE':>10}  {'STATE':<10} {'REVIEW':<9} GC"]
+    for e in report.tasks:
+        lines.append(f"{e.task_id:<14} {size(e.bytes):>10}  {e.state or '-':<10} "
+                     f"{e.review or '-':<9} {e.removable or 'kept'}")
+    lines.append("")
+    for repo, count in sorted(report.repos.items()):
+        lines.append(f"repo {repo}: {size(count)}")
+    for tag, count in sorted(report.base_layers.items()):
+        lines.append(f"base layer {tag}: {size(count)}")
+    lines.append(f"total: {size(report.total)} (allocated blocks, each file once; "
+                 f"retention {report.retention_days:g} days)")
+    return "\n".join(lines)

@@ -169,6 +169,27 @@ async def _reject(engine: Engine, a: argparse.Namespace) -> int:
     return 0
 
 
+@command("du")
+async def _du(engine: Engine, a: argparse.Namespace) -> int:
+    report = await engine.disk_usage()
+    out(fmt.dumps(dataclasses.asdict(report)) if a.json else fmt.storage_table(report))
+    return 0
+
+
+@command("gc")
+async def _gc(engine: Engine, a: argparse.Namespace) -> int:
+    report = await engine.collect_garbage(dry_run=a.dry_run)
+    gone = report.removable
+    if a.json:
+        out(fmt.dumps({"dry_run": a.dry_run, "removed": [dataclasses.asdict(e) for e in gone]}))
+        return 0
+    verb = "would remove" if a.dry_run else "removed"
+    for entry in gone:
+        out(f"{verb} {entry.task_id}  {fmt.size(entry.bytes)}  ({entry.removable})")
+    out(f"{verb} {len(gone)} task copies, {fmt.size(sum(e.bytes for e in gone))}")
+    return 0
+
+
 @command("cancel")
 async def _cancel(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.cancel(a.id)

@@ -118,9 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="commit with your own git commit so your hooks run (off by default: "
                         "a hook runs with the agent's files checked out)")
 
-    for name, text in (("reject", "discard a task's change"), ("cancel", "stop a task"),
+    for name, text in (("reject", "reject a task's change (its copy is kept until gc)"), ("cancel", "stop a task"),
                        ("retry", "run a finished task again as a new attempt")):
         _add_id(sub.add_parser(name, help=text))
+
+    p = sub.add_parser("du", help="disk used by the tasks' working copies, per task and repo")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("gc", help="remove working copies no task needs (accepted, orphaned, "
+                                  "rejected or ended past storage_retention_days)")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("follow-up", help="send a new instruction to a finished task")
     _add_id(p)

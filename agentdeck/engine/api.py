@@ -21,7 +21,7 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import AgentProfile, Batch, Comment, LogEntry, Task
+from agentdeck.engine.models import AgentProfile, Batch, Comment, LogEntry, StorageReport, Task
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path
@@ -40,6 +40,7 @@ from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
 from agentdeck.engine.core.scheduler import Scheduler, default_max_parallel
 from agentdeck.engine.core.settings import Settings
+from agentdeck.engine.core.storage import Storage
 from agentdeck.engine.core.submission import Rules, Submitter
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.runtimes.base import Runtime
@@ -134,6 +135,7 @@ class Engine:
             apply_requests=controls.apply_requests, start_task=attempts.start_task,
             provider_cap=profiles.provider_cap, runtime=self.runtimes.get)
         self._settings = Settings(store, self.runtimes, self.scheduler)
+        self._storage = Storage(store, workspace)
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
                               scheduler=self.scheduler)
@@ -248,6 +250,15 @@ class Engine:
         return await self._settings.get()
 
     # ---- review -------------------------------------------------------------------------
+    async def disk_usage(self) -> StorageReport:
+        """The disk the tasks' files take, per task and per repo (`agentdeck du`)."""
+        return await self._storage.usage()
+
+    async def collect_garbage(self, dry_run: bool = False) -> StorageReport:
+        """Remove the files no task needs any more (`agentdeck gc`); ``dry_run``: only
+        say what would go (the report's ``removable`` entries)."""
+        return await self._storage.collect_garbage(dry_run)
+
     async def get_patch(self, task_id: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff (git format, binary included) of what the agent changed."""
         return await self._reviews.get_patch(task_id, paths)

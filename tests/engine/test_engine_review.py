@@ -100,7 +100,7 @@ async def test_partial_accept_and_branch_mode(tmp_path):
         await engine.close()
 
 
-async def test_reject_discards_the_working_copy(tmp_path):
+async def test_reject_keeps_the_working_copy_until_the_retention_passes(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
@@ -109,6 +109,9 @@ async def test_reject_discards_the_working_copy(tmp_path):
         await engine.reject(task.id)
         stored = await engine.get_task(task.id)
         assert stored.review == ReviewState.REJECTED
+        assert (Path(stored.workdir) / "junk.txt").exists()  # for a reopen
+        await engine.update_settings(storage_retention_days=0)
+        await engine.collect_garbage()
         assert not Path(stored.workdir).exists()
         assert repo_state(repo) == before
     finally:

@@ -91,14 +91,13 @@ class Reviews:
         return result
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        """Mark the agent's change rejected (a running task is cancelled). Its working
+        copy and refs stay until the retention setting has passed (`agentdeck gc`)."""
         task = await self._queries.get_task(task_id)
         if task.state.is_active:
             await self._cancel(task.id)
             await self._runners.wait_idle(task.id)
-        task = await self._states.transition(task.id, review=ReviewState.REJECTED)
-        await asyncio.to_thread(self._workspace.discard, task.id)
-        return task
+        return await self._states.transition(task.id, review=ReviewState.REJECTED)
 
 
 def check_reviewable(task: Task) -> None:
