@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Iterable, TextIO
 
-from agentdeck.engine.models import Comment, EntryKind, LogEntry, StorageReport, Task
+from agentdeck.engine.models import Comment, EntryKind, LogEntry, StorageReport, Task, format_size as size
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
@@ -166,18 +166,6 @@ def comment_text(comment: Comment) -> str:
     sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
     quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
     return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"
-
-
-def size(count: int) -> str:
-    """``count`` bytes as ``12.3 MB`` (powers of 1024, one decimal)."""
-    if count < 1024:
-        return f"{count} B"
-    value = count / 1024
-    for unit in ("KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def storage_table(report: StorageReport) -> str:

@@ -337,3 +337,15 @@ class StorageReport:
     @property
     def removable(self) -> tuple[StorageEntry, ...]:
         return tuple(e for e in self.tasks if e.removable)
+
+
+def format_size(count: int) -> str:
+    """``count`` bytes as people read them: ``512 B``, ``12.3 MB`` (powers of 1024)."""
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

@@ -16,6 +16,7 @@ from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilter
 from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
 from agentdeck.desktop.window.notify import Notifier
 from agentdeck.desktop.review.review_page import ReviewPage
+from agentdeck.desktop.storage.storage_view import StorageView
 from agentdeck.desktop.window.status_bar import BatchProgress, Counters
 from agentdeck.desktop.widgets.theme import Theme
 from agentdeck.desktop.tasks.task_actions import TaskActions
@@ -26,6 +27,8 @@ from agentdeck.engine.models import ReviewState, Task
 
 #: How many recent tasks are loaded at start; filters query the engine for more.
 LOAD_LIMIT = 2000
+#: The tabs in order, by the name kept in the UI state (and their icon).
+TABS = ("wall", "list", "review", "storage")
 _REFRESH_MS = 400
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
 
@@ -105,6 +108,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.wall, icon("wall"), "Wall")
         self.tabs.addTab(self.split, icon("list"), "Tasks")
         self.tabs.addTab(self.review, icon("review"), "Review")
+        self.storage = StorageView(self.ctx)
+        self.tabs.addTab(self.storage, icon("storage"), "Storage")
         self.setCentralWidget(self.tabs)
 
     def _build_status_bar(self) -> None:
@@ -147,7 +152,8 @@ class MainWindow(QMainWindow):
         if state.restore_header("tasks", self.table.horizontalHeader()):
             # A layout saved before titles were resizable brings back their stretch mode.
             self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.tabs.setCurrentIndex({"wall": 0, "list": 1, "review": 2}.get(state.view(), 1))
+        view = state.view()
+        self.tabs.setCurrentIndex(TABS.index(view) if view in TABS else 1)
 
     # -- loading ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -262,7 +268,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.refresh_icons()
         self.review.set_theme(theme)
         self.task_view.set_theme(theme)
-        for index, name in enumerate(("wall", "list", "review")):
+        for index, name in enumerate(TABS):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
@@ -314,9 +320,11 @@ class MainWindow(QMainWindow):
             self.ctx.runner.spawn(self._query(filters))
 
     def _on_tab(self, index: int) -> None:
-        self.ctx.ui_state.set_view(("wall", "list", "review")[index])
+        self.ctx.ui_state.set_view(TABS[index])
         if self.tabs.widget(index) is self.review:
             self.review.ensure_loaded()
+        if self.tabs.widget(index) is self.storage:
+            self.storage.refresh()
 
     def _tick(self) -> None:
         self.model.tick()
