@@ -22,7 +22,7 @@ SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
                "batch_id", "not_before", "created_at", "started_at", "finished_at",
                "files_changed", "lines_added", "lines_removed", "tokens_in", "tokens_out",
-               "cost_usd", "session_id", "question", "prompt")
+               "cost_usd", "session_id", "question", "paths", "prompt")
 
 
 #: What a terminal may act on: C0 controls but TAB and LF, DEL, C1 (U+0080-U+009F, U+009B

@@ -57,7 +57,7 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
         a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
         not_before=parse_when(a.at) if a.at else None, title=a.title,
         timeout=validate.timeout(a.timeout),
-        include_uncommitted=a.uncommitted, budget_usd=a.budget)
+        include_uncommitted=a.uncommitted, budget_usd=a.budget, paths=a.paths or ())
     out(fmt.dumps({"id": task.id}) if a.json else task.id)
     if task.runtime == "auto":
         err(f"agentdeck: {await engine.auto_runtime()}")

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the agent once it has cost this many dollars")
     p.add_argument("--uncommitted", action="store_true",
                    help="include uncommitted changes of the repo in the snapshot")
+    p.add_argument("--paths", nargs="+", metavar="PATH",
+                   help="check out only these folders/files (sparse, git's cone: plus the "
+                        "files of the folders above them)")
     p.add_argument("--json", action="store_true", help='print {"id": ...}')
 
     p = sub.add_parser("list", help="list tasks")

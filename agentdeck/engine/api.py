@@ -200,8 +200,12 @@ class Engine:
                      runtime: str | None = None, priority: int = 0,
                      not_before: float | None = None, title: str | None = None,
                      timeout: float | None = None, include_uncommitted: bool = False,
-                     budget_usd: float | None = None) -> Task:
+                     budget_usd: float | None = None, paths: Sequence[str] = ()) -> Task:
         """Queue one task. The repo is snapshotted now: later edits do not leak in.
+
+        Args:
+            paths: Check out only these folders or files of the repo (git's sparse
+                "cone": everything below them, plus the files of the folders above).
 
         Raises:
             InvalidInput, NotFound, RepoError: before anything is stored (see
@@ -210,7 +214,7 @@ class Engine:
         spec = TaskSpec(prompt, str(repo), title or "", agent, runtime, priority, not_before,
                         timeout)
         return await self._submitter.submit(spec, include_uncommitted=include_uncommitted,
-                                            budget_usd=budget_usd)
+                                            budget_usd=budget_usd, paths=paths)
 
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error

@@ -196,6 +196,7 @@ class Task:
     question: str | None = None
     follow_up: str | None = None
     budget_usd: float | None = None    # stop the task once it has cost this much
+    paths: tuple[str, ...] = ()         # the copy checks out only these (sparse); (): all
 
     @property
     def reviewable(self) -> bool:

@@ -35,6 +35,9 @@ class NewTaskDialog(QDialog):
         self.include_uncommitted.setEnabled(False)
         self.repo.checked.connect(lambda info: self.include_uncommitted.setEnabled(bool(info and info.dirty)))
         self.title = QLineEdit(placeholderText="optional; the prompt's first line otherwise")
+        self.paths = QLineEdit(placeholderText="optional: only these folders, e.g. src/api docs")
+        self.paths.setToolTip("The copy checks out only these paths (space-separated) and "
+                              "the files of the folders above them; empty: the whole repo")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What should the agent do?")
         self.prompt.setTabChangesFocus(True)
@@ -44,6 +47,7 @@ class NewTaskDialog(QDialog):
         form.addRow("Repository", self.repo)
         form.addRow("", self.include_uncommitted)
         form.addRow("Title", self.title)
+        form.addRow("Paths", self.paths)
         form.addRow("Prompt", self.prompt)
         self.prompt_error = _error_label()
         form.addRow("", self.prompt_error)
@@ -52,7 +56,7 @@ class NewTaskDialog(QDialog):
         form.insertRow(form.getWidgetPosition(self.settings.timeout)[0] + 1, "", self.timeout_error)
         form.addRow("Start", self.start)
         self.error = _error_label()  # what no single field explains (the engine's refusal)
-        for changed in (self.prompt.textChanged, self.title.textChanged,
+        for changed in (self.prompt.textChanged, self.title.textChanged, self.paths.textChanged,
                         self.settings.timeout.textChanged, self.repo.checked,
                         self.start.combo.editTextChanged):
             changed.connect(self.clear_errors)
@@ -73,7 +77,8 @@ class NewTaskDialog(QDialog):
         self.clear_errors()
         checks = ((self.prompt_error, lambda: validate.prompt(self.prompt.toPlainText())),
                   (self.timeout_error, self.settings.values),
-                  (None, self.start.value))
+                  (None, self.start.value),
+                  (self.error, lambda: validate.checkout_paths(self.paths.text().split())))
         values = []
         for label, check in checks:
             try:
@@ -83,14 +88,15 @@ class NewTaskDialog(QDialog):
                     label.setText(str(exc))
                     label.show()
                 return
-        _, settings, not_before = values
+        _, settings, not_before, paths = values
         self.start_button.setEnabled(False)
-        self._ctx.runner.spawn(self._submit(settings, not_before), on_error=self._failed)
+        self._ctx.runner.spawn(self._submit(settings, not_before, paths), on_error=self._failed)
 
-    async def _submit(self, settings: dict, not_before: float | None) -> None:
+    async def _submit(self, settings: dict, not_before: float | None,
+                      paths: tuple[str, ...]) -> None:
         task = await self._ctx.engine.submit(
             self.repo.path(), self.prompt.toPlainText(), not_before=not_before,
-            title=self.title.text().strip() or None,
+            title=self.title.text().strip() or None, paths=paths,
             include_uncommitted=self.include_uncommitted.isChecked(), **settings)
         self._ctx.ui_state.add_recent_repo(task.repo)
         self.submitted.emit([task])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QPlainTextEdit,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
+    QPlainTextEdit,
     QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -70,6 +71,9 @@ class SettingsDialog(QDialog):
         self.endpoint_slots.setWordWrap(True)
         self.endpoints.textChanged.connect(self._show_endpoint_slots)
         self.keep_failed = QCheckBox("Keep sandboxes of failed tasks for inspection")
+        self.retention = QDoubleSpinBox(minimum=0, maximum=3650, decimals=1, suffix=" days")
+        self.retention.setToolTip("How long the copies of rejected and ended tasks stay "
+                                  "before Storage → Clean up (agentdeck gc) removes them")
         self.theme = QComboBox()
         for text, value in THEMES:
             self.theme.addItem(text, value)
@@ -81,6 +85,7 @@ class SettingsDialog(QDialog):
         form.addRow("Docker endpoints", self.endpoints)
         form.addRow("", self.endpoint_slots)
         form.addRow("", self.keep_failed)
+        form.addRow("Keep task copies", self.retention)
         form.addRow("Theme", self.theme)
         form.addRow("", self.notifications)
         return page
@@ -122,6 +127,7 @@ class SettingsDialog(QDialog):
         self.max_parallel.setValue(int(settings.get("max_parallel", 1)))
         self.endpoints.setPlainText("\n".join(settings.get("docker_endpoints", [])))
         self.keep_failed.setChecked(bool(settings.get("keep_failed_sandboxes", False)))
+        self.retention.setValue(float(settings["storage_retention_days"]))
         self.profiles.setPlainText(await engine.read_profiles_text())
         await self.secrets.load()
 
@@ -159,7 +165,8 @@ class SettingsDialog(QDialog):
         endpoints = [line.strip() for line in self.endpoints.toPlainText().splitlines() if line.strip()]
         await engine.update_settings(
             default_runtime=self.runtime.currentData(), max_parallel=self.max_parallel.value(),
-            docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked())
+            docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked(),
+            storage_retention_days=self.retention.value())
         await engine.save_profiles_text(self.profiles.toPlainText())
         await self.secrets.save()
         self.message.emit("Settings saved")

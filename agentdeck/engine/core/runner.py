@@ -165,7 +165,7 @@ class AttemptRunner:
             return Path(task.workdir)
         return await asyncio.to_thread(
             self.services.workspace.prepare, task.id, task.repo, task.base_commit,
-            shared_objects=self._runtime().shares_host_paths)
+            shared_objects=self._runtime().shares_host_paths, paths=task.paths)
 
     def _reuses_workdir(self) -> bool:
         """A follow-up goes on in the copy of the attempt before (while it is there)."""
@@ -281,7 +281,7 @@ class AttemptRunner:
             await asyncio.to_thread(remove_local_files, workdir, self.profile.copy_files)
             diff = await asyncio.to_thread(
                 self.services.workspace.capture, self.task.id, self.task.repo,
-                self.task.base_commit, workdir)
+                self.task.base_commit, workdir, paths=self.task.paths)
             fields.update(result_commit=diff.commit, files_changed=len(diff.files),
                           lines_added=diff.added, lines_removed=diff.removed,
                           unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,

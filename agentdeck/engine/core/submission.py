@@ -60,10 +60,10 @@ class Submitter:
         self._wake = wake
 
     async def submit(self, spec: TaskSpec, *, include_uncommitted: bool = False,
-                     budget_usd: float | None = None) -> Task:
+                     budget_usd: float | None = None, paths: Sequence[str] = ()) -> Task:
         """Queue one task; its repo is snapshotted now (see `Engine.submit`)."""
         task = draft(self._rules, spec, include_uncommitted=include_uncommitted,
-                     budget_usd=budget_usd)
+                     budget_usd=budget_usd, paths=paths)
         return (await self._store_new([task]))[0]
 
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
@@ -103,7 +103,8 @@ def new_id(prefix: str = "") -> str:
 
 
 def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | None = None,
-          include_uncommitted: bool = False, budget_usd: float | None = None) -> Draft:
+          include_uncommitted: bool = False, budget_usd: float | None = None,
+          paths: Sequence[str] = ()) -> Draft:
     """Check one task; errors start with ``origin`` (``"jobs.toml line 12"``) if given.
 
     Raises:
@@ -111,7 +112,8 @@ def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | Non
         NotFound: no agent profile of that name.
     """
     try:
-        return Draft(_checked(rules, spec, batch_id, include_uncommitted, budget_usd), origin)
+        task = _checked(rules, spec, batch_id, include_uncommitted, budget_usd)
+        return Draft(task.with_(paths=validate.checkout_paths(paths)), origin)
     except (InvalidInput, NotFound) as exc:
         _fail_at(origin, exc)
 
@@ -152,6 +154,11 @@ def snapshot(workspace: Workspace, drafts: Sequence[Draft]) -> list[Task]:
             except RepoError as exc:
                 _fail_at(first.origin, exc)
             made += [d.task.with_(repo=str(root), base_commit=base) for d in group]
+            for d in group:
+                try:
+                    workspace.check_paths(root, base, d.task.paths)
+                except InvalidInput as exc:
+                    _fail_at(d.origin, exc)
     except Exception:
         forget(workspace, made)
         raise

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentdeck.engine.workspace.gitcmd import Git
-from agentdeck.engine.workspace import safefs
+from agentdeck.engine.workspace import safefs, sparse
 from agentdeck.engine.workspace.capture import record_checkout
 from agentdeck.engine.workspace.seal import write_settings
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
@@ -46,7 +47,7 @@ def commit_worktree(repo: UserRepo, private: Git, head: str, task_id: str) -> st
 
 
 def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *,
-                       shared_objects: bool = True) -> None:
+                       shared_objects: bool = True, paths: Sequence[str] = ()) -> None:
     """Fill a fresh ``workdir`` with the files of ``base`` plus a disposable inner ``.git``.
 
     The checkout goes through the private git dir with a temporary index; ``manifest``
@@ -60,6 +61,7 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *
             them: nothing is copied. The sandbox must then show `object_dirs` read-only
             at their own paths. Off, it gets a pack of the base tree (a runtime that
             copies the tree elsewhere, where host paths do not exist).
+        paths: Check out only these (see `agentdeck.engine.workspace.sparse`).
     """
     remove_tree(workdir)
     workdir.mkdir(parents=True)
@@ -68,7 +70,7 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *
         index = Path(tmp) / "index"
         checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
             GIT_INDEX_FILE=index)
-        checkout.run("read-tree", "--reset", "-u", base)
+        sparse.checkout(checkout, base, paths)
         record_checkout(private, base, workdir, manifest)
         init_inner_repo(workdir, (private, base), index, shared_objects=shared_objects)
 

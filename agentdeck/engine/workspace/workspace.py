@@ -21,6 +21,7 @@ from agentdeck.engine.workspace.copies import (
 from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.seal import seal_copy
 from agentdeck.engine.workspace.space import tree_bytes
+from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
     remove_tree, result_ref, reviewed_ref,
@@ -108,25 +109,31 @@ class Workspace:
         private.run("update-ref", "--stdin", input=refs.encode())
 
     def prepare(self, task_id: str, repo: RepoPath, base: str, *,
-                shared_objects: bool = True) -> Path:
+                shared_objects: bool = True, paths: Sequence[str] = ()) -> Path:
         """Make a fresh working copy of ``base`` for the agent and return its folder.
 
         Args:
             shared_objects: Its inner ``.git`` borrows the objects (nothing copied); the
                 sandbox must show `object_dirs` read-only. Off for a runtime that moves
                 the copy where host paths do not exist (the inner repo then gets a pack).
+            paths: Check out only these (`agentdeck.engine.workspace.sparse`).
         """
         workdir = self.workdir(task_id)
         private = self._private(repo, base)
         build_working_copy(private, base, workdir, self._manifest(task_id),
-                           shared_objects=shared_objects)
+                           shared_objects=shared_objects, paths=paths)
         return workdir
+
+    def check_paths(self, repo: RepoPath, base: str, paths: Sequence[str]) -> None:
+        """Raise `InvalidInput` unless ``base`` holds each of ``paths``."""
+        sparse.check_in_base(self._private(repo, base), base, paths)
 
     def object_dirs(self, repo: RepoPath) -> list[Path]:
         """The object dirs a copy with shared objects reads (to be shown read-only)."""
         return object_dirs(self._store.open(open_repo(repo)))
 
-    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path) -> DiffResult:
+    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path, *,
+                paths: Sequence[str] = ()) -> DiffResult:
         """Record what the agent changed in ``workdir`` as a commit on ``base``, then
         seal the copy (see `seal`), whether or not the change could be recorded.
 
@@ -138,6 +145,9 @@ class Workspace:
             UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
                 content (nothing is written then).
             RepoError: the working copy is gone.
+
+        Args:
+            paths: The sparse copy's paths (base files outside them are kept).
         """
         check_task_id(task_id)
         workdir = Path(workdir)
@@ -148,7 +158,7 @@ class Workspace:
             private = self._private(repo, base)
             source = (private, base)
             tree = capture_tree(private, base, workdir, self._manifest(task_id),
-                                max_files=self.max_files, max_bytes=self.max_bytes)
+                                max_files=self.max_files, max_bytes=self.max_bytes, cone=paths)
         finally:
             self._seal(workdir, source)
         commit = private.with_env(**ENGINE_IDENTITY).out(
