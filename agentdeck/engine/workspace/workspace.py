@@ -179,11 +179,15 @@ class Workspace:
             self._seal(workdir, self._base_of(task_id))
 
     def _seal(self, workdir: Path, source: tuple[Git, str] | None) -> None:
+        # A copy made with shared objects has alternates; sealing drops every line of
+        # them (the agent may have written its own), and agentdeck's comes back. Only
+        # its presence is looked at: a copy with its own pack stays self-contained.
+        shared = os.path.lexists(workdir / ".git" / "objects" / "info" / "alternates")
         try:
             with opened(open_dir(os.fspath(workdir))) as root_fd:
                 seal_copy(root_fd, lambda: init_inner_repo(workdir, source, None,
-                                                           shared_objects=True))
-            if source is not None:  # sealing drops every alternates line: ours comes back
+                                                           shared_objects=shared))
+            if source is not None and shared:
                 borrow_objects(workdir, source[0])
         except OSError as exc:
             raise RepoError(f"could not make the working copy {workdir} safe to open "
