@@ -6,16 +6,8 @@ from pathlib import Path
 import pytest
 
 from agentdeck.engine.errors import InvalidInput
-from agentdeck.engine.models import TaskState
 from agentdeck.engine.workspace.space import tree_bytes
-from tests.engine.enginekit import make_repo, open_engine, wait_done
-
-
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
+from tests.engine.enginekit import make_repo, open_engine, run_succeeded
 
 
 async def test_gc_dry_run_lists_and_gc_removes_only_what_is_eligible(tmp_path):
@@ -23,9 +15,9 @@ async def test_gc_dry_run_lists_and_gc_removes_only_what_is_eligible(tmp_path):
     home = tmp_path / "home"
     engine = await open_engine(home)
     try:
-        accepted = await _finished(engine, repo, "echo a > a.txt")
-        rejected = await _finished(engine, repo, "echo r > r.txt")
-        pending = await _finished(engine, repo, "echo p > p.txt")
+        accepted = await run_succeeded(engine, repo, "echo a > a.txt")
+        rejected = await run_succeeded(engine, repo, "echo r > r.txt")
+        pending = await run_succeeded(engine, repo, "echo p > p.txt")
         await engine.accept(accepted.id, branch=True)  # a branch accept keeps the copy
         await engine.reject(rejected.id)
         orphan = home / "work" / "no-such-task"
@@ -55,8 +47,8 @@ async def test_du_sums_every_task_and_the_repos(tmp_path):
     home = tmp_path / "home"
     engine = await open_engine(home)
     try:
-        first = await _finished(engine, repo, "head -c 200000 /dev/zero > big.bin")
-        second = await _finished(engine, repo, "echo small > s.txt")
+        first = await run_succeeded(engine, repo, "head -c 200000 /dev/zero > big.bin")
+        second = await run_succeeded(engine, repo, "echo small > s.txt")
         report = await engine.disk_usage()
     finally:
         await engine.close()
