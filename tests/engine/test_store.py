@@ -151,3 +151,25 @@ def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     finally:
         s.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_database_from_before_task_paths_opens_with_whole_repo_tasks(tmp_path):
+    import sqlite_utils
+    from agentdeck.engine.store.schema import _m_task_paths
+    before = MIGRATIONS[:MIGRATIONS.index(_m_task_paths)]
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for step in before:
+        step(sqlite_utils.Database(conn))
+    conn.execute(f"PRAGMA user_version = {len(before)}")
+    conn.execute("INSERT INTO tasks (id, prompt, repo, state, review, attempt, created_at,"
+                 " include_uncommitted) VALUES ('old', 'p', '/r', 'failed', 'none', 1, 0, 0)")
+    conn.commit()
+    conn.close()
+    s = st.Store(path)
+    try:
+        assert s.get_task("old").paths == ()
+        s.write_sync(wr.insert_tasks([Task(id="new", prompt="p", repo="/r", paths=("src",))]))
+        assert s.get_task("new").paths == ("src",)
+    finally:
+        s.close()
