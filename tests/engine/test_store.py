@@ -151,3 +151,25 @@ def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     finally:
         s.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_database_made_before_task_groups_gets_them_keeping_its_rows(tmp_path):
+    import sqlite_utils
+    from agentdeck.engine.store.schema import _m6_task_groups
+    before = MIGRATIONS.index(_m6_task_groups)
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for step in MIGRATIONS[:before]:
+        step(sqlite_utils.Database(conn))
+    conn.execute(f"PRAGMA user_version = {before}")
+    conn.execute("INSERT INTO tasks (id, prompt, repo, state, review, attempt, created_at,"
+                 " include_uncommitted) VALUES ('old', 'p', '/r', 'queued', 'none', 1, 0, 0)")
+    conn.commit()
+    conn.close()
+    s = st.Store(path)
+    try:
+        assert s.get_task("old").group_id is None
+        s.write_sync(wr.update_task("old", group_id="g1"))
+        assert [t.id for t in s.list_tasks(group_id="g1")] == ["old"]
+    finally:
+        s.close()
