@@ -129,6 +129,7 @@ class MainWindow(QMainWindow):
         self.wall.open_task.connect(self.open_task)
         self.tabs.currentChanged.connect(self._on_tab)
         self.review.message.connect(self.show_message)
+        self.review.open_requested.connect(self.review_task)
         self._clock = QTimer(self, interval=1000)
         self._clock.timeout.connect(self._tick)
         self._clock.start()
@@ -204,6 +205,7 @@ class MainWindow(QMainWindow):
             if task.id == self._current:
                 self.task_view.show_task(task)
                 self.review.task_changed(task)
+        self.review.tasks_changed(tasks)
         if not self._refresh.isActive():
             self._refresh.start()
 
@@ -282,10 +284,14 @@ class MainWindow(QMainWindow):
         for step in range(1, count + 1):
             task = self.proxy.index((start + step) % count, 0).data(TaskRole)
             if task is not None and task.review in (ReviewState.PENDING, ReviewState.CONFLICT):
-                self.open_task(task.id)
-                self.tabs.setCurrentWidget(self.review)
+                self.review_task(task.id)
                 return
         self.show_message("Nothing is waiting for review")
+
+    def review_task(self, task_id: str) -> None:
+        """Select ``task_id`` and show its change on the Review tab."""
+        self.open_task(task_id)
+        self.tabs.setCurrentWidget(self.review)
 
     def accept(self) -> None:
         """Accept in the review page (with its exclusions) or the selected tasks whole."""
