@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from agentdeck.desktop.dialogs.new_task import NewTaskDialog
 from agentdeck.desktop.widgets.qt_summary_model import SummaryColumn
 from agentdeck.engine.models import ReviewState, TaskState
 from tests.desktop.appkit import run
@@ -70,3 +71,34 @@ def test_a_task_of_no_group_shows_no_compare_panel(qtbot, open_session, tmp_path
     window.review_task(task.id)
     qtbot.waitUntil(lambda: window.review.task_id == task.id, timeout=10_000)
     assert not window.review.compare.isVisible()
+
+
+def test_the_new_task_dialog_starts_a_group_of_attempts_with_two_agents(
+        qtbot, open_session, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "agents.toml").write_text(
+        '[profiles.other]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n')
+    session = open_session(home)
+    window, engine = session.window, session.ctx.engine
+    window.show()
+    window.actions_["new_task"].trigger()
+    dialog = window.findChild(NewTaskDialog)
+    dialog.repo.set_path(str(repo))
+    qtbot.waitUntil(lambda: dialog.repo.status.text().startswith("✓"), timeout=10_000)
+    dialog.prompt.setPlainText("echo hi > hi.txt")
+    others = dialog.attempts.others
+    qtbot.waitUntil(lambda: others.count() > 0, timeout=10_000)
+    dialog.settings.agent.setCurrentIndex(dialog.settings.agent.findData("shell"))
+    dialog.attempts.attempts.setValue(2)
+    assert dialog.start_button.text() == "Start 2 attempts"
+    others.findItems("other", Qt.MatchFlag.MatchExactly)[0].setCheckState(Qt.CheckState.Checked)
+    assert dialog.start_button.text() == "Start 4 attempts"
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: window.findChild(NewTaskDialog) is None, timeout=10_000)
+
+    tasks = run(qtbot, engine.list_tasks(order="created_at, rowid"))
+    assert [t.agent for t in tasks] == ["shell", "shell", "other", "other"]
+    assert len({t.group_id for t in tasks}) == 1 and tasks[0].group_id
+    assert all(window.model.task(t.id) is not None for t in tasks)
