@@ -21,7 +21,7 @@ from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, LogEnt
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
-               "batch_id", "not_before", "created_at", "started_at", "finished_at",
+               "batch_id", "group_id", "not_before", "created_at", "started_at", "finished_at",
                "files_changed", "lines_added", "lines_removed", "tokens_in", "tokens_out",
                "cost_usd", "session_id", "question", "prompt")
 
