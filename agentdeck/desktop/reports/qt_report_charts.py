@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from agentdeck.desktop.widgets.plaintext import chart_text
 from agentdeck.engine.models import TaskSummary
 
 _LABEL_CHARS = 14
@@ -17,8 +18,9 @@ _LABEL_CHARS = 14
 
 def task_labels(rows: Sequence[TaskSummary]) -> list[str]:
     """One category per task: its number and the start of its title (numbered, because
-    a category axis merges equal labels)."""
-    return [f"{n}. {(r.title or r.id)[:_LABEL_CHARS]}" for n, r in enumerate(rows, start=1)]
+    a category axis merges equal labels), escaped (`chart_text`)."""
+    return [chart_text(f"{n}. {(r.title or r.id)[:_LABEL_CHARS]}")
+            for n, r in enumerate(rows, start=1)]
 
 
 def time_unit(seconds: Sequence[float]) -> tuple[str, float]:

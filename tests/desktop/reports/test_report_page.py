@@ -85,9 +85,11 @@ def test_the_report_page_shows_a_batch_with_its_failure_and_charts(
 
 def test_chart_labels_are_numbered_and_units_fit_the_longest_task():
     from agentdeck.engine.models import ReviewState, TaskSummary
-    rows = [TaskSummary(str(n), "same title", "shell", TaskState.SUCCEEDED,
-                        ReviewState.NONE, 0, 0, 0, 1.0, 0.0) for n in range(2)]
-    assert task_labels(rows) == ["1. same title", "2. same title"]
+    rows = [TaskSummary(str(n), title, "shell", TaskState.SUCCEEDED,
+                        ReviewState.NONE, 0, 0, 0, 1.0, 0.0)
+            for n, title in enumerate(["same title", "same title", "<img src=x>&"])]
+    # Numbered (a category axis merges equal labels) and escaped: QtCharts renders HTML.
+    assert task_labels(rows) == ["1. same title", "2. same title", "3. &lt;img src=x&gt;&amp;"]
     assert time_unit([30.0, 100.0]) == ("seconds", 1.0)
     assert time_unit([30.0, 600.0]) == ("minutes", 60.0)
     assert time_unit([3 * 3600.0]) == ("hours", 3600.0)
