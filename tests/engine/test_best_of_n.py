@@ -47,8 +47,10 @@ async def test_three_attempts_accept_one_the_others_end_rejected_and_their_copie
     copies = [Path(t.workdir) for t in done]
     assert all(copy.is_dir() for copy in copies)
 
-    await engine.accept(done[1].id)
+    result = await engine.accept(done[1].id)
 
+    assert result.notes[-1] == (f"the other 2 attempt(s) of group {tasks[0].group_id} were "
+                                "rejected and their working copies removed")
     after = [await engine.get_task(t.id) for t in tasks]
     assert [t.review for t in after] == [ReviewState.REJECTED, ReviewState.ACCEPTED,
                                          ReviewState.REJECTED]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.queries import Queries
@@ -95,7 +96,11 @@ class Reviews:
         if not branch:
             await asyncio.to_thread(self._workspace.discard, task.id)
         if task.group_id:
-            await self._reject_siblings(task)
+            rejected = await self._reject_siblings(task)
+            if rejected:
+                result = replace(result, notes=(*result.notes, (
+                    f"the other {rejected} attempt(s) of group {task.group_id} were "
+                    "rejected and their working copies removed")))
         return result
 
     async def reject(self, task_id: str) -> Task:
@@ -109,17 +114,20 @@ class Reviews:
         await asyncio.to_thread(self._workspace.discard, task.id)
         return task
 
-    async def _reject_siblings(self, accepted: Task) -> None:
+    async def _reject_siblings(self, accepted: Task) -> int:
         """Best-of-N: one attempt was taken, so the others of its group are rejected
-        and their working copies freed."""
+        and their working copies freed; returns how many were."""
+        rejected = 0
         for sibling in await self._queries.list_tasks(group_id=accepted.group_id):
             if sibling.id == accepted.id or sibling.review in SETTLED_REVIEWS:
                 continue
             try:
                 await self.reject(sibling.id)
+                rejected += 1
             except AgentdeckError as exc:  # it moved meanwhile (another process decided it)
                 log.warning("attempt %s of group %s not rejected: %s", sibling.id,
                             accepted.group_id, exc)
+        return rejected
 
 
 def check_reviewable(task: Task) -> None:
