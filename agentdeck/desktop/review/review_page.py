@@ -5,7 +5,7 @@ when the task's result changes (a new attempt, a follow-up).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
@@ -17,6 +17,8 @@ from agentdeck.engine.errors import AgentdeckError, ConflictError
 from agentdeck.engine.models import ReviewState, Task
 
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+#: How long the compare panel waits to re-read its group after an attempt changed.
+_GROUP_REFRESH_MS = 300
 
 
 def _subject(task: Task) -> str:
@@ -58,6 +60,8 @@ class ReviewPage(QWidget):
         self.stack.addWidget(self.panel)
         self.compare = ComparePanel()
         self.compare.chosen.connect(self.open_requested)
+        self._group_timer = QTimer(self, singleShot=True, interval=_GROUP_REFRESH_MS)
+        self._group_timer.timeout.connect(self._refresh_group)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.compare)
@@ -114,6 +118,10 @@ class ReviewPage(QWidget):
         panel (a sibling finished, or was rejected by an accept)."""
         group = self._task.group_id if self._task else None
         if group and self.isVisible() and any(t.group_id == group for t in tasks):
+            self._group_timer.start()  # at most a few reads a second while attempts run
+
+    def _refresh_group(self) -> None:
+        if self._task is not None:
             self._ctx.runner.spawn(self._load_group(self._task))
 
     async def _load_group(self, task: Task) -> None:
