@@ -15,6 +15,7 @@ from agentdeck.desktop.widgets.icons import icon
 from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
 from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
 from agentdeck.desktop.window.notify import Notifier
+from agentdeck.desktop.reports.report_page import ReportPage
 from agentdeck.desktop.review.review_page import ReviewPage
 from agentdeck.desktop.storage.storage_view import StorageView
 from agentdeck.desktop.window.status_bar import BatchProgress, Counters
@@ -27,10 +28,10 @@ from agentdeck.engine.models import ReviewState, Task
 
 #: How many recent tasks are loaded at start; filters query the engine for more.
 LOAD_LIMIT = 2000
-#: The tabs in order, by the name kept in the UI state (and their icon).
-TABS = ("wall", "list", "review", "storage")
 _REFRESH_MS = 400
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
+#: The tabs in order, by the name the UI state keeps (and their icons').
+_VIEWS = ("wall", "list", "review", "reports", "storage")
 
 
 class MainWindow(QMainWindow):
@@ -108,6 +109,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.wall, icon("wall"), "Wall")
         self.tabs.addTab(self.split, icon("list"), "Tasks")
         self.tabs.addTab(self.review, icon("review"), "Review")
+        self.reports = ReportPage(self.ctx)
+        self.tabs.addTab(self.reports, icon("reports"), "Reports")
         self.storage = StorageView(self.ctx)
         self.tabs.addTab(self.storage, icon("storage"), "Storage")
         self.setCentralWidget(self.tabs)
@@ -134,6 +137,9 @@ class MainWindow(QMainWindow):
         self.wall.open_task.connect(self.open_task)
         self.tabs.currentChanged.connect(self._on_tab)
         self.review.message.connect(self.show_message)
+        self.review.open_requested.connect(self.review_task)
+        self.reports.open_task.connect(self.open_task)
+        self.reports.message.connect(self.show_message)
         self._clock = QTimer(self, interval=1000)
         self._clock.timeout.connect(self._tick)
         self._clock.start()
@@ -153,7 +159,7 @@ class MainWindow(QMainWindow):
             # A layout saved before titles were resizable brings back their stretch mode.
             self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         view = state.view()
-        self.tabs.setCurrentIndex(TABS.index(view) if view in TABS else 1)
+        self.tabs.setCurrentIndex(_VIEWS.index(view) if view in _VIEWS else 1)
 
     # -- loading ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -210,6 +216,8 @@ class MainWindow(QMainWindow):
             if task.id == self._current:
                 self.task_view.show_task(task)
                 self.review.task_changed(task)
+        self.review.tasks_changed(tasks)
+        self.reports.tasks_changed(tasks)
         if not self._refresh.isActive():
             self._refresh.start()
 
@@ -267,8 +275,9 @@ class MainWindow(QMainWindow):
         refresh_icons(self.actions_)
         self.filter_bar.refresh_icons()
         self.review.set_theme(theme)
+        self.reports.set_theme(theme)
         self.task_view.set_theme(theme)
-        for index, name in enumerate(TABS):
+        for index, name in enumerate(_VIEWS):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
@@ -288,10 +297,14 @@ class MainWindow(QMainWindow):
         for step in range(1, count + 1):
             task = self.proxy.index((start + step) % count, 0).data(TaskRole)
             if task is not None and task.review in (ReviewState.PENDING, ReviewState.CONFLICT):
-                self.open_task(task.id)
-                self.tabs.setCurrentWidget(self.review)
+                self.review_task(task.id)
                 return
         self.show_message("Nothing is waiting for review")
+
+    def review_task(self, task_id: str) -> None:
+        """Select ``task_id`` and show its change on the Review tab."""
+        self.open_task(task_id)
+        self.tabs.setCurrentWidget(self.review)
 
     def accept(self) -> None:
         """Accept in the review page (with its exclusions) or the selected tasks whole."""
@@ -320,10 +333,12 @@ class MainWindow(QMainWindow):
             self.ctx.runner.spawn(self._query(filters))
 
     def _on_tab(self, index: int) -> None:
-        self.ctx.ui_state.set_view(TABS[index])
+        self.ctx.ui_state.set_view(_VIEWS[index])
         if self.tabs.widget(index) is self.review:
             self.review.ensure_loaded()
-        if self.tabs.widget(index) is self.storage:
+        elif self.tabs.widget(index) is self.reports:
+            self.reports.load()
+        elif self.tabs.widget(index) is self.storage:
             self.storage.refresh()
 
     def _tick(self) -> None:
