@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
-from agentdeck.engine.models import ReviewState
+from agentdeck.engine.models import ReviewState, TaskState
 from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
 
 
