@@ -39,9 +39,9 @@ def proposed_tree(private: Git, base: str, commit: str, only: Sequence[str] = ()
         InvalidInput: a selector names no file or hunk of the change, or nothing is left.
         UnsafeChange: an included entry is unsafe; the message names each with its reason.
     """
-    diff = diff_result(private, base, commit)
-    files = (file_hunks(private, diff) if needs_hunks(diff, [*only, *exclude])
-             else whole_files(diff))
+    diff = diff_result(private, base, commit, counts=False)
+    files = (file_hunks(private, diff_result(private, base, commit))
+             if needs_hunks(diff, [*only, *exclude]) else whole_files(diff))
     chosen = choose(files, only, exclude)
     unsafe = [f.change for f in files if f.change.path in chosen and f.change.unsafe]
     if unsafe:
