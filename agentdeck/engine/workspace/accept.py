@@ -118,7 +118,7 @@ def commit_on_head(repo: UserRepo, private: Git, base: str, tree: str, message: 
         return AcceptResult(commit=_commit_running_hooks(repo, private, old, tree, message))
     new = user_commit(repo, private, tree, old, message)
     transfer(private, repo, new, old)
-    repo.git.run("read-tree", "-m", "-u", old, new)
+    check_out(repo, old, new)
     repo.git.run("update-ref", "-m", "agentdeck: accept", "HEAD", new, old)
     return AcceptResult(commit=new, notes=skipped_hooks_note(repo))
 
@@ -128,7 +128,7 @@ def _commit_running_hooks(repo: UserRepo, private: Git, old: str, tree: str,
     """Check ``tree`` out and let the user's ``git commit`` commit it; when that fails
     (a hook refused), the files go back to ``old``'s and HEAD never moved."""
     transfer(private, repo, tree, old)
-    repo.git.run("read-tree", "-m", "-u", old, tree)
+    check_out(repo, old, tree)
     try:
         new = commit_with_hooks(repo, private, tree, message)
     except RepoError as exc:
@@ -141,6 +141,19 @@ def _commit_running_hooks(repo: UserRepo, private: Git, old: str, tree: str,
         # A hook re-staged files (a formatter): the index follows what was committed.
         repo.git.run("read-tree", "-m", tree, new)
     return new
+
+
+def check_out(repo: UserRepo, old: str, new: str) -> None:
+    """Move the user's index and files from ``old`` to ``new`` (both in their store).
+
+    Unless the user set ``checkout.workers``, files are written by as many workers as
+    there are cores: the same files, and on a change of hundreds of files most of the
+    time accept takes is this writing.
+    """
+    git = repo.git
+    if repo.git.run("config", "--get", "checkout.workers", ok=(0, 1)).returncode:
+        git = git.with_config("checkout.workers=0")
+    git.run("read-tree", "-m", "-u", old, new)
 
 
 def _check_ready(repo: UserRepo) -> str:
