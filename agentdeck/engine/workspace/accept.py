@@ -151,7 +151,7 @@ def check_out(repo: UserRepo, old: str, new: str) -> None:
     time accept takes is this writing.
     """
     git = repo.git
-    if repo.git.run("config", "--get", "checkout.workers", ok=(0, 1)).returncode:
+    if repo.config.get("checkout.workers") is None:
         git = git.with_config("checkout.workers=0")
     git.run("read-tree", "-m", "-u", old, new)
 
