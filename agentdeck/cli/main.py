@@ -130,7 +130,10 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
 async def _diff(engine: Engine, a: argparse.Namespace) -> int:
     if a.hunks:
         files = await engine.get_hunks(a.id)
-        out("\n".join(map(fmt.hunk_line, fmt.units(files))) if files else "(no changes)")
+        if files:
+            out("\n".join(map(fmt.hunk_line, fmt.units(files))))
+        else:
+            err("(no changes)")
         return 0
     patch = await (engine.get_interdiff(a.id) if a.since_review else engine.get_patch(a.id))
     if patch is None:
