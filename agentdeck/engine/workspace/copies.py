@@ -139,7 +139,7 @@ def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path |
     if index is None:
         inner.run("read-tree", commit)
     else:  # same entries, same stat data: `git status` in the copy starts clean and fast
-        os.replace(index, workdir / ".git" / "index")
+        shutil.move(index, workdir / ".git" / "index")  # a rename: both are in the data dir
 
 
 def _pack_tree(private: Git, inner: Git, tree: str) -> None:
