@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.runners import Runners
@@ -27,17 +27,21 @@ class Reviews:
         queries: finds a task by id or prefix.
         cancel: cancels a task that is still running when it is rejected.
         runners: the attempts running here (a rejected task's attempt must end first).
+        after_accept: told of each task accepted onto the current branch (the other
+            waiting tasks are re-checked against the new head).
     """
 
     def __init__(self, store: Store, workspace: Workspace, states: TaskStates,
                  queries: Queries, cancel: Callable[[str], Awaitable[Task]],
-                 runners: Runners) -> None:
+                 runners: Runners,
+                 after_accept: Callable[[Task], Awaitable[Any]] | None = None) -> None:
         self._store = store
         self._workspace = workspace
         self._states = states
         self._queries = queries
         self._cancel = cancel
         self._runners = runners
+        self._after_accept = after_accept
 
     async def get_patch(self, task_id: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff (git format, binary included) of what the agent changed."""
@@ -80,15 +84,21 @@ class Reviews:
                 task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
-            await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
-                                  review=ReviewState.CONFLICT,
-                                  error=f"{exc} ({', '.join(exc.files)})")
+            await self.mark_conflict(task.id, exc)
             raise
-        await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
-                                      review=ReviewState.ACCEPTED)
+        accepted = await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
+                                                 review=ReviewState.ACCEPTED, approved_at=None)
         if not branch:
             await asyncio.to_thread(self._workspace.discard, task.id)
+            if self._after_accept is not None:
+                await self._after_accept(accepted)
         return result
+
+    async def mark_conflict(self, task_id: str, exc: ConflictError) -> Task:
+        """Record that the task's change conflicts with its branch (review ``conflict``)."""
+        return await self._states.transition(task_id, expect_review=list(OPEN_REVIEWS),
+                                             review=ReviewState.CONFLICT,
+                                             error=f"{exc} ({', '.join(exc.files)})")
 
     async def reject(self, task_id: str) -> Task:
         """Discard the agent's change and its working copy (a running task is cancelled)."""
