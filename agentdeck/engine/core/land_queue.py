@@ -1,21 +1,29 @@
 """The merge queue: land a set of waiting tasks one at a time, in the order given, with
 the repo's tests run on each candidate commit before it reaches the user's branch.
 
-The candidate (what accepting the task on the current head would commit) is checked out
-in a temporary worktree of the private git dir and tested there; only a passing one is
-accepted. The first failure stops the queue with its output, so the user's branch is
-left at the last task that passed.
+Each candidate is what accepting the task would commit on top of the one before it (the
+first on the user's HEAD). It is checked out in a temporary worktree of the private git
+dir and tested there; only a passing one is accepted, so the first failure stops the
+queue with the user's branch at the last task that passed.
+
+The work around the tests is pipelined: the tests run back to back on the chain of
+candidates (task N+1's checkout is made while task N's tests run), and the tasks that
+passed are accepted in order alongside, so the queue costs little more than the tests
+themselves. A task is accepted only if the branch is still where the queue left it (a
+commit of the user's in between stops it: the candidates were built on the old head).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.freshen import Freshener
-from agentdeck.engine.core.repo_tests import REPO_FILE, SuiteRun, command_from_file, run_test
+from agentdeck.engine.core.repo_tests import REPO_FILE, command_from_file, run_test
 from agentdeck.engine.core.reviews import Reviews
-from agentdeck.engine.errors import ConflictError, InvalidInput, NotFound
+from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput, NotFound
 from agentdeck.engine.models import AgentProfile, LandReport, LandStep, Task
 from agentdeck.engine.workspace import Workspace
 
@@ -23,9 +31,20 @@ Progress = Callable[[LandStep], None]
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A task's candidate commit and its test checkout (``None``: no tests to run)."""
+
+    task: Task
+    commit: str
+    folder: Path | None
+
+
+@dataclass(frozen=True)
 class Stop:
     """Why the queue stops at a task, and the failing test run's output."""
 
+    task: Task
+    stage: str
     reason: str
     output: str = ""
 
@@ -72,19 +91,9 @@ class LandQueue:
                                     task.base_commit or "")
         from_file = command_from_file(await asyncio.to_thread(
             self._workspace.read_at_head, tasks[0].repo, REPO_FILE))
-        say = progress or (lambda step: None)
-        landed: list[tuple[str, str]] = []
-        last_command = ""
-        for index, task in enumerate(tasks):
-            command = test or self._profile_command(task) or from_file or ""
-            last_command = command or last_command
-            outcome = await self._land_one(task, command, index, len(tasks), say)
-            if isinstance(outcome, Stop):
-                return LandReport(tuple(landed), task.id, outcome.reason, outcome.output,
-                                  command)
-            landed.append((task.id, outcome))
-            say(LandStep(task.id, index, len(tasks), "landed"))
-        return LandReport(tuple(landed), test_command=last_command)
+        commands = [test or self._profile_command(t) or from_file or "" for t in tasks]
+        run = _Run(self, tasks, commands, progress or (lambda step: None))
+        return await run.go()
 
     def _profile_command(self, task: Task) -> str | None:
         try:
@@ -92,33 +101,119 @@ class LandQueue:
         except NotFound:  # the profile was removed since the task ran
             return None
 
-    async def _land_one(self, task: Task, command: str, index: int, total: int,
-                        say: Progress) -> "str | Stop":
-        """Test and accept one task: its commit, or why the queue stops here."""
+
+class _Run:
+    """One `LandQueue.land`: the pipeline of prepare, test and accept."""
+
+    def __init__(self, queue: LandQueue, tasks: list[Task], commands: list[str],
+                 say: Progress) -> None:
+        self._ws = queue._workspace
+        self._reviews = queue._reviews
+        self._tasks, self._commands, self._say = tasks, commands, say
+        self._landed: list[tuple[str, str]] = []
+        self._copies: list[tuple[Task, Path]] = []  # test checkouts still to remove
+
+    def _step(self, task: Task, stage: str) -> None:
+        self._say(LandStep(task.id, self._tasks.index(task), len(self._tasks), stage))
+
+    async def go(self) -> LandReport:
+        repo = self._tasks[0].repo
+        head = await asyncio.to_thread(self._ws.head, repo)
+        background: list[asyncio.Future[Any]] = []
+        try:
+            return await self._pipeline(head, background)
+        finally:
+            for future in background:
+                future.cancel()
+                with contextlib.suppress(BaseException):
+                    await future
+            for task, folder in self._copies:
+                await asyncio.to_thread(self._ws.remove_test_copy, task.repo,
+                                        task.base_commit or "", folder)
+
+    async def _pipeline(self, head: str, background: list[asyncio.Future[Any]]) -> LandReport:
+        """Tests run one after the other on the chain of candidates; the accepts follow
+        in their own sequence; the first stop of either ends the queue."""
+        passed: asyncio.Queue[Task | None] = asyncio.Queue()
+        acceptor = _start(self._accept_all(passed, head), background)
+        prepared = _start(self._prepare(0, head), background)
+        stop, last_command = None, ""
+        for index, task in enumerate(self._tasks):
+            outcome = await prepared
+            if isinstance(outcome, Candidate) and index + 1 < len(self._tasks):
+                prepared = _start(self._prepare(index + 1, outcome.commit), background)
+            if isinstance(outcome, Candidate) and outcome.folder is not None:
+                last_command = self._commands[index]
+                self._step(task, "testing")
+                outcome = await self._test(outcome, self._commands[index])
+            if acceptor.done():  # an earlier accept stopped the queue
+                break
+            if isinstance(outcome, Stop):
+                stop = outcome
+                break
+            passed.put_nowait(task)
+        passed.put_nowait(None)
+        stop = await acceptor or stop  # a stop while accepting came first in the order
+        if stop is not None:
+            self._step(stop.task, stop.stage)
+            return LandReport(tuple(self._landed), stop.task.id, stop.reason, stop.output,
+                              last_command)
+        return LandReport(tuple(self._landed), test_command=last_command)
+
+    async def _accept_all(self, passed: asyncio.Queue[Task | None], head: str) -> Stop | None:
+        """Accept each task that passed, in order, until the end (``None``) or a stop."""
+        expected = head
+        while (task := await passed.get()) is not None:
+            landed = await self._accept(task, expected)
+            if isinstance(landed, Stop):
+                return landed
+            expected = landed
+        return None
+
+    async def _prepare(self, index: int, onto: str) -> Candidate | Stop:
+        """The candidate of task ``index`` on ``onto``, checked out when it has tests."""
+        task = self._tasks[index]
         assert task.base_commit and task.result_commit
         try:
-            candidate = await asyncio.to_thread(self._workspace.candidate, task.repo,
-                                                task.base_commit, task.result_commit)
+            commit = await asyncio.to_thread(self._ws.candidate, task.repo, task.base_commit,
+                                             task.result_commit, onto)
         except ConflictError as exc:
             await self._reviews.mark_conflict(task.id, exc)
-            say(LandStep(task.id, index, total, "conflict"))
-            return Stop(f"task {task.id} conflicts with the branch: {exc}")
-        if command:
-            say(LandStep(task.id, index, total, "testing"))
-            run = await self._test(task, candidate, command)
-            if not run.passed:
-                say(LandStep(task.id, index, total, "failed"))
-                return Stop(f"the tests failed on task {task.id} (`{command}` exited with "
-                            f"{run.exit_code} after {run.seconds:.1f} s); it was not landed",
-                            run.output)
-        return (await self._reviews.accept(task.id)).commit
+            return Stop(task, "conflict", f"task {task.id} conflicts with the branch: {exc}")
+        folder = None
+        if self._commands[index]:
+            folder = await asyncio.to_thread(self._ws.add_test_copy, task.repo,
+                                             task.base_commit, commit)
+            self._copies.append((task, folder))
+        return Candidate(task, commit, folder)
 
-    async def _test(self, task: Task, candidate: str, command: str) -> SuiteRun:
-        assert task.base_commit
-        folder = await asyncio.to_thread(self._workspace.add_test_copy, task.repo,
-                                         task.base_commit, candidate)
+    async def _test(self, candidate: Candidate, command: str) -> Candidate | Stop:
+        assert candidate.folder is not None
+        run = await run_test(command, candidate.folder)
+        if run.passed:
+            return candidate
+        task = candidate.task
+        return Stop(task, "failed",
+                    f"the tests failed on task {task.id} (`{command}` exited with "
+                    f"{run.exit_code} after {run.seconds:.1f} s); it was not landed",
+                    run.output)
+
+    async def _accept(self, task: Task, expected: str) -> str | Stop:
+        """Accept ``task`` if the branch is still at ``expected``; its new commit."""
+        if await asyncio.to_thread(self._ws.head, task.repo) != expected:
+            return Stop(task, "failed", "the branch moved while the queue ran (a commit "
+                                        f"made meanwhile): task {task.id} was not landed")
         try:
-            return await run_test(command, folder)
-        finally:
-            await asyncio.to_thread(self._workspace.remove_test_copy, task.repo,
-                                    task.base_commit, folder)
+            commit = (await self._reviews.accept(task.id)).commit
+        except AgentdeckError as exc:
+            return Stop(task, "failed", f"accepting task {task.id} failed: {exc}")
+        self._landed.append((task.id, commit))
+        self._step(task, "landed")
+        return commit
+
+
+def _start(work: Awaitable[Any], background: list[asyncio.Future[Any]]) -> asyncio.Future[Any]:
+    """Run ``work`` alongside; kept in ``background`` so an early end cancels it."""
+    future = asyncio.ensure_future(work)
+    background.append(future)
+    return future

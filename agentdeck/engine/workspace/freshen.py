@@ -92,13 +92,12 @@ def rebuild_copy(private: Git, fresh: Freshened, workdir: Path, manifest: Path) 
     init_inner_repo(workdir, (private, fresh.base), None)
 
 
-def candidate_tree(repo: UserRepo, private: Git, base: str, commit: str) -> tuple[str, str]:
-    """The user's head, and the tree accepting ``base..commit`` would commit on it.
+def candidate_tree(repo: UserRepo, private: Git, base: str, commit: str, onto: str) -> str:
+    """The tree accepting ``base..commit`` on top of commit ``onto`` would commit.
 
     Raises:
-        ConflictError: the change conflicts with the head (nothing changed).
+        ConflictError: the change conflicts with ``onto`` (nothing changed).
     """
-    head = repo.head()
-    if head == base:
-        return head, private.out("rev-parse", f"{commit}^{{tree}}")
-    return head, merged_tree(private, base, head, commit, repo.branch() or "HEAD")
+    if onto == base:
+        return private.out("rev-parse", f"{commit}^{{tree}}")
+    return merged_tree(private, base, onto, commit, repo.branch() or "HEAD")

@@ -289,17 +289,23 @@ class Workspace:
                                   self._manifest(task_id))
         return fresh
 
-    def candidate(self, repo: RepoPath, base: str, commit: str) -> str:
-        """A commit (private) of what accepting ``base..commit`` on HEAD would commit.
+    def head(self, repo: RepoPath) -> str:
+        """The commit the user's HEAD points to."""
+        return open_repo(repo).head()
+
+    def candidate(self, repo: RepoPath, base: str, commit: str, onto: str) -> str:
+        """A commit (private) of what accepting ``base..commit`` on top of ``onto`` (the
+        user's HEAD, or an earlier candidate) would commit.
 
         Raises:
-            ConflictError: it conflicts with HEAD (nothing changed).
+            ConflictError: it conflicts with ``onto`` (nothing changed).
         """
         user = open_repo(repo)
         private = self._private(user, base)
-        head, tree = _freshen.candidate_tree(user, private, base, check_commit(commit))
+        tree = _freshen.candidate_tree(user, private, base, check_commit(commit),
+                                       check_commit(onto))
         return private.with_env(**ENGINE_IDENTITY).out(
-            "commit-tree", tree, "-p", head, "-m", "agentdeck: landing candidate")
+            "commit-tree", tree, "-p", onto, "-m", "agentdeck: landing candidate")
 
     def add_test_copy(self, repo: RepoPath, base: str, commit: str) -> Path:
         """A temporary checkout of ``commit`` to run tests in (`testcopy`)."""
