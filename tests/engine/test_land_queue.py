@@ -135,3 +135,17 @@ async def test_approved_tasks_are_listed_in_the_order_approved(tmp_path):
             await engine.approve(third.id)
     finally:
         await engine.close()
+
+
+async def test_tasks_left_out_of_the_queue_are_rechecked_against_its_result(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"notes.txt": "a\nb\nc\n"})
+    engine = await open_engine(tmp_path / "home")
+    try:
+        landed = await _finished(engine, repo, "sed -i 's/^b$/landed/' notes.txt")
+        clash = await _finished(engine, repo, "sed -i 's/^b$/clash/' notes.txt")
+        report = await engine.land([landed.id], test="true")
+        assert report.failed is None
+        stored = await engine.get_task(clash.id)
+        assert stored.review == ReviewState.CONFLICT and f"after {landed.id}" in stored.error
+    finally:
+        await engine.close()

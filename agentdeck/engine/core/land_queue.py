@@ -112,6 +112,7 @@ class _Run:
         self._tasks, self._commands, self._say = tasks, commands, say
         self._landed: list[tuple[str, str]] = []
         self._copies: list[tuple[Task, Path]] = []  # test checkouts still to remove
+        self._last: Task | None = None  # the last task landed
 
     def _step(self, task: Task, stage: str) -> None:
         self._say(LandStep(task.id, self._tasks.index(task), len(self._tasks), stage))
@@ -121,7 +122,10 @@ class _Run:
         head = await asyncio.to_thread(self._ws.head, repo)
         background: list[asyncio.Future[Any]] = []
         try:
-            return await self._pipeline(head, background)
+            report = await self._pipeline(head, background)
+            if self._last is not None:  # the other waiting tasks, against the final head
+                await self._reviews.recheck(self._last)
+            return report
         finally:
             for future in background:
                 future.cancel()
@@ -204,10 +208,11 @@ class _Run:
             return Stop(task, "failed", "the branch moved while the queue ran (a commit "
                                         f"made meanwhile): task {task.id} was not landed")
         try:
-            commit = (await self._reviews.accept(task.id)).commit
+            commit = (await self._reviews.accept(task.id, recheck=False)).commit
         except AgentdeckError as exc:
             return Stop(task, "failed", f"accepting task {task.id} failed: {exc}")
         self._landed.append((task.id, commit))
+        self._last = task
         self._step(task, "landed")
         return commit
 

@@ -60,7 +60,8 @@ class Reviews:
                                        task.base_commit, task.result_commit)
 
     async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
+                     branch: bool = False, run_hooks: bool | None = None,
+                     recheck: bool = True) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
         ``conflict`` and `ConflictError` names the files.
@@ -69,6 +70,8 @@ class Reviews:
             run_hooks: Commit through the user's ``git commit`` so their hooks run;
                 ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
                 commit on the current branch.
+            recheck: Re-check the repo's other waiting tasks against the new head now
+                (the merge queue does it once, after its last accept: `recheck`).
 
         Returns:
             The commit (and branch) made, with notes on what differed from a plain
@@ -90,9 +93,14 @@ class Reviews:
                                                  review=ReviewState.ACCEPTED, approved_at=None)
         if not branch:
             await asyncio.to_thread(self._workspace.discard, task.id)
-            if self._after_accept is not None:
-                await self._after_accept(accepted)
+            if recheck:
+                await self.recheck(accepted)
         return result
+
+    async def recheck(self, accepted: Task) -> None:
+        """Tell ``after_accept`` that ``accepted`` moved its branch."""
+        if self._after_accept is not None:
+            await self._after_accept(accepted)
 
     async def mark_conflict(self, task_id: str, exc: ConflictError) -> Task:
         """Record that the task's change conflicts with its branch (review ``conflict``)."""
