@@ -13,7 +13,7 @@ from pathlib import Path
 from agentdeck.engine.errors import InvalidInput, RepoError
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import accept as _accept
-from agentdeck.engine.workspace import freshen as _freshen, testcopy, touched
+from agentdeck.engine.workspace import freshen as _freshen, testcopy, touched as _touched
 from agentdeck.engine.workspace.merge import merge_onto
 from agentdeck.engine.workspace.capture import capture_tree
 from agentdeck.engine.workspace.changes import diff_result
@@ -244,11 +244,11 @@ class Workspace:
         runs) those that differ in its working copy now (nothing is recorded)."""
         private = self._private(repo, base)
         if commit:
-            return touched.result_paths(private, base, check_commit(commit))
+            return _touched.result_paths(private, base, check_commit(commit))
         workdir = self.workdir(task_id)
         if not workdir.is_dir():
             return frozenset()
-        return touched.live_paths(private, base, workdir, self._manifest(task_id))
+        return _touched.live_paths(private, base, workdir, self._manifest(task_id))
 
     def conflicts_on_head(self, repo: RepoPath, base: str, commit: str) -> tuple[str, ...]:
         """The paths where the change ``base..commit`` conflicts with the user's HEAD."""
