@@ -2,27 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-
-import pytest
 
 from tests.engine.enginekit import git, make_repo
 
 LINES = "".join(f"line {n}\n" for n in range(1, 21))
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
-
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == code, done.stderr
-        return done
-    return run
 
 
 def _tasks(cli, repo, *scripts):
@@ -47,7 +30,8 @@ def test_land_stops_at_the_failing_task_and_prints_its_output(cli, tmp_path):
     for task_id in ids:
         cli("approve", task_id)
     done = cli("land", "--approved", "--test", "! test -e BROKEN || { echo broken!; exit 4; }",
-               code=1)
+               ok=False)
+    assert done.returncode == 1
     assert f"landed {ids[0]}" in done.stdout
     assert f"stopped at {ids[1]}" in done.stdout and "broken!" in done.stdout
     assert f"[1/3] {ids[0]} landed" in done.stderr
@@ -60,11 +44,11 @@ def test_land_and_freshen_refuse_a_dirty_checkout_in_one_line(cli, tmp_path):
     (repo / "README.md").write_text("unfinished\n")
     head = git(repo, "rev-parse", "HEAD")
     for args in (("land", task_id), ("freshen", task_id)):
-        done = cli(*args, code=1)
-        assert done.stderr.count("\n") == 1 and "uncommitted changes" in done.stderr
+        done = cli(*args, ok=False)
+        assert done.returncode == 1 and done.stderr.count("\n") == 1 and "uncommitted changes" in done.stderr
     assert git(repo, "rev-parse", "HEAD") == head
-    done = cli("land", code=1)
-    assert "name the tasks to land" in done.stderr
+    done = cli("land", ok=False)
+    assert done.returncode == 1 and "name the tasks to land" in done.stderr
 
 
 def test_freshen_moves_a_task_onto_the_new_head(cli, tmp_path):
