@@ -127,7 +127,8 @@ class Engine:
                                         pauses.pause, store.get_setting("docker_endpoints", []),
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
-        self._freshener = freshener = Freshener(workspace, states, queries, controls.follow_up)
+        self._freshener = freshener = Freshener(workspace, states, queries, controls.follow_up,
+                                                  profiles.profile)
         after_accept = AfterAccept(store, workspace, states, freshener,
                                    lambda: self._settings.freshen_after_accept)
         self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners,

@@ -74,9 +74,13 @@ async def test_hand_back_gives_the_conflict_to_the_agent(tmp_path):
         assert task.base_commit == head and task.attempt == 2
         assert "notes.txt" in task.follow_up and "<<<<<<<" in task.follow_up
         assert "first" in task.follow_up and "second" in task.follow_up
-        await wait_done(engine, second.id)
+        # the shell agent's prompt is a script: the conflict comes as comments
+        assert all(line.startswith("#") for line in task.follow_up.splitlines())
+        done = await wait_done(engine, second.id)
+        assert done.state == TaskState.SUCCEEDED and done.review == ReviewState.PENDING
         text = (Path(task.workdir) / "notes.txt").read_text()
         assert "<<<<<<<" in text and ">>>>>>>" in text
+        assert "+<<<<<<<" in await engine.get_patch(second.id)  # the review shows them
     finally:
         await engine.close()
 

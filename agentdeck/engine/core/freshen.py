@@ -9,8 +9,8 @@ from typing import Awaitable, Callable, Sequence
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.reviews import check_reviewable
 from agentdeck.engine.core.task_states import TaskStates
-from agentdeck.engine.errors import InvalidInput
-from agentdeck.engine.models import OPEN_REVIEWS, Freshening, ReviewState, Task
+from agentdeck.engine.errors import InvalidInput, NotFound
+from agentdeck.engine.models import OPEN_REVIEWS, AgentProfile, Freshening, ReviewState, Task
 from agentdeck.engine.validate import MAX_PROMPT_BYTES
 from agentdeck.engine.workspace import Workspace
 from agentdeck.engine.workspace.freshen import Freshened
@@ -27,14 +27,17 @@ class Freshener:
         states: stores and announces each task's new base and result.
         queries: finds tasks by id or prefix.
         follow_up: queues a follow-up for a task (a conflict handed back).
+        profile: a profile by name (a shell agent's prompt is a script: the conflict
+            comes to it as ``#`` lines, and its working copy keeps the markers).
     """
 
     def __init__(self, workspace: Workspace, states: TaskStates, queries: Queries,
-                 follow_up: FollowUp) -> None:
+                 follow_up: FollowUp, profile: Callable[[str], AgentProfile]) -> None:
         self._workspace = workspace
         self._states = states
         self._queries = queries
         self._follow_up = follow_up
+        self._profile = profile
 
     async def freshen(self, task_ids: Sequence[str], *,
                       hand_back: bool = False) -> list[Freshening]:
@@ -93,8 +96,18 @@ class Freshener:
             unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None)
         if not fresh.conflicts:
             return Freshening(task.id, "freshened")
-        await self._follow_up(task.id, hand_back_message(fresh, branch))
+        message = hand_back_message(fresh, branch)
+        if self._is_script(task):
+            message = "".join(f"# {line}".rstrip() + "\n" for line in message.splitlines())
+        await self._follow_up(task.id, message)
         return Freshening(task.id, "handed_back", fresh.conflicts)
+
+
+    def _is_script(self, task: Task) -> bool:
+        try:
+            return self._profile(task.agent).kind == "shell"
+        except NotFound:  # the profile was removed since: tell it in words
+            return False
 
 
 def _names(paths: Sequence[str]) -> str:
