@@ -149,3 +149,17 @@ async def test_tasks_left_out_of_the_queue_are_rechecked_against_its_result(tmp_
         assert stored.review == ReviewState.CONFLICT and f"after {landed.id}" in stored.error
     finally:
         await engine.close()
+
+
+async def test_without_a_test_command_the_tasks_land_in_order_untested(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        first, second, third = await _three(engine, repo)
+        report = await engine.land([third.id, first.id, second.id])
+        assert report.failed is None and report.test_command == ""
+        assert [task for task, _ in report.landed] == [third.id, first.id, second.id]
+        assert git(repo, "log", "--format=%H", "-3").split() == [
+            commit for _, commit in reversed(report.landed)]
+    finally:
+        await engine.close()
