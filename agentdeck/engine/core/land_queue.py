@@ -113,6 +113,7 @@ class _Run:
         self._landed: list[tuple[str, str]] = []
         self._copies: list[tuple[Task, Path]] = []  # test checkouts still to remove
         self._last: Task | None = None  # the last task landed
+        self._cleanups: list[asyncio.Future[None]] = []
 
     def _step(self, task: Task, stage: str) -> None:
         self._say(LandStep(task.id, self._tasks.index(task), len(self._tasks), stage))
@@ -123,6 +124,7 @@ class _Run:
         background: list[asyncio.Future[Any]] = []
         try:
             report = await self._pipeline(head, background)
+            await asyncio.gather(*self._cleanups)
             if self._last is not None:  # the other waiting tasks, against the final head
                 await self._reviews.recheck(self._last)
             return report
@@ -131,9 +133,20 @@ class _Run:
                 future.cancel()
                 with contextlib.suppress(BaseException):
                     await future
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
             for task, folder in self._copies:
                 await asyncio.to_thread(self._ws.remove_test_copy, task.repo,
                                         task.base_commit or "", folder)
+
+    def _clean_up(self, work: Awaitable[None]) -> None:
+        """Run cleanup (a test checkout, a landed copy) alongside; `go` awaits it."""
+        self._cleanups.append(asyncio.ensure_future(work))
+
+    async def _remove_copy(self, candidate: "Candidate") -> None:
+        assert candidate.folder is not None
+        self._copies.remove((candidate.task, candidate.folder))
+        await asyncio.to_thread(self._ws.remove_test_copy, candidate.task.repo,
+                                candidate.task.base_commit or "", candidate.folder)
 
     async def _pipeline(self, head: str, background: list[asyncio.Future[Any]]) -> LandReport:
         """Tests run one after the other on the chain of candidates; the accepts follow
@@ -193,7 +206,10 @@ class _Run:
 
     async def _test(self, candidate: Candidate, command: str) -> Candidate | Stop:
         assert candidate.folder is not None
-        run = await run_test(command, candidate.folder)
+        try:
+            run = await run_test(command, candidate.folder)
+        finally:
+            self._clean_up(self._remove_copy(candidate))
         if run.passed:
             return candidate
         task = candidate.task
@@ -208,9 +224,10 @@ class _Run:
             return Stop(task, "failed", "the branch moved while the queue ran (a commit "
                                         f"made meanwhile): task {task.id} was not landed")
         try:
-            commit = (await self._reviews.accept(task.id, recheck=False)).commit
+            commit = (await self._reviews.accept(task.id, settle=False)).commit
         except AgentdeckError as exc:
             return Stop(task, "failed", f"accepting task {task.id} failed: {exc}")
+        self._clean_up(self._reviews.discard_copy(task.id))
         self._landed.append((task.id, commit))
         self._last = task
         self._step(task, "landed")

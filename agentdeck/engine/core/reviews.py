@@ -68,7 +68,7 @@ class Reviews:
 
     async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
                      branch: bool = False, run_hooks: bool | None = None,
-                     recheck: bool = True) -> AcceptResult:
+                     settle: bool = True) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
         ``conflict`` and `ConflictError` names the files.
@@ -77,8 +77,9 @@ class Reviews:
             run_hooks: Commit through the user's ``git commit`` so their hooks run;
                 ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
                 commit on the current branch.
-            recheck: Re-check the repo's other waiting tasks against the new head now
-                (the merge queue does it once, after its last accept: `recheck`).
+            settle: Delete the working copy and re-check the repo's other waiting tasks
+                against the new head now; the merge queue does both itself, off the path
+                of its next accept (`discard_copy`, and `recheck` once at its end).
 
         Returns:
             The commit (and branch) made, with notes on what differed from a plain
@@ -98,17 +99,21 @@ class Reviews:
             raise
         accepted = await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
                                                  review=ReviewState.ACCEPTED, approved_at=None)
-        if not branch:
-            await asyncio.to_thread(self._workspace.discard, task.id)
+        if not branch and settle:
+            await self.discard_copy(task.id)
         if task.group_id:
             rejected = await self._reject_siblings(task)
             if rejected:
                 result = replace(result, notes=(*result.notes, (
                     f"the other {rejected} attempt(s) of group {task.group_id} were "
                     "rejected and their working copies removed")))
-        if not branch and recheck:
+        if not branch and settle:
             await self.recheck(accepted)
         return result
+
+    async def discard_copy(self, task_id: str) -> None:
+        """Delete an accepted task's working copy, index and private refs."""
+        await asyncio.to_thread(self._workspace.discard, task_id)
 
     async def recheck(self, accepted: Task) -> None:
         """Tell ``after_accept`` that ``accepted`` moved its branch."""
