@@ -114,6 +114,7 @@ class _Run:
         self._copies: list[tuple[Task, Path]] = []  # test checkouts still to remove
         self._last: Task | None = None  # the last task landed
         self._cleanups: list[asyncio.Future[None]] = []
+        self._preparing: list[asyncio.Future[Candidate | Stop]] = []
 
     def _step(self, task: Task, stage: str) -> None:
         self._say(LandStep(task.id, self._tasks.index(task), len(self._tasks), stage))
@@ -129,6 +130,8 @@ class _Run:
                 await self._reviews.recheck(self._last)
             return report
         finally:
+            # A checkout being made is let finish (its thread would anyway), then removed.
+            await asyncio.gather(*self._preparing, return_exceptions=True)
             for future in background:
                 future.cancel()
                 with contextlib.suppress(BaseException):
@@ -142,7 +145,7 @@ class _Run:
         """Run cleanup (a test checkout, a landed copy) alongside; `go` awaits it."""
         self._cleanups.append(asyncio.ensure_future(work))
 
-    async def _remove_copy(self, candidate: "Candidate") -> None:
+    async def _remove_copy(self, candidate: Candidate) -> None:
         assert candidate.folder is not None
         self._copies.remove((candidate.task, candidate.folder))
         await asyncio.to_thread(self._ws.remove_test_copy, candidate.task.repo,
@@ -153,12 +156,12 @@ class _Run:
         in their own sequence; the first stop of either ends the queue."""
         passed: asyncio.Queue[Task | None] = asyncio.Queue()
         acceptor = _start(self._accept_all(passed, head), background)
-        prepared = _start(self._prepare(0, head), background)
+        prepared = _start(self._prepare(0, head), self._preparing)
         stop, last_command = None, ""
         for index, task in enumerate(self._tasks):
             outcome = await prepared
             if isinstance(outcome, Candidate) and index + 1 < len(self._tasks):
-                prepared = _start(self._prepare(index + 1, outcome.commit), background)
+                prepared = _start(self._prepare(index + 1, outcome.commit), self._preparing)
             if isinstance(outcome, Candidate) and outcome.folder is not None:
                 last_command = self._commands[index]
                 self._step(task, "testing")
@@ -234,8 +237,8 @@ class _Run:
         return commit
 
 
-def _start(work: Awaitable[Any], background: list[asyncio.Future[Any]]) -> asyncio.Future[Any]:
-    """Run ``work`` alongside; kept in ``background`` so an early end cancels it."""
+def _start(work: Awaitable[Any], kept: list[asyncio.Future[Any]]) -> asyncio.Future[Any]:
+    """Run ``work`` alongside; kept in ``kept`` so that the end of the run deals with it."""
     future = asyncio.ensure_future(work)
-    background.append(future)
+    kept.append(future)
     return future
