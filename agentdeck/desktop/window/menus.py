@@ -27,7 +27,8 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addSeparator()
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
-    for name in ("accept", "reject", "next_review", None, "comment", "request_changes", None,
+    for name in ("accept", "reject", "next_review", None, "next_hunk", "previous_hunk",
+                 "toggle_hunk", None, "comment", "request_changes", None,
                  "approve", "land", "freshen", "hand_back", None, "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
@@ -79,8 +80,21 @@ def _connect(window: "MainWindow") -> None:
     a["freshen"].triggered.connect(lambda: window.task_actions.freshen(window.selected_ids()))
     a["hand_back"].triggered.connect(
         lambda: window.task_actions.freshen(window.selected_ids(), hand_back=True))
+    for name, slot in (("next_hunk", window.review.request_next_hunk),
+                       ("previous_hunk", window.review.request_previous_hunk),
+                       ("toggle_hunk", window.review.request_toggle_hunk)):
+        a[name].triggered.connect(_in_review(window, slot))
+    # Only on the Review tab: elsewhere J, K and space stay the list's and the dialogs'.
+    window.tabs.currentChanged.connect(lambda _index: _enable_hunk_keys(window))
+    _enable_hunk_keys(window)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+
+
+def _enable_hunk_keys(window: "MainWindow") -> None:
+    shown = window.tabs.currentWidget() is window.review
+    for name in ("next_hunk", "previous_hunk", "toggle_hunk"):
+        window.actions_[name].setEnabled(shown)
 
 
 def _in_review(window: "MainWindow", slot):
