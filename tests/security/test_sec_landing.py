@@ -70,3 +70,26 @@ async def test_the_live_walk_of_a_running_copy_follows_no_link_and_opens_no_fifo
     finally:
         await engine.close()
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_the_merge_queues_tests_run_the_agents_code_confined(tmp_path, monkeypatch):
+    """The agent's change ships the script the user's test command runs: it may not write
+    outside its checkout, read the user's home or see the engine's environment."""
+    secret = "sk-landing-secret"
+    monkeypatch.setenv("AGENTDECK_SEC_SECRET", secret)
+    marker, leak = tmp_path / "outside" / "test-ran-free", tmp_path / "outside" / "leak"
+    marker.parent.mkdir()
+    repo = make_repo(tmp_path / "repo", {"notes.txt": "a\n"})
+    engine = await open_engine(tmp_path / "home")
+    try:
+        evil = await _finished(engine, repo, (
+            "printf '#!/bin/sh\\n"
+            f"touch {marker}\\n"
+            f"env > {leak}; ls -a ~ >> {leak}\\n"
+            "env | grep -q sk-landing && exit 9\\n"
+            "exit 0\\n' > check.sh"))
+        report = await engine.land([evil.id], test="sh check.sh")
+        assert report.failed is None, report.output  # it ran, saw no secret, passed
+        assert not marker.exists() and not leak.exists()
+    finally:
+        await engine.close()

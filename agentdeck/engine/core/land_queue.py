@@ -92,7 +92,8 @@ class LandQueue:
         from_file = command_from_file(await asyncio.to_thread(
             self._workspace.read_at_head, tasks[0].repo, REPO_FILE))
         commands = [test or self._profile_command(t) or from_file or "" for t in tasks]
-        run = _Run(self, tasks, commands, progress or (lambda step: None))
+        confine = [self._confined(t) for t in tasks]
+        run = _Run(self, tasks, commands, confine, progress or (lambda step: None))
         return await run.go()
 
     def _profile_command(self, task: Task) -> str | None:
@@ -101,15 +102,24 @@ class LandQueue:
         except NotFound:  # the profile was removed since the task ran
             return None
 
+    def _confined(self, task: Task) -> bool:
+        """Whether the task's tests run sandboxed: always, unless its profile (still there)
+        runs the agent itself unconfined."""
+        try:
+            return self._profile(task.agent).sandbox != "none"
+        except NotFound:
+            return True
+
 
 class _Run:
     """One `LandQueue.land`: the pipeline of prepare, test and accept."""
 
     def __init__(self, queue: LandQueue, tasks: list[Task], commands: list[str],
-                 say: Progress) -> None:
+                 confine: list[bool], say: Progress) -> None:
         self._ws = queue._workspace
         self._reviews = queue._reviews
         self._tasks, self._commands, self._say = tasks, commands, say
+        self._confine = confine
         self._landed: list[tuple[str, str]] = []
         self._copies: list[tuple[Task, Path]] = []  # test checkouts still to remove
         self._last: Task | None = None  # the last task landed
@@ -210,7 +220,8 @@ class _Run:
     async def _test(self, candidate: Candidate, command: str) -> Candidate | Stop:
         assert candidate.folder is not None
         try:
-            run = await run_test(command, candidate.folder)
+            run = await run_test(command, candidate.folder,
+                                 confine=self._confine[self._tasks.index(candidate.task)])
         finally:
             self._clean_up(self._remove_copy(candidate))
         if run.passed:

@@ -3,20 +3,24 @@
 The command comes from ``land --test``, else the task's agent profile (``test_command``),
 else ``agentdeck.toml`` of the user's repo as committed at HEAD (``[test] command``):
 the user's own files, never a copy the agent wrote. It runs with ``sh -c`` in a temporary
-checkout of the candidate commit, so it runs the change's code on this machine, as the
-user's own test run would.
+checkout of the candidate commit. That runs the change's code, so it runs confined like an
+agent (`runtimes.local.confine`: the checkout writable, no network, no home, no engine
+environment), unless the task's profile itself runs unconfined (``sandbox = "none"``).
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.runtimes.local.confine import confined
 
 REPO_FILE = "agentdeck.toml"
 #: Most bytes of a test run's output kept (its end: where failures are reported).
@@ -55,12 +59,31 @@ def command_from_file(text: bytes | None) -> str | None:
     return command
 
 
-async def run_test(command: str, cwd: Path) -> SuiteRun:
+async def run_test(command: str, cwd: Path, *, confine: bool = True) -> SuiteRun:
     """Run ``command`` with ``sh -c`` in ``cwd`` (stdin closed, its own process group,
-    killed with everything it started when the caller is cancelled)."""
+    killed with everything it started when the caller is cancelled).
+
+    Args:
+        confine: in a bubblewrap sandbox (see the module docstring); ``False`` only for a
+            task whose profile runs its agent unconfined.
+
+    Raises:
+        RuntimeUnavailable: ``confine`` and bubblewrap cannot run here (names the fix).
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="agentdeck-test-"))
+    try:
+        argv, env = ["sh", "-c", command], None
+        if confine:
+            argv, env = await asyncio.to_thread(confined, argv, cwd, scratch)
+        return await _run(argv, env, cwd)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, scratch, True)
+
+
+async def _run(argv: list[str], env: dict[str, str] | None, cwd: Path) -> SuiteRun:
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        "sh", "-c", command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+        *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True)
     try:
