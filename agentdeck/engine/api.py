@@ -21,7 +21,8 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import AgentProfile, Batch, Comment, LogEntry, Task
+from agentdeck.engine.models import (AgentProfile, Batch, Comment, LogEntry, Report, Task,
+                                     TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path
@@ -35,6 +36,7 @@ from agentdeck.engine.core.lease import Lease
 from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.core.profile_source import Config, ProfileSource, read_config
 from agentdeck.engine.core.queries import Queries
+from agentdeck.engine.core.reports import LAST_NIGHT, Reports
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
@@ -46,7 +48,7 @@ from agentdeck.engine.runtimes.base import Runtime
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.sample import demo
 from agentdeck.engine.store import db as st
-from agentdeck.engine.workspace import DiffResult, RepoInfo, Workspace
+from agentdeck.engine.workspace import DiffResult, FileHunks, Hunk, RepoInfo, Workspace
 from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.types import AcceptResult
 # Helpers of the front ends: they import the engine through this module only.
@@ -61,7 +63,8 @@ from agentdeck.engine.doctor.checks import Check, Report, Status
 __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
-    "AcceptResult", "BatchSpec", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
+    "AcceptResult", "BatchSpec", "DiffResult", "FileHunks", "Hunk", "LAST_NIGHT",
+    "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
     "endpoint_slots", "escape_name", "parse_when", "resource_path", "validate",
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
@@ -111,6 +114,7 @@ class Engine:
         self._profiles = profiles = ProfileSource(home, self.bus, config)
         workspace = Workspace(home)
         self._queries = queries = Queries(store, workspace)
+        self._reports = Reports(store, queries)
         bell = asyncio.Event()  # rung by whatever may let a queued task start
         pauses = ProviderPauses(store, bell.set)
         self.runners = runners = Runners(background.spawn, bell.set, self.bus)
@@ -210,6 +214,25 @@ class Engine:
         return await self._submitter.submit(spec, include_uncommitted=include_uncommitted,
                                             budget_usd=budget_usd)
 
+    async def submit_group(self, repo: str | Path, prompt: str, *,
+                           agents: Sequence[str] = ("shell",), attempts: int = 1,
+                           runtime: str | None = None, priority: int = 0,
+                           not_before: float | None = None, title: str | None = None,
+                           timeout: float | None = None, include_uncommitted: bool = False,
+                           budget_usd: float | None = None) -> list[Task]:
+        """Queue one prompt as a best-of-N group: ``attempts`` tasks for each of ``agents``
+        from one snapshot, sharing a group id; accepting one rejects the others.
+
+        Raises:
+            InvalidInput, NotFound, RepoError: for any attempt (an unknown profile, fewer
+                than 2 or more than `validate.MAX_GROUP` attempts): nothing is stored.
+        """
+        spec = TaskSpec(prompt, str(repo), title or "", "", runtime, priority, not_before,
+                        timeout)
+        return await self._submitter.submit_group(
+            spec, list(agents), attempts, include_uncommitted=include_uncommitted,
+            budget_usd=budget_usd)
+
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error
         names the task's line in its batch file, and nothing is left behind."""
@@ -256,11 +279,19 @@ class Engine:
         """Files with status and +/- counts, and the paths refused as unsafe."""
         return await self._reviews.get_diff(task_id)
 
-    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
-        """Apply the change to the user's repo as one commit, or only branch
-        ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming the files)."""
-        return await self._reviews.accept(task_id, exclude=exclude, branch=branch,
+    async def get_hunks(self, task_id: str) -> list[FileHunks]:
+        """Each changed file with its hunks, selectable as ``PATH#N`` (a binary, added,
+        deleted, renamed or mode-changed file is one unit)."""
+        return await self._reviews.get_hunks(task_id)
+
+    async def accept(self, task_id: str, *, only: Sequence[str] = (),
+                     exclude: Sequence[str] = (), branch: bool = False,
+                     run_hooks: bool | None = None) -> AcceptResult:
+        """Apply the change (only the files and hunks ``only`` names, less those
+        ``exclude`` names: ``PATH`` or ``PATH#N``) to the user's repo as one commit, or
+        only branch ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming
+        the files, InvalidInput for a selector that is not in the diff)."""
+        return await self._reviews.accept(task_id, only=only, exclude=exclude, branch=branch,
                                           run_hooks=run_hooks)
 
     async def reject(self, task_id: str) -> Task:
@@ -282,6 +313,16 @@ class Engine:
         """Send the comments, ``message`` and the parts ``exclude`` leaves out back to
         the task as a follow-up (a new attempt in the same working copy)."""
         return await self._comments.request_changes(task_id, message, exclude)
+
+    async def compare(self, group: str) -> list[TaskSummary]:
+        """A best-of-N group's attempts side by side (by group id, a unique prefix of it,
+        or the id of one of its tasks)."""
+        return await self._reports.compare(group)
+
+    async def report(self, batch: str) -> Report:
+        """How a batch went (id, prefix or name), or ``LAST_NIGHT``: the tasks submitted
+        since yesterday 18:00 local time; failures say why."""
+        return await self._reports.report(batch)
 
     async def get_interdiff(self, task_id: str,
                             paths: Sequence[str] | None = None) -> str | None:

@@ -26,11 +26,11 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addSeparator()
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
-    for name in ("accept", "reject", "next_review", None, "comment", "request_changes", None,
-                 "cancel", "retry"):
+    for name in ("accept", "reject", "next_review", None, "next_hunk", "previous_hunk",
+                 "toggle_hunk", None, "comment", "request_changes", None, "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
-    for name in ("show_wall", "show_list", "show_review", None, "find"):
+    for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
         view_menu.addSeparator() if name is None else view_menu.addAction(a[name])
     view_menu.addSeparator()
     notify = QAction("&Notifications", window, checkable=True)
@@ -65,6 +65,7 @@ def _connect(window: "MainWindow") -> None:
     a["show_wall"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.wall))
     a["show_list"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.split))
     a["show_review"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.review))
+    a["show_reports"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.reports))
     a["find"].triggered.connect(_find(window))
     a["accept"].triggered.connect(window.accept)
     a["reject"].triggered.connect(window.reject)
@@ -72,8 +73,21 @@ def _connect(window: "MainWindow") -> None:
     a["request_changes"].triggered.connect(
         _in_review(window, window.review.panel.request_changes))
     a["next_review"].triggered.connect(window.next_review)
+    for name, slot in (("next_hunk", window.review.request_next_hunk),
+                       ("previous_hunk", window.review.request_previous_hunk),
+                       ("toggle_hunk", window.review.request_toggle_hunk)):
+        a[name].triggered.connect(_in_review(window, slot))
+    # Only on the Review tab: elsewhere J, K and space stay the list's and the dialogs'.
+    window.tabs.currentChanged.connect(lambda _index: _enable_hunk_keys(window))
+    _enable_hunk_keys(window)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+
+
+def _enable_hunk_keys(window: "MainWindow") -> None:
+    shown = window.tabs.currentWidget() is window.review
+    for name in ("next_hunk", "previous_hunk", "toggle_hunk"):
+        window.actions_[name].setEnabled(shown)
 
 
 def _in_review(window: "MainWindow", slot):

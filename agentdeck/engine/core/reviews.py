@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from typing import Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.runners import Runners
 from agentdeck.engine.core.task_states import TaskStates
-from agentdeck.engine.errors import ConflictError, InvalidInput
+from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput
 from agentdeck.engine.models import OPEN_REVIEWS, ReviewState, Task
 from agentdeck.engine.store.db import Store
-from agentdeck.engine.workspace import DiffResult, Workspace
+from agentdeck.engine.workspace import DiffResult, FileHunks, Workspace
 from agentdeck.engine.workspace.types import AcceptResult
+
+log = logging.getLogger(__name__)
+
+#: Reviews that are decided for good.
+SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
 
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
@@ -55,13 +62,24 @@ class Reviews:
         return await asyncio.to_thread(self._workspace.diff_result, task.repo,
                                        task.base_commit, task.result_commit)
 
-    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
+    async def get_hunks(self, task_id: str) -> list[FileHunks]:
+        """Each changed file with its hunks (``PATH#N``), or as one whole-file unit."""
+        task = await self._queries.get_task(task_id)
+        if not task.result_commit:
+            return []
+        return await asyncio.to_thread(self._workspace.file_hunks, task.repo,
+                                       task.base_commit, task.result_commit)
+
+    async def accept(self, task_id: str, *, only: Sequence[str] = (),
+                     exclude: Sequence[str] = (), branch: bool = False,
+                     run_hooks: bool | None = None) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
         ``conflict`` and `ConflictError` names the files.
 
         Args:
+            only: ``PATH`` / ``PATH#N`` selectors of what to apply (empty: everything).
+            exclude: Selectors of the files and hunks left out.
             run_hooks: Commit through the user's ``git commit`` so their hooks run;
                 ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
                 commit on the current branch.
@@ -77,7 +95,8 @@ class Reviews:
         try:
             result = await asyncio.to_thread(
                 self._workspace.accept, task.id, task.repo, task.base_commit,
-                task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
+                task.result_commit, commit_message(task), only=list(only),
+                exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
             await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
@@ -88,17 +107,39 @@ class Reviews:
                                       review=ReviewState.ACCEPTED)
         if not branch:
             await asyncio.to_thread(self._workspace.discard, task.id)
+        if task.group_id:
+            rejected = await self._reject_siblings(task)
+            if rejected:
+                result = replace(result, notes=(*result.notes, (
+                    f"the other {rejected} attempt(s) of group {task.group_id} were "
+                    "rejected and their working copies removed")))
         return result
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        """Discard the agent's change and its working copy (a task not finished yet is
+        cancelled first)."""
         task = await self._queries.get_task(task_id)
-        if task.state.is_active:
+        if task.state.is_unfinished:
             await self._cancel(task.id)
             await self._runners.wait_idle(task.id)
         task = await self._states.transition(task.id, review=ReviewState.REJECTED)
         await asyncio.to_thread(self._workspace.discard, task.id)
         return task
+
+    async def _reject_siblings(self, accepted: Task) -> int:
+        """Best-of-N: one attempt was taken, so the others of its group are rejected
+        and their working copies freed; returns how many were."""
+        rejected = 0
+        for sibling in await self._queries.list_tasks(group_id=accepted.group_id):
+            if sibling.id == accepted.id or sibling.review in SETTLED_REVIEWS:
+                continue
+            try:
+                await self.reject(sibling.id)
+                rejected += 1
+            except AgentdeckError as exc:  # it moved meanwhile (another process decided it)
+                log.warning("attempt %s of group %s not rejected: %s", sibling.id,
+                            accepted.group_id, exc)
+        return rejected
 
 
 def check_reviewable(task: Task) -> None:

@@ -23,7 +23,7 @@ _V1_TASK_COLUMNS: dict[str, type] = {
     "requested": str,     # a cross-process request for the driving engine ("cancel")
     "updated_at": float,  # lets other processes see what changed
 }
-TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float}
+TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -86,7 +86,13 @@ def _m5_review_comments(db: sqlite_utils.Database) -> None:
         " created_at REAL NOT NULL, PRIMARY KEY (task_id, attempt))")
 
 
-def _m6_log_chunks(db: sqlite_utils.Database) -> None:
+def _m6_task_groups(db: sqlite_utils.Database) -> None:
+    """Best-of-N: the tasks that run one prompt as a group of attempts share a group id."""
+    db["tasks"].add_column("group_id", str)
+    db["tasks"].create_index(["group_id"])
+
+
+def _m7_log_chunks(db: sqlite_utils.Database) -> None:
     """Task logs packed into compressed chunks (see `logchunks`); existing logs are
     converted."""
     logchunks.create_tables(db.conn)
@@ -96,7 +102,7 @@ def _m6_log_chunks(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
-    _m5_review_comments, _m6_log_chunks,
+    _m5_review_comments, _m6_task_groups, _m7_log_chunks,
 ]
 
 
