@@ -114,3 +114,14 @@ def test_a_quiet_tail_is_sealed_and_reads_the_same(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the quiet tail was never sealed"
             time.sleep(0.1)
         assert store.get_logs("t", limit=None) == entries("t", 1, 5)
+
+
+def test_an_attempts_last_errors_are_found_in_chunks_too(tmp_path: Path) -> None:
+    with opened(tmp_path / "db.sqlite3") as store:
+        first = entries("t", 1, 600)  # attempt 1: stderr every 7th line
+        second = [e._replace(attempt=2) for e in entries("t", 601, 600)]
+        write(store, [first, second])
+        errors = [e.text for e in second if e.stream == Stream.STDERR]
+        assert store.stderr_tail("t", 2, 5) == errors[-5:]
+        assert store.stderr_tail("t", 1, 200) == [e.text for e in first
+                                                  if e.stream == Stream.STDERR]

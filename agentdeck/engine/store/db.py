@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from agentdeck.engine.errors import NotFound, StoreError
 from agentdeck.engine.models import (
-    Batch, LogEntry, ReviewState, Task, TaskState,
+    Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
 from agentdeck.engine.config.paths import PRIVATE_FILE, private_dir, private_file
 from agentdeck.engine.store import logchunks
@@ -425,12 +425,10 @@ class Store:
     def stderr_tail(self, task_id: str, attempt: int, count: int) -> list[str]:
         """The last ``count`` lines the attempt's agent wrote on stderr or reported as
         errors (agentdeck's own notes left out: the task's error says what it saw)."""
-        rows = self._reader().execute(
-            "SELECT text FROM logs WHERE task_id=? AND attempt=? AND"
-            " (stream='stderr' OR (kind='error' AND stream<>'system'))"
-            " ORDER BY seq DESC LIMIT ?",
-            (task_id, attempt, count))
-        return [r[0] for r in rows][::-1]
+        entries = logchunks.last_matching(
+            self._reader(), task_id, attempt, lambda e: e.stream == Stream.STDERR or (
+                e.kind == EntryKind.ERROR and e.stream != Stream.SYSTEM), count)
+        return [e.text for e in entries]
 
     @_reads
     def find_group_ids(self, prefix: str) -> list[str]:

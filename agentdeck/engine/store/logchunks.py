@@ -19,6 +19,8 @@ import struct
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice, takewhile
 from typing import Any
 
 from agentdeck.engine.models import EntryKind, LogEntry, Stream
@@ -204,23 +206,41 @@ def read_range(conn: sqlite3.Connection, task_id: str, after_seq: int,
     """Entries with after_seq < seq < before_seq in seq order; the first (or, with
     ``newest``, the last) ``limit`` of them."""
     before = before_seq if before_seq is not None else 1 << 62
-    conn.execute("BEGIN")
-    try:
-        sources = (_tail(conn, task_id, after_seq, before, newest),
-                   _chunked(conn, task_id, after_seq, before, newest))
-        out: list[LogEntry] = []
-        for entry in _chain(*(sources if newest else sources[::-1])):
-            out.append(entry)
-            if limit and len(out) >= limit:
-                break
-    finally:
-        conn.execute("COMMIT")
+    with _snapshot(conn):
+        out = list(islice(_entries(conn, task_id, after_seq, before, newest), limit or None))
     return out[::-1] if newest else out
 
 
-def _chain(*sources: Iterator[LogEntry]) -> Iterator[LogEntry]:
-    for source in sources:
-        yield from source
+def last_matching(conn: sqlite3.Connection, task_id: str, attempt: int,
+                  keep: Callable[[LogEntry], bool], count: int) -> list[LogEntry]:
+    """The attempt's last ``count`` entries that ``keep`` takes, in seq order (the
+    scan stops at the attempt's start: attempts follow each other in seq)."""
+    with _snapshot(conn):
+        newest = takewhile(lambda e: e.attempt >= attempt,
+                           _entries(conn, task_id, 0, 1 << 62, newest=True))
+        out = list(islice((e for e in newest if e.attempt == attempt and keep(e)), count))
+    return out[::-1]
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: the tail and the chunks as of one moment."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _entries(conn: sqlite3.Connection, task_id: str, after: int, before: int,
+             newest: bool) -> Iterator[LogEntry]:
+    """after < seq < before, oldest first (chunks, then the tail) or newest first."""
+    if newest:
+        yield from _tail(conn, task_id, after, before, newest)
+        yield from _chunked(conn, task_id, after, before, newest)
+    else:
+        yield from _chunked(conn, task_id, after, before, newest)
+        yield from _tail(conn, task_id, after, before, newest)
 
 
 def _tail(conn: sqlite3.Connection, task_id: str, after: int, before: int,
