@@ -151,11 +151,14 @@ class LineReader:
         return lines
 
     def _sent_again(self, payload: bytes) -> bool:
-        """Whether a message stamped ``_ts`` is one already taken: it came after an
-        older message (a replay) or, between lines, repeats one taken."""
-        if self._replayed is not None and self._replayed < len(self._at_ts):
-            self._replayed += 1
-            return True
+        """Whether a message stamped ``_ts`` is one already taken: after an older
+        message (a replay), the next of those taken in order; between lines, any."""
+        if self._replayed is not None:
+            if self._replayed < len(self._at_ts) and payload == self._at_ts[self._replayed]:
+                self._replayed += 1
+                return True
+            self._replayed = None  # the replay is over: this one is new
+            return False
         return not self._parts and payload in self._at_ts
 
     def finish(self) -> list[str]:
