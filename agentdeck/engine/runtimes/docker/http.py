@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxL")
 _STDERR = 2  # the stream byte of a multiplexed log message's header
+_GATHER_BYTES = 1 << 16  # at most this much is joined into one piece
 
 
 class LogRequest:
@@ -24,8 +26,8 @@ class LogRequest:
 
     The SDK's reader does two small reads per log message (~60k lines/s here). We undo
     the stream framing ourselves over what the public urllib3 API hands out: a finished
-    log (no follow) in 64 KiB reads, a follow stream one HTTP chunk as soon as it
-    arrives (the daemon flushes each message, so waiting for more would add latency).
+    log (no follow) in 64 KiB reads, a follow stream as the chunks that have arrived
+    (`_gathered`: the daemon flushes each message, so waiting for more would add latency).
     Only public API is used: requests' ``Session.get`` (the SDK's client is one) and
     urllib3's ``read``, ``read_chunked`` and ``read1``.
     """
@@ -65,13 +67,13 @@ class LogRequest:
             yield {Stream.STDOUT: out, Stream.STDERR: err}
 
     def _body(self) -> Iterator[bytes]:
-        """The response body in pieces: large ones, or each as it arrives when following."""
+        """The response body in pieces: large ones, or what has arrived when following."""
         raw = self._response.raw
         if not self._follow:
             while data := raw.read(1 << 16, decode_content=False):
                 yield data
         elif raw.chunked:
-            yield from raw.read_chunked(decode_content=False)
+            yield from _gathered(raw.read_chunked(decode_content=False), raw.fileno())
         else:
             while data := raw.read1(1 << 16):
                 yield data
@@ -82,3 +84,24 @@ class LogRequest:
             self._closer.close()
         except Exception:  # a half-dead socket fails to close in many ways; it is gone
             log.debug("closing a log stream failed", exc_info=True)
+
+
+def _gathered(chunks: Iterator[bytes], fd: int) -> Iterator[bytes]:
+    """Join the HTTP chunks that follow each other without a wait into one piece.
+
+    The daemon sends each log message as a chunk of its own; handing each on alone costs
+    a pass of the frame and line parsers apiece. A chunk is held back only while the
+    socket has more bytes ready (``poll`` with no timeout), so nothing waits for data.
+    """
+    ready = select.poll()
+    ready.register(fd, select.POLLIN)
+    pieces: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pieces.append(chunk)
+        size += len(chunk)
+        if size >= _GATHER_BYTES or not ready.poll(0):
+            yield b"".join(pieces)
+            pieces, size = [], 0
+    if pieces:
+        yield b"".join(pieces)
