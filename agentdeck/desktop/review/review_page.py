@@ -152,8 +152,12 @@ class ReviewPage(QWidget):
         await self._load_group(task)
         diff = await engine.get_diff(task.id)
         since = await engine.get_interdiff(task.id) if diff is not None else None
-        patch = since if self._since_review and since is not None else (
+        interdiff = self._since_review and since is not None
+        patch = since if interdiff else (
             await engine.get_patch(task.id) if diff is not None else "")
+        # Hunks are the whole change's: the interdiff is left out by whole files only.
+        hunks = None if interdiff or diff is None else {
+            f.change.path: len(f.hunks) for f in await engine.get_hunks(task.id) if f.hunks}
         comments = await engine.comments(task.id)
         if self._task is None or self._task.id != task.id:
             return  # the user moved on meanwhile
@@ -163,7 +167,8 @@ class ReviewPage(QWidget):
             return
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
         warnings = {f.path: f.warning for f in diff.files if f.warning}
-        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings)
+        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings,
+                             hunks=hunks)
         self.panel.set_since_review(since is not None, self._since_review and since is not None)
         self.panel.set_comments(comments)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
@@ -183,6 +188,18 @@ class ReviewPage(QWidget):
     def request_reject(self) -> None:
         """Reject the shown change (key ``r``)."""
         self.panel.reject()
+
+    def request_next_hunk(self) -> None:
+        """Go to the next hunk of the change (key ``j``)."""
+        self.panel.next_hunk()
+
+    def request_previous_hunk(self) -> None:
+        """Go to the previous hunk of the change (key ``k``)."""
+        self.panel.previous_hunk()
+
+    def request_toggle_hunk(self) -> None:
+        """Leave the current hunk out of the accept or take it back (key ``space``)."""
+        self.panel.toggle_hunk()
 
     def request_comment(self) -> None:
         """Comment on the selected diff lines (key ``c``)."""
@@ -221,7 +238,7 @@ class ReviewPage(QWidget):
 
     async def _accept(self, task_id: str, excluded: list) -> None:
         result = await self._ctx.engine.accept(task_id, exclude=excluded)
-        left_out = f" ({len(excluded)} file(s) left out)" if excluded else ""
+        left_out = f" ({len(excluded)} file(s) or hunk(s) left out)" if excluded else ""
         notes = "".join(f"; {note}" for note in result.notes)
         self.message.emit(f"Accepted: committed {result.commit[:12]}{left_out}{notes}")
 

@@ -7,7 +7,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
-from agentdeck.desktop.window.open_dialogs import open_batch, open_new_task, open_settings, open_shortcuts
+from agentdeck.desktop.window.open_dialogs import (open_batch, open_land, open_new_task,
+                                                   open_settings, open_shortcuts)
 
 if TYPE_CHECKING:
     from agentdeck.desktop.window.main_window import MainWindow
@@ -26,8 +27,9 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addSeparator()
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
-    for name in ("accept", "reject", "next_review", None, "comment", "request_changes", None,
-                 "cancel", "retry"):
+    for name in ("accept", "reject", "next_review", None, "next_hunk", "previous_hunk",
+                 "toggle_hunk", None, "comment", "request_changes", None,
+                 "approve", "land", "freshen", "hand_back", None, "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
@@ -73,8 +75,26 @@ def _connect(window: "MainWindow") -> None:
     a["request_changes"].triggered.connect(
         _in_review(window, window.review.panel.request_changes))
     a["next_review"].triggered.connect(window.next_review)
+    a["approve"].triggered.connect(lambda: window.task_actions.approve(window.selected_tasks()))
+    a["land"].triggered.connect(lambda: open_land(window))
+    a["freshen"].triggered.connect(lambda: window.task_actions.freshen(window.selected_ids()))
+    a["hand_back"].triggered.connect(
+        lambda: window.task_actions.freshen(window.selected_ids(), hand_back=True))
+    for name, slot in (("next_hunk", window.review.request_next_hunk),
+                       ("previous_hunk", window.review.request_previous_hunk),
+                       ("toggle_hunk", window.review.request_toggle_hunk)):
+        a[name].triggered.connect(_in_review(window, slot))
+    # Only on the Review tab: elsewhere J, K and space stay the list's and the dialogs'.
+    window.tabs.currentChanged.connect(lambda _index: _enable_hunk_keys(window))
+    _enable_hunk_keys(window)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+
+
+def _enable_hunk_keys(window: "MainWindow") -> None:
+    shown = window.tabs.currentWidget() is window.review
+    for name in ("next_hunk", "previous_hunk", "toggle_hunk"):
+        window.actions_[name].setEnabled(shown)
 
 
 def _in_review(window: "MainWindow", slot):

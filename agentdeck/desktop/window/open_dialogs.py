@@ -50,3 +50,12 @@ def open_shortcuts(window: "MainWindow") -> QDialog:
     from agentdeck.desktop.dialogs.shortcuts import ShortcutsDialog
 
     return _show(ShortcutsDialog(window))
+
+
+def open_land(window: "MainWindow") -> QDialog:
+    """Task → Accept approved…"""
+    from agentdeck.desktop.dialogs.land import LandDialog
+
+    dialog = LandDialog(window.ctx, window)
+    dialog.message.connect(window.show_message)
+    return _show(dialog)
