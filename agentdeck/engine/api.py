@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Awaitable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from agentdeck.engine.config import secrets
 from agentdeck.engine import validate
@@ -246,10 +246,13 @@ class Engine:
             spec, list(agents), attempts, include_uncommitted=include_uncommitted,
             budget_usd=budget_usd)
 
-    async def submit_batch(self, spec: BatchSpec) -> list[Task]:
+    async def submit_batch(self, spec: BatchSpec,
+                           on_snapshot: Callable[[int, int, str], None] | None = None) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error
-        names the task's line in its batch file, and nothing is left behind."""
-        return await self._submitter.submit_batch(spec)
+        names the task's line in its batch file, and nothing is left behind.
+        ``on_snapshot(done, total, repo)`` is told (from a worker thread) after each
+        repo's snapshot, for a progress bar."""
+        return await self._submitter.submit_batch(spec, on_snapshot)
 
     async def seed_demo(self) -> list[Task]:
         """Queue the demo batch on the local runtime, once: only into an empty data dir."""

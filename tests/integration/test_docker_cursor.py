@@ -9,7 +9,6 @@ from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 from agentdeck.engine.runtimes.docker.cursor import (
     LineReader, LogCursor, LogPosition, TimestampParser,
 )
-from agentdeck.engine.runtimes.docker.http import _Unchunker
 from agentdeck.engine.runtimes.docker.endpoints import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
@@ -62,15 +61,6 @@ def test_a_long_line_in_several_messages_is_one_line_and_is_cut_at_the_limit() -
     assert line == "x" * MAX_LINE_BYTES + cut_marker(5 * 16384 + 2 - MAX_LINE_BYTES)
     assert reader.line_pos == LogPosition(NS + 100000000, 6) and reader.partial_ts is None
     assert reader.feed([frame(".2", b"tail")]) == [] and reader.finish() == ["tail"]
-
-
-def test_unchunking_in_arbitrary_pieces() -> None:
-    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (b"abc", b"x" * 300, b"\r\n"))
-    body += b"0\r\n\r\n"
-    for size in (1, 2, 7, 1000):
-        decoder = _Unchunker()
-        out = b"".join(decoder.feed(body[i:i + size]) for i in range(0, len(body), size))
-        assert out == b"abc" + b"x" * 300 + b"\r\n" and decoder.finished
 
 
 @pytest.mark.parametrize(("line", "expected"), [

@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.actions_ = make_actions(self)
         self.task_actions = TaskActions(ctx, self.show_message)
-        self.notifier = Notifier(ctx.ui_state, self)
+        self.notifier = Notifier(ctx.ui_state, self, spawn=ctx.runner.spawn)
         self._current: str | None = None
         self._build_views()
         self._build_status_bar()

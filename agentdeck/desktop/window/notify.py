@@ -2,15 +2,20 @@
 
 The notifier watches the coalesced task snapshots from the bridge and compares each with
 the one it saw before, so a message is shown once per transition. It can be switched off
-(persisted in `UiState`); the tray icon is used only where the platform has one.
+(persisted in `UiState`). Messages go to the tray icon where the platform has one, else to
+the desktop's notification daemon over D-Bus (`bus_messages`), and always to the status bar.
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from agentdeck.desktop.widgets import format as fmt
+from agentdeck.desktop.window.bus_messages import BusMessages
 from agentdeck.desktop.widgets.icons import icon
 from agentdeck.desktop.widgets.plaintext import inert_markup
 from agentdeck.desktop.ui_state import UiState
@@ -35,8 +40,17 @@ def transition_message(before: Task | None, after: Task) -> str | None:
     return None
 
 
+Spawn = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
 class Notifier(QObject):
-    """Tray icon plus per-transition messages.
+    """Tray icon (or the D-Bus notification service) plus per-transition messages.
+
+    Args:
+        ui_state: where the on/off switch is kept.
+        parent: the main window.
+        spawn: starts a coroutine on the running loop (`TaskRunner.spawn`); without it,
+            and without a tray, messages go only to the `notified` signal.
 
     Signals:
         notified(str, str): title and body of a message just shown (also when there is no
@@ -49,13 +63,18 @@ class Notifier(QObject):
     show_requested = Signal()
     quit_requested = Signal()
 
-    def __init__(self, ui_state: UiState, parent: QWidget | None = None) -> None:
+    def __init__(self, ui_state: UiState, parent: QWidget | None = None,
+                 spawn: Spawn | None = None) -> None:
         super().__init__(parent)
         self._state = ui_state
         self._seen: dict[str, Task] = {}
         self._tray: QSystemTrayIcon | None = None
+        self._bus: BusMessages | None = None
+        self._spawn = spawn
         if QSystemTrayIcon.isSystemTrayAvailable():
             self._tray = self._make_tray(parent)
+        elif spawn is not None:
+            self._bus = BusMessages()
 
     def _make_tray(self, parent: QWidget | None) -> QSystemTrayIcon:
         tray = QSystemTrayIcon(icon("app"), parent)
@@ -104,6 +123,8 @@ class Notifier(QObject):
             kind = (QSystemTrayIcon.MessageIcon.Warning if failed
                     else QSystemTrayIcon.MessageIcon.Information)
             self._tray.showMessage("agentdeck", inert_markup(message), kind, 6000)
+        elif self._bus is not None and self._spawn is not None:
+            self._spawn(self._bus.send("agentdeck", inert_markup(message), warning=failed))
         self.notified.emit("agentdeck", message)
 
     def set_counts(self, counts: dict[str, int]) -> None:

@@ -36,10 +36,16 @@ class Driver:
 
     async def start(self) -> None:
         self._attempts.forget_counters()
-        await self._runtimes.resolve_default()
         await self._pauses.restore()
-        await self._recover()
-        self._background.spawn(self._scheduler.run(), driving=True)
+        await self._recover()  # claimed tasks carry their settled runtime: no "auto" here
+        self._background.spawn(self._schedule(), driving=True)
+
+    async def _schedule(self) -> None:
+        """Settle "auto" before the first task starts, but not on the way out of
+        `Engine.open`: it imports the Docker SDK and asks the daemon, which kept the
+        desktop's first frame waiting."""
+        await self._runtimes.resolve_default()
+        await self._scheduler.run()
 
     async def stop(self) -> None:
         """Stop the scheduler and the runners; their agents keep running for the new
