@@ -143,7 +143,7 @@ def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:
         lines.append(f"{key + ':':15} {value}")
     for a in attempts:
         lines.append(f"attempt {a['attempt']}: {a['state']} exit={a['exit_code']} "
-                     f"{a['error'] or ''}".rstrip())
+                     f"{(a['error'] or '').partition(chr(10))[0]}".rstrip())
     return "\n".join(lines)
 
 

@@ -47,11 +47,17 @@ COMMANDS: tuple[Command, ...] = (
             "Comment on the selected diff lines, for the agent's follow-up"),
     Command("request_changes", "Request c&hanges", "", "",
             "Send the comments and the unchecked files back to the agent as a follow-up"),
-    Command("next_review", "&Next review", "N", "next", "Open the next task waiting for review"),
+    Command("next_review", "&Next review", "N", "next",
+            "Open the next task of the review inbox, its first file shown"),
+    Command("prev_review", "&Previous review", "P", "",
+            "Open the previous task of the review inbox"),
+    Command("undo", "&Undo reject", "Ctrl+Z", "",
+            "Bring back the change of the tasks you just rejected"),
     Command("cancel", "&Cancel task", "Del", "cancel", "Stop the selected queued or running tasks"),
     Command("retry", "Re&try", "Ctrl+R", "retry", "Run the selected finished tasks again"),
     Command("settings", "&Settings…", "Ctrl+,", "settings", "Runtimes, parallelism, profiles, keys"),
     Command("shortcuts", "&Keyboard shortcuts", "Ctrl+/", "keyboard", "This list"),
+    Command("user_guide", "&User guide", "F1", "", "Open the user guide"),
     Command("quit", "&Quit", "Ctrl+Q", "", "Close agentdeck (running tasks keep running)"),
 )
 

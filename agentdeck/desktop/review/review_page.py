@@ -1,4 +1,5 @@
-"""The Review tab: the diff panel (`agentdeck.desktop.review.diff.DiffReview`) wired to the engine.
+"""The Review tab: the review inbox (`inbox.Inbox`) beside the diff panel
+(`agentdeck.desktop.review.diff.DiffReview`), wired to the engine.
 
 The patch of a task is loaded when the tab is shown (not on every selection), and again
 when the task's result changes (a new attempt, a follow-up).
@@ -7,10 +8,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShortcut
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.review.diff import DiffReview
+from agentdeck.desktop.review.inbox import Inbox
 from agentdeck.desktop.widgets.theme import LIGHT, Theme
 from agentdeck.engine.errors import AgentdeckError, ConflictError
 from agentdeck.engine.models import ReviewState, Task
@@ -34,9 +36,13 @@ class ReviewPage(QWidget):
 
     Signals:
         message(str): an outcome for the status bar ("Committed 1a2b3c…").
+        chosen(object): the user chose a `Task` in the inbox (``n``, ``p``, a click).
+        rejected(list): ids of the tasks just rejected here (for Undo).
     """
 
     message = Signal(str)
+    chosen = Signal(object)
+    rejected = Signal(list)
 
     def __init__(self, ctx: AppContext, theme: Theme = LIGHT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,9 +59,18 @@ class ReviewPage(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(self.panel)
+        self.inbox = Inbox()
+        self.inbox.set_order(ctx.ui_state.review_order())
+        self.inbox.order_changed.connect(ctx.ui_state.set_review_order)
+        self.inbox.chosen.connect(self.chosen)
+        self.split = QSplitter()
+        self.split.addWidget(self.inbox)
+        self.split.addWidget(self.stack)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([300, 1000])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.split)
         self.panel.accept_requested.connect(self._on_accept)
         self.panel.reject_requested.connect(self._on_reject)
         self.panel.open_in_editor_requested.connect(self._open_file)
@@ -83,13 +98,24 @@ class ReviewPage(QWidget):
             self.message.emit(f"No application to open {target}")
 
     @property
+    def task(self) -> Task | None:
+        """The newest snapshot of the task chosen for review."""
+        return self._task
+
+    @property
     def task_id(self) -> str | None:
         """The task whose patch is on screen, if any."""
         return self.panel.task_id or None if self.stack.currentWidget() is self.panel else None
 
+    async def load_inbox(self) -> None:
+        """Fill the inbox with every task waiting for review (the bridge keeps it up to
+        date from then on)."""
+        self.inbox.model.reset(await self._ctx.engine.review_queue(self.inbox.model.order))
+
     def set_task(self, task: Task, load: bool) -> None:
         """Make ``task`` the one to review; ``load`` fetches its patch now."""
         self._task = task
+        self.inbox.show_task(task.id)
         if load:
             self.ensure_loaded()
 
@@ -204,4 +230,4 @@ class ReviewPage(QWidget):
 
     async def _reject(self, task_id: str) -> None:
         await self._ctx.engine.reject(task_id)
-        self.message.emit("Rejected: the change was discarded")
+        self.rejected.emit([task_id])

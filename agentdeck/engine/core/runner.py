@@ -23,6 +23,7 @@ from agentdeck.engine.egress.allowlist import with_api_hosts
 from agentdeck.engine.errors import AgentdeckError, LeaseLost, StoreError
 from agentdeck.engine.logs.sink import SeqCounter, TaskLog
 from agentdeck.engine.logs.masking import Masker
+from agentdeck.engine.logs.tail import explain, output_tail
 from agentdeck.engine.config.secrets import agent_env
 from agentdeck.engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
 from agentdeck.engine.events import EventBus
@@ -270,6 +271,8 @@ class AttemptRunner:
             await self._requeue(outcome)
             return
         state, error = self._final_state(outcome)
+        if state == TaskState.FAILED and outcome.reason is None and self.stop_state is None:
+            error = await self._with_output_tail(error or "the agent failed")
         fields: dict[str, Any] = {"exit_code": outcome.exit_code}
         try:
             await sandbox.collect()
@@ -290,6 +293,13 @@ class AttemptRunner:
         keep = state != TaskState.SUCCEEDED and self.services.keep_failed()
         await self._end(state, error, **fields)
         await sandbox.cleanup(keep=keep)
+
+    async def _with_output_tail(self, error: str) -> str:
+        """``error`` ("exited with code 3") with the last lines the agent printed."""
+        store = self.services.store
+        await store.awrite(lambda conn: None)  # commit the log rows still in the batch
+        tail = await asyncio.to_thread(output_tail, store, self.task.id, self.task.attempt)
+        return explain(error, tail)
 
     def _final_state(self, outcome: Outcome) -> tuple[TaskState, str | None]:
         if self.stop_state is not None:
