@@ -38,11 +38,13 @@ class ReviewPage(QWidget):
         message(str): an outcome for the status bar ("Committed 1a2b3c…").
         chosen(object): the user chose a `Task` in the inbox (``n``, ``p``, a click).
         rejected(list): ids of the tasks just rejected here (for Undo).
+        shown(): what the page shows changed (a patch, or why there is none).
     """
 
     message = Signal(str)
     chosen = Signal(object)
     rejected = Signal(list)
+    shown = Signal()
 
     def __init__(self, ctx: AppContext, theme: Theme = LIGHT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -155,6 +157,7 @@ class ReviewPage(QWidget):
         if diff is None:
             self.placeholder.setText("This task has no change to review yet.")
             self.stack.setCurrentWidget(self.placeholder)
+            self.shown.emit()
             return
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
         warnings = {f.path: f.warning for f in diff.files if f.warning}
@@ -163,6 +166,7 @@ class ReviewPage(QWidget):
         self.panel.set_comments(comments)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
+        self.shown.emit()
 
     def _load_failed(self, exc: AgentdeckError) -> None:
         """Say on the page why there is nothing to review (and try again next time)."""
@@ -170,6 +174,7 @@ class ReviewPage(QWidget):
         self.placeholder.setText(f"This change cannot be shown: {exc}")
         self.stack.setCurrentWidget(self.placeholder)
         self.message.emit(str(exc))
+        self.shown.emit()
 
     def request_accept(self) -> None:
         """Accept what is checked in the panel (key ``a``)."""

@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.review.message.connect(self.show_message)
         self.review.chosen.connect(self._show_reviewed)
         self.review.rejected.connect(self._on_rejected)
+        self.review.shown.connect(self.update_actions)
         self.review.inbox.model.modelReset.connect(self.update_actions)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
         self.notifier.review_requested.connect(lambda: self.step_review(1))
@@ -231,6 +232,7 @@ class MainWindow(QMainWindow):
         task = current.data(TaskRole) if current.isValid() else None
         if task is not None and task.id != self._current:
             self._show(task)
+        self.update_actions()
 
     def _show(self, task: Task) -> None:
         self._current = task.id
