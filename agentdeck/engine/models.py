@@ -228,7 +228,7 @@ def review_order(tasks: Iterable[Task], order: str = "oldest") -> list[Task]:
     oldest first within each.
     """
     def waited(task: Task) -> tuple[float, str]:
-        return (task.finished_at or task.created_at, task.id)
+        return (task.created_at if task.finished_at is None else task.finished_at, task.id)
 
     ordered = sorted(tasks, key=waited)
     if order == "oldest":

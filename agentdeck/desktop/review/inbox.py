@@ -74,13 +74,22 @@ class Inbox(QWidget):
     def step(self, delta: int) -> Task | None:
         """Choose the waiting task ``delta`` rows on (1: next, -1: previous) and return
         it (``None``: nothing waits)."""
+        row = self._row_after(delta)
+        return None if row is None else self._choose(row)
+
+    def peek(self, delta: int) -> Task | None:
+        """The task `step` would choose, left unchosen."""
+        row = self._row_after(delta)
+        return None if row is None else self.model.task_at(row)
+
+    def _row_after(self, delta: int) -> int | None:
         count = self.model.rowCount()
         if not count:
             return None
         row = self.model.row_of(self._shown)
         if row is None:  # it left the inbox: its successor now sits at its row
             row = min(self._anchor, count) - (1 if delta > 0 else 0)
-        return self._choose((row + delta) % count)
+        return (row + delta) % count
 
     def _choose(self, row: int) -> Task:
         task = self.model.task_at(row)

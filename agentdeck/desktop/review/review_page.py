@@ -6,29 +6,29 @@ when the task's result changes (a new attempt, a follow-up).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QUrl, Signal
+import asyncio
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.review.diff import DiffReview
 from agentdeck.desktop.review.inbox import Inbox
+from agentdeck.desktop.review.review_fetch import Fetched, Prefetch, fetch, review_key
 from agentdeck.desktop.widgets.theme import LIGHT, Theme
 from agentdeck.engine.errors import AgentdeckError, ConflictError
 from agentdeck.engine.models import ReviewState, Task
 
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+#: When the change ``n`` opens next is read, after one is shown.
+PREFETCH_DELAY_MS = 150
 
 
 def _subject(task: Task) -> str:
     """The task's title, and what became of its change once that is settled."""
     settled = {ReviewState.ACCEPTED: " (accepted)", ReviewState.REJECTED: " (rejected)"}
     return (task.title or task.id) + settled.get(task.review, "")
-
-
-def _key(task: Task) -> tuple:
-    # What the shown patch depends on: a new attempt or result commit means a new patch.
-    return (task.id, task.attempt, task.result_commit)
 
 
 class ReviewPage(QWidget):
@@ -52,6 +52,7 @@ class ReviewPage(QWidget):
         self._task: Task | None = None
         self._loaded: tuple | None = None
         self._since_review = False  # show the interdiff rather than the whole change
+        self._prefetch = Prefetch(ctx.engine, ctx.runner)
         self.panel = DiffReview(self, theme)
         self.placeholder = QLabel("Select a finished task to review its change.")
         self.placeholder.setTextFormat(Qt.TextFormat.PlainText)  # errors name agent files
@@ -140,20 +141,43 @@ class ReviewPage(QWidget):
     def ensure_loaded(self) -> None:
         """Fetch the current task's patch unless it is already shown."""
         task = self._task
-        if task is None or _key(task) + (self._since_review,) == self._loaded:
+        if task is None or review_key(task) + (self._since_review,) == self._loaded:
             return
-        self._loaded = _key(task) + (self._since_review,)
-        self._ctx.runner.spawn(self._load(task), on_error=self._load_failed)
+        self._loaded = review_key(task) + (self._since_review,)
+        ahead = self._prefetch.take(task)
+        if ahead is not None and ahead.done() and not ahead.cancelled() \
+                and ahead.exception() is None:  # read ahead: show it now
+            self._show(task, ahead.result())
+            self._ctx.runner.spawn(self._refresh_comments(task.id))
+        else:
+            self._ctx.runner.spawn(self._load(task, ahead), on_error=self._load_failed)
 
-    async def _load(self, task: Task) -> None:
-        engine = self._ctx.engine
-        diff = await engine.get_diff(task.id)
-        since = await engine.get_interdiff(task.id) if diff is not None else None
-        patch = since if self._since_review and since is not None else (
-            await engine.get_patch(task.id) if diff is not None else "")
-        comments = await engine.comments(task.id)
+    async def _load(self, task: Task, ahead: "asyncio.Task[Fetched] | None" = None) -> None:
+        try:  # the read started ahead, when it is still under way
+            fetched = await ahead if ahead is not None and not ahead.done() else None
+        except (AgentdeckError, asyncio.CancelledError):
+            fetched = None
+        if fetched is None:
+            fetched = await fetch(self._ctx.engine, task.id)
         if self._task is None or self._task.id != task.id:
             return  # the user moved on meanwhile
+        self._show(task, fetched)
+
+    async def _refresh_comments(self, task_id: str) -> None:
+        """Comments made since the change was read ahead (from the CLI, say)."""
+        comments = await self._ctx.engine.comments(task_id)
+        if self.panel.task_id == task_id:
+            self.panel.set_comments(comments)
+
+    def _read_ahead(self) -> None:
+        self._prefetch.warm(self.inbox.peek(1))
+
+    def _show(self, task: Task, fetched: Fetched) -> None:
+        """Show ``task``'s change, then read ahead the one ``n`` opens next."""
+        diff, since, comments = fetched.diff, fetched.since, fetched.comments
+        patch = since if self._since_review and since is not None else fetched.patch
+        # Once this one is painted: the reads' threads would slow its first paint.
+        QTimer.singleShot(PREFETCH_DELAY_MS, self, self._read_ahead)
         if diff is None:
             self.placeholder.setText("This task has no change to review yet.")
             self.stack.setCurrentWidget(self.placeholder)
@@ -161,7 +185,8 @@ class ReviewPage(QWidget):
             return
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
         warnings = {f.path: f.warning for f in diff.files if f.warning}
-        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings)
+        self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings,
+                             first=fetched.first if patch is fetched.patch else None)
         self.panel.set_since_review(since is not None, self._since_review and since is not None)
         self.panel.set_comments(comments)
         self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))

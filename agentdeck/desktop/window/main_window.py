@@ -211,9 +211,11 @@ class MainWindow(QMainWindow):
         self.wall.sync(tasks)
         self.notifier.on_tasks_changed(tasks)
         self.filter_bar.add_repos([t.repo for t in tasks])
+        reviewed = self.review.task
         for task in tasks:
             if task.id == self._current:
                 self.task_view.show_task(task)
+            if reviewed is not None and task.id == reviewed.id:
                 self.review.task_changed(task)
         if not self._refresh.isActive():
             self._refresh.start()
@@ -241,10 +243,8 @@ class MainWindow(QMainWindow):
         self.update_actions()
 
     def _show_reviewed(self, task: Task) -> None:
-        """A task chosen in the review inbox: reviewed now, the Tasks table and its
-        filters left as they are."""
-        self._current = task.id
-        self.task_view.set_task(task)
+        """A task chosen in the review inbox: reviewed now; the Tasks view (its table,
+        filters and the task it shows) is left as it is."""
         self.review.set_task(task, load=True)
         self.update_actions()
 
@@ -288,7 +288,8 @@ class MainWindow(QMainWindow):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
-        """The task shown in the task view and review page."""
+        """The task shown in the Tasks view (and in Review, unless one was chosen in
+        the inbox since)."""
         return self._current
 
     def selected_ids(self) -> list[str]:
@@ -371,12 +372,8 @@ class MainWindow(QMainWindow):
 
     def _on_tab(self, index: int) -> None:
         self.ctx.ui_state.set_view(("wall", "list", "review")[index])
-        page = self.tabs.widget(index)
-        if page is self.review:
+        if self.tabs.widget(index) is self.review:
             self.review.ensure_loaded()
-        current = self.table.currentIndex().data(TaskRole)
-        if page is self.split and current is not None and current.id != self._current:
-            self._show(current)  # back from the inbox: Tasks shows its own selection
         self.update_actions()
 
     def _tick(self) -> None:
