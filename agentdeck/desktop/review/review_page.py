@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QW
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.review.diff import DiffReview
 from agentdeck.desktop.review.inbox import Inbox
+from agentdeck.desktop.review.qt_compare_panel import ComparePanel
 from agentdeck.desktop.review.review_fetch import Fetched, Prefetch, fetch, review_key
 from agentdeck.desktop.widgets.theme import LIGHT, Theme
 from agentdeck.engine.errors import AgentdeckError, ConflictError
@@ -23,6 +24,8 @@ from agentdeck.engine.models import ReviewState, Task
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
 #: When the change ``n`` opens next is read, after one is shown.
 PREFETCH_DELAY_MS = 150
+#: How long the compare panel waits to re-read its group after an attempt changed.
+_GROUP_REFRESH_MS = 300
 
 
 def _subject(task: Task) -> str:
@@ -39,12 +42,14 @@ class ReviewPage(QWidget):
         chosen(object): the user chose a `Task` in the inbox (``n``, ``p``, a click).
         rejected(list): ids of the tasks just rejected here (for Undo).
         shown(): what the page shows changed (a patch, or why there is none).
+        open_requested(str): review another task (an attempt clicked in the compare panel).
     """
 
     message = Signal(str)
     chosen = Signal(object)
     rejected = Signal(list)
     shown = Signal()
+    open_requested = Signal(str)
 
     def __init__(self, ctx: AppContext, theme: Theme = LIGHT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,13 +67,22 @@ class ReviewPage(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(self.panel)
+        self.compare = ComparePanel()
+        self.compare.chosen.connect(self.open_requested)
+        self._group_timer = QTimer(self, singleShot=True, interval=_GROUP_REFRESH_MS)
+        self._group_timer.timeout.connect(self._refresh_group)
         self.inbox = Inbox()
         self.inbox.set_order(ctx.ui_state.review_order())
         self.inbox.order_changed.connect(ctx.ui_state.set_review_order)
         self.inbox.chosen.connect(self.chosen)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.compare)
+        column.addWidget(self.stack, 1)
         self.split = QSplitter()
         self.split.addWidget(self.inbox)
-        self.split.addWidget(self.stack)
+        self.split.addWidget(right)
         self.split.setStretchFactor(1, 1)
         self.split.setSizes([300, 1000])
         layout = QVBoxLayout(self)
@@ -132,6 +146,26 @@ class ReviewPage(QWidget):
         self.panel.accept_button.setEnabled(
             task.review in _REVIEWABLE and bool(self.panel.files))
 
+    def tasks_changed(self, tasks: list[Task]) -> None:
+        """Tasks changed: an attempt of the shown group among them refreshes the compare
+        panel (a sibling finished, or was rejected by an accept)."""
+        group = self._task.group_id if self._task else None
+        if group and self.isVisible() and any(t.group_id == group for t in tasks):
+            self._group_timer.start()  # at most a few reads a second while attempts run
+
+    def _refresh_group(self) -> None:
+        if self._task is not None:
+            self._ctx.runner.spawn(self._load_group(self._task))
+
+    async def _load_group(self, task: Task) -> None:
+        rows = await self._ctx.engine.compare(task.group_id) if task.group_id else []
+        if self._task is None or self._task.id != task.id:
+            return
+        if rows:
+            self.compare.show_group(rows, task.id)
+        else:
+            self.compare.clear()
+
     def reload(self) -> None:
         """Fetch the patch again (its diff was just computed)."""
         self._loaded = None
@@ -149,10 +183,12 @@ class ReviewPage(QWidget):
                 and ahead.exception() is None:  # read ahead: show it now
             self._show(task, ahead.result())
             self._ctx.runner.spawn(self._refresh_comments(task.id))
+            self._ctx.runner.spawn(self._load_group(task))
         else:
             self._ctx.runner.spawn(self._load(task, ahead), on_error=self._load_failed)
 
     async def _load(self, task: Task, ahead: "asyncio.Task[Fetched] | None" = None) -> None:
+        await self._load_group(task)
         try:  # the read started ahead, when it is still under way
             fetched = await ahead if ahead is not None and not ahead.done() else None
         except (AgentdeckError, asyncio.CancelledError):

@@ -16,6 +16,7 @@ from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilter
 from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
 from agentdeck.desktop.window.action_rules import TASK_COMMANDS, enabled_commands
 from agentdeck.desktop.window.notify import Notifier
+from agentdeck.desktop.reports.report_page import ReportPage
 from agentdeck.desktop.review.review_page import ReviewPage
 from agentdeck.desktop.window.status_bar import BatchProgress, Counters
 from agentdeck.desktop.widgets.theme import Theme
@@ -29,6 +30,8 @@ from agentdeck.engine.models import Task
 LOAD_LIMIT = 2000
 _REFRESH_MS = 400
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
+#: The tabs in order, by the name the UI state keeps (and their icons').
+_VIEWS = ("wall", "list", "review", "reports")
 
 
 class MainWindow(QMainWindow):
@@ -107,6 +110,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.wall, icon("wall"), "Wall")
         self.tabs.addTab(self.split, icon("list"), "Tasks")
         self.tabs.addTab(self.review, icon("review"), "Review")
+        self.reports = ReportPage(self.ctx)
+        self.tabs.addTab(self.reports, icon("reports"), "Reports")
         self.setCentralWidget(self.tabs)
 
     def _build_status_bar(self) -> None:
@@ -137,6 +142,9 @@ class MainWindow(QMainWindow):
         self.review.inbox.model.modelReset.connect(self.update_actions)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
         self.notifier.review_requested.connect(lambda: self.step_review(1))
+        self.review.open_requested.connect(self.review_task)
+        self.reports.open_task.connect(self.open_task)
+        self.reports.message.connect(self.show_message)
         self._clock = QTimer(self, interval=1000)
         self._clock.timeout.connect(self._tick)
         self._clock.start()
@@ -155,7 +163,8 @@ class MainWindow(QMainWindow):
         if state.restore_header("tasks", self.table.horizontalHeader()):
             # A layout saved before titles were resizable brings back their stretch mode.
             self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.tabs.setCurrentIndex({"wall": 0, "list": 1, "review": 2}.get(state.view(), 1))
+        view = state.view()
+        self.tabs.setCurrentIndex(_VIEWS.index(view) if view in _VIEWS else 1)
 
     # -- loading ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -217,6 +226,8 @@ class MainWindow(QMainWindow):
                 self.task_view.show_task(task)
             if reviewed is not None and task.id == reviewed.id:
                 self.review.task_changed(task)
+        self.review.tasks_changed(tasks)
+        self.reports.tasks_changed(tasks)
         if not self._refresh.isActive():
             self._refresh.start()
         self.update_actions()
@@ -283,8 +294,9 @@ class MainWindow(QMainWindow):
         refresh_icons(self.actions_)
         self.filter_bar.refresh_icons()
         self.review.set_theme(theme)
+        self.reports.set_theme(theme)
         self.task_view.set_theme(theme)
-        for index, name in enumerate(("wall", "list", "review")):
+        for index, name in enumerate(_VIEWS):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
@@ -323,6 +335,11 @@ class MainWindow(QMainWindow):
         """Review the next (1) or previous (-1) task of the inbox (keys N and P)."""
         if self.review.inbox.step(delta) is None:
             self.show_message("Nothing is waiting for review")
+        self.tabs.setCurrentWidget(self.review)
+
+    def review_task(self, task_id: str) -> None:
+        """Select ``task_id`` and show its change on the Review tab."""
+        self.open_task(task_id)
         self.tabs.setCurrentWidget(self.review)
 
     def accept(self) -> None:
@@ -371,9 +388,11 @@ class MainWindow(QMainWindow):
             self.ctx.runner.spawn(self._query(filters))
 
     def _on_tab(self, index: int) -> None:
-        self.ctx.ui_state.set_view(("wall", "list", "review")[index])
+        self.ctx.ui_state.set_view(_VIEWS[index])
         if self.tabs.widget(index) is self.review:
             self.review.ensure_loaded()
+        elif self.tabs.widget(index) is self.reports:
+            self.reports.load()
         self.update_actions()
 
     def _tick(self) -> None:

@@ -23,12 +23,12 @@ from agentdeck.engine.egress.allowlist import with_api_hosts
 from agentdeck.engine.errors import AgentdeckError, LeaseLost, StoreError
 from agentdeck.engine.logs.sink import SeqCounter, TaskLog
 from agentdeck.engine.logs.masking import Masker
-from agentdeck.engine.logs.tail import explain, output_tail
 from agentdeck.engine.config.secrets import agent_env
 from agentdeck.engine.models import AgentProfile, EntryKind, ReviewState, Task, TaskState
 from agentdeck.engine.events import EventBus
 from agentdeck.engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
 from agentdeck.engine.runtimes.select import RuntimeRegistry
+from agentdeck.engine.core.reports import FAILURE_LINES
 from agentdeck.engine.core.setup_phase import copy_local_files, remove_local_files, run_setup
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.store.db import RETRY_INTERVAL, Store
@@ -295,11 +295,13 @@ class AttemptRunner:
         await sandbox.cleanup(keep=keep)
 
     async def _with_output_tail(self, error: str) -> str:
-        """``error`` ("exited with code 3") with the last lines the agent printed."""
+        """``error`` ("exited with code 3") and, a line each, the last lines the agent
+        wrote on stderr (as `Reports` shows a failure)."""
         store = self.services.store
         await store.awrite(lambda conn: None)  # commit the log rows still in the batch
-        tail = await asyncio.to_thread(output_tail, store, self.task.id, self.task.attempt)
-        return explain(error, tail)
+        lines = await asyncio.to_thread(store.stderr_tail, self.task.id, self.task.attempt,
+                                        FAILURE_LINES)
+        return "\n".join([error, *lines])
 
     def _final_state(self, outcome: Outcome) -> tuple[TaskState, str | None]:
         if self.stop_state is not None:
