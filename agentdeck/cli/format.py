@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any, Iterable, Sequence, TextIO
 
+from agentdeck.engine.api import FileHunks
 from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, LogEntry, Report,
                                      Task, TaskState, TaskSummary)
 
@@ -208,3 +209,22 @@ def comment_text(comment: Comment) -> str:
     sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
     quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
     return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"
+
+
+def units(files: Iterable[FileHunks]) -> Iterable[tuple[str, str, int, int]]:
+    """(``PATH#N``, what it is, lines added, lines removed) of every unit of a change."""
+    for file in files:
+        change = file.change
+        for hunk in file.hunks:
+            yield file.spec(hunk.number), hunk.header, hunk.added, hunk.removed
+        if not file.hunks:
+            what = ("binary file " if change.binary else "") + change.status.replace("_", " ")
+            if change.old_path:
+                what += f" from {change.old_path}"
+            yield file.spec(1), f"({what}, whole file)", change.added, change.removed
+
+
+def hunk_line(unit: tuple[str, str, int, int]) -> str:
+    """``PATH#N  @@ -a,b +c,d @@ section  (+added −removed)``."""
+    spec, what, added, removed = unit
+    return f"{spec}  {what}  (+{added} −{removed})"

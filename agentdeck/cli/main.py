@@ -138,6 +138,13 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("diff")
 async def _diff(engine: Engine, a: argparse.Namespace) -> int:
+    if a.hunks:
+        files = await engine.get_hunks(a.id)
+        if files:
+            out("\n".join(map(fmt.hunk_line, fmt.units(files))))
+        else:
+            err("(no changes)")
+        return 0
     patch = await (engine.get_interdiff(a.id) if a.since_review else engine.get_patch(a.id))
     if patch is None:
         raise InvalidInput(f"task {a.id} has no earlier review to compare with (no "
@@ -151,7 +158,8 @@ async def _diff(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("accept")
 async def _accept(engine: Engine, a: argparse.Namespace) -> int:
-    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch,
+    result = await engine.accept(a.id, only=a.only or (), exclude=a.exclude or (),
+                                 branch=a.branch,
                                  run_hooks=a.run_hooks or None)
     out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
     for note in result.notes:

@@ -110,8 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diff", help="print a task's diff (git format; --raw for `git apply`)")
     _add_id(p)
-    p.add_argument("--since-review", action="store_true",
-                   help="only what changed since you last requested changes (interdiff)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--since-review", action="store_true",
+                       help="only what changed since you last requested changes (interdiff)")
+    shown.add_argument("--hunks", action="store_true",
+                       help="list the hunks as PATH#N with their headers (for accept --only "
+                            "/ --exclude)")
     _add_raw(p)
 
     p = sub.add_parser("comment", help="comment on lines of a task's diff (for request-changes)")
@@ -131,15 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
                             "as a follow-up in the same working copy")
     _add_id(p)
     p.add_argument("--message", metavar="TEXT", help="what else to tell the agent")
-    p.add_argument("--exclude", action="append", metavar="PATH",
-                   help="a file you leave out of the change, named to the agent (repeatable)")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="files or hunks you leave out of the change, named (hunks quoted) "
+                        "to the agent")
 
     p = sub.add_parser("accept", help="commit a task's change to its repository")
     _add_id(p)
     p.add_argument("--branch", action="store_true",
                    help="only create branch agentdeck/<id>; leave the checkout alone")
-    p.add_argument("--exclude", action="append", metavar="PATH",
-                   help="leave this file out (repeatable)")
+    p.add_argument("--only", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="apply only these files or hunks (see diff --hunks)")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="leave these files or hunks out")
     p.add_argument("--run-hooks", action="store_true",
                    help="commit with your own git commit so your hooks run (off by default: "
                         "a hook runs with the agent's files checked out)")

@@ -48,7 +48,7 @@ from agentdeck.engine.runtimes.base import Runtime
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.sample import demo
 from agentdeck.engine.store import db as st
-from agentdeck.engine.workspace import DiffResult, RepoInfo, Workspace
+from agentdeck.engine.workspace import DiffResult, FileHunks, Hunk, RepoInfo, Workspace
 from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.types import AcceptResult
 # Helpers of the front ends: they import the engine through this module only.
@@ -63,7 +63,8 @@ from agentdeck.engine.doctor.checks import Check, Report, Status
 __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
-    "AcceptResult", "BatchSpec", "LAST_NIGHT", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
+    "AcceptResult", "BatchSpec", "DiffResult", "FileHunks", "Hunk", "LAST_NIGHT",
+    "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
     "endpoint_slots", "escape_name", "parse_when", "resource_path", "user_guide", "validate",
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
@@ -279,11 +280,19 @@ class Engine:
         """Files with status and +/- counts, and the paths refused as unsafe."""
         return await self._reviews.get_diff(task_id)
 
-    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
-        """Apply the change to the user's repo as one commit, or only branch
-        ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming the files)."""
-        return await self._reviews.accept(task_id, exclude=exclude, branch=branch,
+    async def get_hunks(self, task_id: str) -> list[FileHunks]:
+        """Each changed file with its hunks, selectable as ``PATH#N`` (a binary, added,
+        deleted, renamed or mode-changed file is one unit)."""
+        return await self._reviews.get_hunks(task_id)
+
+    async def accept(self, task_id: str, *, only: Sequence[str] = (),
+                     exclude: Sequence[str] = (), branch: bool = False,
+                     run_hooks: bool | None = None) -> AcceptResult:
+        """Apply the change (only the files and hunks ``only`` names, less those
+        ``exclude`` names: ``PATH`` or ``PATH#N``) to the user's repo as one commit, or
+        only branch ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming
+        the files, InvalidInput for a selector that is not in the diff)."""
+        return await self._reviews.accept(task_id, only=only, exclude=exclude, branch=branch,
                                           run_hooks=run_hooks)
 
     async def reject(self, task_id: str) -> Task:

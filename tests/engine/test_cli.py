@@ -239,6 +239,25 @@ def test_inbox_lists_what_waits_and_reject_is_undone_by_reopen(cli, tmp_path):
     assert "error:          the agent exited with code 3\n                cannot go on\n" in shown
 
 
+def test_diff_hunks_lists_path_n_and_accept_takes_only_and_exclude(cli, tmp_path):
+    lines = "".join(f"line {n}\n" for n in range(1, 31))
+    repo = make_repo(tmp_path / "repo", {"big.txt": lines, "README.md": "hi\n"})
+    edit = "sed -i -e '2s/.*/two/' -e '15s/.*/fifteen/' -e '29s/.*/end/' big.txt; echo n > new.txt"
+    task_id = cli("submit", str(repo), edit, "--runtime", "local").stdout.strip()
+    cli("run")
+    listed = cli("diff", task_id, "--hunks").stdout.splitlines()
+    assert listed[0] == "big.txt#1  @@ -1,5 +1,5 @@  (+1 −1)"
+    assert listed[1].startswith("big.txt#2  @@ -12,7 +12,7 @@ ") and listed[1].endswith("(+1 −1)")
+    assert listed[3] == "new.txt#1  (added, whole file)  (+1 −0)"
+    done = cli("accept", task_id, "--exclude", "big.txt#4", ok=False)
+    assert done.returncode == 1 and "big.txt#4: big.txt has 3 hunks" in done.stderr
+    assert "committed" in cli("accept", task_id, "--only", "big.txt", "new.txt",
+                              "--exclude", "big.txt#2").stdout
+    assert (repo / "big.txt").read_text() == lines.replace("line 2\n", "two\n").replace(
+        "line 29\n", "end\n")
+    assert (repo / "new.txt").exists()
+
+
 def test_best_of_n_submit_compare_accept(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     made = json.loads(cli("submit", str(repo), "echo pick > pick.txt", "--attempts", "3",

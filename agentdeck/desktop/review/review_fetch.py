@@ -1,7 +1,7 @@
 """What the Review view reads to show a task's change, and the reads done ahead for the
 task ``n`` opens next, so that pressing it only has to paint.
 
-The four engine reads run together (`fetch`). `Prefetch` keeps the reads of the few
+The engine reads of a change run together (`fetch`). `Prefetch` keeps the reads of the few
 tasks next in the inbox, keyed by what a patch depends on (task, attempt, result commit),
 so a new attempt is never shown from an old read.
 """
@@ -35,17 +35,19 @@ class Fetched:
     since: str | None       # the interdiff since the last change request, if any
     patch: str              # the whole change
     comments: list[Comment]
+    hunks: dict[str, int]   # path -> hunks that can be left out one by one (whole change)
     first: FirstFile | None = None  # the patch's first file, parsed and highlighted
 
 
 async def fetch(engine: "Engine", task_id: str, *, prepare: bool = False) -> Fetched:
-    """Read a task's diff, interdiff, patch and comments (at once); with ``prepare`` also
-    parse and highlight the patch's first file (in a thread)."""
-    diff, since, patch, comments = await asyncio.gather(
+    """Read a task's diff, interdiff, patch, comments and hunks (at once); with
+    ``prepare`` also parse and highlight the patch's first file (in a thread)."""
+    diff, since, patch, comments, hunks = await asyncio.gather(
         engine.get_diff(task_id), engine.get_interdiff(task_id), engine.get_patch(task_id),
-        engine.comments(task_id))
+        engine.comments(task_id), engine.get_hunks(task_id))
     first = await asyncio.to_thread(prepare_first, patch) if prepare else None
-    return Fetched(diff, since, patch, comments, first)
+    counts = {f.change.path: len(f.hunks) for f in hunks if f.hunks}
+    return Fetched(diff, since, patch, comments, counts, first)
 
 
 class Prefetch:

@@ -222,6 +222,7 @@ class ReviewPage(QWidget):
         unsafe = {f.path: f.unsafe for f in diff.files if f.unsafe}
         warnings = {f.path: f.warning for f in diff.files if f.warning}
         self.panel.set_patch(task.id, patch, unsafe, subject=_subject(task), warnings=warnings,
+                             hunks=None if patch is not fetched.patch else fetched.hunks,
                              first=fetched.first if patch is fetched.patch else None)
         self.panel.set_since_review(since is not None, self._since_review and since is not None)
         self.panel.set_comments(comments)
@@ -244,6 +245,18 @@ class ReviewPage(QWidget):
     def request_reject(self) -> None:
         """Reject the shown change (key ``r``)."""
         self.panel.reject()
+
+    def request_next_hunk(self) -> None:
+        """Go to the next hunk of the change (key ``j``)."""
+        self.panel.next_hunk()
+
+    def request_previous_hunk(self) -> None:
+        """Go to the previous hunk of the change (key ``k``)."""
+        self.panel.previous_hunk()
+
+    def request_toggle_hunk(self) -> None:
+        """Leave the current hunk out of the accept or take it back (key ``space``)."""
+        self.panel.toggle_hunk()
 
     def request_comment(self) -> None:
         """Comment on the selected diff lines (key ``c``)."""
@@ -282,7 +295,7 @@ class ReviewPage(QWidget):
 
     async def _accept(self, task_id: str, excluded: list) -> None:
         result = await self._ctx.engine.accept(task_id, exclude=excluded)
-        left_out = f" ({len(excluded)} file(s) left out)" if excluded else ""
+        left_out = f" ({len(excluded)} file(s) or hunk(s) left out)" if excluded else ""
         notes = "".join(f"; {note}" for note in result.notes)
         self.message.emit(f"Accepted: committed {result.commit[:12]}{left_out}{notes}")
 

@@ -29,7 +29,8 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
     for name in ("accept", "reject", "undo", None, "next_review", "prev_review", None,
-                 "comment", "request_changes", None, "cancel", "retry"):
+                 "next_hunk", "previous_hunk", "toggle_hunk", None, "comment",
+                 "request_changes", None, "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
@@ -78,9 +79,22 @@ def _connect(window: "MainWindow") -> None:
     a["next_review"].triggered.connect(lambda: window.step_review(1))
     a["prev_review"].triggered.connect(lambda: window.step_review(-1))
     a["undo"].triggered.connect(window.undo_reject)
+    for name, slot in (("next_hunk", window.review.request_next_hunk),
+                       ("previous_hunk", window.review.request_previous_hunk),
+                       ("toggle_hunk", window.review.request_toggle_hunk)):
+        a[name].triggered.connect(_in_review(window, slot))
+    # Only on the Review tab: elsewhere J, K and space stay the list's and the dialogs'.
+    window.tabs.currentChanged.connect(lambda _index: _enable_hunk_keys(window))
+    _enable_hunk_keys(window)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.target_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.target_ids()))
     a["user_guide"].triggered.connect(lambda: open_user_guide(window))
+
+
+def _enable_hunk_keys(window: "MainWindow") -> None:
+    shown = window.tabs.currentWidget() is window.review
+    for name in ("next_hunk", "previous_hunk", "toggle_hunk"):
+        window.actions_[name].setEnabled(shown)
 
 
 def _in_review(window: "MainWindow", slot):

@@ -13,7 +13,7 @@ from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput
 from agentdeck.engine.models import OPEN_REVIEWS, ReviewState, Task
 from agentdeck.engine.store.db import Store
-from agentdeck.engine.workspace import DiffResult, Workspace
+from agentdeck.engine.workspace import DiffResult, FileHunks, Workspace
 from agentdeck.engine.workspace.types import AcceptResult
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,24 @@ class Reviews:
         return await asyncio.to_thread(self._workspace.diff_result, task.repo,
                                        task.base_commit, task.result_commit)
 
-    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
+    async def get_hunks(self, task_id: str) -> list[FileHunks]:
+        """Each changed file with its hunks (``PATH#N``), or as one whole-file unit."""
+        task = await self._queries.get_task(task_id)
+        if not task.result_commit:
+            return []
+        return await asyncio.to_thread(self._workspace.file_hunks, task.repo,
+                                       task.base_commit, task.result_commit)
+
+    async def accept(self, task_id: str, *, only: Sequence[str] = (),
+                     exclude: Sequence[str] = (), branch: bool = False,
+                     run_hooks: bool | None = None) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
         ``conflict`` and `ConflictError` names the files.
 
         Args:
+            only: ``PATH`` / ``PATH#N`` selectors of what to apply (empty: everything).
+            exclude: Selectors of the files and hunks left out.
             run_hooks: Commit through the user's ``git commit`` so their hooks run;
                 ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
                 commit on the current branch.
@@ -87,7 +98,8 @@ class Reviews:
         try:
             result = await asyncio.to_thread(
                 self._workspace.accept, task.id, task.repo, task.base_commit,
-                task.result_commit, commit_message(task), exclude=list(exclude), branch=branch,
+                task.result_commit, commit_message(task), only=list(only),
+                exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
             await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),

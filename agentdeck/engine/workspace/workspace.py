@@ -15,6 +15,7 @@ from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import accept as _accept
 from agentdeck.engine.workspace.capture import capture_tree
 from agentdeck.engine.workspace.changes import diff_result
+from agentdeck.engine.workspace.hunks import FileHunks, file_hunks
 from agentdeck.engine.workspace.copies import build_working_copy, commit_worktree, init_inner_repo
 from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.seal import seal_copy
@@ -179,6 +180,12 @@ class Workspace:
         """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
         return diff_result(self._private(repo, base), base, check_commit(commit))
 
+    def file_hunks(self, repo: RepoPath, base: str, commit: str) -> list[FileHunks]:
+        """Every changed file with its hunks (``PATH#N``), or as one unit when it is not a
+        text file modified in place (see `agentdeck.engine.workspace.hunks`)."""
+        private = self._private(repo, base)
+        return file_hunks(private, diff_result(private, base, check_commit(commit)))
+
     def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None,
               *, since: str | None = None) -> str:
         """The unified diff ``base..commit`` (binary-safe, renames found), optionally
@@ -198,14 +205,16 @@ class Workspace:
         self._private(repo, base).run("update-ref", reviewed_ref(task_id), check_commit(commit))
 
     def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
-               exclude: Sequence[str] = (), branch: bool = False,
+               only: Sequence[str] = (), exclude: Sequence[str] = (), branch: bool = False,
                run_hooks: bool = False) -> _accept.AcceptResult:
         """Apply the task's result to the user's repo as the user's own commit (signed
         when their config signs commits), never touching a file of theirs that HEAD
         does not track.
 
         Args:
-            exclude: Paths that keep their base version.
+            only: ``PATH`` / ``PATH#N`` selectors of the files and hunks to apply (see
+                `file_hunks`); empty: all of them.
+            exclude: Selectors of files and hunks left out (they keep their base version).
             branch: Only create branch ``agentdeck/<task_id>``; files and HEAD untouched.
             run_hooks: Commit with the user's ``git commit`` so their commit hooks run
                 (off by default: a hook would run the agent's code on this machine).
@@ -214,6 +223,7 @@ class Workspace:
             The new commit (and the branch), with notes such as the hooks not run.
 
         Raises:
+            InvalidInput: a selector names no file or hunk of the change (nothing changed).
             UnsafeChange: an included file is unsafe, or the change's attributes would
                 switch the user's filters (the message names them).
             ConflictError: the branch moved and the change conflicts (repo untouched).
@@ -230,7 +240,7 @@ class Workspace:
         user = open_repo(repo)
         private = self._private(user, base)
         with self._lock(user):
-            tree = _accept.proposed_tree(private, base, commit, exclude)
+            tree = _accept.proposed_tree(private, base, commit, only, exclude)
             if branch:
                 return _accept.create_branch(user, private, f"agentdeck/{task_id}", base,
                                              tree, message)
