@@ -114,10 +114,12 @@ async def _inbox(engine: Engine, a: argparse.Namespace) -> int:
 async def _show(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.get_task(a.id)
     attempts = await engine.attempts(task.id)
+    overlaps = (await engine.overlaps()).get(task.id, ())
     if a.json:
-        out(fmt.dumps({**task.to_dict(), "attempts": attempts}))
+        out(fmt.dumps({**task.to_dict(), "attempts": attempts,
+                       "overlaps": [dataclasses.asdict(o) for o in overlaps]}))
     else:
-        out(fmt.task_details(task, attempts))
+        out(fmt.task_details(task, attempts, overlaps))
     return 0
 
 
@@ -200,6 +202,34 @@ async def _request_changes(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.request_changes(a.id, a.message, exclude=a.exclude or ())
     out(f"{task.id}: changes requested, follow-up queued as attempt {task.attempt}")
     return 0
+
+
+@command("approve")
+async def _approve(engine: Engine, a: argparse.Namespace) -> int:
+    for task_id in a.ids:
+        task = await engine.approve(task_id, not a.undo)
+        out(f"{task.id}: {'approved' if task.approved_at else 'not approved'}")
+    return 0
+
+
+@command("freshen")
+async def _freshen(engine: Engine, a: argparse.Namespace) -> int:
+    done = await engine.freshen(a.ids, hand_back=a.hand_back)
+    for item in done:
+        out(fmt.freshening_line(item))
+    return 1 if any(item.outcome == "conflict" for item in done) else 0
+
+
+@command("land")
+async def _land(engine: Engine, a: argparse.Namespace) -> int:
+    if bool(a.ids) == a.approved:
+        raise InvalidInput("name the tasks to land in order, or give --approved (not both)")
+    ids = a.ids or [t.id for t in await engine.approved()]
+    if not ids:
+        raise InvalidInput("no task is approved: approve some first (agentdeck approve ID)")
+    report = await engine.land(ids, test=a.test, progress=lambda s: err(fmt.land_step(s)))
+    out(fmt.land_report(report))
+    return 1 if report.failed else 0
 
 
 @command("reject")

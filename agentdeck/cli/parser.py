@@ -25,6 +25,7 @@ examples:
   agentdeck diff 3f2a && agentdeck accept 3f2a
   agentdeck comment 3f2a src/api.py:40-42 "a constant, please" && agentdeck request-changes 3f2a
   agentdeck diff 3f2a --since-review      # what the agent changed since
+  agentdeck land 3f2a 9c01 --test "make test"   # in order; stops at the first failure
 """
 
 
@@ -150,6 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-hooks", action="store_true",
                    help="commit with your own git commit so your hooks run (off by default: "
                         "a hook runs with the agent's files checked out)")
+
+    p = sub.add_parser("approve", help="mark waiting tasks approved for landing "
+                                       "(`land --approved` takes them in that order)")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--undo", action="store_true", help="take the mark away")
+
+    p = sub.add_parser("freshen", help="rebase waiting tasks onto their branch's current head")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--hand-back", action="store_true",
+                   help="give a conflicting one to its agent as a follow-up with the "
+                        "conflict (files and hunks) instead of only marking it")
+
+    p = sub.add_parser("land", help="accept tasks one at a time in this order, running the "
+                                    "tests after each; stop at the first failure")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--approved", action="store_true",
+                   help="the approved tasks, in the order they were approved")
+    p.add_argument("--test", metavar="CMD",
+                   help="the test command (a shell line; default: the profile's "
+                        "test_command, else [test] command in the repo's agentdeck.toml)")
 
     for name, text in (("reject", "refuse a task's change (`reopen` undoes it while its copy is kept)"),
                        ("reopen", "undo a reject: the change waits for review again"),

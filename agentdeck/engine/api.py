@@ -21,13 +21,18 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import (AgentProfile, Batch, Comment, LogEntry, Report, Task,
-                                     TaskSummary)
+from agentdeck.engine.models import (AgentProfile, Batch, Comment, Freshening, LandReport,
+                                     LogEntry, Overlap, Report, Task, TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path, user_guide
 from agentdeck.engine.core import batch_files
+from agentdeck.engine.core.after_accept import AfterAccept
+from agentdeck.engine.core.approvals import Approvals
 from agentdeck.engine.core.attempts import Attempts
+from agentdeck.engine.core.freshen import Freshener
+from agentdeck.engine.core.land_queue import LandQueue, Progress
+from agentdeck.engine.core.overlaps import OverlapRadar
 from agentdeck.engine.core.comments import Comments
 from agentdeck.engine.core.background import Background
 from agentdeck.engine.core.controls import Controls
@@ -123,7 +128,15 @@ class Engine:
                                         pauses.pause, store.get_setting("docker_endpoints", []),
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
-        self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners)
+        self._freshener = freshener = Freshener(workspace, states, queries, controls.follow_up,
+                                                  profiles.profile)
+        after_accept = AfterAccept(store, workspace, states, freshener,
+                                   lambda: self._settings.freshen_after_accept)
+        self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners,
+                                after_accept)
+        self._radar = OverlapRadar(store, workspace)
+        self._approvals = Approvals(store, states, queries)
+        self._land_queue = LandQueue(workspace, freshener, self._reviews, profiles.profile)
         self._comments = Comments(store, workspace, queries, controls.follow_up,
                                   profiles.profile)
         self._submitter = Submitter(Rules(profiles.profile, self.runtimes.choose), workspace,
@@ -340,6 +353,32 @@ class Engine:
                             paths: Sequence[str] | None = None) -> str | None:
         """What changed since the review that last requested changes (``None``: none did)."""
         return await self._comments.interdiff(task_id, paths)
+
+    # ---- overlaps, freshen, merge queue -------------------------------------------------
+    async def overlaps(self) -> dict[str, tuple[Overlap, ...]]:
+        """Running or waiting tasks of one repo that touch the same files: task id ->
+        the others and the shared paths (tasks without overlaps left out)."""
+        return await self._radar.overlaps()
+
+    async def freshen(self, task_ids: Sequence[str], *,
+                      hand_back: bool = False) -> list[Freshening]:
+        """Rebase waiting tasks onto their branch's head (see `Freshener.freshen`; a
+        conflicting one is marked, or with ``hand_back`` given to its agent)."""
+        return await self._freshener.freshen(task_ids, hand_back=hand_back)
+
+    async def approve(self, task_id: str, approved: bool = True) -> Task:
+        """Mark a waiting task approved for landing (or take the mark away)."""
+        return await self._approvals.approve(task_id, approved)
+
+    async def approved(self) -> list[Task]:
+        """The approved waiting tasks, in the order they were approved."""
+        return await self._approvals.approved()
+
+    async def land(self, task_ids: Sequence[str], *, test: str | None = None,
+                   progress: Progress | None = None) -> LandReport:
+        """Land tasks one at a time in this order, testing each candidate first, and
+        stop at the first failure (see `LandQueue.land`)."""
+        return await self._land_queue.land(task_ids, test=test, progress=progress)
 
     # ---- queries ------------------------------------------------------------------------
     async def get_task(self, task_id: str) -> Task:

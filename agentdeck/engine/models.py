@@ -198,6 +198,7 @@ class Task:
     follow_up: str | None = None
     budget_usd: float | None = None    # stop the task once it has cost this much
     group_id: str | None = None        # best-of-N: the attempts at one prompt share it
+    approved_at: float | None = None   # the reviewer approved it for `land` (not yet landed)
 
     @property
     def reviewable(self) -> bool:
@@ -332,6 +333,66 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """Another running or waiting task that touches some of the same files.
+
+    Attributes:
+        task: The other task's id.
+        paths: The files both change, sorted.
+    """
+
+    task: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Freshening:
+    """What `freshen` did to one task.
+
+    Attributes:
+        task: The task's id.
+        outcome: ``freshened`` (its change now sits on the branch's head), ``current``
+            (it already did), ``conflict`` (it does not merge; nothing changed) or
+            ``handed_back`` (the conflict went to its agent as a follow-up).
+        conflicts: The conflicting files.
+    """
+
+    task: str
+    outcome: str
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LandStep:
+    """Progress of `land`: task ``index`` (from 0) of ``total`` reached ``stage``
+    (``testing``, ``landed``, ``failed`` or ``conflict``)."""
+
+    task: str
+    index: int
+    total: int
+    stage: str
+
+
+@dataclass(frozen=True)
+class LandReport:
+    """What `land` did.
+
+    Attributes:
+        landed: ``(task id, commit)`` of each task landed, in order.
+        failed: The task the queue stopped at, or ``None`` when all landed.
+        reason: Why it stopped there (tests failed, a conflict).
+        output: The failing test run's output (its last part when long).
+        test_command: The test command run after each ("" when there was none).
+    """
+
+    landed: tuple[tuple[str, str], ...]
+    failed: str | None = None
+    reason: str = ""
+    output: str = ""
+    test_command: str = ""
+
+
+@dataclass(frozen=True)
 class Batch:
     id: str
     name: str
@@ -364,6 +425,7 @@ class AgentProfile:
     provider: str | None = None
     model: str | None = None
     budget_usd: float | None = None    # default budget of each task of this profile
+    test_command: str | None = None    # what `land` runs after each task (a shell line)
     setup: str | None = None           # shell script run before the agent, with network
     copy_files: tuple[str, ...] = ()   # untracked repo files copied in, never in the diff
     sandbox: str = "bwrap"             # local runtime: "bwrap" confines, "none" opts out

@@ -12,19 +12,6 @@ import pytest
 from tests.engine.enginekit import git, make_repo
 
 
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
-        if ok:
-            assert done.returncode == 0, done.stderr
-        return done
-    return run
-
-
 def test_submit_run_show_logs_diff_accept(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     task_id = json.loads(cli("submit", str(repo), "echo hello; echo hi > hi.txt",

@@ -1,4 +1,5 @@
-"""Bulk task commands (cancel, retry, accept, reject, reopen) on a set of task ids.
+"""Bulk task commands (cancel, retry, accept, reject, reopen, approve, freshen) on a set of
+task ids.
 
 Each command is one engine call per task; failures of single tasks are collected and
 reported together so a bulk action over 30 tasks gives one readable message.
@@ -8,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from agentdeck.desktop.context import AppContext
-from agentdeck.engine.errors import AgentdeckError
+from agentdeck.engine.errors import AgentdeckError, InvalidInput
+from agentdeck.engine.models import Task
 from agentdeck.engine.api import AcceptResult
 
 Report = Callable[[str], None]
@@ -41,6 +43,23 @@ class TaskActions:
     def accept(self, ids: Sequence[str]) -> None:
         """Commit the whole change of each task to its repository."""
         self._run("Accepted", ids, lambda task_id: self._ctx.engine.accept(task_id))
+
+    def approve(self, tasks: Sequence[Task]) -> None:
+        """Approve the tasks for landing; when all already are, take the mark away."""
+        again = bool(tasks) and all(task.approved_at for task in tasks)
+        self._run("Not approved" if again else "Approved", [t.id for t in tasks],
+                  lambda task_id: self._ctx.engine.approve(task_id, not again))
+
+    def freshen(self, ids: Sequence[str], hand_back: bool = False) -> None:
+        """Rebase the tasks onto their branch's head (conflicts: marked or handed back)."""
+        async def one(task_id: str) -> object:
+            [done] = await self._ctx.engine.freshen([task_id], hand_back=hand_back)
+            if done.outcome == "conflict":
+                raise InvalidInput(f"task {done.task} conflicts in "
+                                   f"{', '.join(done.conflicts)}: use \"Freshen, hand "
+                                   "conflicts back\" to give it to its agent")
+            return done
+        self._run("Freshened", ids, one)
 
     def _run(self, verb: str, ids: Sequence[str],
              call: Callable[[str], Awaitable[object]], on_done: Done | None = None) -> None:

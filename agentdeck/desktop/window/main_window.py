@@ -29,6 +29,7 @@ from agentdeck.engine.models import Task
 #: How many recent tasks are loaded at start; filters query the engine for more.
 LOAD_LIMIT = 2000
 _REFRESH_MS = 400
+_OVERLAPS_MS = 5000
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
 #: The tabs in order, by the name the UI state keeps (and their icons').
 _VIEWS = ("wall", "list", "review", "reports")
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         widths = {Column.STATE: 100, Column.TITLE: 280, Column.AGENT: 64, Column.REPO: 96,
                   Column.RUNTIME: 64,
                   Column.ELAPSED: 60, Column.LINES: 72, Column.TOKENS: 56, Column.COST: 56,
-                  Column.REVIEW: 68}
+                  Column.REVIEW: 68, Column.OVERLAP: 60}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
@@ -150,6 +151,18 @@ class MainWindow(QMainWindow):
         self._clock.start()
         self._refresh = QTimer(self, singleShot=True, interval=_REFRESH_MS)
         self._refresh.timeout.connect(self._on_refresh)
+        self._overlap_timer = QTimer(self, interval=_OVERLAPS_MS)
+        self._overlap_timer.timeout.connect(self._on_overlap_timer)
+        self._overlap_timer.start()
+
+    def _on_overlap_timer(self) -> None:
+        if self.isVisible():
+            self.ctx.runner.spawn(self.refresh_overlaps())
+
+    async def refresh_overlaps(self) -> None:
+        """Ask the engine which tasks touch the same files (it walks running copies at
+        most every few seconds, off the loop) and mark them in the table."""
+        self.model.set_overlaps(await self.ctx.engine.overlaps())
 
     def _on_refresh(self) -> None:
         if self.isVisible():  # a closed window (the engine closing) reads nothing more
@@ -336,6 +349,10 @@ class MainWindow(QMainWindow):
         if self.review.inbox.step(delta) is None:
             self.show_message("Nothing is waiting for review")
         self.tabs.setCurrentWidget(self.review)
+
+    def selected_tasks(self) -> list[Task]:
+        """The snapshots of `target_ids` (the tasks the focused view shows)."""
+        return [task for task in map(self.model.task, self.target_ids()) if task]
 
     def review_task(self, task_id: str) -> None:
         """Select ``task_id`` and show its change on the Review tab."""

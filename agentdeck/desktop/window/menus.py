@@ -8,7 +8,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
 from agentdeck.desktop.window.open_dialogs import (
-    open_batch, open_new_task, open_settings, open_shortcuts, open_user_guide,
+    open_batch, open_land, open_new_task, open_settings, open_shortcuts, open_user_guide,
 )
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ def build_menus(window: "MainWindow") -> None:
     task_menu = bar.addMenu("&Task")
     for name in ("accept", "reject", "undo", None, "next_review", "prev_review", None,
                  "next_hunk", "previous_hunk", "toggle_hunk", None, "comment",
-                 "request_changes", None, "cancel", "retry"):
+                 "request_changes", None, "approve", "land", "freshen", "hand_back", None,
+                 "cancel", "retry"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
@@ -79,6 +80,11 @@ def _connect(window: "MainWindow") -> None:
     a["next_review"].triggered.connect(lambda: window.step_review(1))
     a["prev_review"].triggered.connect(lambda: window.step_review(-1))
     a["undo"].triggered.connect(window.undo_reject)
+    a["approve"].triggered.connect(lambda: window.task_actions.approve(window.selected_tasks()))
+    a["land"].triggered.connect(lambda: open_land(window))
+    a["freshen"].triggered.connect(lambda: window.task_actions.freshen(window.target_ids()))
+    a["hand_back"].triggered.connect(
+        lambda: window.task_actions.freshen(window.target_ids(), hand_back=True))
     for name, slot in (("next_hunk", window.review.request_next_hunk),
                        ("previous_hunk", window.review.request_previous_hunk),
                        ("toggle_hunk", window.review.request_toggle_hunk)):

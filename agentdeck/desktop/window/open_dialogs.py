@@ -55,6 +55,15 @@ def open_shortcuts(window: "MainWindow") -> QDialog:
     return _show(ShortcutsDialog(window))
 
 
+def open_land(window: "MainWindow") -> QDialog:
+    """Task → Accept approved…"""
+    from agentdeck.desktop.dialogs.land import LandDialog
+
+    dialog = LandDialog(window.ctx, window)
+    dialog.message.connect(window.show_message)
+    return _show(dialog)
+
+
 def user_guide_url() -> QUrl | None:
     """Where Help → User guide goes: the installed guide as a file URL (``None``: this
     installation has none)."""

@@ -5,7 +5,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.runners import Runners
@@ -37,17 +37,21 @@ class Reviews:
         queries: finds a task by id or prefix.
         cancel: cancels a task that is still running when it is rejected.
         runners: the attempts running here (a rejected task's attempt must end first).
+        after_accept: told of each task accepted onto the current branch (the other
+            waiting tasks are re-checked against the new head).
     """
 
     def __init__(self, store: Store, workspace: Workspace, states: TaskStates,
                  queries: Queries, cancel: Callable[[str], Awaitable[Task]],
-                 runners: Runners) -> None:
+                 runners: Runners,
+                 after_accept: Callable[[Task], Awaitable[Any]] | None = None) -> None:
         self._store = store
         self._workspace = workspace
         self._states = states
         self._queries = queries
         self._cancel = cancel
         self._runners = runners
+        self._after_accept = after_accept
 
     async def get_patch(self, task_id: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff (git format, binary included) of what the agent changed."""
@@ -75,7 +79,7 @@ class Reviews:
 
     async def accept(self, task_id: str, *, only: Sequence[str] = (),
                      exclude: Sequence[str] = (), branch: bool = False,
-                     run_hooks: bool | None = None) -> AcceptResult:
+                     run_hooks: bool | None = None, settle: bool = True) -> AcceptResult:
         """Apply the change to the user's repo as one commit (or only branch
         ``agentdeck/<id>``). On conflict the repo is left untouched, review becomes
         ``conflict`` and `ConflictError` names the files.
@@ -86,6 +90,9 @@ class Reviews:
             run_hooks: Commit through the user's ``git commit`` so their hooks run;
                 ``None`` follows the ``accept_run_hooks`` setting (off unless set) for a
                 commit on the current branch.
+            settle: Delete the working copy and re-check the repo's other waiting tasks
+                against the new head now; the merge queue does both itself, off the path
+                of its next accept (`discard_copy`, and `recheck` once at its end).
 
         Returns:
             The commit (and branch) made, with notes on what differed from a plain
@@ -102,21 +109,36 @@ class Reviews:
                 exclude=list(exclude), branch=branch,
                 run_hooks=run_hooks)
         except ConflictError as exc:
-            await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
-                                  review=ReviewState.CONFLICT,
-                                  error=f"{exc} ({', '.join(exc.files)})")
+            await self.mark_conflict(task.id, exc)
             raise
-        await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
-                                      review=ReviewState.ACCEPTED)
-        if not branch:
-            await asyncio.to_thread(self._workspace.discard, task.id)
+        accepted = await self._states.transition(task.id, expect_review=list(OPEN_REVIEWS),
+                                                 review=ReviewState.ACCEPTED, approved_at=None)
+        if not branch and settle:
+            await self.discard_copy(task.id)
         if task.group_id:
             rejected = await self._reject_siblings(task)
             if rejected:
                 result = replace(result, notes=(*result.notes, (
                     f"the other {rejected} attempt(s) of group {task.group_id} were "
                     "rejected and their working copies removed")))
+        if not branch and settle:
+            await self.recheck(accepted)
         return result
+
+    async def discard_copy(self, task_id: str) -> None:
+        """Delete an accepted task's working copy, index and private refs."""
+        await asyncio.to_thread(self._workspace.discard, task_id)
+
+    async def recheck(self, accepted: Task) -> None:
+        """Tell ``after_accept`` that ``accepted`` moved its branch."""
+        if self._after_accept is not None:
+            await self._after_accept(accepted)
+
+    async def mark_conflict(self, task_id: str, exc: ConflictError) -> Task:
+        """Record that the task's change conflicts with its branch (review ``conflict``)."""
+        return await self._states.transition(task_id, expect_review=list(OPEN_REVIEWS),
+                                             review=ReviewState.CONFLICT,
+                                             error=f"{exc} ({', '.join(exc.files)})")
 
     async def reject(self, task_id: str) -> Task:
         """Refuse the agent's change (a task not finished yet is cancelled first). Its

@@ -374,8 +374,14 @@ class Store:
     @_reads
     def list_tasks(self, *, state: Iterable[str] | str | None = None, repo: str | None = None,
                    batch_id: str | None = None, group_id: str | None = None,
-                   search: str | None = None, created_since: float | None = None, limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
+                   search: str | None = None, created_since: float | None = None,
+                   limit: int | None = None, order: str = "created_at DESC",
+                   review: Iterable[str] | None = None) -> list[Task]:
         where, args = [], []
+        if review:
+            reviews = list(review)
+            where.append(f"review IN ({','.join('?' * len(reviews))})")
+            args += reviews
         if state:
             states = [state] if isinstance(state, str) else list(state)
             where.append(f"state IN ({','.join('?' * len(states))})")

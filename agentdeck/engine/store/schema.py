@@ -22,7 +22,8 @@ _V1_TASK_COLUMNS: dict[str, type] = {
     "requested": str,     # a cross-process request for the driving engine ("cancel")
     "updated_at": float,  # lets other processes see what changed
 }
-TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str}
+TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str,
+                                "approved_at": float}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -91,9 +92,14 @@ def _m6_task_groups(db: sqlite_utils.Database) -> None:
     db["tasks"].create_index(["group_id"])
 
 
+def _m7_task_approval(db: sqlite_utils.Database) -> None:
+    """When the reviewer approved a task for the merge queue (`land`)."""
+    db["tasks"].add_column("approved_at", float)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
-    _m5_review_comments, _m6_task_groups,
+    _m5_review_comments, _m6_task_groups, _m7_task_approval,
 ]
 
 
