@@ -89,3 +89,16 @@ def test_endpoints_from_settings_lines(line: str, expected: tuple[str, str | Non
 def test_unreadable_endpoint_lines_say_how_to_write_them(line: str) -> None:
     with pytest.raises(InvalidInput, match="'\\[name\\] url \\[max parallel\\]'"):
         parse_endpoint(line)
+
+
+def test_messages_docker_sends_again_at_a_rotation_are_taken_once() -> None:
+    # As seen on a rotating log: a long line's pieces share a stamp, and the follow
+    # stream goes back one message (or a few) and sends them again.
+    a1, a2, b1, b2 = b"a" * 16384, b"a-end\n", b"b" * 16384, b"b-end\n"
+    reader = LineReader(LogPosition(), TimestampParser())
+    lines = reader.feed([frame(".1", a1), frame(".1", a2), frame(".2", b1),
+                         frame(".1", a2), frame(".2", b1), frame(".2", b2),   # again
+                         frame(".2", b2),                                      # again
+                         frame(".3", b"c\n"), frame(".3", b"d\n")])
+    assert lines == [(a1 + a2).decode()[:-1], (b1 + b2).decode()[:-1], "c", "d"]
+    assert reader.line_pos == LogPosition(NS + 300000000, 2)

@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from agentdeck.engine.errors import StoreError
+from agentdeck.engine.store import logchunks
 
 # The tasks table as migration 1 created it (frozen: later columns come by migration).
 _V1_TASK_COLUMNS: dict[str, type] = {
@@ -97,9 +98,17 @@ def _m7_task_approval(db: sqlite_utils.Database) -> None:
     db["tasks"].add_column("approved_at", float)
 
 
+def _m8_log_chunks(db: sqlite_utils.Database) -> None:
+    """Task logs packed into compressed chunks (see `logchunks`); existing logs are
+    converted."""
+    logchunks.create_tables(db.conn)
+    for (task_id,) in db.conn.execute("SELECT DISTINCT task_id FROM logs").fetchall():
+        logchunks.seal(db.conn, task_id)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
-    _m5_review_comments, _m6_task_groups, _m7_task_approval,
+    _m5_review_comments, _m6_task_groups, _m7_task_approval, _m8_log_chunks,
 ]
 
 
