@@ -184,10 +184,11 @@ def task_details(task: Task, attempts: list[dict[str, Any]],
             value = when(value)
         if value in (None, "", 0, 0.0) and key not in ("exit_code", "attempt"):
             continue
-        lines.append(f"{key + ':':15} {value}")
+        # Later lines indented: an agent's text (a quoted stderr line) cannot pose as a field.
+        lines.append(f"{key + ':':15} " + str(value).replace("\n", "\n" + " " * 16))
     for a in attempts:
         lines.append(f"attempt {a['attempt']}: {a['state']} exit={a['exit_code']} "
-                     f"{a['error'] or ''}".rstrip())
+                     f"{(a['error'] or '').partition(chr(10))[0]}".rstrip())
     for o in overlaps:
         lines.append(f"overlaps with {o.task} in {', '.join(map(escape_name, o.paths))}")
     return "\n".join(lines)

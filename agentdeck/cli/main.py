@@ -101,6 +101,16 @@ async def _list(engine: Engine, a: argparse.Namespace) -> int:
     return 0
 
 
+@command("inbox")
+async def _inbox(engine: Engine, a: argparse.Namespace) -> int:
+    tasks = await engine.review_queue("batch" if a.by_batch else "oldest")
+    if a.json:
+        out(fmt.dumps([t.to_dict() for t in tasks]))
+    else:
+        out(fmt.task_table(tasks) if tasks else "(nothing waits for review)")
+    return 0
+
+
 @command("show")
 async def _show(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.get_task(a.id)
@@ -226,7 +236,14 @@ async def _land(engine: Engine, a: argparse.Namespace) -> int:
 @command("reject")
 async def _reject(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.reject(a.id)
-    out(f"rejected {task.id}")
+    out(f"rejected {task.id} (`agentdeck reopen {task.id}` undoes it while its working copy is kept)")
+    return 0
+
+
+@command("reopen")
+async def _reopen(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.reopen(a.id)
+    out(f"reopened {task.id}: its change waits for review again")
     return 0
 
 

@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="at most this many (newest first)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("inbox", help="every task waiting for review, oldest first "
+                                     "(the desktop's review inbox, in the same order)")
+    p.add_argument("--by-batch", action="store_true",
+                   help="batch by batch (the batch waiting longest first), oldest first in each")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("show", help="details of a task")
     _add_id(p)
     p.add_argument("--json", action="store_true")
@@ -166,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the test command (a shell line; default: the profile's "
                         "test_command, else [test] command in the repo's agentdeck.toml)")
 
-    for name, text in (("reject", "discard a task's change"), ("cancel", "stop a task"),
+    for name, text in (("reject", "refuse a task's change (`reopen` undoes it while its copy is kept)"),
+                       ("reopen", "undo a reject: the change waits for review again"),
+                       ("cancel", "stop a task"),
                        ("retry", "run a finished task again as a new attempt")):
         _add_id(sub.add_parser(name, help=text))
 

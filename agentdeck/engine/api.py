@@ -25,7 +25,7 @@ from agentdeck.engine.models import (AgentProfile, Batch, Comment, Freshening, L
                                      LogEntry, Overlap, Report, Task, TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
-from agentdeck.engine.config.resources import resource_path
+from agentdeck.engine.config.resources import resource_path, user_guide
 from agentdeck.engine.core import batch_files
 from agentdeck.engine.core.after_accept import AfterAccept
 from agentdeck.engine.core.approvals import Approvals
@@ -70,7 +70,7 @@ __all__ = [
     # pure helpers and types a front end uses (no IO):
     "AcceptResult", "BatchSpec", "DiffResult", "FileHunks", "Hunk", "LAST_NIGHT",
     "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
-    "endpoint_slots", "escape_name", "parse_when", "resource_path", "validate",
+    "endpoint_slots", "escape_name", "parse_when", "resource_path", "user_guide", "validate",
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
     "build_image", "parse_batch_file",
@@ -153,7 +153,8 @@ class Engine:
         self._settings = Settings(store, self.runtimes, self.scheduler)
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
-                              scheduler=self.scheduler)
+                              scheduler=self.scheduler,
+                              collect=self._reviews.collect_rejected)
         loop = asyncio.get_running_loop()
         store.on_problem = lambda problem: loop.call_soon_threadsafe(self._on_store, problem)
 
@@ -311,8 +312,19 @@ class Engine:
                                           run_hooks=run_hooks)
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        """Refuse the agent's change (a running task is cancelled); `reopen` undoes it
+        while the working copy is kept (`Reviews.reject`)."""
         return await self._reviews.reject(task_id)
+
+    async def reopen(self, task_id: str) -> Task:
+        """Undo a rejection: the change waits for review again (raises InvalidInput once
+        the working copy is gone)."""
+        return await self._reviews.reopen(task_id)
+
+    async def review_queue(self, order: str = "oldest") -> list[Task]:
+        """Every task waiting for review, in inbox order: ``oldest`` (waited longest
+        first) or ``batch`` (see `agentdeck.engine.models.review_order`)."""
+        return await self._queries.review_queue(order)
 
     async def comment(self, task_id: str, path: str, line: int, text: str,
                       end_line: int | None = None) -> Comment:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
-from agentdeck.engine.errors import IllegalTransition
+from agentdeck.engine.errors import IllegalTransition, InvalidInput
 
 
 class TaskState(str, enum.Enum):
@@ -100,7 +100,8 @@ _REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
         ReviewState.PENDING,
     },
     ReviewState.ACCEPTED: set(),
-    ReviewState.REJECTED: set(),
+    # Reopen: a rejection is undone while the task's working copy is still kept.
+    ReviewState.REJECTED: {ReviewState.PENDING},
 }
 
 
@@ -214,6 +215,32 @@ class Task:
         out["state"] = self.state.value
         out["review"] = self.review.value
         return out
+
+
+#: How the review inbox can be ordered: by the time each task has waited, or batch by batch.
+REVIEW_ORDERS = ("oldest", "batch")
+
+
+def review_order(tasks: Iterable[Task], order: str = "oldest") -> list[Task]:
+    """The tasks waiting for review in inbox order (the one rule the engine's
+    `review_queue`, the CLI and the desktop inbox share).
+
+    ``oldest``: the one that has waited longest first (it finished first). ``batch``: batch
+    by batch, the batch whose first task has waited longest first, tasks of no batch last;
+    oldest first within each.
+    """
+    def waited(task: Task) -> tuple[float, str]:
+        return (task.created_at if task.finished_at is None else task.finished_at, task.id)
+
+    ordered = sorted(tasks, key=waited)
+    if order == "oldest":
+        return ordered
+    if order != "batch":
+        raise InvalidInput(f"unknown review order {order!r}: use {' or '.join(REVIEW_ORDERS)}")
+    rank: dict[str | None, int] = {}
+    for task in ordered:
+        rank.setdefault(task.batch_id, len(rank))
+    return sorted(ordered, key=lambda t: (t.batch_id is None, rank[t.batch_id]))
 
 
 @dataclass(frozen=True)

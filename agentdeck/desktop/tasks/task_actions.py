@@ -1,4 +1,5 @@
-"""Bulk task commands (cancel, retry, accept, reject, approve, freshen) on a set of task ids.
+"""Bulk task commands (cancel, retry, accept, reject, reopen, approve, freshen) on a set of
+task ids.
 
 Each command is one engine call per task; failures of single tasks are collected and
 reported together so a bulk action over 30 tasks gives one readable message.
@@ -13,6 +14,7 @@ from agentdeck.engine.models import Task
 from agentdeck.engine.api import AcceptResult
 
 Report = Callable[[str], None]
+Done = Callable[[list[str]], None]
 
 
 class TaskActions:
@@ -30,9 +32,13 @@ class TaskActions:
         """Queue finished tasks again as new attempts."""
         self._run("Queued again", ids, self._ctx.engine.retry)
 
-    def reject(self, ids: Sequence[str]) -> None:
-        """Discard the changes of these tasks."""
-        self._run("Rejected", ids, self._ctx.engine.reject)
+    def reject(self, ids: Sequence[str], on_done: Done | None = None) -> None:
+        """Refuse the changes of these tasks; ``on_done`` gets the ids rejected."""
+        self._run("Rejected", ids, self._ctx.engine.reject, on_done)
+
+    def reopen(self, ids: Sequence[str]) -> None:
+        """Undo the rejection of these tasks: their changes wait for review again."""
+        self._run("Reopened", ids, self._ctx.engine.reopen)
 
     def accept(self, ids: Sequence[str]) -> None:
         """Commit the whole change of each task to its repository."""
@@ -56,15 +62,16 @@ class TaskActions:
         self._run("Freshened", ids, one)
 
     def _run(self, verb: str, ids: Sequence[str],
-             call: Callable[[str], Awaitable[object]]) -> None:
+             call: Callable[[str], Awaitable[object]], on_done: Done | None = None) -> None:
         if not ids:
             self._report("Select one or more tasks first")
             return
-        self._ctx.runner.spawn(self._each(verb, list(ids), call))
+        self._ctx.runner.spawn(self._each(verb, list(ids), call, on_done))
 
     async def _each(self, verb: str, ids: list[str],
-                    call: Callable[[str], Awaitable[object]]) -> None:
+                    call: Callable[[str], Awaitable[object]], on_done: Done | None) -> None:
         problems: list[str] = []
+        done_ids: list[str] = []
         notes: dict[str, None] = {}  # what accept says about hooks, once, in order
         for task_id in ids:
             try:
@@ -72,6 +79,7 @@ class TaskActions:
             except AgentdeckError as exc:
                 problems.append(str(exc))
                 continue
+            done_ids.append(task_id)
             if isinstance(result, AcceptResult):
                 notes.update(dict.fromkeys(result.notes))
         done = len(ids) - len(problems)
@@ -81,3 +89,5 @@ class TaskActions:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             summary = "; ".join(filter(None, [summary, problems[0] + more]))
         self._report(summary)
+        if on_done is not None and done_ids:
+            on_done(done_ids)

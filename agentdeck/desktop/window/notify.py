@@ -56,11 +56,13 @@ class Notifier(QObject):
         notified(str, str): title and body of a message just shown (also when there is no
             tray, so the status bar can show it).
         show_requested(): the user clicked the tray icon or its "Show" entry.
+        review_requested(): "Review N waiting" in the tray menu.
         quit_requested(): "Quit" in the tray menu.
     """
 
     notified = Signal(str, str)
     show_requested = Signal()
+    review_requested = Signal()
     quit_requested = Signal()
 
     def __init__(self, ui_state: UiState, parent: QWidget | None = None,
@@ -71,22 +73,35 @@ class Notifier(QObject):
         self._tray: QSystemTrayIcon | None = None
         self._bus: BusMessages | None = None
         self._spawn = spawn
+        self.menu = self._make_menu(parent)
+        self.tooltip = "agentdeck"
         if QSystemTrayIcon.isSystemTrayAvailable():
             self._tray = self._make_tray(parent)
         elif spawn is not None:
             self._bus = BusMessages()
 
-    def _make_tray(self, parent: QWidget | None) -> QSystemTrayIcon:
-        tray = QSystemTrayIcon(icon("app"), parent)
+    def _make_menu(self, parent: QWidget | None) -> QMenu:
+        """The tray's menu (made without a tray too: what it says is tested offscreen)."""
         menu = QMenu(parent)
         menu.addAction("Show agentdeck", self.show_requested.emit)
+        self.review_action = menu.addAction("Nothing waits for review")
+        self.review_action.setEnabled(False)
+        self.review_action.triggered.connect(self._on_review)
         self.toggle_action = QAction("Notifications", menu, checkable=True)
         self.toggle_action.setChecked(self.enabled)
         self.toggle_action.toggled.connect(self.set_enabled)
         menu.addAction(self.toggle_action)
         menu.addSeparator()
         menu.addAction("Quit", self.quit_requested.emit)
-        tray.setContextMenu(menu)
+        return menu
+
+    def _on_review(self) -> None:
+        self.show_requested.emit()
+        self.review_requested.emit()
+
+    def _make_tray(self, parent: QWidget | None) -> QSystemTrayIcon:
+        tray = QSystemTrayIcon(icon("app"), parent)
+        tray.setContextMenu(self.menu)
         tray.activated.connect(self._on_activated)
         tray.setToolTip("agentdeck")
         tray.show()
@@ -128,13 +143,17 @@ class Notifier(QObject):
         self.notified.emit("agentdeck", message)
 
     def set_counts(self, counts: dict[str, int]) -> None:
-        """Show the running / queued / review / failed counts in the tray tooltip."""
-        if self._tray is None:
-            return
-        self._tray.setToolTip(
+        """Show the running / queued / review / failed counts in the tray tooltip, and
+        the tasks waiting for review in its menu."""
+        waiting = counts.get("review_pending", 0)
+        self.tooltip = (
             f"agentdeck — {counts.get('running', 0)} running, {counts.get('queued', 0)} queued, "
-            f"{counts.get('review_pending', 0)} to review, {counts.get('failed', 0)} failed"
-        )
+            f"{waiting} to review, {counts.get('failed', 0)} failed")
+        self.review_action.setText(f"Review {waiting} waiting…" if waiting
+                                   else "Nothing waits for review")
+        self.review_action.setEnabled(bool(waiting))
+        if self._tray is not None:
+            self._tray.setToolTip(self.tooltip)
 
     def hide(self) -> None:
         """Remove the tray icon (on quit)."""

@@ -1,8 +1,9 @@
-"""Review actions: read a task's diff, accept it, reject it."""
+"""Review actions: read a task's diff, accept it, reject it, undo a rejection."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -22,6 +23,8 @@ SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
 
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
+#: How long a rejected task's working copy is kept so that the rejection can be undone.
+REJECTED_KEPT_FOR = 24 * 3600
 
 
 class Reviews:
@@ -138,15 +141,49 @@ class Reviews:
                                              error=f"{exc} ({', '.join(exc.files)})")
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a task not finished yet is
-        cancelled first)."""
+        """Refuse the agent's change (a task not finished yet is cancelled first). Its
+        working copy is kept for `REJECTED_KEPT_FOR` so that `reopen` can undo this;
+        `collect_rejected` removes it after that."""
         task = await self._queries.get_task(task_id)
         if task.state.is_unfinished:
             await self._cancel(task.id)
             await self._runners.wait_idle(task.id)
-        task = await self._states.transition(task.id, review=ReviewState.REJECTED)
-        await asyncio.to_thread(self._workspace.discard, task.id)
-        return task
+        return await self._states.transition(task.id, review=ReviewState.REJECTED)
+
+    async def reopen(self, task_id: str) -> Task:
+        """Undo a rejection: the change waits for review again.
+
+        Raises:
+            InvalidInput: the task is not rejected, had no change, or its working copy
+                was removed since (`collect_rejected`, an accept of another attempt).
+        """
+        task = await self._queries.get_task(task_id)
+        if task.review != ReviewState.REJECTED:
+            raise InvalidInput(f"task {task.id} is not rejected (its review is "
+                               f"{task.review.value}): nothing to reopen")
+        if not task.result_commit or not task.files_changed:
+            raise InvalidInput(f"task {task.id} changed no file: there is no change to reopen")
+        if not await asyncio.to_thread(self._workspace.workdir(task.id).is_dir):
+            raise InvalidInput(
+                f"task {task.id} cannot be reopened: its working copy was removed (rejected "
+                f"copies are kept for {REJECTED_KEPT_FOR // 3600} h); `agentdeck retry "
+                f"{task.id}` runs it again")
+        return await self._states.transition(task.id, expect_review=[ReviewState.REJECTED],
+                                             review=ReviewState.PENDING)
+
+    async def collect_rejected(self, now: float | None = None) -> list[str]:
+        """Remove the working copies of tasks rejected more than `REJECTED_KEPT_FOR`
+        ago (a rejection is the task's last write, so ``updated_at`` dates it); returns
+        their ids."""
+        before = (time.time() if now is None else now) - REJECTED_KEPT_FOR
+        ids = await asyncio.to_thread(self._kept_rejected, before)
+        for task_id in ids:
+            await asyncio.to_thread(self._workspace.discard, task_id)
+        return ids
+
+    def _kept_rejected(self, before: float) -> list[str]:
+        return [task_id for task_id in self._store.rejected_before(before)
+                if self._workspace.workdir(task_id).is_dir()]
 
     async def _reject_siblings(self, accepted: Task) -> int:
         """Best-of-N: one attempt was taken, so the others of its group are rejected
@@ -157,6 +194,8 @@ class Reviews:
                 continue
             try:
                 await self.reject(sibling.id)
+                # Not the user's reject: nothing to undo, so the copy goes now.
+                await asyncio.to_thread(self._workspace.discard, sibling.id)
                 rejected += 1
             except AgentdeckError as exc:  # it moved meanwhile (another process decided it)
                 log.warning("attempt %s of group %s not rejected: %s", sibling.id,

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from agentdeck.engine.errors import NotFound, StoreError
 from agentdeck.engine.models import (
-    Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
+    OPEN_REVIEWS, Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
 from agentdeck.engine.config.paths import PRIVATE_FILE, private_dir, private_file
 from agentdeck.engine.store import logchunks
@@ -38,6 +38,10 @@ from agentdeck.engine.store.errors import translated
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: `Task.reviewable` in SQL: the attempt is over and the review is open.
+_WAITING = (f"review IN ({', '.join(repr(r.value) for r in sorted(OPEN_REVIEWS))}) AND "
+            f"state NOT IN ({', '.join(repr(s.value) for s in TaskState if s.is_active)})")
 
 LOG_BATCH = 5000
 #: Seconds a connection waits for a lock another process holds.
@@ -458,8 +462,22 @@ class Store:
         out = {s.value: 0 for s in TaskState}
         out.update({r[0]: r[1] for r in rows})
         out["review_pending"] = self._reader().execute(
-            "SELECT COUNT(*) FROM tasks WHERE review IN ('pending','conflict')").fetchone()[0]
+            f"SELECT COUNT(*) FROM tasks WHERE {_WAITING}").fetchone()[0]
         return out
+
+    @_reads
+    def waiting_for_review(self) -> list[Task]:
+        """Every task whose change waits for the user's decision (`Task.reviewable`)."""
+        return [row_to_task(r) for r in self._reader().execute(
+            f"SELECT * FROM tasks WHERE {_WAITING}")]
+
+    @_reads
+    def rejected_before(self, before: float) -> list[str]:
+        """Ids of the tasks rejected (last changed) before ``before``, epoch seconds."""
+        rows = self._reader().execute(
+            "SELECT id FROM tasks WHERE review=? AND updated_at<?",
+            (ReviewState.REJECTED.value, before))
+        return [r[0] for r in rows]
 
     @_reads
     def list_batches(self) -> list[Batch]:
