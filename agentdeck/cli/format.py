@@ -16,8 +16,9 @@ import sys
 import time
 from typing import Any, Iterable, Sequence, TextIO
 
-from agentdeck.engine.api import FileHunks
-from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, LogEntry, Report,
+from agentdeck.engine.api import FileHunks, escape_name
+from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, Freshening,
+                                     LandReport, LandStep, LogEntry, Overlap, Report,
                                      StorageReport, Task, TaskState, TaskSummary,
                                      format_size as size)
 
@@ -174,7 +175,8 @@ def report_text(report: Report) -> str:
     return head + ("\n" + summary_table(report.tasks) if report.tasks else "\n(no tasks)")
 
 
-def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:
+def task_details(task: Task, attempts: list[dict[str, Any]],
+                 overlaps: Sequence[Overlap] = ()) -> str:
     d = task.to_dict()
     lines = []
     for key in SHOW_FIELDS:
@@ -183,10 +185,40 @@ def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:
             value = when(value)
         if value in (None, "", 0, 0.0) and key not in ("exit_code", "attempt"):
             continue
-        lines.append(f"{key + ':':15} {value}")
+        # Later lines indented: an agent's text (a quoted stderr line) cannot pose as a field.
+        lines.append(f"{key + ':':15} " + str(value).replace("\n", "\n" + " " * 16))
     for a in attempts:
         lines.append(f"attempt {a['attempt']}: {a['state']} exit={a['exit_code']} "
-                     f"{a['error'] or ''}".rstrip())
+                     f"{(a['error'] or '').partition(chr(10))[0]}".rstrip())
+    for o in overlaps:
+        lines.append(f"overlaps with {o.task} in {', '.join(map(escape_name, o.paths))}")
+    return "\n".join(lines)
+
+
+def freshening_line(item: Freshening) -> str:
+    """What `freshen` did to one task, as one line."""
+    said = {"freshened": "freshened onto the branch head", "current": "already on the head",
+            "conflict": "conflicts (marked; --hand-back gives it to its agent)",
+            "handed_back": "conflict handed back to its agent as a follow-up"}[item.outcome]
+    files = f": {', '.join(map(escape_name, item.conflicts))}" if item.conflicts else ""
+    return f"{item.task}: {said}{files}"
+
+
+def land_step(step: LandStep) -> str:
+    """A progress line of `land` (on stderr)."""
+    return f"[{step.index + 1}/{step.total}] {step.task} {step.stage}"
+
+
+def land_report(report: LandReport) -> str:
+    """The outcome of `land`: what landed, and where and why it stopped."""
+    lines = [f"landed {task} as {commit[:12]}" for task, commit in report.landed]
+    if not report.test_command:
+        lines.append("(no test command: --test, a profile's test_command or "
+                     "agentdeck.toml [test] command)")
+    if report.failed:
+        lines.append(f"stopped at {report.failed}: {report.reason}")
+        if report.output:
+            lines.append("--- test output ---\n" + report.output.rstrip("\n"))
     return "\n".join(lines)
 
 

@@ -74,6 +74,8 @@ class SettingsDialog(QDialog):
         self.retention = QDoubleSpinBox(minimum=0, maximum=3650, decimals=1, suffix=" days")
         self.retention.setToolTip("How long the copies of rejected and ended tasks stay "
                                   "before Storage → Clean up (agentdeck gc) removes them")
+        self.freshen_after_accept = QCheckBox(
+            "After an accept, freshen the waiting tasks that still merge cleanly")
         self.theme = QComboBox()
         for text, value in THEMES:
             self.theme.addItem(text, value)
@@ -86,6 +88,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.endpoint_slots)
         form.addRow("", self.keep_failed)
         form.addRow("Keep task copies", self.retention)
+        form.addRow("", self.freshen_after_accept)
         form.addRow("Theme", self.theme)
         form.addRow("", self.notifications)
         return page
@@ -128,6 +131,7 @@ class SettingsDialog(QDialog):
         self.endpoints.setPlainText("\n".join(settings.get("docker_endpoints", [])))
         self.keep_failed.setChecked(bool(settings.get("keep_failed_sandboxes", False)))
         self.retention.setValue(float(settings["storage_retention_days"]))
+        self.freshen_after_accept.setChecked(bool(settings.get("freshen_after_accept", False)))
         self.profiles.setPlainText(await engine.read_profiles_text())
         await self.secrets.load()
 
@@ -166,7 +170,8 @@ class SettingsDialog(QDialog):
         await engine.update_settings(
             default_runtime=self.runtime.currentData(), max_parallel=self.max_parallel.value(),
             docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked(),
-            storage_retention_days=self.retention.value())
+            storage_retention_days=self.retention.value(),
+            freshen_after_accept=self.freshen_after_accept.isChecked())
         await engine.save_profiles_text(self.profiles.toPlainText())
         await self.secrets.save()
         self.message.emit("Settings saved")

@@ -1,9 +1,10 @@
 """The engine's stored settings (parallelism, default runtime, Docker endpoints, keeping
-failed sandboxes), applied as they change."""
+failed sandboxes, freshening waiting tasks after an accept), applied as they change."""
 from __future__ import annotations
 
 from typing import Any
 
+from agentdeck.engine.core.after_accept import FRESHEN_SETTING
 from agentdeck.engine.core.scheduler import Scheduler
 from agentdeck.engine.core.storage import DEFAULT_RETENTION_DAYS, RETENTION_SETTING, check_retention
 from agentdeck.engine.errors import InvalidInput
@@ -26,6 +27,8 @@ class Settings:
         self._runtimes = runtimes
         self._scheduler = scheduler
         self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
+        #: Freshen the waiting tasks that still merge cleanly after each accept.
+        self.freshen_after_accept = bool(store.get_setting(FRESHEN_SETTING, False))
 
     async def update(self, **settings: Any) -> None:
         """Store and apply settings; runtime and endpoint changes count for tasks that
@@ -54,6 +57,8 @@ class Settings:
             self._scheduler.wake()
         if "keep_failed_sandboxes" in settings:
             self.keep_failed_sandboxes = bool(settings["keep_failed_sandboxes"])
+        if FRESHEN_SETTING in settings:
+            self.freshen_after_accept = bool(settings[FRESHEN_SETTING])
 
     async def get(self) -> dict[str, Any]:
         return {
@@ -62,4 +67,5 @@ class Settings:
             "keep_failed_sandboxes": self.keep_failed_sandboxes,
             "docker_endpoints": self._store.get_setting("docker_endpoints", []),
             RETENTION_SETTING: self._store.get_setting(RETENTION_SETTING, DEFAULT_RETENTION_DAYS),
+            FRESHEN_SETTING: self.freshen_after_accept,
         }

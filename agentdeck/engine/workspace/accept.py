@@ -16,6 +16,7 @@ from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace.changes import diff_result
 from agentdeck.engine.workspace.hunks import (choose, file_hunks, needs_hunks, partial_patch,
                                               whole_files)
+from agentdeck.engine.workspace.merge import merge_onto
 from agentdeck.engine.workspace.guards import Checkout, check_filters, check_nothing_in_the_way
 from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo
@@ -107,7 +108,7 @@ def commit_on_head(repo: UserRepo, private: Git, base: str, tree: str, message: 
     if old != base:
         proposal = private.with_env(**ENGINE_IDENTITY).out(
             "commit-tree", tree, "-p", base, "-m", "agentdeck: proposal")
-        tree = _merge(private, base, old, proposal, branch)
+        tree = merged_tree(private, base, old, proposal, branch)
     if tree == private.out("rev-parse", f"{old}^{{tree}}"):
         raise RepoError(f"{branch} already contains these changes: nothing to commit")
     checkout = Checkout.between(private, old, tree)
@@ -166,26 +167,18 @@ def _check_ready(repo: UserRepo) -> str:
     return branch
 
 
-def _merge(private: Git, base: str, ours: str, theirs: str, branch: str) -> str:
-    """Three-way merge of ``ours`` and ``theirs`` over ``base`` in the private dir.
-
-    git 2.39's merge-tree has no --merge-base: giving ``ours``'s tree a parent of
-    ``base`` makes ``base`` the one merge base, even when it is a snapshot commit that
-    the user's branch never contained.
-    """
-    side = private.with_env(**ENGINE_IDENTITY).out(
-        "commit-tree", f"{ours}^{{tree}}", "-p", base, "-m", "agentdeck: merge side")
-    proc = private.run("merge-tree", "--write-tree", "-z", "--name-only", "--no-messages",
-                       side, theirs, ok=(0, 1))
-    tree, *rest = os.fsdecode(proc.stdout).split("\0")
-    if proc.returncode == 0:
-        return tree
-    files = sorted({f for f in rest if f})
+def merged_tree(private: Git, base: str, ours: str, theirs: str, branch: str) -> str:
+    """The tree of ``theirs`` (made on ``base``) merged onto ``ours``, or `ConflictError`."""
+    merged = merge_onto(private, base, ours, theirs)
+    if not merged.conflicts:
+        return merged.tree
+    files = list(merged.conflicts)
     raise ConflictError(
         f"the task's change conflicts with what is now on {branch} in "
         f"{', '.join(map(escape_name, files))}; nothing was changed. If the task started "
-        "from uncommitted work, commit that work first; otherwise retry the task on the "
-        "new base or merge by hand.",
+        "from uncommitted work, commit that work first; otherwise freshen the task "
+        "(agentdeck freshen ID --hand-back gives the conflict to its agent), retry it on "
+        "the new base or merge by hand.",
         files=files)
 
 

@@ -12,6 +12,7 @@ showing the agent's text (names, reasons) is plain text, names escaped (``\n``, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushB
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from agentdeck.desktop.widgets.elided_label import ElidedLabel
+from agentdeck.desktop.review.diff.first_file import FirstFile
 from agentdeck.desktop.review.diff.highlight import FileHighlight, Highlighter, quick_highlight
 from agentdeck.desktop.review.diff.patch import FilePatch, split_patch
 from agentdeck.desktop.review.diff.qt_comment_box import QtCommentBox
@@ -88,7 +90,8 @@ class QtDiffReview(QWidget):
 
     def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None,
                   subject: str = "", warnings: dict[str, str] | None = None,
-                  hunks: dict[str, int] | None = None) -> None:
+                  hunks: dict[str, int] | None = None,
+                  first: FirstFile | None = None) -> None:
         """Review ``patch`` (``git diff --binary -M`` output) of task ``task_id``.
 
         Args:
@@ -99,6 +102,8 @@ class QtDiffReview(QWidget):
             warnings: path -> what to look at twice in a file that may be applied.
             hunks: path -> how many hunks of that file can be left out one by one
                 (`Engine.get_hunks`); other files are one unit each.
+            first: the first file of ``patch`` already parsed and highlighted
+                (`prepare_first`), shown in colour at once.
         """
         self._generation += 1
         self.task_id = task_id
@@ -112,6 +117,10 @@ class QtDiffReview(QWidget):
         # each call would wait for the GIL while a highlighter thread runs.
         self._unsafe, self._warnings = dict(unsafe or {}), dict(warnings or {})
         self.tree.set_files(self.files, self._unsafe, self._warnings, hunks)
+        if first is not None and self.files and first.path == self.files[0].path:
+            self._parsed[0] = first.parsed
+            if first.highlight is not None:
+                self._highlights[0] = replace(first.highlight, key=(self._generation, 0))
         if self.files:
             self.show_file(0)
         self.conflict.hide()
@@ -140,6 +149,7 @@ class QtDiffReview(QWidget):
         self._show_hunk_marks()
         self._show_file_bar(fp)
         if highlight is not None:
+            self.file_highlighted.emit(number)
             return
         key = (self._generation, number)
         quick = quick_highlight(key, fp.path, parsed)
