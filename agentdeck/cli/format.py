@@ -18,14 +18,15 @@ from typing import Any, Iterable, Sequence, TextIO
 
 from agentdeck.engine.api import FileHunks, escape_name
 from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, Freshening,
-                                     LandReport, LandStep, LogEntry, Overlap, Report, Task,
-                                     TaskState, TaskSummary)
+                                     LandReport, LandStep, LogEntry, Overlap, Report,
+                                     StorageReport, Task, TaskState, TaskSummary,
+                                     format_size as size)
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
                "batch_id", "group_id", "not_before", "created_at", "started_at", "finished_at",
                "files_changed", "lines_added", "lines_removed", "tokens_in", "tokens_out",
-               "cost_usd", "session_id", "question", "prompt")
+               "cost_usd", "session_id", "question", "paths", "prompt")
 
 
 #: What a terminal may act on: C0 controls but TAB and LF, DEL, C1 (U+0080-U+009F, U+009B
@@ -240,6 +241,22 @@ def comment_text(comment: Comment) -> str:
     sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
     quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
     return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"
+
+
+def storage_table(report: StorageReport) -> str:
+    """`agentdeck du`: one line per task, then per repo, then base layers and total."""
+    lines = [f"{'TASK':<14} {'SIZE':>10}  {'STATE':<10} {'REVIEW':<9} GC"]
+    for e in report.tasks:
+        lines.append(f"{e.task_id:<14} {size(e.bytes):>10}  {e.state or '-':<10} "
+                     f"{e.review or '-':<9} {e.removable or 'kept'}")
+    lines.append("")
+    for repo, count in sorted(report.repos.items()):
+        lines.append(f"repo {repo}: {size(count)}")
+    for tag, count in sorted(report.base_layers.items()):
+        lines.append(f"base layer {tag}: {size(count)}")
+    lines.append(f"total: {size(report.total)} (allocated blocks, each file once; "
+                 f"retention {report.retention_days:g} days)")
+    return "\n".join(lines)
 
 
 def units(files: Iterable[FileHunks]) -> Iterable[tuple[str, str, int, int]]:

@@ -58,7 +58,7 @@ async def _submit(engine: Engine, a: argparse.Namespace) -> int:
     options = dict(runtime=a.runtime, priority=a.priority,
                    not_before=parse_when(a.at) if a.at else None, title=a.title,
                    timeout=validate.timeout(a.timeout), include_uncommitted=a.uncommitted,
-                   budget_usd=a.budget)
+                   budget_usd=a.budget, paths=a.paths or ())
     if len(agents) > 1 or a.attempts != 1:
         tasks = await engine.submit_group(a.repo, a.prompt, agents=agents,
                                           attempts=a.attempts, **options)
@@ -244,6 +244,27 @@ async def _reject(engine: Engine, a: argparse.Namespace) -> int:
 async def _reopen(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.reopen(a.id)
     out(f"reopened {task.id}: its change waits for review again")
+    return 0
+
+
+@command("du")
+async def _du(engine: Engine, a: argparse.Namespace) -> int:
+    report = await engine.disk_usage()
+    out(fmt.dumps(dataclasses.asdict(report)) if a.json else fmt.storage_table(report))
+    return 0
+
+
+@command("gc")
+async def _gc(engine: Engine, a: argparse.Namespace) -> int:
+    report = await engine.collect_garbage(dry_run=a.dry_run)
+    gone = report.removable
+    if a.json:
+        out(fmt.dumps({"dry_run": a.dry_run, "removed": [dataclasses.asdict(e) for e in gone]}))
+        return 0
+    verb = "would remove" if a.dry_run else "removed"
+    for entry in gone:
+        out(f"{verb} {entry.task_id}  {fmt.size(entry.bytes)}  ({entry.removable})")
+    out(f"{verb} {len(gone)} task copies, {fmt.size(sum(e.bytes for e in gone))}")
     return 0
 
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the agent once it has cost this many dollars")
     p.add_argument("--uncommitted", action="store_true",
                    help="include uncommitted changes of the repo in the snapshot")
+    p.add_argument("--paths", nargs="+", metavar="PATH",
+                   help="check out only these folders/files (sparse, git's cone: plus the "
+                        "files of the folders above them)")
     p.add_argument("--json", action="store_true",
                    help='print {"id": ...} (a group: {"group": ..., "ids": [...]})')
 
@@ -177,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("cancel", "stop a task"),
                        ("retry", "run a finished task again as a new attempt")):
         _add_id(sub.add_parser(name, help=text))
+
+    p = sub.add_parser("du", help="disk used by the tasks' working copies, per task and repo")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("gc", help="remove working copies no task needs (accepted, orphaned, "
+                                  "rejected or ended past storage_retention_days)")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("follow-up", help="send a new instruction to a finished task")
     _add_id(p)

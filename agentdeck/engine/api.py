@@ -22,7 +22,8 @@ from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
 from agentdeck.engine.models import (AgentProfile, Batch, Comment, Freshening, LandReport,
-                                     LogEntry, Overlap, Report, Task, TaskSummary)
+                                     LogEntry, Overlap, Report, StorageReport, Task,
+                                     TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path, user_guide
@@ -47,6 +48,7 @@ from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
 from agentdeck.engine.core.scheduler import Scheduler, default_max_parallel
 from agentdeck.engine.core.settings import Settings
+from agentdeck.engine.core.storage import Storage
 from agentdeck.engine.core.submission import Rules, Submitter
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.runtimes.base import Runtime
@@ -151,6 +153,7 @@ class Engine:
             apply_requests=controls.apply_requests, start_task=attempts.start_task,
             provider_cap=profiles.provider_cap, runtime=self.runtimes.get)
         self._settings = Settings(store, self.runtimes, self.scheduler)
+        self._storage = Storage(store, workspace)
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
                               scheduler=self.scheduler,
@@ -216,8 +219,12 @@ class Engine:
                      runtime: str | None = None, priority: int = 0,
                      not_before: float | None = None, title: str | None = None,
                      timeout: float | None = None, include_uncommitted: bool = False,
-                     budget_usd: float | None = None) -> Task:
+                     budget_usd: float | None = None, paths: Sequence[str] = ()) -> Task:
         """Queue one task. The repo is snapshotted now: later edits do not leak in.
+
+        Args:
+            paths: Check out only these folders or files of the repo (git's sparse
+                "cone": everything below them, plus the files of the folders above).
 
         Raises:
             InvalidInput, NotFound, RepoError: before anything is stored (see
@@ -226,14 +233,15 @@ class Engine:
         spec = TaskSpec(prompt, str(repo), title or "", agent, runtime, priority, not_before,
                         timeout)
         return await self._submitter.submit(spec, include_uncommitted=include_uncommitted,
-                                            budget_usd=budget_usd)
+                                            budget_usd=budget_usd, paths=paths)
 
     async def submit_group(self, repo: str | Path, prompt: str, *,
                            agents: Sequence[str] = ("shell",), attempts: int = 1,
                            runtime: str | None = None, priority: int = 0,
                            not_before: float | None = None, title: str | None = None,
                            timeout: float | None = None, include_uncommitted: bool = False,
-                           budget_usd: float | None = None) -> list[Task]:
+                           budget_usd: float | None = None,
+                           paths: Sequence[str] = ()) -> list[Task]:
         """Queue one prompt as a best-of-N group: ``attempts`` tasks for each of ``agents``
         from one snapshot, sharing a group id; accepting one rejects the others.
 
@@ -245,7 +253,7 @@ class Engine:
                         timeout)
         return await self._submitter.submit_group(
             spec, list(agents), attempts, include_uncommitted=include_uncommitted,
-            budget_usd=budget_usd)
+            budget_usd=budget_usd, paths=paths)
 
     async def submit_batch(self, spec: BatchSpec,
                            on_snapshot: Callable[[int, int, str], None] | None = None) -> list[Task]:
@@ -288,6 +296,15 @@ class Engine:
         return await self._settings.get()
 
     # ---- review -------------------------------------------------------------------------
+    async def disk_usage(self) -> StorageReport:
+        """The disk the tasks' files take, per task and per repo (`agentdeck du`)."""
+        return await self._storage.usage()
+
+    async def collect_garbage(self, dry_run: bool = False) -> StorageReport:
+        """Remove the files no task needs any more (`agentdeck gc`); ``dry_run``: only
+        say what would go (the report's ``removable`` entries)."""
+        return await self._storage.collect_garbage(dry_run)
+
     async def get_patch(self, task_id: str, paths: Sequence[str] | None = None) -> str:
         """The unified diff (git format, binary included) of what the agent changed."""
         return await self._reviews.get_patch(task_id, paths)

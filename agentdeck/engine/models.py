@@ -199,6 +199,7 @@ class Task:
     budget_usd: float | None = None    # stop the task once it has cost this much
     group_id: str | None = None        # best-of-N: the attempts at one prompt share it
     approved_at: float | None = None   # the reviewer approved it for `land` (not yet landed)
+    paths: tuple[str, ...] = ()         # the copy checks out only these (sparse); (): all
 
     @property
     def reviewable(self) -> bool:
@@ -433,3 +434,63 @@ class AgentProfile:
     read_only_paths: tuple[str, ...] = ()  # extra host paths the local sandbox shows (ro)
     description: str = ""              # one line for people: what runs, and how
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StorageEntry:
+    """The disk one task's files take (working copy, its index, its run files).
+
+    Attributes:
+        task_id: The task (its folder name; the task itself may be gone).
+        repo: The task's repository, ``""`` for an orphan.
+        state: The task's state value, ``""`` for an orphan.
+        review: The task's review value, ``""`` for an orphan.
+        bytes: Allocated bytes, each inode counted once over the whole report.
+        removable: Why `gc` removes these files now (``None``: they are kept).
+    """
+
+    task_id: str
+    repo: str
+    state: str
+    review: str
+    bytes: int
+    removable: str | None = None
+
+
+@dataclass(frozen=True)
+class StorageReport:
+    """What agentdeck keeps on disk (see `agentdeck.engine.workspace.space` for what
+    is counted).
+
+    Attributes:
+        tasks: One entry per task with files, largest first.
+        repos: Bytes per repository: its tasks' files plus its private git dir.
+        base_layers: Bytes of Docker base images (label ``agentdeck.base``) by tag.
+        retention_days: The retention setting the ``removable`` reasons used.
+    """
+
+    tasks: tuple[StorageEntry, ...]
+    repos: dict[str, int]
+    base_layers: dict[str, int]
+    retention_days: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.repos.values()) + sum(self.base_layers.values()) + sum(
+            e.bytes for e in self.tasks if not e.repo)
+
+    @property
+    def removable(self) -> tuple[StorageEntry, ...]:
+        return tuple(e for e in self.tasks if e.removable)
+
+
+def format_size(count: int) -> str:
+    """``count`` bytes as people read them: ``512 B``, ``12.3 MB`` (powers of 1024)."""
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

@@ -139,3 +139,25 @@ def _size(count: int) -> str:
         if count >= scale:
             return f"{count / scale:.1f}".removesuffix(".0") + f" {unit}"
     return f"{count} bytes"
+
+
+def checkout_paths(values: Any) -> tuple[str, ...]:
+    """The paths a task works on (its copy checks out only those, git's sparse "cone"):
+    relative, ``/``-separated, no ``.``/``..`` parts or control characters; a trailing
+    ``/`` is dropped, duplicates too. Empty: the whole repo."""
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    found: list[str] = []
+    for value in values:
+        path = text(value, "a --paths entry").strip().strip("/")
+        parts = path.split("/")
+        if not path or value.strip().startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise InvalidInput(f"the path {value!r} must be relative to the repo's top folder, "
+                               "without '.', '..' or empty parts (e.g. src/api)")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+            raise InvalidInput(f"the path {value!r} contains control characters")
+        if path not in found:
+            found.append(path)
+    return tuple(found)

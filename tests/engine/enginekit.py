@@ -89,6 +89,14 @@ async def wait_done(engine: Engine, task_id: str, timeout: float = 30.0) -> Task
                             timeout)
 
 
+async def run_succeeded(engine: Engine, repo: Path, script: str) -> Task:
+    """Submit a shell task and wait until it succeeded (an assertion says why not)."""
+    task = await engine.submit(repo, script)
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.SUCCEEDED, done.error
+    return done
+
+
 def stdout_lines(engine: Engine, task_id: str) -> list[str]:
     engine.store.flush()
     return [e.text for e in engine.store.get_logs(task_id, limit=None)

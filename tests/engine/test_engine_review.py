@@ -9,7 +9,7 @@ import pytest
 
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, wait_done
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
 
 
 def repo_state(repo: Path) -> tuple[str, str, str]:
@@ -22,18 +22,11 @@ def repo_state(repo: Path) -> tuple[str, str, str]:
     return git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain"), digest.hexdigest()
 
 
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
-
-
 async def test_accept_commits_one_commit_naming_the_task(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo 'x = 2' > src/app.py; echo new > NEW.md")
+        task = await run_succeeded(engine, repo, "echo 'x = 2' > src/app.py; echo new > NEW.md")
         sha = (await engine.accept(task.id)).commit
         assert git(repo, "rev-parse", "HEAD") == sha
         assert (repo / "src/app.py").read_text() == "x = 2\n"
@@ -51,7 +44,7 @@ async def test_accept_on_a_moved_branch_merges_cleanly(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo agent > agent.txt")
+        task = await run_succeeded(engine, repo, "echo agent > agent.txt")
         (repo / "README.md").write_text("changed by the user meanwhile\n")
         git(repo, "commit", "-qam", "user work")
         user_head = git(repo, "rev-parse", "HEAD")
@@ -67,7 +60,7 @@ async def test_a_conflicting_accept_leaves_the_repo_untouched(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo 'x = agent' > src/app.py")
+        task = await run_succeeded(engine, repo, "echo 'x = agent' > src/app.py")
         (repo / "src/app.py").write_text("x = user\n")
         git(repo, "commit", "-qam", "user edits the same line")
         (repo / "scratch.txt").write_text("uncommitted user file\n")
@@ -86,17 +79,35 @@ async def test_partial_accept_and_branch_mode(tmp_path):
     repo = make_repo(tmp_path / "repo")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo a > a.txt; echo b > b.txt")
+        task = await run_succeeded(engine, repo, "echo a > a.txt; echo b > b.txt")
         await engine.accept(task.id, exclude=["b.txt"])
         assert (repo / "a.txt").exists() and not (repo / "b.txt").exists()
         assert git(repo, "show", "--name-only", "--format=", "HEAD") == "a.txt"
 
-        other = await _finished(engine, repo, "echo c > c.txt")
+        other = await run_succeeded(engine, repo, "echo c > c.txt")
         before = repo_state(repo)
         branch = (await engine.accept(other.id, branch=True)).branch
         assert branch == f"agentdeck/{other.id}"
         assert repo_state(repo) == before
         assert git(repo, "show", f"{branch}:c.txt") == "c"
+    finally:
+        await engine.close()
+
+
+async def test_reject_keeps_the_working_copy_until_the_retention_passes(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await run_succeeded(engine, repo, "echo junk > junk.txt")
+        before = repo_state(repo)
+        await engine.reject(task.id)
+        stored = await engine.get_task(task.id)
+        assert stored.review == ReviewState.REJECTED
+        assert (Path(stored.workdir) / "junk.txt").exists()  # for a reopen
+        await engine.update_settings(storage_retention_days=0)
+        await engine.collect_garbage()
+        assert not Path(stored.workdir).exists()
+        assert repo_state(repo) == before
     finally:
         await engine.close()
 
@@ -120,7 +131,7 @@ async def test_a_malicious_agent_runs_nothing_on_accept_and_escapes_nothing(tmp_
     marker = tmp_path / "PWNED"
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, MALICIOUS.format(marker=marker))
+        task = await run_succeeded(engine, repo, MALICIOUS.format(marker=marker))
         diff = await engine.get_diff(task.id)
         assert "passwd-link" in diff.unsafe
         with pytest.raises(UnsafeChange, match="passwd-link"):
@@ -141,7 +152,7 @@ async def test_a_base_commit_gone_from_the_repo_is_explained(tmp_path):
     git(repo, "commit", "-qm", "second")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo changed >> README.md")
+        task = await run_succeeded(engine, repo, "echo changed >> README.md")
         git(repo, "reset", "-q", "--hard", "HEAD~1")  # the base commit is rewritten away
         git(repo, "reflog", "expire", "--expire=now", "--all")
         git(repo, "gc", "-q", "--prune=now")

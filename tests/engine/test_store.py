@@ -170,3 +170,16 @@ def test_a_database_made_before_task_groups_gets_them_keeping_its_rows(tmp_path)
         assert [t.id for t in s.list_tasks(group_id="g1")] == ["old"]
     finally:
         s.close()
+
+
+def test_a_database_from_before_task_paths_opens_with_whole_repo_tasks(tmp_path):
+    from agentdeck.engine.store.schema import _m_task_paths
+    path = tmp_path / "old.sqlite3"
+    _old_database(path, MIGRATIONS.index(_m_task_paths), "failed")
+    s = st.Store(path)
+    try:
+        assert s.get_task("old").paths == ()
+        s.write_sync(wr.insert_tasks([Task(id="new", prompt="p", repo="/r", paths=("src",))]))
+        assert s.get_task("new").paths == ("src",)
+    finally:
+        s.close()

@@ -38,6 +38,9 @@ class NewTaskDialog(QDialog):
         self.include_uncommitted.setEnabled(False)
         self.repo.checked.connect(lambda info: self.include_uncommitted.setEnabled(bool(info and info.dirty)))
         self.title = QLineEdit(placeholderText="optional; the prompt's first line otherwise")
+        self.paths = QLineEdit(placeholderText="optional: only these folders, e.g. src/api docs")
+        self.paths.setToolTip("The copy checks out only these paths (space-separated) and "
+                              "the files of the folders above them; empty: the whole repo")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What should the agent do?")
         self.prompt.setTabChangesFocus(True)
@@ -47,6 +50,7 @@ class NewTaskDialog(QDialog):
         form.addRow("Repository", self.repo)
         form.addRow("", self.include_uncommitted)
         form.addRow("Title", self.title)
+        form.addRow("Paths", self.paths)
         form.addRow("Prompt", self.prompt)
         self.prompt_error = _error_label()
         form.addRow("", self.prompt_error)
@@ -59,7 +63,7 @@ class NewTaskDialog(QDialog):
                        self.attempts)
         form.addRow("Start", self.start)
         self.error = _error_label()  # what no single field explains (the engine's refusal)
-        for changed in (self.prompt.textChanged, self.title.textChanged,
+        for changed in (self.prompt.textChanged, self.title.textChanged, self.paths.textChanged,
                         self.settings.timeout.textChanged, self.repo.checked,
                         self.start.combo.editTextChanged):
             changed.connect(self.clear_errors)
@@ -82,7 +86,8 @@ class NewTaskDialog(QDialog):
         self.clear_errors()
         checks = ((self.prompt_error, lambda: validate.prompt(self.prompt.toPlainText())),
                   (self.timeout_error, self.settings.values),
-                  (None, self.start.value))
+                  (None, self.start.value),
+                  (self.error, lambda: validate.checkout_paths(self.paths.text().split())))
         values = []
         for label, check in checks:
             try:
@@ -92,17 +97,19 @@ class NewTaskDialog(QDialog):
                     label.setText(str(exc))
                     label.show()
                 return
-        _, settings, not_before = values
+        _, settings, not_before, paths = values
         self.start_button.setEnabled(False)
-        self._ctx.runner.spawn(self._submit(settings, not_before), on_error=self._failed)
+        self._ctx.runner.spawn(self._submit(settings, not_before, paths), on_error=self._failed)
 
     def _name_start_button(self) -> None:
         size = self.attempts.size(self.settings.agent.currentData() or "shell")
         self.start_button.setText("Start task" if size == 1 else f"Start {size} attempts")
 
-    async def _submit(self, settings: dict, not_before: float | None) -> None:
+    async def _submit(self, settings: dict, not_before: float | None,
+                      paths: tuple[str, ...]) -> None:
         agent = settings.pop("agent")
         options = dict(not_before=not_before, title=self.title.text().strip() or None,
+                       paths=paths,
                        include_uncommitted=self.include_uncommitted.isChecked(), **settings)
         engine, path, prompt = self._ctx.engine, self.repo.path(), self.prompt.toPlainText()
         if self.attempts.size(agent) == 1:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QPlainTextEdit,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
+    QPlainTextEdit,
     QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -70,6 +71,9 @@ class SettingsDialog(QDialog):
         self.endpoint_slots.setWordWrap(True)
         self.endpoints.textChanged.connect(self._show_endpoint_slots)
         self.keep_failed = QCheckBox("Keep sandboxes of failed tasks for inspection")
+        self.retention = QDoubleSpinBox(minimum=0, maximum=3650, decimals=1, suffix=" days")
+        self.retention.setToolTip("How long the copies of rejected and ended tasks stay "
+                                  "before Storage → Clean up (agentdeck gc) removes them")
         self.freshen_after_accept = QCheckBox(
             "After an accept, freshen the waiting tasks that still merge cleanly")
         self.theme = QComboBox()
@@ -83,6 +87,7 @@ class SettingsDialog(QDialog):
         form.addRow("Docker endpoints", self.endpoints)
         form.addRow("", self.endpoint_slots)
         form.addRow("", self.keep_failed)
+        form.addRow("Keep task copies", self.retention)
         form.addRow("", self.freshen_after_accept)
         form.addRow("Theme", self.theme)
         form.addRow("", self.notifications)
@@ -125,6 +130,7 @@ class SettingsDialog(QDialog):
         self.max_parallel.setValue(int(settings.get("max_parallel", 1)))
         self.endpoints.setPlainText("\n".join(settings.get("docker_endpoints", [])))
         self.keep_failed.setChecked(bool(settings.get("keep_failed_sandboxes", False)))
+        self.retention.setValue(float(settings["storage_retention_days"]))
         self.freshen_after_accept.setChecked(bool(settings.get("freshen_after_accept", False)))
         self.profiles.setPlainText(await engine.read_profiles_text())
         await self.secrets.load()
@@ -164,6 +170,7 @@ class SettingsDialog(QDialog):
         await engine.update_settings(
             default_runtime=self.runtime.currentData(), max_parallel=self.max_parallel.value(),
             docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked(),
+            storage_retention_days=self.retention.value(),
             freshen_after_accept=self.freshen_after_accept.isChecked())
         await engine.save_profiles_text(self.profiles.toPlainText())
         await self.secrets.save()

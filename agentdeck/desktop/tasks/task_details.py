@@ -15,7 +15,8 @@ from agentdeck.engine.models import ReviewState, Task
 
 _FIELDS = (  # first half: left column, second half: right column
     ("state", "State"), ("review", "Review"), ("agent", "Profile"), ("runtime", "Runtime"),
-    ("repo", "Repository"), ("base", "Base commit"), ("result", "Result commit"),
+    ("repo", "Repository"), ("paths", "Checkout"), ("base", "Base commit"),
+    ("result", "Result commit"),
     ("changes", "Changes"), ("error", "Error"), ("history", "Attempts"),
     ("created", "Created"), ("started", "Started"), ("finished", "Finished"),
     ("elapsed", "Elapsed"), ("exit", "Exit code"), ("attempt", "Attempt"),
@@ -43,6 +44,7 @@ def field_values(task: Task, now: float | None = None) -> dict[str, str]:
         "agent": task.agent,
         "runtime": f"{task.runtime} · {task.endpoint}" if task.endpoint else task.runtime,
         "repo": task.repo,
+        "paths": ", ".join(task.paths) if task.paths else "whole repo",
         "base": (task.base_commit or "—")[:12],
         "result": (task.result_commit or "—")[:12],
         "created": fmt.timestamp(task.created_at),
@@ -96,7 +98,7 @@ class TaskDetails(QWidget):
             name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             label = plain_label()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            label.setWordWrap(key in ("error", "history"))
+            label.setWordWrap(key in ("error", "history", "paths"))
             if key in ("base", "result"):
                 label.setFont(mono)
             self.labels[key] = label

@@ -18,6 +18,7 @@ from agentdeck.desktop.window.action_rules import TASK_COMMANDS, enabled_command
 from agentdeck.desktop.window.notify import Notifier
 from agentdeck.desktop.reports.report_page import ReportPage
 from agentdeck.desktop.review.review_page import ReviewPage
+from agentdeck.desktop.storage.storage_view import StorageView
 from agentdeck.desktop.window.status_bar import BatchProgress, Counters
 from agentdeck.desktop.widgets.theme import Theme
 from agentdeck.desktop.tasks.task_actions import TaskActions
@@ -32,7 +33,7 @@ _REFRESH_MS = 400
 _OVERLAPS_MS = 5000
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
 #: The tabs in order, by the name the UI state keeps (and their icons').
-_VIEWS = ("wall", "list", "review", "reports")
+_VIEWS = ("wall", "list", "review", "reports", "storage")
 
 
 class MainWindow(QMainWindow):
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.review, icon("review"), "Review")
         self.reports = ReportPage(self.ctx)
         self.tabs.addTab(self.reports, icon("reports"), "Reports")
+        self.storage = StorageView(self.ctx)
+        self.tabs.addTab(self.storage, icon("storage"), "Storage")
         self.setCentralWidget(self.tabs)
 
     def _build_status_bar(self) -> None:
@@ -410,6 +413,8 @@ class MainWindow(QMainWindow):
             self.review.ensure_loaded()
         elif self.tabs.widget(index) is self.reports:
             self.reports.load()
+        elif self.tabs.widget(index) is self.storage:
+            self.storage.refresh()
         self.update_actions()
 
     def _tick(self) -> None:

@@ -154,15 +154,19 @@ class AttemptRunner:
         if profile.kind != "builtin":  # a CLI's sessions, for `--resume` in a follow-up
             state_dir = self.services.home / "runs" / task.id / "agent-home"
             state_dir.mkdir(exist_ok=True, mode=0o700)
+        shared: tuple[Path, ...] = ()
+        if self._runtime().shares_host_paths:
+            shared = tuple(self.services.workspace.object_dirs(task.repo))
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir,
-                          state_dir)
+                          state_dir, shared)
 
     async def _workdir(self) -> Path:
         task = self.task
         if self._reuses_workdir():
             return Path(task.workdir)
         return await asyncio.to_thread(
-            self.services.workspace.prepare, task.id, task.repo, task.base_commit)
+            self.services.workspace.prepare, task.id, task.repo, task.base_commit,
+            shared_objects=self._runtime().shares_host_paths, paths=task.paths)
 
     def _reuses_workdir(self) -> bool:
         """A follow-up goes on in the copy of the attempt before (while it is there)."""
@@ -280,7 +284,7 @@ class AttemptRunner:
             await asyncio.to_thread(remove_local_files, workdir, self.profile.copy_files)
             diff = await asyncio.to_thread(
                 self.services.workspace.capture, self.task.id, self.task.repo,
-                self.task.base_commit, workdir)
+                self.task.base_commit, workdir, paths=self.task.paths)
             fields.update(result_commit=diff.commit, files_changed=len(diff.files),
                           lines_added=diff.added, lines_removed=diff.removed,
                           unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,

@@ -6,6 +6,7 @@ from typing import Any
 
 from agentdeck.engine.core.after_accept import FRESHEN_SETTING
 from agentdeck.engine.core.scheduler import Scheduler
+from agentdeck.engine.core.storage import DEFAULT_RETENTION_DAYS, RETENTION_SETTING, check_retention
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.runtimes.select import AUTO, KNOWN as KNOWN_RUNTIMES, RuntimeRegistry
 from agentdeck.engine.store import writes as wr
@@ -40,6 +41,8 @@ class Settings:
         runtime = settings.get("default_runtime")
         if runtime is not None and runtime not in (*KNOWN_RUNTIMES, AUTO):
             raise InvalidInput(f"unknown default runtime {runtime!r}: use auto, local or docker")
+        if RETENTION_SETTING in settings:
+            settings[RETENTION_SETTING] = check_retention(settings[RETENTION_SETTING])
         current = await self.get()
         if settings.get("docker_endpoints", current["docker_endpoints"]) != current[
                 "docker_endpoints"]:
@@ -63,5 +66,6 @@ class Settings:
             "default_runtime": self._store.get_setting("default_runtime", "auto"),
             "keep_failed_sandboxes": self.keep_failed_sandboxes,
             "docker_endpoints": self._store.get_setting("docker_endpoints", []),
+            RETENTION_SETTING: self._store.get_setting(RETENTION_SETTING, DEFAULT_RETENTION_DAYS),
             FRESHEN_SETTING: self.freshen_after_accept,
         }

@@ -63,10 +63,10 @@ class Submitter:
         self._wake = wake
 
     async def submit(self, spec: TaskSpec, *, include_uncommitted: bool = False,
-                     budget_usd: float | None = None) -> Task:
+                     budget_usd: float | None = None, paths: Sequence[str] = ()) -> Task:
         """Queue one task; its repo is snapshotted now (see `Engine.submit`)."""
         task = draft(self._rules, spec, include_uncommitted=include_uncommitted,
-                     budget_usd=budget_usd)
+                     budget_usd=budget_usd, paths=paths)
         return (await self._store_new([task]))[0]
 
     async def submit_batch(self, spec: BatchSpec,
@@ -90,7 +90,8 @@ class Submitter:
 
     async def submit_group(self, spec: TaskSpec, agents: Sequence[str], attempts: int = 1,
                            *, include_uncommitted: bool = False,
-                           budget_usd: float | None = None) -> list[Task]:
+                           budget_usd: float | None = None,
+                           paths: Sequence[str] = ()) -> list[Task]:
         """Queue one prompt as a best-of-N group: ``attempts`` tasks per agent of ``agents``
         (default: ``spec.agent``), sharing a group id, in one transaction or not at all.
 
@@ -102,7 +103,8 @@ class Submitter:
         group = new_id("g")
         specs = [replace(spec, agent=name) for name in names for _ in range(attempts)]
         drafts = [draft(self._rules, s, origin=f"attempt {n} of the group",
-                        include_uncommitted=include_uncommitted, budget_usd=budget_usd)
+                        include_uncommitted=include_uncommitted, budget_usd=budget_usd,
+                        paths=paths)
                   for n, s in enumerate(specs, start=1)]
         drafts = [replace(d, task=d.task.with_(group_id=group,
                                                title=f"{d.task.title} [{n}/{size}]"))
@@ -130,7 +132,8 @@ def new_id(prefix: str = "") -> str:
 
 
 def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | None = None,
-          include_uncommitted: bool = False, budget_usd: float | None = None) -> Draft:
+          include_uncommitted: bool = False, budget_usd: float | None = None,
+          paths: Sequence[str] = ()) -> Draft:
     """Check one task; errors start with ``origin`` (``"jobs.toml line 12"``) if given.
 
     Raises:
@@ -138,7 +141,8 @@ def draft(rules: Rules, spec: TaskSpec, *, origin: str = "", batch_id: str | Non
         NotFound: no agent profile of that name.
     """
     try:
-        return Draft(_checked(rules, spec, batch_id, include_uncommitted, budget_usd), origin)
+        task = _checked(rules, spec, batch_id, include_uncommitted, budget_usd)
+        return Draft(task.with_(paths=validate.checkout_paths(paths)), origin)
     except (InvalidInput, NotFound) as exc:
         _fail_at(origin, exc)
 
@@ -182,6 +186,11 @@ def snapshot(workspace: Workspace, drafts: Sequence[Draft],
             except RepoError as exc:
                 _fail_at(first.origin, exc)
             made += [d.task.with_(repo=str(root), base_commit=base) for d in group]
+            for d in group:
+                try:
+                    workspace.check_paths(root, base, d.task.paths)
+                except InvalidInput as exc:
+                    _fail_at(d.origin, exc)
             if on_snapshot is not None:
                 on_snapshot(done, len(groups), str(root))
     except Exception:

@@ -44,6 +44,9 @@ class LaunchSpec:
     env: dict[str, str] = field(default_factory=dict)
     run_dir: Path | None = None        # where the runtime may keep its own files
     state_dir: Path | None = None      # the agent's home kept between attempts (Docker)
+    #: Host dirs the copy's inner git reads and must see read-only at their own paths
+    #: (the object stores it borrows); only for a runtime that `shares_host_paths`.
+    shared_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class Sandbox(abc.ABC):
 
 class Runtime(abc.ABC):
     name: str
+    #: The agent sees the working copy at its host path, so the copy may borrow host
+    #: object stores (`LaunchSpec.shared_dirs`); a runtime that copies the tree elsewhere
+    #: gets a self-contained copy.
+    shares_host_paths: bool = False
 
     @abc.abstractmethod
     async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:

@@ -84,6 +84,7 @@ class BuiltinRuntime(Runtime):
         self._pause = pause_provider
         self._tools = tools
         self._private: PrivateEntries | None = None
+        self.shares_host_paths = tools is None  # the tools run in the local copy
 
     async def check(self, image: str | None = None) -> None:
         if self._tools is not None:

@@ -101,6 +101,7 @@ def row_to_task(row: sqlite3.Row | dict[str, Any]) -> Task:
     for key in ("lines_added", "lines_removed", "files_changed", "tokens_in", "tokens_out"):
         values[key] = values[key] or 0
     values["cost_usd"] = values["cost_usd"] or 0.0
+    values["paths"] = tuple(json.loads(values["paths"])) if values.get("paths") else ()
     return Task(**values)
 
 
@@ -108,6 +109,7 @@ def task_to_row(task: Task) -> dict[str, Any]:
     row = task.to_dict()
     row["updated_at"] = time.time()
     row["include_uncommitted"] = int(task.include_uncommitted)
+    row["paths"] = json.dumps(list(task.paths)) if task.paths else None
     return row
 
 

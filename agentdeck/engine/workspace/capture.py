@@ -27,7 +27,7 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from agentdeck.engine.errors import RepoError, UnsafeChange
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import safefs
 from agentdeck.engine.workspace.changes import _is_dotgit as is_dotgit
+from agentdeck.engine.workspace.sparse import in_cone
 
 _FILE, _EXEC, _SYMLINK, _GITLINK = "100644", "100755", "120000", "160000"
 PATH_MAX = 4096  # no longer path can be opened by name on Linux, nor checked out by git
@@ -255,8 +256,9 @@ class TreeWalk:
     """
 
     def __init__(self, base: BaseTree, manifest: Manifest, rules: IgnoreRules, algo: str,
-                 max_files: int, max_bytes: int) -> None:
+                 max_files: int, max_bytes: int, cone: Sequence[str] = ()) -> None:
         self.base, self.manifest, self.rules, self.algo = base, manifest, rules, algo
+        self.cone = cone
         self.max_files, self.max_bytes = max_files, max_bytes
         self.entries: dict[str, tuple[str, str | None]] = {}
         self.key_of: dict[str, Key] = {}  # regular files only
@@ -275,8 +277,20 @@ class TreeWalk:
             UnsafeChange: a limit is exceeded, or a path is longer than `PATH_MAX`.
         """
         safefs.walk(root_fd, self._scan)
+        self._keep_outside_cone()
         self.changed += sum(1 for path in self.base.files if path not in self.entries)
         self._check_limits()
+
+    def _keep_outside_cone(self) -> None:
+        """Base entries a sparse copy never checked out stay as they are (unless the
+        agent put something of its own at that path or at a folder above it)."""
+        for path, entry in self.base.files.items():
+            if path in self.entries or in_cone(path, self.cone):
+                continue
+            parts = path.split("/")
+            if any("/".join(parts[:n]) in self.entries for n in range(1, len(parts))):
+                continue
+            self.entries[path] = (entry.mode, entry.sha)
 
     def _scan(self, fd: int, prefix: str, listing: list[os.DirEntry[str]]) -> list[str]:
         """Record the entries of one folder and return its sub-folders to walk (none
@@ -482,8 +496,10 @@ def write_tree(git: Git, entries: dict[str, tuple[str, str]], tmp: Path) -> str:
 
 
 def capture_tree(private: Git, base: str, workdir: Path, manifest_path: Path, *,
-                 max_files: int, max_bytes: int) -> str:
+                 max_files: int, max_bytes: int, cone: Sequence[str] = ()) -> str:
     """Build the tree of ``workdir`` in ``private`` and return its id.
+
+    With ``cone`` (a sparse copy's paths), base files outside it are kept as in the base.
 
     Nothing is written to the object store unless the limits hold; the manifest is
     brought up to date afterwards so the next capture (a follow-up) reads even less.
@@ -503,7 +519,7 @@ def capture_tree(private: Git, base: str, workdir: Path, manifest_path: Path, *,
             raise RepoError(f"cannot open the working copy {workdir}: {exc}") from exc
         with safefs.opened(root_fd):
             walk = TreeWalk(BaseTree.load(private, base), manifest, rules, algo,
-                            max_files, max_bytes)
+                            max_files, max_bytes, cone)
             try:
                 walk.run(root_fd)
                 written = write_blobs(private, root_fd, walk, Path(tmp))

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentdeck.engine.workspace.gitcmd import Git
-from agentdeck.engine.workspace import safefs
+from agentdeck.engine.workspace import safefs, sparse
 from agentdeck.engine.workspace.capture import record_checkout
 from agentdeck.engine.workspace.seal import write_settings
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
@@ -45,13 +46,22 @@ def commit_worktree(repo: UserRepo, private: Git, head: str, task_id: str) -> st
         return private.with_env(**ENGINE_IDENTITY).out("commit-tree", tree, "-p", head, "-m", message)
 
 
-def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path) -> None:
+def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *,
+                       shared_objects: bool = True, paths: Sequence[str] = ()) -> None:
     """Fill a fresh ``workdir`` with the files of ``base`` plus a disposable inner ``.git``.
 
     The checkout goes through the private git dir with a temporary index; ``manifest``
     records the stat data of every file it wrote, so the later capture only reads files
     whose stat changed. The inner repo exists for agents that insist on one (codex,
     aider); the engine never reads it, and it carries agentdeck's own settings.
+
+    Args:
+        shared_objects: The inner repo borrows the private dir's objects (and through
+            it the user's) by ``objects/info/alternates``, as ``git worktree`` shares
+            them: nothing is copied. The sandbox must then show `object_dirs` read-only
+            at their own paths. Off, it gets a pack of the base tree (a runtime that
+            copies the tree elsewhere, where host paths do not exist).
+        paths: Check out only these (see `agentdeck.engine.workspace.sparse`).
     """
     remove_tree(workdir)
     workdir.mkdir(parents=True)
@@ -60,19 +70,56 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path) -
         index = Path(tmp) / "index"
         checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
             GIT_INDEX_FILE=index)
-        checkout.run("read-tree", "--reset", "-u", base)
+        sparse.checkout(checkout, base, paths)
         record_checkout(private, base, workdir, manifest)
-        init_inner_repo(workdir, (private, base), index)
+        init_inner_repo(workdir, (private, base), index, shared_objects=shared_objects)
 
 
-def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path | None) -> None:
+def object_dirs(private: Git) -> list[Path]:
+    """The object dirs a copy with shared objects reads: the private dir's and, following
+    each ``objects/info/alternates`` (written by agentdeck, then the user's own), the
+    user's. Never read from a copy: an agent may have rewritten its alternates."""
+    assert private.git_dir is not None
+    found: list[Path] = []
+    pending = [private.git_dir / "objects"]
+    while pending:
+        objects = pending.pop(0)
+        if objects in found or not objects.is_dir():
+            continue
+        found.append(objects)
+        try:
+            listed = (objects / "info" / "alternates").read_bytes().splitlines()
+        except OSError:
+            continue
+        for line in listed:
+            if line and not line.startswith(b"#"):
+                path = Path(os.fsdecode(line))
+                pending.append(path if path.is_absolute() else objects / path)
+    return [path.resolve() for path in found]
+
+
+def borrow_objects(workdir: Path, private: Git) -> None:
+    """Point the copy's inner repo at the private dir's objects (agentdeck's own line;
+    the private dir's alternates lead on to the user's)."""
+    assert private.git_dir is not None
+    line = os.fsencode(private.git_dir.resolve() / "objects") + b"\n"
+    with safefs.opened(safefs.open_dir(os.fspath(workdir))) as root_fd, \
+            safefs.opened(safefs.open_parts(root_fd, [".git", "objects", "info"],
+                                            create=True)) as info:
+        safefs.write_new(info, "alternates", line)
+
+
+def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path | None, *,
+                    shared_objects: bool = False) -> None:
     """Make ``workdir/.git`` (absent): one commit of the base tree when ``source``
     (private git dir, base commit) is given, agentdeck's config, no hooks.
 
     Args:
         index: An index matching the checkout (its stat data makes the first
-            ``git status`` in the copy fast); without one the index is read from the
-            commit, without looking at the files.
+            ``git status`` in the copy fast; it is moved into the copy); without one the
+            index is read from the commit, without looking at the files.
+        shared_objects: Borrow the objects (see `build_working_copy`) instead of
+            packing the base tree's into the copy.
     """
     inner = Git(git_dir=workdir / ".git")
     Git(cwd=workdir).run("init", "-q", "--template=", f"--initial-branch={INNER_BRANCH}", ".")
@@ -82,16 +129,24 @@ def init_inner_repo(workdir: Path, source: tuple[Git, str] | None, index: Path |
         return
     private, base = source
     tree = private.out("rev-parse", f"{base}^{{tree}}")
-    objects = private.run("rev-list", "--objects", tree).stdout
-    # Only the base tree's objects, uncompressed-fast: this repo is thrown away later.
-    with tempfile.TemporaryFile() as pack:
-        private.run("pack-objects", "--stdout", "-q", "--window=0", input=objects, stdout=pack)
-        pack.seek(0)
-        inner.run("index-pack", "--stdin", stdin=pack)
+    if shared_objects:
+        borrow_objects(workdir, private)
+    else:
+        _pack_tree(private, inner, tree)
     commit = inner.with_env(**ENGINE_IDENTITY).out(
         "commit-tree", tree, "-m", f"agentdeck: base {base}")
     inner.run("update-ref", f"refs/heads/{INNER_BRANCH}", commit)
     if index is None:
         inner.run("read-tree", commit)
     else:  # same entries, same stat data: `git status` in the copy starts clean and fast
-        shutil.copyfile(index, workdir / ".git" / "index")
+        shutil.move(index, workdir / ".git" / "index")  # a rename: both are in the data dir
+
+
+def _pack_tree(private: Git, inner: Git, tree: str) -> None:
+    """Copy the objects of ``tree`` into the inner repo as one pack."""
+    objects = private.run("rev-list", "--objects", tree).stdout
+    # Only the base tree's objects, uncompressed-fast: this repo is thrown away later.
+    with tempfile.TemporaryFile() as pack:
+        private.run("pack-objects", "--stdout", "-q", "--window=0", input=objects, stdout=pack)
+        pack.seek(0)
+        inner.run("index-pack", "--stdin", stdin=pack)

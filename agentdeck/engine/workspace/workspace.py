@@ -18,9 +18,13 @@ from agentdeck.engine.workspace.merge import merge_onto
 from agentdeck.engine.workspace.capture import capture_tree
 from agentdeck.engine.workspace.changes import diff_result
 from agentdeck.engine.workspace.hunks import FileHunks, file_hunks
-from agentdeck.engine.workspace.copies import build_working_copy, commit_worktree, init_inner_repo
+from agentdeck.engine.workspace.copies import (
+    borrow_objects, build_working_copy, commit_worktree, init_inner_repo, object_dirs,
+)
 from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.seal import seal_copy
+from agentdeck.engine.workspace.space import tree_bytes
+from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
     remove_tree, result_ref, reviewed_ref,
@@ -107,14 +111,32 @@ class Workspace:
         refs = "".join(f"delete {base_ref(task_id)}\n" for task_id in task_ids)
         private.run("update-ref", "--stdin", input=refs.encode())
 
-    def prepare(self, task_id: str, repo: RepoPath, base: str) -> Path:
-        """Make a fresh working copy of ``base`` for the agent and return its folder."""
+    def prepare(self, task_id: str, repo: RepoPath, base: str, *,
+                shared_objects: bool = True, paths: Sequence[str] = ()) -> Path:
+        """Make a fresh working copy of ``base`` for the agent and return its folder.
+
+        Args:
+            shared_objects: Its inner ``.git`` borrows the objects (nothing copied); the
+                sandbox must show `object_dirs` read-only. Off for a runtime that moves
+                the copy where host paths do not exist (the inner repo then gets a pack).
+            paths: Check out only these (`agentdeck.engine.workspace.sparse`).
+        """
         workdir = self.workdir(task_id)
         private = self._private(repo, base)
-        build_working_copy(private, base, workdir, self._manifest(task_id))
+        build_working_copy(private, base, workdir, self._manifest(task_id),
+                           shared_objects=shared_objects, paths=paths)
         return workdir
 
-    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path) -> DiffResult:
+    def check_paths(self, repo: RepoPath, base: str, paths: Sequence[str]) -> None:
+        """Raise `InvalidInput` unless ``base`` holds each of ``paths``."""
+        sparse.check_in_base(self._private(repo, base), base, paths)
+
+    def object_dirs(self, repo: RepoPath) -> list[Path]:
+        """The object dirs a copy with shared objects reads (to be shown read-only)."""
+        return object_dirs(self._store.open(open_repo(repo)))
+
+    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path, *,
+                paths: Sequence[str] = ()) -> DiffResult:
         """Record what the agent changed in ``workdir`` as a commit on ``base``, then
         seal the copy (see `seal`), whether or not the change could be recorded.
 
@@ -126,6 +148,9 @@ class Workspace:
             UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
                 content (nothing is written then).
             RepoError: the working copy is gone.
+
+        Args:
+            paths: The sparse copy's paths (base files outside them are kept).
         """
         check_task_id(task_id)
         workdir = Path(workdir)
@@ -136,7 +161,7 @@ class Workspace:
             private = self._private(repo, base)
             source = (private, base)
             tree = capture_tree(private, base, workdir, self._manifest(task_id),
-                                max_files=self.max_files, max_bytes=self.max_bytes)
+                                max_files=self.max_files, max_bytes=self.max_bytes, cone=paths)
         finally:
             self._seal(workdir, source)
         commit = private.with_env(**ENGINE_IDENTITY).out(
@@ -157,9 +182,16 @@ class Workspace:
             self._seal(workdir, self._base_of(task_id))
 
     def _seal(self, workdir: Path, source: tuple[Git, str] | None) -> None:
+        # A copy made with shared objects has alternates; sealing drops every line of
+        # them (the agent may have written its own), and agentdeck's comes back. Only
+        # its presence is looked at: a copy with its own pack stays self-contained.
+        shared = os.path.lexists(workdir / ".git" / "objects" / "info" / "alternates")
         try:
             with opened(open_dir(os.fspath(workdir))) as root_fd:
-                seal_copy(root_fd, lambda: init_inner_repo(workdir, source, None))
+                seal_copy(root_fd, lambda: init_inner_repo(workdir, source, None,
+                                                           shared_objects=shared))
+            if source is not None and shared:
+                borrow_objects(workdir, source[0])
         except OSError as exc:
             raise RepoError(f"could not make the working copy {workdir} safe to open "
                             f"({exc}); delete it before using git there") from exc
@@ -344,6 +376,43 @@ class Workspace:
         for git_dir in self._store.all_dirs():
             Git(git_dir=git_dir).run("update-ref", "--stdin", input=refs)
 
+    def copy_ids(self) -> set[str]:
+        """Every task id with something on disk here: a working copy, its index or run
+        files (read from folder names; names that are not task ids are left out)."""
+        found: set[str] = set()
+        for folder in (self.home / "work", self.home / "index", self.home / "runs"):
+            if folder.is_dir():
+                found.update(name for name in os.listdir(folder) if _is_task_id(name))
+        return found
+
+    def task_paths(self, task_id: str) -> list[Path]:
+        """What a task keeps on disk: its working copy, its index, its run files."""
+        check_task_id(task_id)
+        return [self.workdir(task_id), self._manifest(task_id), self.home / "runs" / task_id]
+
+    def task_bytes(self, task_id: str, seen: set[tuple[int, int]]) -> int:
+        """Allocated bytes of `task_paths` (see `agentdeck.engine.workspace.space`)."""
+        return sum(tree_bytes(path, seen) for path in self.task_paths(task_id))
+
+    def store_bytes(self, seen: set[tuple[int, int]]) -> dict[str, int]:
+        """Allocated bytes of each private git dir (what agentdeck wrote: snapshots,
+        results), by the repo path it belongs to; the user's borrowed objects are not
+        counted."""
+        sizes: dict[str, int] = {}
+        for git_dir in self._store.all_dirs():
+            try:
+                repo = os.fsdecode((git_dir / "agentdeck-repo").read_bytes().strip())
+            except OSError:
+                repo = str(git_dir)
+            sizes[repo] = sizes.get(repo, 0) + tree_bytes(git_dir, seen)
+        return sizes
+
+    def remove_task_files(self, task_id: str) -> None:
+        """`discard` the task, and delete its run files too (links inside are removed,
+        never followed)."""
+        self.discard(task_id)
+        remove_tree(self.task_paths(task_id)[2])
+
     def _private(self, repo: RepoPath | UserRepo, base: str) -> Git:
         """The private git dir of ``repo``, after checking it knows commit ``base``."""
         check_commit(base)
@@ -356,3 +425,11 @@ class Workspace:
                 "rewritten and garbage-collected?): its change cannot be shown or applied; "
                 "retry the task to run it again on the current branch")
         return private
+
+
+def _is_task_id(name: str) -> bool:
+    try:
+        check_task_id(name)
+    except InvalidInput:
+        return False
+    return True

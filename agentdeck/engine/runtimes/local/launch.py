@@ -151,6 +151,7 @@ def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntr
     extra = [root for root in bwrap.install_roots(spec.argv[0], path)
              if not bwrap.covered(root, base)]
     extra += [p for p in spec.profile.read_only_paths if os.path.exists(p)]
+    extra += [os.fspath(p) for p in spec.shared_dirs if os.path.isdir(p)]
     forwarder: tuple[str, ...] = ()
     if network == "egress":
         python = os.path.realpath(sys.executable)

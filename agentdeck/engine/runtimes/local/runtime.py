@@ -138,6 +138,7 @@ class LocalRuntime(Runtime):
     """Runs agents as local process groups; one reader thread tails all their output."""
 
     name = "local"
+    shares_host_paths = True
 
     def __init__(self, runs_dir: Path | None = None, python: str = sys.executable,
                  max_output_bytes: int = MAX_OUTPUT_BYTES,

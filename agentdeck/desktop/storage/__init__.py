@@ -1,0 +1,1 @@
+"""The Storage tab: the disk the tasks' files take and a clean-up running `gc`."""
