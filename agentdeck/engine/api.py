@@ -35,6 +35,7 @@ from agentdeck.engine.core.lease import Lease
 from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.core.profile_source import Config, ProfileSource, read_config
 from agentdeck.engine.core.queries import Queries
+from agentdeck.engine.core.recollect import Recollect
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
@@ -120,6 +121,8 @@ class Engine:
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
         self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners)
+        self._recollect = Recollect(home, workspace, queries, states, self.runtimes,
+                                    profiles.profile)
         self._comments = Comments(store, workspace, queries, controls.follow_up,
                                   profiles.profile)
         self._submitter = Submitter(Rules(profiles.profile, self.runtimes.choose), workspace,
@@ -235,6 +238,12 @@ class Engine:
     async def follow_up(self, task_id: str, message: str) -> Task:
         """Send a new instruction to a finished task: a new attempt in the same working copy."""
         return await self._controls.follow_up(task_id, message)
+
+    async def collect(self, task_id: str, *, max_files: int | None = None,
+                      max_bytes: int | None = None) -> Task:
+        """Collect again from the container kept when the task's change was over a limit,
+        with these limits; the change then goes to review."""
+        return await self._recollect.collect(task_id, max_files, max_bytes)
 
     async def wait_idle(self, task_id: str, timeout: float = 60.0) -> None:
         """Wait until this engine no longer runs an attempt of the task."""
