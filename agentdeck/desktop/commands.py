@@ -50,6 +50,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("next_review", "&Next review", "N", "next", "Open the next task waiting for review"),
     Command("cancel", "&Cancel task", "Del", "cancel", "Stop the selected queued or running tasks"),
     Command("retry", "Re&try", "Ctrl+R", "retry", "Run the selected finished tasks again"),
+    Command("collect", "Co&llect again…", "", "",
+            "Copy back a change that was over a limit, from its kept container"),
     Command("settings", "&Settings…", "Ctrl+,", "settings", "Runtimes, parallelism, profiles, keys"),
     Command("shortcuts", "&Keyboard shortcuts", "Ctrl+/", "keyboard", "This list"),
     Command("quit", "&Quit", "Ctrl+Q", "", "Close agentdeck (running tasks keep running)"),

@@ -1,4 +1,4 @@
-"""Bulk task commands (cancel, retry, accept, reject) on a set of task ids.
+"""Bulk task commands (cancel, retry, collect, accept, reject) on a set of task ids.
 
 Each command is one engine call per task; failures of single tasks are collected and
 reported together so a bulk action over 30 tasks gives one readable message.
@@ -28,6 +28,11 @@ class TaskActions:
     def retry(self, ids: Sequence[str]) -> None:
         """Queue finished tasks again as new attempts."""
         self._run("Queued again", ids, self._ctx.engine.retry)
+
+    def collect(self, ids: Sequence[str], max_files: int, max_bytes: int) -> None:
+        """Copy back the changes that were over a limit, from their kept containers."""
+        self._run("Collected", ids, lambda task_id: self._ctx.engine.collect(
+            task_id, max_files=max_files, max_bytes=max_bytes))
 
     def reject(self, ids: Sequence[str]) -> None:
         """Discard the changes of these tasks."""

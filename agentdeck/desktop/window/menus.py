@@ -7,7 +7,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
-from agentdeck.desktop.window.open_dialogs import open_batch, open_new_task, open_settings, open_shortcuts
+from agentdeck.desktop.window.open_dialogs import (open_batch, open_collect, open_new_task,
+                                                  open_settings, open_shortcuts)
 
 if TYPE_CHECKING:
     from agentdeck.desktop.window.main_window import MainWindow
@@ -27,7 +28,7 @@ def build_menus(window: "MainWindow") -> None:
     file_menu.addAction(a["quit"])
     task_menu = bar.addMenu("&Task")
     for name in ("accept", "reject", "next_review", None, "comment", "request_changes", None,
-                 "cancel", "retry"):
+                 "cancel", "retry", "collect"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", None, "find"):
@@ -74,6 +75,7 @@ def _connect(window: "MainWindow") -> None:
     a["next_review"].triggered.connect(window.next_review)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.selected_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.selected_ids()))
+    a["collect"].triggered.connect(lambda: open_collect(window))
 
 
 def _in_review(window: "MainWindow", slot):

@@ -50,3 +50,17 @@ def open_shortcuts(window: "MainWindow") -> QDialog:
     from agentdeck.desktop.dialogs.shortcuts import ShortcutsDialog
 
     return _show(ShortcutsDialog(window))
+
+
+def open_collect(window: "MainWindow") -> QDialog | None:
+    """Task → Collect again (asks for the higher limits first)."""
+    from agentdeck.desktop.dialogs.collect import CollectDialog
+
+    ids = window.selected_ids()
+    if not ids:
+        window.show_message("Select one or more tasks first")
+        return None
+    dialog = CollectDialog(len(ids), window)
+    dialog.collect_requested.connect(
+        lambda files, size: window.task_actions.collect(ids, files, size))
+    return _show(dialog)
