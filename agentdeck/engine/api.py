@@ -43,6 +43,7 @@ from agentdeck.engine.core.scheduler import Scheduler, default_max_parallel
 from agentdeck.engine.core.settings import Settings
 from agentdeck.engine.core.submission import Rules, Submitter
 from agentdeck.engine.core.task_states import TaskStates
+from agentdeck.engine.core.trees import BaseWarmer
 from agentdeck.engine.runtimes.base import Runtime
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.sample import demo
@@ -121,6 +122,8 @@ class Engine:
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
         self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners)
+        self._warmer = BaseWarmer(workspace, self.runtimes.get, profiles.profile,
+                                  background.spawn)
         self._recollect = Recollect(home, workspace, queries, states, self.runtimes,
                                     profiles.profile)
         self._comments = Comments(store, workspace, queries, controls.follow_up,
@@ -216,7 +219,10 @@ class Engine:
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error
         names the task's line in its batch file, and nothing is left behind."""
-        return await self._submitter.submit_batch(spec)
+        tasks = await self._submitter.submit_batch(spec)
+        if self.drives:  # the engine that will run them builds their base layers now
+            self._warmer.batch_queued(tasks)
+        return tasks
 
     async def seed_demo(self) -> list[Task]:
         """Queue the demo batch on the local runtime, once: only into an empty data dir."""

@@ -2,8 +2,8 @@
 no work lost to a cap — through the whole engine, on the real daemon."""
 from __future__ import annotations
 
-import json
 import os
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +14,8 @@ from agentdeck.engine.models import ReviewState, TaskState
 from agentdeck.engine.runtimes.docker.baselayer import list_base_images
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
 from benchmarks.scale_repo import make_scale_repo
-from tests.engine.enginekit import open_engine, wait_done
+from agentdeck.engine.batch.file import BatchSpec, TaskSpec
+from tests.engine.enginekit import make_repo, open_engine, wait_done, wait_until
 
 pytestmark = pytest.mark.docker
 FILES = 3000
@@ -133,5 +134,22 @@ async def test_over_the_limit_keeps_the_container_and_collect_recovers_it(
         shown = await engine.get_task(task.id)
         assert shown.review == ReviewState.PENDING and shown.sandbox_ref is None
         assert not _ours(docker_client, home), "collected: the container is removed"
+    finally:
+        await engine.close()
+
+
+async def test_a_queued_batch_has_its_base_layer_built_before_its_tasks_start(
+        tmp_path, home, docker_client):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        later = time.time() + 3600  # queued, not started: only the warm-up can build it
+        tasks = await engine.submit_batch(BatchSpec("b", tuple(
+            TaskSpec(f"echo {n}", str(repo), not_before=later) for n in range(3))))
+        await wait_until(lambda: list_base_images(docker_client, str(home)), timeout=120,
+                         what="the base layer")
+        assert [b.commit for b in list_base_images(docker_client, str(home))] == [
+            tasks[0].base_commit]
+        assert {t.state for t in await engine.list_tasks()} == {TaskState.QUEUED}
     finally:
         await engine.close()

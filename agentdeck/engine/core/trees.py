@@ -1,7 +1,9 @@
 """The base tree of a task, as runtimes that keep it as an image layer take it."""
 from __future__ import annotations
 
+import asyncio
 from functools import partial
+from typing import Any, Awaitable, Callable
 
 from agentdeck.engine.models import AgentProfile, Task
 from agentdeck.engine.runtimes.base import Runtime, TreeSource
@@ -19,3 +21,28 @@ def starts_from_tree(runtime: Runtime, profile: AgentProfile, task: Task) -> boo
     back). Not with a setup script: what it installs (often ignored files) must reach
     the agent, so such a profile keeps the full copy."""
     return runtime.starts_from_tree and not profile.setup and bool(task.base_commit)
+
+
+class BaseWarmer:
+    """Builds the base layers of a queued batch in the background, one per (repo, base,
+    runtime, image), so that its first tasks start as fast as the later ones."""
+
+    def __init__(self, workspace: Workspace, runtime: Callable[[str], Runtime],
+                 profile: Callable[[str], AgentProfile],
+                 spawn: Callable[[Awaitable[Any]], "asyncio.Task[Any]"]) -> None:
+        self._workspace, self._runtime, self._profile = workspace, runtime, profile
+        self._spawn = spawn
+
+    def batch_queued(self, tasks: list[Task]) -> None:
+        seen: set[tuple[str, str, str, str]] = set()
+        for task in tasks:
+            profile = self._profile(task.agent)
+            if profile.kind == "builtin":  # its tools run on another runtime's sandbox
+                continue
+            runtime = self._runtime(task.runtime)
+            key = (task.repo, task.base_commit, task.runtime, profile.image)
+            if key in seen or not starts_from_tree(runtime, profile, task):
+                continue
+            seen.add(key)
+            self._spawn(runtime.warm(tree_source(self._workspace, task.repo, task.base_commit),
+                                     profile.image))
