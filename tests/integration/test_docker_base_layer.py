@@ -153,3 +153,14 @@ async def test_a_queued_batch_has_its_base_layer_built_before_its_tasks_start(
         assert {t.state for t in await engine.list_tasks()} == {TaskState.QUEUED}
     finally:
         await engine.close()
+
+
+async def test_a_task_that_changes_nothing_succeeds_with_no_change(tmp_path, home):
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(make_repo(tmp_path / "repo"), "cat README.md")
+        done = await wait_done(engine, task.id, timeout=120)
+        assert done.state == TaskState.SUCCEEDED, done.error
+        assert done.files_changed == 0 and done.review == ReviewState.NONE
+    finally:
+        await engine.close()

@@ -23,15 +23,15 @@ TOP = "work"
 
 
 def tar_from_upper(work: Path, paths: list[str], out: IO[bytes]) -> None:
-    """Write ``paths`` (files and symlinks below ``work``) as a tar to ``out``."""
-    root = safefs.open_dir(os.fspath(work))
+    """Write ``paths`` (files and symlinks below ``work``) as a tar to ``out``; ``work``
+    does not exist when the agent changed nothing in /work."""
     first: dict[tuple[int, int], str] = {}
-    try:
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        if not paths:
+            return
+        with safefs.opened(safefs.open_dir(os.fspath(work))) as root:
             for path in paths:
                 _add_upper(tar, root, path, first)
-    finally:
-        os.close(root)
 
 
 def _add_upper(tar: tarfile.TarFile, root: int, path: str,
