@@ -14,13 +14,14 @@ import json
 import re
 import sys
 import time
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Sequence, TextIO
 
-from agentdeck.engine.models import Comment, EntryKind, LogEntry, Task
+from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, LogEntry, Report,
+                                     Task, TaskState, TaskSummary)
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
-               "batch_id", "not_before", "created_at", "started_at", "finished_at",
+               "batch_id", "group_id", "not_before", "created_at", "started_at", "finished_at",
                "files_changed", "lines_added", "lines_removed", "tokens_in", "tokens_out",
                "cost_usd", "session_id", "question", "prompt")
 
@@ -114,8 +115,19 @@ def when(ts: float | None) -> str:
 def elapsed(task: Task) -> str:
     if not task.started_at:
         return "-"
-    seconds = int((task.finished_at or time.time()) - task.started_at)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    return duration((task.finished_at or time.time()) - task.started_at)
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _cost(usd: float) -> str:
+    return f"${usd:.2f}" if usd else "-"
 
 
 def task_table(tasks: Iterable[Task]) -> str:
@@ -123,12 +135,41 @@ def task_table(tasks: Iterable[Task]) -> str:
     for t in tasks:
         state = t.state.value if not t.not_before or t.not_before <= time.time() \
             else f"queued@{time.strftime('%H:%M', time.localtime(t.not_before))}"
-        cost = f"${t.cost_usd:.2f}" if t.cost_usd else "-"
         rows.append((t.id, state, t.review.value, t.agent, elapsed(t),
-                     f"+{t.lines_added}/-{t.lines_removed}", cost, safe_line(t.title[:60])))
+                     f"+{t.lines_added}/-{t.lines_removed}", _cost(t.cost_usd),
+                     safe_line(t.title[:60])))
+    return _columns(rows)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> str:
+    """Rows as aligned columns; the last (free text) is not padded."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]
                      for r in rows)
+
+
+def summary_table(rows: Sequence[TaskSummary]) -> str:
+    """Tasks side by side (`agentdeck compare`, `agentdeck report`), each failed one
+    followed by why, indented."""
+    table = [("ID", "AGENT", "STATE", "REVIEW", "+/-", "FILES", "TIME", "COST", "TITLE")]
+    table += [(r.id, safe_line(r.agent), r.state.value, r.review.value,
+               f"+{r.added}/-{r.removed}", str(r.files), duration(r.duration),
+               _cost(r.cost_usd), safe_line(r.title[:60])) for r in rows]
+    lines = _columns(table).split("\n")
+    out = lines[:1]
+    for line, row in zip(lines[1:], rows):
+        out.append(line)
+        out += [f"    {safe_line(why)}" for why in (row.failure or "").splitlines()]
+    return "\n".join(out)
+
+
+def report_text(report: Report) -> str:
+    """A batch report: a heading with the totals, then `summary_table`."""
+    ended = report.count(*TERMINAL_STATES)
+    failed = report.count(TaskState.FAILED, TaskState.TIMED_OUT)
+    head = (f"{safe_line(report.title)}: {len(report.tasks)} task(s), {ended} ended, "
+            f"{failed} failed, cost ${report.cost_usd:.2f}")
+    return head + ("\n" + summary_table(report.tasks) if report.tasks else "\n(no tasks)")
 
 
 def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:

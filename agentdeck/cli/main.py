@@ -53,17 +53,39 @@ def err(text: str) -> None:
 
 @command("submit")
 async def _submit(engine: Engine, a: argparse.Namespace) -> int:
-    task = await engine.submit(
-        a.repo, a.prompt, agent=a.agent, runtime=a.runtime, priority=a.priority,
-        not_before=parse_when(a.at) if a.at else None, title=a.title,
-        timeout=validate.timeout(a.timeout),
-        include_uncommitted=a.uncommitted, budget_usd=a.budget)
-    out(fmt.dumps({"id": task.id}) if a.json else task.id)
+    agents = a.agent or ["shell"]
+    options = dict(runtime=a.runtime, priority=a.priority,
+                   not_before=parse_when(a.at) if a.at else None, title=a.title,
+                   timeout=validate.timeout(a.timeout), include_uncommitted=a.uncommitted,
+                   budget_usd=a.budget)
+    if len(agents) > 1 or a.attempts != 1:
+        tasks = await engine.submit_group(a.repo, a.prompt, agents=agents,
+                                          attempts=a.attempts, **options)
+        out(fmt.dumps({"group": tasks[0].group_id, "ids": [t.id for t in tasks]}) if a.json
+            else "\n".join([f"group {tasks[0].group_id}", *(t.id for t in tasks)]))
+    else:
+        tasks = [await engine.submit(a.repo, a.prompt, agent=agents[0], **options)]
+        out(fmt.dumps({"id": tasks[0].id}) if a.json else tasks[0].id)
+    task = tasks[0]
     if task.runtime == "auto":
         err(f"agentdeck: {await engine.auto_runtime()}")
     if not a.uncommitted and (await engine.inspect_repo(task.repo)).dirty:
         err(f"agentdeck: note: {task.repo} has uncommitted changes; the task starts from "
             f"commit {(task.base_commit or '')[:10]} without them (--uncommitted takes them too)")
+    return 0
+
+
+@command("compare")
+async def _compare(engine: Engine, a: argparse.Namespace) -> int:
+    rows = await engine.compare(a.group)
+    out(fmt.dumps([r.to_dict() for r in rows]) if a.json else fmt.summary_table(rows))
+    return 0
+
+
+@command("report")
+async def _report(engine: Engine, a: argparse.Namespace) -> int:
+    report = await engine.report(a.batch)
+    out(fmt.dumps(report.to_dict()) if a.json else fmt.report_text(report))
     return 0
 
 

@@ -17,6 +17,9 @@ examples:
   agentdeck submit ~/src/shop "Add rate limiting to src/api" --agent claude
   agentdeck submit . 'sed -i "s/colour/color/g" *.md' --agent shell --at "tonight 01:00"
   agentdeck batch techdebt.toml --at tonight
+  agentdeck report last-night             # what ran overnight, and why some failed
+  agentdeck submit . "Speed up the parser" --agent claude --agent codex --attempts 2
+  agentdeck compare 3f2a                  # the four attempts side by side
   agentdeck run --max-parallel 4          # work the queue headless, exit when done
   agentdeck logs 3f2a -f                  # ids may be abbreviated
   agentdeck diff 3f2a && agentdeck accept 3f2a
@@ -52,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="queue a task for an agent")
     p.add_argument("repo", help="path to a git repository")
     p.add_argument("prompt", help="what the agent should do (for --agent shell: a script)")
-    p.add_argument("--agent", default="shell", help="agent profile (see `agentdeck agents`)")
+    p.add_argument("--agent", action="append", metavar="PROFILE",
+                   help="agent profile (see `agentdeck agents`; default shell); several "
+                        "make a best-of-N group, one attempt each (times --attempts)")
+    p.add_argument("--attempts", type=int, default=1, metavar="N",
+                   help="run the prompt N times (per agent) as a best-of-N group: compare "
+                        "them with `agentdeck compare`, accepting one rejects the others")
     p.add_argument("--runtime", choices=["local", "docker", "auto"], help="where it runs")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     p.add_argument("--at", metavar="TIME", help='start no earlier than TIME ("tonight 01:00", "+2h", "2026-12-01 09:00")')
@@ -63,7 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop the agent once it has cost this many dollars")
     p.add_argument("--uncommitted", action="store_true",
                    help="include uncommitted changes of the repo in the snapshot")
-    p.add_argument("--json", action="store_true", help='print {"id": ...}')
+    p.add_argument("--json", action="store_true",
+                   help='print {"id": ...} (a group: {"group": ..., "ids": [...]})')
+
+    p = sub.add_parser("compare", help="a best-of-N group's attempts side by side")
+    p.add_argument("group", help="the group id (a unique prefix), or the id of one attempt")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("report", help="how a batch went: each task, its diff, time, cost, "
+                                      "and why the failed ones failed")
+    p.add_argument("batch", metavar="BATCH|last-night",
+                   help="a batch id (a unique prefix) or name, or last-night: the tasks "
+                        "submitted since yesterday 18:00")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("list", help="list tasks")
     p.add_argument("--state", help="only tasks in this state (queued, running, failed, ...)")

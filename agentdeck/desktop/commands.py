@@ -40,6 +40,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("show_wall", "&Wall", "Ctrl+1", "wall", "Tiles of the running tasks"),
     Command("show_list", "&Tasks", "Ctrl+2", "list", "The task table with log and details"),
     Command("show_review", "&Review", "Ctrl+3", "review", "The diff of the selected task"),
+    Command("show_reports", "Re&ports", "Ctrl+4", "reports",
+            "How a batch or last night went: each task, charts of cost and duration"),
     Command("find", "&Find…", "Ctrl+F", "search", "Search tasks by title, prompt or id"),
     Command("accept", "&Accept", "A", "accept", "Commit the reviewed change to the repository"),
     Command("reject", "&Reject", "R", "reject", "Discard the change of the selected tasks"),

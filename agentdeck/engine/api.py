@@ -21,7 +21,8 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import AgentProfile, Batch, Comment, LogEntry, Task
+from agentdeck.engine.models import (AgentProfile, Batch, Comment, LogEntry, Report, Task,
+                                     TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
 from agentdeck.engine.config.resources import resource_path
@@ -35,7 +36,11 @@ from agentdeck.engine.core.lease import Lease
 from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.core.profile_source import Config, ProfileSource, read_config
 from agentdeck.engine.core.queries import Queries
+<<<<<<< HEAD
 from agentdeck.engine.core.recollect import Recollect
+=======
+from agentdeck.engine.core.reports import LAST_NIGHT, Reports
+>>>>>>> main
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
@@ -63,7 +68,7 @@ from agentdeck.engine.doctor.checks import Check, Report, Status
 __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
-    "AcceptResult", "BatchSpec", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
+    "AcceptResult", "BatchSpec", "LAST_NIGHT", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
     "endpoint_slots", "escape_name", "parse_when", "resource_path", "validate",
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
@@ -113,6 +118,7 @@ class Engine:
         self._profiles = profiles = ProfileSource(home, self.bus, config)
         workspace = Workspace(home)
         self._queries = queries = Queries(store, workspace)
+        self._reports = Reports(store, queries)
         bell = asyncio.Event()  # rung by whatever may let a queued task start
         pauses = ProviderPauses(store, bell.set)
         self.runners = runners = Runners(background.spawn, bell.set, self.bus)
@@ -216,6 +222,25 @@ class Engine:
         return await self._submitter.submit(spec, include_uncommitted=include_uncommitted,
                                             budget_usd=budget_usd)
 
+    async def submit_group(self, repo: str | Path, prompt: str, *,
+                           agents: Sequence[str] = ("shell",), attempts: int = 1,
+                           runtime: str | None = None, priority: int = 0,
+                           not_before: float | None = None, title: str | None = None,
+                           timeout: float | None = None, include_uncommitted: bool = False,
+                           budget_usd: float | None = None) -> list[Task]:
+        """Queue one prompt as a best-of-N group: ``attempts`` tasks for each of ``agents``
+        from one snapshot, sharing a group id; accepting one rejects the others.
+
+        Raises:
+            InvalidInput, NotFound, RepoError: for any attempt (an unknown profile, fewer
+                than 2 or more than `validate.MAX_GROUP` attempts): nothing is stored.
+        """
+        spec = TaskSpec(prompt, str(repo), title or "", "", runtime, priority, not_before,
+                        timeout)
+        return await self._submitter.submit_group(
+            spec, list(agents), attempts, include_uncommitted=include_uncommitted,
+            budget_usd=budget_usd)
+
     async def submit_batch(self, spec: BatchSpec) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error
         names the task's line in its batch file, and nothing is left behind."""
@@ -297,6 +322,16 @@ class Engine:
         """Send the comments, ``message`` and the parts ``exclude`` leaves out back to
         the task as a follow-up (a new attempt in the same working copy)."""
         return await self._comments.request_changes(task_id, message, exclude)
+
+    async def compare(self, group: str) -> list[TaskSummary]:
+        """A best-of-N group's attempts side by side (by group id, a unique prefix of it,
+        or the id of one of its tasks)."""
+        return await self._reports.compare(group)
+
+    async def report(self, batch: str) -> Report:
+        """How a batch went (id, prefix or name), or ``LAST_NIGHT``: the tasks submitted
+        since yesterday 18:00 local time; failures say why."""
+        return await self._reports.report(batch)
 
     async def get_interdiff(self, task_id: str,
                             paths: Sequence[str] | None = None) -> str | None:

@@ -196,6 +196,7 @@ class Task:
     question: str | None = None
     follow_up: str | None = None
     budget_usd: float | None = None    # stop the task once it has cost this much
+    group_id: str | None = None        # best-of-N: the attempts at one prompt share it
 
     @property
     def reviewable(self) -> bool:
@@ -247,6 +248,60 @@ class Comment:
         """``PATH:LINE`` or ``PATH:LINE-END``."""
         span = str(self.line) if self.end_line == self.line else f"{self.line}-{self.end_line}"
         return f"{self.path}:{span}"
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One row of a best-of-N comparison or a batch report: how a task went.
+
+    Attributes:
+        duration: Seconds it ran (until now while running; ``None``: not started).
+        failure: Why it did not succeed (its error and the last lines it wrote on stderr),
+            ``None`` when it succeeded or has not ended.
+    """
+
+    id: str
+    title: str
+    agent: str
+    state: TaskState
+    review: ReviewState
+    files: int
+    added: int
+    removed: int
+    duration: float | None
+    cost_usd: float
+    failure: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (what ``--json`` prints)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out.update(state=self.state.value, review=self.review.value)
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """What happened to a set of tasks (a batch, or the ones submitted last night).
+
+    Attributes:
+        title: What the set is, for a heading ("batch nightly", "last night").
+        since: For "last night": the time the window starts (epoch seconds).
+    """
+
+    title: str
+    tasks: tuple[TaskSummary, ...]
+    since: float | None = None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(t.cost_usd for t in self.tasks)
+
+    def count(self, *states: TaskState) -> int:
+        return sum(t.state in states for t in self.tasks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "since": self.since, "cost_usd": self.cost_usd,
+                "tasks": [t.to_dict() for t in self.tasks]}
 
 
 @dataclass(frozen=True)

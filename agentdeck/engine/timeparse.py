@@ -15,6 +15,8 @@ EXAMPLES = ("now", "+30m", "+2h", "in 2 hours", "23:15", "tonight", "tonight 01:
 
 # The hour "tonight" means when no time is given: the quiet middle of the coming night.
 TONIGHT_HOUR = 1
+# The hour an overnight run is taken to begin: "last night" is from 18:00 yesterday on.
+EVENING_HOUR = 18
 
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -76,6 +78,17 @@ def parse_when(text: str, now: datetime | None = None) -> float:
     if match and word in ("", "tonight", "today", "tomorrow"):
         return _at_clock(word, match, now, text).timestamp()
     return _iso(text, now).timestamp()
+
+
+def last_night(now: datetime | None = None) -> float:
+    """Epoch seconds of the start of "last night": yesterday at `EVENING_HOUR` (local).
+
+    From 18:00 yesterday covers the overnight run whether it is read at 02:00 (the night
+    still on) or at 09:00 the next morning.
+    """
+    now = now or datetime.now()
+    return (now - timedelta(days=1)).replace(hour=EVENING_HOUR, minute=0, second=0,
+                                             microsecond=0).timestamp()
 
 
 def _sum_parts(cleaned: str, original: str) -> float:

@@ -91,6 +91,24 @@ def priority(value: Any) -> int:
     return value
 
 
+#: The most attempts one best-of-N group runs (each is a full task with its own copy).
+MAX_GROUP = 12
+
+
+def group_size(agents: Collection[str], attempts: Any) -> int:
+    """How many tasks a best-of-N group of ``attempts`` per agent makes: 2 to `MAX_GROUP`."""
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise InvalidInput(f"the attempts must be a whole number of at least 1, not {attempts!r}")
+    size = len(agents) * attempts
+    if size < 2:
+        raise InvalidInput("a best-of-N group needs at least 2 attempts: give --attempts 2 "
+                           "or more, or several agents")
+    if size > MAX_GROUP:
+        raise InvalidInput(f"a best-of-N group runs at most {MAX_GROUP} attempts, not {size} "
+                           f"({len(agents)} agent(s) x {attempts})")
+    return size
+
+
 def start_time(value: Any) -> float | None:
     """Epoch seconds (finite); ``None``: start right away."""
     if value is None:

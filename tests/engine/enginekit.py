@@ -33,6 +33,14 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
+def private_refs(home: Path) -> list[str]:
+    """Every ref in the engine's private git dirs (where submit keeps task bases)."""
+    return [ref for git_dir in sorted((home / "git").glob("*.git"))
+            for ref in subprocess.run(["git", "--git-dir", str(git_dir), "for-each-ref",
+                                       "--format=%(refname)"], check=True, capture_output=True,
+                                      text=True).stdout.split()]
+
+
 def builtin_home(home: Path, base_url: str, model: str, profile_extra: str = "",
                  provider_extra: str = "") -> Path:
     """A data dir with provider ``fake`` at ``base_url`` (key in $FAKE_LLM_KEY) and a

@@ -216,3 +216,54 @@ def test_comment_request_changes_and_diff_since_review(cli, tmp_path):
     assert cli("diff", task_id, "--since-review").stdout.endswith(" one\n+two\n")
     assert "+one\n+two\n" in cli("diff", task_id).stdout
     assert "(sent in attempt 2)" in cli("comments", task_id, "--all").stdout
+
+
+def test_best_of_n_submit_compare_accept(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    made = json.loads(cli("submit", str(repo), "echo pick > pick.txt", "--attempts", "3",
+                          "--runtime", "local", "--title", "pick", "--json").stdout)
+    assert made["group"] and len(made["ids"]) == 3
+    cli("run")
+    table = cli("compare", made["group"]).stdout.splitlines()
+    assert table[0].split() == ["ID", "AGENT", "STATE", "REVIEW", "+/-", "FILES", "TIME",
+                                "COST", "TITLE"]
+    assert [line.split()[:6] for line in table[1:]] == [
+        [i, "shell", "succeeded", "pending", "+1/-0", "1"] for i in made["ids"]]
+    assert [line.split()[-2:] for line in table[1:]] == [["pick", f"[{n}/3]"] for n in (1, 2, 3)]
+    cli("accept", made["ids"][0])
+    rows = json.loads(cli("compare", made["ids"][2], "--json").stdout)
+    assert [r["review"] for r in rows] == ["accepted", "rejected", "rejected"]
+    assert set(rows[0]) == {"id", "title", "agent", "state", "review", "files", "added",
+                            "removed", "duration", "cost_usd", "failure"}
+
+
+def test_a_group_with_an_unknown_agent_is_refused_in_one_line(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    done = cli("submit", str(repo), "echo", "--agent", "shell", "--agent", "nope", ok=False)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "attempt 2 of the group: no agent profile named 'nope'" in done.stderr
+    done = cli("submit", str(repo), "echo", "--attempts", "0", ok=False)
+    assert done.returncode == 1 and "at least 1" in done.stderr
+    assert json.loads(cli("list", "--json").stdout) == []
+
+
+def test_report_of_a_batch_with_a_failed_task_as_text_and_json(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (tmp_path / "jobs.toml").write_text(
+        f'name = "nightly"\nrepo = "{repo}"\n'
+        '[[task]]\ntitle = "notes"\nprompt = "echo a > notes.txt"\nruntime = "local"\n'
+        '[[task]]\ntitle = "broken"\nprompt = "echo no network >&2; exit 4"\n'
+        'runtime = "local"\n')
+    ids = json.loads(cli("batch", str(tmp_path / "jobs.toml"), "--json").stdout)["ids"]
+    cli("run")
+    text = cli("report", "nightly").stdout.splitlines()
+    assert text[0].startswith("batch nightly (b") and text[0].endswith(
+        ": 2 task(s), 2 ended, 1 failed, cost $0.00")
+    assert text[2].split()[:3] == [ids[0], "shell", "succeeded"]
+    assert text[3].split()[:3] == [ids[1], "shell", "failed"]
+    assert text[4:] == ["    the agent exited with code 4", "    no network"]
+    report = json.loads(cli("report", "last-night", "--json").stdout)
+    assert [t["id"] for t in report["tasks"]] == ids
+    assert report["tasks"][1]["failure"] == "the agent exited with code 4\nno network"
+    done = cli("report", "weekly", ok=False)
+    assert done.returncode == 1 and "no batch with id or name 'weekly'" in done.stderr

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,8 @@ from agentdeck.engine.errors import InvalidInput, NotFound, RepoError
 from agentdeck.engine.models import TaskState
 from agentdeck.engine.runtimes.base import MAX_LINE_BYTES
 from agentdeck.engine.validate import MAX_PROMPT_BYTES
-from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done
-
-
-def private_refs(home: Path) -> list[str]:
-    """Every ref in the engine's private git dirs (where submit keeps task bases)."""
-    return [ref for git_dir in sorted((home / "git").glob("*.git"))
-            for ref in subprocess.run(["git", "--git-dir", str(git_dir), "for-each-ref",
-                                       "--format=%(refname)"], check=True, capture_output=True,
-                                      text=True).stdout.split()]
+from tests.engine.enginekit import (make_repo, open_engine, private_refs, stdout_lines,
+                                   wait_done)
 
 
 async def test_missing_repo_non_git_dir_empty_prompt_unknown_agent(tmp_path):

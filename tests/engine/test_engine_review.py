@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -163,5 +164,17 @@ async def test_a_base_commit_gone_from_the_repo_is_explained(tmp_path):
             with pytest.raises(RepoError, match="no longer in .*retry the task"):
                 await action(task.id)
         assert (await engine.get_task(task.id)).review == ReviewState.PENDING  # nothing lost
+    finally:
+        await engine.close()
+
+
+async def test_rejecting_a_queued_task_cancels_it_so_it_never_runs(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(tmp_path / "home")
+    try:
+        task = await engine.submit(repo, "echo ran > ran.txt", not_before=time.time() + 3600)
+        rejected = await engine.reject(task.id)
+        assert (rejected.state, rejected.review) == (TaskState.CANCELLED, ReviewState.REJECTED)
+        assert (await engine.list_tasks(state="queued")) == []
     finally:
         await engine.close()

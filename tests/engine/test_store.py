@@ -131,17 +131,23 @@ def test_lease_of_a_dead_process_is_taken_at_once(tmp_path):
         s.close()
 
 
-def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
+def _old_database(path, version: int, state: str) -> None:
+    """A database made by the first ``version`` migrations, holding task 'old'."""
     import sqlite_utils
-    from agentdeck.engine.store.schema import _m1_initial
-    path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    _m1_initial(sqlite_utils.Database(conn))
-    conn.execute("PRAGMA user_version = 1")
+    for step in MIGRATIONS[:version]:
+        step(sqlite_utils.Database(conn))
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO tasks (id, prompt, repo, state, review, attempt, created_at,"
-                 " include_uncommitted) VALUES ('old', 'p', '/r', 'failed', 'none', 1, 0, 0)")
+                 " include_uncommitted) VALUES ('old', 'p', '/r', ?, 'none', 1, 0, 0)",
+                 (state,))
     conn.commit()
     conn.close()
+
+
+def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    _old_database(path, 1, "failed")
     s = st.Store(path)
     try:
         task = s.get_task("old")
@@ -151,3 +157,16 @@ def test_a_version_1_database_is_migrated_keeping_its_rows(tmp_path):
     finally:
         s.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_database_made_before_task_groups_gets_them_keeping_its_rows(tmp_path):
+    from agentdeck.engine.store.schema import _m6_task_groups
+    path = tmp_path / "old.sqlite3"
+    _old_database(path, MIGRATIONS.index(_m6_task_groups), "queued")
+    s = st.Store(path)
+    try:
+        assert s.get_task("old").group_id is None
+        s.write_sync(wr.update_task("old", group_id="g1"))
+        assert [t.id for t in s.list_tasks(group_id="g1")] == ["old"]
+    finally:
+        s.close()

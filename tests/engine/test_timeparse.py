@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agentdeck.engine.errors import InvalidInput
-from agentdeck.engine.timeparse import parse_duration, parse_when
+from agentdeck.engine.timeparse import last_night, parse_duration, parse_when
 
 # A fixed zone keeps the tests independent of the machine's local time and DST.
 ZONE = timezone(timedelta(hours=1))
@@ -91,3 +91,9 @@ def test_bad_durations_name_the_text() -> None:
         parse_duration("3 fortnights")
     with pytest.raises(InvalidInput, match=r"duration '0' must be more than zero"):
         parse_duration("0")
+
+
+@pytest.mark.parametrize("now", [EVENING, JUST_AFTER_MIDNIGHT,
+                                 datetime(2026, 11, 26, 9, 0, tzinfo=ZONE)])
+def test_last_night_starts_at_18_00_of_the_day_before(now):
+    assert last_night(now) == at(now.year, now.month, now.day - 1, 18, 0)

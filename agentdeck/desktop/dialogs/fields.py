@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
@@ -175,6 +176,8 @@ class TaskSettings:
         form.addRow("Runtime", self.runtime)
         form.addRow("Priority", self.priority)
         form.addRow("Timeout", self.timeout)
+        #: Called with the profile names once they are loaded (other fields list them too).
+        self.on_profiles: list[Callable[[list[str]], None]] = []
         ctx.runner.spawn(self._load_profiles(ctx))
 
     async def _load_profiles(self, ctx: AppContext) -> None:
@@ -185,6 +188,8 @@ class TaskSettings:
             self.agent.addItem(f"{name}  ({profile.kind})", name)
         # The engine's own default agent is "shell"; a user's real agents are one click away.
         self.agent.setCurrentIndex(max(0, self.agent.findData("shell")))
+        for call in self.on_profiles:
+            call(sorted(profiles))
 
     def values(self) -> dict[str, Any]:
         """``agent``, ``runtime``, ``priority``, ``timeout`` as `Engine.submit` takes them.

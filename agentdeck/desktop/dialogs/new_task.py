@@ -1,4 +1,5 @@
-"""File → New task: repository, prompt, agent profile, runtime, priority, start time."""
+"""File → New task: repository, prompt, agent profile, runtime, priority, start time, and
+best-of-N attempts (several attempts or agents make one group to compare)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import (
 )
 
 from agentdeck.desktop.context import AppContext
+from agentdeck.desktop.dialogs.attempts import AttemptsChoice
 from agentdeck.desktop.dialogs.fields import ERROR_STYLE, RepoPicker, StartTime, TaskSettings
 from agentdeck.desktop.widgets.plaintext import plain_label
 from agentdeck.engine.api import validate
@@ -15,13 +17,14 @@ from agentdeck.engine.errors import AgentdeckError, InvalidInput
 
 
 class NewTaskDialog(QDialog):
-    """Collects one task and submits it through ``engine.submit``.
+    """Collects one task and submits it through ``engine.submit`` (several attempts or
+    agents: ``engine.submit_group``).
 
     Errors (bad repo, empty prompt, unknown time) are shown inline; the dialog closes
     only once the engine accepted the task.
 
     Signals:
-        submitted(list): the new task, in a one-element list.
+        submitted(list): the new tasks (one, or the attempts of a group).
     """
 
     submitted = Signal(list)
@@ -50,6 +53,10 @@ class NewTaskDialog(QDialog):
         self.settings = TaskSettings(ctx, form)
         self.timeout_error = _error_label()
         form.insertRow(form.getWidgetPosition(self.settings.timeout)[0] + 1, "", self.timeout_error)
+        self.attempts = AttemptsChoice()
+        self.settings.on_profiles.append(self.attempts.set_profiles)
+        form.insertRow(form.getWidgetPosition(self.settings.runtime)[0], "Attempts",
+                       self.attempts)
         form.addRow("Start", self.start)
         self.error = _error_label()  # what no single field explains (the engine's refusal)
         for changed in (self.prompt.textChanged, self.title.textChanged,
@@ -59,6 +66,8 @@ class NewTaskDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton("Start task", QDialogButtonBox.ButtonRole.AcceptRole)
         self.start_button.setDefault(True)
+        self.attempts.changed.connect(self._name_start_button)
+        self.settings.agent.currentIndexChanged.connect(self._name_start_button)
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -87,13 +96,22 @@ class NewTaskDialog(QDialog):
         self.start_button.setEnabled(False)
         self._ctx.runner.spawn(self._submit(settings, not_before), on_error=self._failed)
 
+    def _name_start_button(self) -> None:
+        size = self.attempts.size(self.settings.agent.currentData() or "shell")
+        self.start_button.setText("Start task" if size == 1 else f"Start {size} attempts")
+
     async def _submit(self, settings: dict, not_before: float | None) -> None:
-        task = await self._ctx.engine.submit(
-            self.repo.path(), self.prompt.toPlainText(), not_before=not_before,
-            title=self.title.text().strip() or None,
-            include_uncommitted=self.include_uncommitted.isChecked(), **settings)
-        self._ctx.ui_state.add_recent_repo(task.repo)
-        self.submitted.emit([task])
+        agent = settings.pop("agent")
+        options = dict(not_before=not_before, title=self.title.text().strip() or None,
+                       include_uncommitted=self.include_uncommitted.isChecked(), **settings)
+        engine, path, prompt = self._ctx.engine, self.repo.path(), self.prompt.toPlainText()
+        if self.attempts.size(agent) == 1:
+            tasks = [await engine.submit(path, prompt, agent=agent, **options)]
+        else:
+            tasks = await engine.submit_group(path, prompt, agents=self.attempts.agents(agent),
+                                              attempts=self.attempts.attempts.value(), **options)
+        self._ctx.ui_state.add_recent_repo(tasks[0].repo)
+        self.submitted.emit(tasks)
         self.accept()
 
     def _failed(self, exc: AgentdeckError) -> None:

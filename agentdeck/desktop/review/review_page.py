@@ -5,17 +5,20 @@ when the task's result changes (a new attempt, a follow-up).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShortcut
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.review.diff import DiffReview
+from agentdeck.desktop.review.qt_compare_panel import ComparePanel
 from agentdeck.desktop.widgets.theme import LIGHT, Theme
 from agentdeck.engine.errors import AgentdeckError, ConflictError
 from agentdeck.engine.models import ReviewState, Task
 
 _REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
+#: How long the compare panel waits to re-read its group after an attempt changed.
+_GROUP_REFRESH_MS = 300
 
 
 def _subject(task: Task) -> str:
@@ -34,9 +37,11 @@ class ReviewPage(QWidget):
 
     Signals:
         message(str): an outcome for the status bar ("Committed 1a2b3c…").
+        open_requested(str): review another task (an attempt clicked in the compare panel).
     """
 
     message = Signal(str)
+    open_requested = Signal(str)
 
     def __init__(self, ctx: AppContext, theme: Theme = LIGHT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,9 +58,14 @@ class ReviewPage(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(self.panel)
+        self.compare = ComparePanel()
+        self.compare.chosen.connect(self.open_requested)
+        self._group_timer = QTimer(self, singleShot=True, interval=_GROUP_REFRESH_MS)
+        self._group_timer.timeout.connect(self._refresh_group)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.stack)
+        layout.addWidget(self.compare)
+        layout.addWidget(self.stack, 1)
         self.panel.accept_requested.connect(self._on_accept)
         self.panel.reject_requested.connect(self._on_reject)
         self.panel.open_in_editor_requested.connect(self._open_file)
@@ -103,6 +113,26 @@ class ReviewPage(QWidget):
         self.panel.accept_button.setEnabled(
             task.review in _REVIEWABLE and bool(self.panel.files))
 
+    def tasks_changed(self, tasks: list[Task]) -> None:
+        """Tasks changed: an attempt of the shown group among them refreshes the compare
+        panel (a sibling finished, or was rejected by an accept)."""
+        group = self._task.group_id if self._task else None
+        if group and self.isVisible() and any(t.group_id == group for t in tasks):
+            self._group_timer.start()  # at most a few reads a second while attempts run
+
+    def _refresh_group(self) -> None:
+        if self._task is not None:
+            self._ctx.runner.spawn(self._load_group(self._task))
+
+    async def _load_group(self, task: Task) -> None:
+        rows = await self._ctx.engine.compare(task.group_id) if task.group_id else []
+        if self._task is None or self._task.id != task.id:
+            return
+        if rows:
+            self.compare.show_group(rows, task.id)
+        else:
+            self.compare.clear()
+
     def reload(self) -> None:
         """Fetch the patch again (its diff was just computed)."""
         self._loaded = None
@@ -119,6 +149,7 @@ class ReviewPage(QWidget):
 
     async def _load(self, task: Task) -> None:
         engine = self._ctx.engine
+        await self._load_group(task)
         diff = await engine.get_diff(task.id)
         since = await engine.get_interdiff(task.id) if diff is not None else None
         patch = since if self._since_review and since is not None else (

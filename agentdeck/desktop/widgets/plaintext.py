@@ -37,3 +37,9 @@ def plain_tip(text: str) -> str:
     """A tooltip that shows ``text`` as it is (tooltips have no text format of their own:
     the text is escaped into rich text that keeps its line breaks)."""
     return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>" if text else ""
+
+
+def chart_text(text: str) -> str:
+    """``text`` for a QtCharts label or title, which renders HTML (an ``<img>`` in a task
+    title would be drawn as an image): escaped so that it shows as typed."""
+    return html.escape(text, quote=False)

@@ -15,6 +15,7 @@ from agentdeck.desktop.widgets.icons import icon
 from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
 from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
 from agentdeck.desktop.window.notify import Notifier
+from agentdeck.desktop.reports.report_page import ReportPage
 from agentdeck.desktop.review.review_page import ReviewPage
 from agentdeck.desktop.window.status_bar import BatchProgress, Counters
 from agentdeck.desktop.widgets.theme import Theme
@@ -28,6 +29,8 @@ from agentdeck.engine.models import ReviewState, Task
 LOAD_LIMIT = 2000
 _REFRESH_MS = 400
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
+#: The tabs in order, by the name the UI state keeps (and their icons').
+_VIEWS = ("wall", "list", "review", "reports")
 
 
 class MainWindow(QMainWindow):
@@ -105,6 +108,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.wall, icon("wall"), "Wall")
         self.tabs.addTab(self.split, icon("list"), "Tasks")
         self.tabs.addTab(self.review, icon("review"), "Review")
+        self.reports = ReportPage(self.ctx)
+        self.tabs.addTab(self.reports, icon("reports"), "Reports")
         self.setCentralWidget(self.tabs)
 
     def _build_status_bar(self) -> None:
@@ -129,6 +134,9 @@ class MainWindow(QMainWindow):
         self.wall.open_task.connect(self.open_task)
         self.tabs.currentChanged.connect(self._on_tab)
         self.review.message.connect(self.show_message)
+        self.review.open_requested.connect(self.review_task)
+        self.reports.open_task.connect(self.open_task)
+        self.reports.message.connect(self.show_message)
         self._clock = QTimer(self, interval=1000)
         self._clock.timeout.connect(self._tick)
         self._clock.start()
@@ -147,7 +155,8 @@ class MainWindow(QMainWindow):
         if state.restore_header("tasks", self.table.horizontalHeader()):
             # A layout saved before titles were resizable brings back their stretch mode.
             self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.tabs.setCurrentIndex({"wall": 0, "list": 1, "review": 2}.get(state.view(), 1))
+        view = state.view()
+        self.tabs.setCurrentIndex(_VIEWS.index(view) if view in _VIEWS else 1)
 
     # -- loading ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -204,6 +213,8 @@ class MainWindow(QMainWindow):
             if task.id == self._current:
                 self.task_view.show_task(task)
                 self.review.task_changed(task)
+        self.review.tasks_changed(tasks)
+        self.reports.tasks_changed(tasks)
         if not self._refresh.isActive():
             self._refresh.start()
 
@@ -261,8 +272,9 @@ class MainWindow(QMainWindow):
         refresh_icons(self.actions_)
         self.filter_bar.refresh_icons()
         self.review.set_theme(theme)
+        self.reports.set_theme(theme)
         self.task_view.set_theme(theme)
-        for index, name in enumerate(("wall", "list", "review")):
+        for index, name in enumerate(_VIEWS):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
@@ -282,10 +294,14 @@ class MainWindow(QMainWindow):
         for step in range(1, count + 1):
             task = self.proxy.index((start + step) % count, 0).data(TaskRole)
             if task is not None and task.review in (ReviewState.PENDING, ReviewState.CONFLICT):
-                self.open_task(task.id)
-                self.tabs.setCurrentWidget(self.review)
+                self.review_task(task.id)
                 return
         self.show_message("Nothing is waiting for review")
+
+    def review_task(self, task_id: str) -> None:
+        """Select ``task_id`` and show its change on the Review tab."""
+        self.open_task(task_id)
+        self.tabs.setCurrentWidget(self.review)
 
     def accept(self) -> None:
         """Accept in the review page (with its exclusions) or the selected tasks whole."""
@@ -314,9 +330,11 @@ class MainWindow(QMainWindow):
             self.ctx.runner.spawn(self._query(filters))
 
     def _on_tab(self, index: int) -> None:
-        self.ctx.ui_state.set_view(("wall", "list", "review")[index])
+        self.ctx.ui_state.set_view(_VIEWS[index])
         if self.tabs.widget(index) is self.review:
             self.review.ensure_loaded()
+        elif self.tabs.widget(index) is self.reports:
+            self.reports.load()
 
     def _tick(self) -> None:
         self.model.tick()

@@ -31,7 +31,7 @@ def build_menus(window: "MainWindow") -> None:
                  "cancel", "retry", "collect"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
-    for name in ("show_wall", "show_list", "show_review", None, "find"):
+    for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
         view_menu.addSeparator() if name is None else view_menu.addAction(a[name])
     view_menu.addSeparator()
     notify = QAction("&Notifications", window, checkable=True)
@@ -66,6 +66,7 @@ def _connect(window: "MainWindow") -> None:
     a["show_wall"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.wall))
     a["show_list"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.split))
     a["show_review"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.review))
+    a["show_reports"].triggered.connect(lambda: window.tabs.setCurrentWidget(window.reports))
     a["find"].triggered.connect(_find(window))
     a["accept"].triggered.connect(window.accept)
     a["reject"].triggered.connect(window.reject)

@@ -20,9 +20,9 @@ class Queries:
         self._workspace = workspace
 
     async def get_task(self, task_id: str) -> Task:
-        return await asyncio.to_thread(lambda: self._store.get_task(self._resolve(task_id)))
+        return await asyncio.to_thread(lambda: self._store.get_task(self.resolve(task_id)))
 
-    def _resolve(self, task_id: str) -> str:
+    def resolve(self, task_id: str) -> str:
         """Accept a unique prefix of a task id, like git does for commits (blocking)."""
         ids = self._store.find_task_ids(task_id.strip())
         if task_id in ids:

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import replace
 from typing import Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.queries import Queries
 from agentdeck.engine.core.runners import Runners
 from agentdeck.engine.core.task_states import TaskStates
-from agentdeck.engine.errors import ConflictError, InvalidInput
+from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput
 from agentdeck.engine.models import OPEN_REVIEWS, ReviewState, Task
 from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace import DiffResult, Workspace
 from agentdeck.engine.workspace.types import AcceptResult
+
+log = logging.getLogger(__name__)
+
+#: Reviews that are decided for good.
+SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
 
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
@@ -88,17 +95,39 @@ class Reviews:
                                       review=ReviewState.ACCEPTED)
         if not branch:
             await asyncio.to_thread(self._workspace.discard, task.id)
+        if task.group_id:
+            rejected = await self._reject_siblings(task)
+            if rejected:
+                result = replace(result, notes=(*result.notes, (
+                    f"the other {rejected} attempt(s) of group {task.group_id} were "
+                    "rejected and their working copies removed")))
         return result
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        """Discard the agent's change and its working copy (a task not finished yet is
+        cancelled first)."""
         task = await self._queries.get_task(task_id)
-        if task.state.is_active:
+        if task.state.is_unfinished:
             await self._cancel(task.id)
             await self._runners.wait_idle(task.id)
         task = await self._states.transition(task.id, review=ReviewState.REJECTED)
         await asyncio.to_thread(self._workspace.discard, task.id)
         return task
+
+    async def _reject_siblings(self, accepted: Task) -> int:
+        """Best-of-N: one attempt was taken, so the others of its group are rejected
+        and their working copies freed; returns how many were."""
+        rejected = 0
+        for sibling in await self._queries.list_tasks(group_id=accepted.group_id):
+            if sibling.id == accepted.id or sibling.review in SETTLED_REVIEWS:
+                continue
+            try:
+                await self.reject(sibling.id)
+                rejected += 1
+            except AgentdeckError as exc:  # it moved meanwhile (another process decided it)
+                log.warning("attempt %s of group %s not rejected: %s", sibling.id,
+                            accepted.group_id, exc)
+        return rejected
 
 
 def check_reviewable(task: Task) -> None:

@@ -83,6 +83,27 @@ class Submitter:
                   for n, t in enumerate(spec.tasks, start=1)]
         return await self._store_new(drafts, batch)
 
+    async def submit_group(self, spec: TaskSpec, agents: Sequence[str], attempts: int = 1,
+                           *, include_uncommitted: bool = False,
+                           budget_usd: float | None = None) -> list[Task]:
+        """Queue one prompt as a best-of-N group: ``attempts`` tasks per agent of ``agents``
+        (default: ``spec.agent``), sharing a group id, in one transaction or not at all.
+
+        Every attempt is checked first, so an unknown profile refuses the whole group
+        before any repo is touched.
+        """
+        names = list(agents) or [spec.agent or "shell"]
+        size = validate.group_size(names, attempts)
+        group = new_id("g")
+        specs = [replace(spec, agent=name) for name in names for _ in range(attempts)]
+        drafts = [draft(self._rules, s, origin=f"attempt {n} of the group",
+                        include_uncommitted=include_uncommitted, budget_usd=budget_usd)
+                  for n, s in enumerate(specs, start=1)]
+        drafts = [replace(d, task=d.task.with_(group_id=group,
+                                               title=f"{d.task.title} [{n}/{size}]"))
+                  for n, d in enumerate(drafts, start=1)]
+        return await self._store_new(drafts)
+
     async def _store_new(self, drafts: list[Draft], batch: Batch | None = None) -> list[Task]:
         """Snapshot the drafts' repos and store the tasks; on failure leave no ref."""
         tasks = await asyncio.to_thread(snapshot, self._workspace, drafts)
@@ -173,7 +194,8 @@ def _by_repo(drafts: Sequence[Draft]) -> list[list[Draft]]:
     uncommitted work gets its own snapshot (its commit is made for it)."""
     groups: dict[tuple[str, str], list[Draft]] = {}
     for d in drafts:
-        key = (d.task.repo, d.task.id if d.task.include_uncommitted else "")
+        own = d.task.group_id or d.task.id  # a group's attempts start from one snapshot
+        key = (d.task.repo, own if d.task.include_uncommitted else "")
         groups.setdefault(key, []).append(d)
     return list(groups.values())
 

@@ -369,8 +369,8 @@ class Store:
 
     @_reads
     def list_tasks(self, *, state: Iterable[str] | str | None = None, repo: str | None = None,
-                   batch_id: str | None = None, search: str | None = None,
-                   limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
+                   batch_id: str | None = None, group_id: str | None = None,
+                   search: str | None = None, created_since: float | None = None, limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
         where, args = [], []
         if state:
             states = [state] if isinstance(state, str) else list(state)
@@ -380,6 +380,10 @@ class Store:
             where.append("repo=?"); args.append(repo)
         if batch_id:
             where.append("batch_id=?"); args.append(batch_id)
+        if group_id:
+            where.append("group_id=?"); args.append(group_id)
+        if created_since is not None:
+            where.append("created_at>=?"); args.append(created_since)
         if search:
             where.append("(title LIKE ? OR prompt LIKE ? OR id LIKE ?)")
             args += [f"%{search}%"] * 3
@@ -410,6 +414,25 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         rows = [_row_to_entry(tuple(r)) for r in self._reader().execute(sql, args)]
         return rows[::-1] if newest else rows
+
+    @_reads
+    def stderr_tail(self, task_id: str, attempt: int, count: int) -> list[str]:
+        """The last ``count`` lines the attempt's agent wrote on stderr or reported as
+        errors (agentdeck's own notes left out: the task's error says what it saw)."""
+        rows = self._reader().execute(
+            "SELECT text FROM logs WHERE task_id=? AND attempt=? AND"
+            " (stream='stderr' OR (kind='error' AND stream<>'system'))"
+            " ORDER BY seq DESC LIMIT ?",
+            (task_id, attempt, count))
+        return [r[0] for r in rows][::-1]
+
+    @_reads
+    def find_group_ids(self, prefix: str) -> list[str]:
+        """Best-of-N group ids starting with ``prefix`` (at most 3)."""
+        rows = self._reader().execute(
+            "SELECT DISTINCT group_id FROM tasks WHERE group_id LIKE ? LIMIT 3",
+            (prefix.replace("%", "").replace("_", "") + "%",))
+        return [r[0] for r in rows]
 
     @_reads
     def last_seq(self, task_id: str) -> int:

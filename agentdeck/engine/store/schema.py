@@ -22,7 +22,7 @@ _V1_TASK_COLUMNS: dict[str, type] = {
     "requested": str,     # a cross-process request for the driving engine ("cancel")
     "updated_at": float,  # lets other processes see what changed
 }
-TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float}
+TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -85,9 +85,15 @@ def _m5_review_comments(db: sqlite_utils.Database) -> None:
         " created_at REAL NOT NULL, PRIMARY KEY (task_id, attempt))")
 
 
+def _m6_task_groups(db: sqlite_utils.Database) -> None:
+    """Best-of-N: the tasks that run one prompt as a group of attempts share a group id."""
+    db["tasks"].add_column("group_id", str)
+    db["tasks"].create_index(["group_id"])
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
-    _m5_review_comments,
+    _m5_review_comments, _m6_task_groups,
 ]
 
 

@@ -1,0 +1,1 @@
+"""The Reports tab: how a batch (or last night) went, as a table and charts of cost and duration per task"""
