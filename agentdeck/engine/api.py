@@ -36,11 +36,8 @@ from agentdeck.engine.core.lease import Lease
 from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.core.profile_source import Config, ProfileSource, read_config
 from agentdeck.engine.core.queries import Queries
-<<<<<<< HEAD
 from agentdeck.engine.core.recollect import Recollect
-=======
 from agentdeck.engine.core.reports import LAST_NIGHT, Reports
->>>>>>> main
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.core.runner import AttemptServices
 from agentdeck.engine.core.runners import Runners
