@@ -130,10 +130,12 @@ async def runtime_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, 
     started = time.perf_counter()
     collected = await sandbox.collect()
     took = time.perf_counter() - started
-    layer = docker.from_env().api.inspect_container(sandbox.ref.split("/")[1], size=True)
+    layer = subprocess.run(["docker", "inspect", "--size", "-f", "{{.SizeRw}}",
+                            sandbox.ref.split("/")[1]], check=True, capture_output=True,
+                           text=True).stdout.strip()
     await sandbox.cleanup()
     ws.capture(name, str(repo), base, workdir, collected.removed if collected else ())
-    return took, workdir, int(layer.get("SizeRw") or 0)
+    return took, workdir, int(layer or 0)
 
 
 async def runtime_rows(home: Path, repo: Path) -> dict[str, object]:
@@ -172,6 +174,7 @@ async def main() -> None:
             clone = new_base(repo, tmp)
             ref = statistics.median(reference(clone, tmp) for _ in range(3))
             rows = await engine_rows(home, clone)
+            print(f"reference {ref:.3f} s, engine rows {rows}", file=sys.stderr, flush=True)
             rows.update(await runtime_rows(home, clone))
         finally:
             client = docker.from_env()
