@@ -72,11 +72,11 @@ def tar_from_daemon(container: Any, workdir: str, paths: list[str], out: IO[byte
                         size += member.size if member.isfile() else 0
                         if size > limits.max_bytes:
                             raise UnsafeChange(_over_bytes(limits))
-                        member.name = f"{TOP}/{path}" + member.name.partition("/")[1] + \
-                            member.name.partition("/")[2]
-                        if member.islnk():
+                        below = member.name.partition("/")[2]  # (a folder's entries)
+                        member.name = f"{TOP}/{path}" + (f"/{below}" if below else "")
+                        if member.islnk():  # its target is named below the folder only
                             raise UnsafeChange(f"the container's tree holds a hard link "
-                                               f"{path} the daemon cannot send on its own")
+                                               f"in {path} that cannot be copied back alone")
                         tar.addfile(member, one.extractfile(member) if member.isfile() else None)
             finally:
                 chunks.close()
