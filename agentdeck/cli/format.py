@@ -16,8 +16,10 @@ import sys
 import time
 from typing import Any, Iterable, Sequence, TextIO
 
-from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, LogEntry, Report,
-                                     Task, TaskState, TaskSummary)
+from agentdeck.engine.api import FileHunks, escape_name
+from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, Freshening,
+                                     LandReport, LandStep, LogEntry, Overlap, Report, Task,
+                                     TaskState, TaskSummary)
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
@@ -172,7 +174,8 @@ def report_text(report: Report) -> str:
     return head + ("\n" + summary_table(report.tasks) if report.tasks else "\n(no tasks)")
 
 
-def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:
+def task_details(task: Task, attempts: list[dict[str, Any]],
+                 overlaps: Sequence[Overlap] = ()) -> str:
     d = task.to_dict()
     lines = []
     for key in SHOW_FIELDS:
@@ -181,10 +184,40 @@ def task_details(task: Task, attempts: list[dict[str, Any]]) -> str:
             value = when(value)
         if value in (None, "", 0, 0.0) and key not in ("exit_code", "attempt"):
             continue
-        lines.append(f"{key + ':':15} {value}")
+        # Later lines indented: an agent's text (a quoted stderr line) cannot pose as a field.
+        lines.append(f"{key + ':':15} " + str(value).replace("\n", "\n" + " " * 16))
     for a in attempts:
         lines.append(f"attempt {a['attempt']}: {a['state']} exit={a['exit_code']} "
-                     f"{a['error'] or ''}".rstrip())
+                     f"{(a['error'] or '').partition(chr(10))[0]}".rstrip())
+    for o in overlaps:
+        lines.append(f"overlaps with {o.task} in {', '.join(map(escape_name, o.paths))}")
+    return "\n".join(lines)
+
+
+def freshening_line(item: Freshening) -> str:
+    """What `freshen` did to one task, as one line."""
+    said = {"freshened": "freshened onto the branch head", "current": "already on the head",
+            "conflict": "conflicts (marked; --hand-back gives it to its agent)",
+            "handed_back": "conflict handed back to its agent as a follow-up"}[item.outcome]
+    files = f": {', '.join(map(escape_name, item.conflicts))}" if item.conflicts else ""
+    return f"{item.task}: {said}{files}"
+
+
+def land_step(step: LandStep) -> str:
+    """A progress line of `land` (on stderr)."""
+    return f"[{step.index + 1}/{step.total}] {step.task} {step.stage}"
+
+
+def land_report(report: LandReport) -> str:
+    """The outcome of `land`: what landed, and where and why it stopped."""
+    lines = [f"landed {task} as {commit[:12]}" for task, commit in report.landed]
+    if not report.test_command:
+        lines.append("(no test command: --test, a profile's test_command or "
+                     "agentdeck.toml [test] command)")
+    if report.failed:
+        lines.append(f"stopped at {report.failed}: {report.reason}")
+        if report.output:
+            lines.append("--- test output ---\n" + report.output.rstrip("\n"))
     return "\n".join(lines)
 
 
@@ -207,3 +240,22 @@ def comment_text(comment: Comment) -> str:
     sent = f" (sent in attempt {comment.sent_in})" if comment.sent_in else ""
     quote = "".join(f"\n    > {line}" for line in comment.quote.split("\n"))
     return f"#{comment.id} {comment.where}{sent}{quote}\n  {comment.text}"
+
+
+def units(files: Iterable[FileHunks]) -> Iterable[tuple[str, str, int, int]]:
+    """(``PATH#N``, what it is, lines added, lines removed) of every unit of a change."""
+    for file in files:
+        change = file.change
+        for hunk in file.hunks:
+            yield file.spec(hunk.number), hunk.header, hunk.added, hunk.removed
+        if not file.hunks:
+            what = ("binary file " if change.binary else "") + change.status.replace("_", " ")
+            if change.old_path:
+                what += f" from {change.old_path}"
+            yield file.spec(1), f"({what}, whole file)", change.added, change.removed
+
+
+def hunk_line(unit: tuple[str, str, int, int]) -> str:
+    """``PATH#N  @@ -a,b +c,d @@ section  (+added −removed)``."""
+    spec, what, added, removed = unit
+    return f"{spec}  {what}  (+{added} −{removed})"

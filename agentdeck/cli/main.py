@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from agentdeck.cli import format as fmt
+from agentdeck.cli.progress import Progress, progress
 from agentdeck.engine.api import (Engine, data_dir, data_dir_path, parse_batch_file,
                                   parse_when, start_log_file, validate)
 from agentdeck.engine.errors import AgentdeckError, InvalidInput
@@ -100,14 +101,26 @@ async def _list(engine: Engine, a: argparse.Namespace) -> int:
     return 0
 
 
+@command("inbox")
+async def _inbox(engine: Engine, a: argparse.Namespace) -> int:
+    tasks = await engine.review_queue("batch" if a.by_batch else "oldest")
+    if a.json:
+        out(fmt.dumps([t.to_dict() for t in tasks]))
+    else:
+        out(fmt.task_table(tasks) if tasks else "(nothing waits for review)")
+    return 0
+
+
 @command("show")
 async def _show(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.get_task(a.id)
     attempts = await engine.attempts(task.id)
+    overlaps = (await engine.overlaps()).get(task.id, ())
     if a.json:
-        out(fmt.dumps({**task.to_dict(), "attempts": attempts}))
+        out(fmt.dumps({**task.to_dict(), "attempts": attempts,
+                       "overlaps": [dataclasses.asdict(o) for o in overlaps]}))
     else:
-        out(fmt.task_details(task, attempts))
+        out(fmt.task_details(task, attempts, overlaps))
     return 0
 
 
@@ -128,6 +141,13 @@ async def _logs(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("diff")
 async def _diff(engine: Engine, a: argparse.Namespace) -> int:
+    if a.hunks:
+        files = await engine.get_hunks(a.id)
+        if files:
+            out("\n".join(map(fmt.hunk_line, fmt.units(files))))
+        else:
+            err("(no changes)")
+        return 0
     patch = await (engine.get_interdiff(a.id) if a.since_review else engine.get_patch(a.id))
     if patch is None:
         raise InvalidInput(f"task {a.id} has no earlier review to compare with (no "
@@ -141,7 +161,8 @@ async def _diff(engine: Engine, a: argparse.Namespace) -> int:
 
 @command("accept")
 async def _accept(engine: Engine, a: argparse.Namespace) -> int:
-    result = await engine.accept(a.id, exclude=a.exclude or (), branch=a.branch,
+    result = await engine.accept(a.id, only=a.only or (), exclude=a.exclude or (),
+                                 branch=a.branch,
                                  run_hooks=a.run_hooks or None)
     out(f"created branch {result.branch}" if result.branch else f"committed {result.commit}")
     for note in result.notes:
@@ -184,10 +205,45 @@ async def _request_changes(engine: Engine, a: argparse.Namespace) -> int:
     return 0
 
 
+@command("approve")
+async def _approve(engine: Engine, a: argparse.Namespace) -> int:
+    for task_id in a.ids:
+        task = await engine.approve(task_id, not a.undo)
+        out(f"{task.id}: {'approved' if task.approved_at else 'not approved'}")
+    return 0
+
+
+@command("freshen")
+async def _freshen(engine: Engine, a: argparse.Namespace) -> int:
+    done = await engine.freshen(a.ids, hand_back=a.hand_back)
+    for item in done:
+        out(fmt.freshening_line(item))
+    return 1 if any(item.outcome == "conflict" for item in done) else 0
+
+
+@command("land")
+async def _land(engine: Engine, a: argparse.Namespace) -> int:
+    if bool(a.ids) == a.approved:
+        raise InvalidInput("name the tasks to land in order, or give --approved (not both)")
+    ids = a.ids or [t.id for t in await engine.approved()]
+    if not ids:
+        raise InvalidInput("no task is approved: approve some first (agentdeck approve ID)")
+    report = await engine.land(ids, test=a.test, progress=lambda s: err(fmt.land_step(s)))
+    out(fmt.land_report(report))
+    return 1 if report.failed else 0
+
+
 @command("reject")
 async def _reject(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.reject(a.id)
-    out(f"rejected {task.id}")
+    out(f"rejected {task.id} (`agentdeck reopen {task.id}` undoes it while its working copy is kept)")
+    return 0
+
+
+@command("reopen")
+async def _reopen(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.reopen(a.id)
+    out(f"reopened {task.id}: its change waits for review again")
     return 0
 
 
@@ -224,7 +280,11 @@ async def _batch(engine: Engine, a: argparse.Namespace) -> int:
     spec = await asyncio.to_thread(
         parse_batch_file, Path(a.file), default_repo=a.repo,
         at_override=parse_when(a.at) if a.at else None, agents=set(await engine.profiles()))
-    tasks = await engine.submit_batch(spec)
+    with progress("snapshotting repos", plain=err) as bar:
+        def on_snapshot(done: int, total: int, repo: str) -> None:
+            bar.count(done, total)
+            bar.status(fmt.safe_line(f"snapshot of {repo} taken"))
+        tasks = await engine.submit_batch(spec, on_snapshot)
     if a.json:
         out(fmt.dumps({"batch": tasks[0].batch_id if tasks else None,
                        "ids": [t.id for t in tasks]}))
@@ -249,33 +309,44 @@ async def _agents(engine: Engine, a: argparse.Namespace) -> int:
 @command("run")
 async def _run(engine: Engine, a: argparse.Namespace) -> int:
     until = parse_when(a.until) if a.until else None
-    unsubscribe = engine.bus.subscribe(_print_progress)
     if not engine.drives:
         err("agentdeck: another agentdeck process runs the queue (the GUI or `agentdeck "
             "run`); this one takes over when it stops")
-    try:
-        while True:
-            counts = await engine.counts()
-            busy = counts["queued"] + counts["preparing"] + counts["running"]
-            if not busy and not engine.active_count():
-                out("queue empty: done")
-                return 0
-            if until and time.time() >= until:
-                out("reached --until: stopping (running agents keep running)")
-                return 0
-            await asyncio.sleep(0.3)
-    finally:
-        unsubscribe()
+    with progress("tasks done", plain=err) as bar:
+        ended: set[str] = set()
+        unsubscribe = engine.bus.subscribe(lambda event: _show_event(bar, ended, event))
+        try:
+            outcome = await _drive(engine, until, bar, ended)
+        finally:
+            unsubscribe()
+    out(outcome)
+    return 0
 
 
-def _print_progress(event: Any) -> None:
+async def _drive(engine: Engine, until: float | None, bar: Progress, ended: set[str]) -> str:
+    """Poll until the queue is empty or ``until`` (saying which); the bar counts the
+    tasks that ended."""
+    while True:
+        counts = await engine.counts()
+        busy = counts["queued"] + counts["preparing"] + counts["running"]
+        bar.count(len(ended), len(ended) + busy)
+        if not busy and not engine.active_count():
+            return "queue empty: done"
+        if until and time.time() >= until:
+            return "reached --until: stopping (running agents keep running)"
+        await asyncio.sleep(0.3)
+
+
+def _show_event(bar: Progress, ended: set[str], event: Any) -> None:
     from agentdeck.engine.events import Notice, TaskUpdated
     if isinstance(event, TaskUpdated) and event.task.state != TaskState.QUEUED:
         t = event.task
+        if t.state.is_terminal:
+            ended.add(t.id)
         extra = f" ({t.error})" if t.error else ""
-        err(fmt.safe_line(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}"))
+        bar.note(fmt.safe_line(f"{time.strftime('%H:%M:%S')} {t.id} {t.state.value}{extra}  {t.title}"))
     elif isinstance(event, Notice):
-        err(f"{event.level}: {event.message}")
+        bar.note(fmt.safe_line(f"{event.level}: {event.message}"))
 
 
 def _abs(path: str | None) -> str | None:

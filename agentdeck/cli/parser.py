@@ -25,6 +25,7 @@ examples:
   agentdeck diff 3f2a && agentdeck accept 3f2a
   agentdeck comment 3f2a src/api.py:40-42 "a constant, please" && agentdeck request-changes 3f2a
   agentdeck diff 3f2a --since-review      # what the agent changed since
+  agentdeck land 3f2a 9c01 --test "make test"   # in order; stops at the first failure
 """
 
 
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="at most this many (newest first)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("inbox", help="every task waiting for review, oldest first "
+                                     "(the desktop's review inbox, in the same order)")
+    p.add_argument("--by-batch", action="store_true",
+                   help="batch by batch (the batch waiting longest first), oldest first in each")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("show", help="details of a task")
     _add_id(p)
     p.add_argument("--json", action="store_true")
@@ -104,8 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diff", help="print a task's diff (git format; --raw for `git apply`)")
     _add_id(p)
-    p.add_argument("--since-review", action="store_true",
-                   help="only what changed since you last requested changes (interdiff)")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--since-review", action="store_true",
+                       help="only what changed since you last requested changes (interdiff)")
+    shown.add_argument("--hunks", action="store_true",
+                       help="list the hunks as PATH#N with their headers (for accept --only "
+                            "/ --exclude)")
     _add_raw(p)
 
     p = sub.add_parser("comment", help="comment on lines of a task's diff (for request-changes)")
@@ -125,20 +136,45 @@ def build_parser() -> argparse.ArgumentParser:
                             "as a follow-up in the same working copy")
     _add_id(p)
     p.add_argument("--message", metavar="TEXT", help="what else to tell the agent")
-    p.add_argument("--exclude", action="append", metavar="PATH",
-                   help="a file you leave out of the change, named to the agent (repeatable)")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="files or hunks you leave out of the change, named (hunks quoted) "
+                        "to the agent")
 
     p = sub.add_parser("accept", help="commit a task's change to its repository")
     _add_id(p)
     p.add_argument("--branch", action="store_true",
                    help="only create branch agentdeck/<id>; leave the checkout alone")
-    p.add_argument("--exclude", action="append", metavar="PATH",
-                   help="leave this file out (repeatable)")
+    p.add_argument("--only", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="apply only these files or hunks (see diff --hunks)")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="PATH[#N]",
+                   help="leave these files or hunks out")
     p.add_argument("--run-hooks", action="store_true",
                    help="commit with your own git commit so your hooks run (off by default: "
                         "a hook runs with the agent's files checked out)")
 
-    for name, text in (("reject", "discard a task's change"), ("cancel", "stop a task"),
+    p = sub.add_parser("approve", help="mark waiting tasks approved for landing "
+                                       "(`land --approved` takes them in that order)")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--undo", action="store_true", help="take the mark away")
+
+    p = sub.add_parser("freshen", help="rebase waiting tasks onto their branch's current head")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--hand-back", action="store_true",
+                   help="give a conflicting one to its agent as a follow-up with the "
+                        "conflict (files and hunks) instead of only marking it")
+
+    p = sub.add_parser("land", help="accept tasks one at a time in this order, running the "
+                                    "tests after each; stop at the first failure")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--approved", action="store_true",
+                   help="the approved tasks, in the order they were approved")
+    p.add_argument("--test", metavar="CMD",
+                   help="the test command (a shell line; default: the profile's "
+                        "test_command, else [test] command in the repo's agentdeck.toml)")
+
+    for name, text in (("reject", "refuse a task's change (`reopen` undoes it while its copy is kept)"),
+                       ("reopen", "undo a reject: the change waits for review again"),
+                       ("cancel", "stop a task"),
                        ("retry", "run a finished task again as a new attempt")):
         _add_id(sub.add_parser(name, help=text))
 

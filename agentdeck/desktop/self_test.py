@@ -47,8 +47,10 @@ async def exercise(window: MainWindow, repo_dir: Path) -> str:
     if task.state is not TaskState.SUCCEEDED:
         raise SelfTestFailed(f"the demo task {task.id} ended {task.state.value}: "
                              f"{task.error or 'see agentdeck logs ' + task.id}")
-    await _until(_now(lambda: window.model.row_of(task.id)), lambda row: row is not None,
-                 ACCEPT_TIMEOUT, f"the task list never showed task {task.id}")
+    # Accept is enabled once the window holds the snapshot that says the change waits.
+    await _until(_now(lambda: window.model.task(task.id)),
+                 lambda shown: shown is not None and shown.reviewable,
+                 ACCEPT_TIMEOUT, f"the task list never showed task {task.id} ready to review")
     window.open_task(task.id)
     window.actions_["accept"].trigger()
     task = await _until(lambda: engine.get_task(task.id), lambda t: t.review is not ReviewState.PENDING,

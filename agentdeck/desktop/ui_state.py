@@ -103,6 +103,13 @@ class UiState:
     def set_view(self, view: str) -> None:
         self._settings.setValue("ui/view", json.dumps(view))
 
+    def review_order(self) -> str:
+        """How the review inbox is ordered: "oldest" or "batch"."""
+        return self._json("review/order", "oldest")
+
+    def set_review_order(self, order: str) -> None:
+        self._settings.setValue("review/order", json.dumps(order))
+
     def _json(self, key: str, default: Any) -> Any:
         # Values go through JSON so types survive the INI format (which keeps strings).
         raw = self._settings.value(key)

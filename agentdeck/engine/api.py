@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections import deque
 from pathlib import Path
-from typing import Any, Awaitable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from agentdeck.engine.config import secrets
 from agentdeck.engine import validate
@@ -21,13 +21,18 @@ from agentdeck.engine.batch.file import BatchSpec, TaskSpec
 from agentdeck.engine.errors import LeaseHeld, StoreError
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.logs.sink import SeqCounter
-from agentdeck.engine.models import (AgentProfile, Batch, Comment, LogEntry, Report, Task,
-                                     TaskSummary)
+from agentdeck.engine.models import (AgentProfile, Batch, Comment, Freshening, LandReport,
+                                     LogEntry, Overlap, Report, Task, TaskSummary)
 from agentdeck.engine.config.paths import data_dir
 from agentdeck.engine.config.profiles import USER_FILE as PROFILES_FILE, validate_profiles_text
-from agentdeck.engine.config.resources import resource_path
+from agentdeck.engine.config.resources import resource_path, user_guide
 from agentdeck.engine.core import batch_files
+from agentdeck.engine.core.after_accept import AfterAccept
+from agentdeck.engine.core.approvals import Approvals
 from agentdeck.engine.core.attempts import Attempts
+from agentdeck.engine.core.freshen import Freshener
+from agentdeck.engine.core.land_queue import LandQueue, Progress
+from agentdeck.engine.core.overlaps import OverlapRadar
 from agentdeck.engine.core.comments import Comments
 from agentdeck.engine.core.background import Background
 from agentdeck.engine.core.controls import Controls
@@ -50,7 +55,7 @@ from agentdeck.engine.runtimes.base import Runtime
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.sample import demo
 from agentdeck.engine.store import db as st
-from agentdeck.engine.workspace import DiffResult, RepoInfo, Workspace
+from agentdeck.engine.workspace import DiffResult, FileHunks, Hunk, RepoInfo, Workspace
 from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.types import AcceptResult
 # Helpers of the front ends: they import the engine through this module only.
@@ -65,8 +70,9 @@ from agentdeck.engine.doctor.checks import Check, Report, Status
 __all__ = [
     "Engine",
     # pure helpers and types a front end uses (no IO):
-    "AcceptResult", "BatchSpec", "LAST_NIGHT", "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
-    "endpoint_slots", "escape_name", "parse_when", "resource_path", "validate",
+    "AcceptResult", "BatchSpec", "DiffResult", "FileHunks", "Hunk", "LAST_NIGHT",
+    "PROFILES_FILE", "RepoInfo", "TaskSpec", "data_dir",
+    "endpoint_slots", "escape_name", "parse_when", "resource_path", "user_guide", "validate",
     "validate_profiles_text",
     # the command line's: a batch file's tasks, the agent image
     "build_image", "parse_batch_file",
@@ -124,7 +130,15 @@ class Engine:
                                         pauses.pause, store.get_setting("docker_endpoints", []),
                                         runners.on_egress)
         self._controls = controls = Controls(store, states, queries, runners, bell.set)
-        self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners)
+        self._freshener = freshener = Freshener(workspace, states, queries, controls.follow_up,
+                                                  profiles.profile)
+        after_accept = AfterAccept(store, workspace, states, freshener,
+                                   lambda: self._settings.freshen_after_accept)
+        self._reviews = Reviews(store, workspace, states, queries, controls.cancel, runners,
+                                after_accept)
+        self._radar = OverlapRadar(store, workspace)
+        self._approvals = Approvals(store, states, queries)
+        self._land_queue = LandQueue(workspace, freshener, self._reviews, profiles.profile)
         self._warmer = BaseWarmer(workspace, self.runtimes.get, profiles.profile,
                                   background.spawn)
         self._recollect = Recollect(home, workspace, queries, states, self.runtimes,
@@ -145,7 +159,8 @@ class Engine:
         self._settings = Settings(store, self.runtimes, self.scheduler)
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
-                              scheduler=self.scheduler)
+                              scheduler=self.scheduler,
+                              collect=self._reviews.collect_rejected)
         loop = asyncio.get_running_loop()
         store.on_problem = lambda problem: loop.call_soon_threadsafe(self._on_store, problem)
 
@@ -238,10 +253,13 @@ class Engine:
             spec, list(agents), attempts, include_uncommitted=include_uncommitted,
             budget_usd=budget_usd)
 
-    async def submit_batch(self, spec: BatchSpec) -> list[Task]:
+    async def submit_batch(self, spec: BatchSpec,
+                           on_snapshot: Callable[[int, int, str], None] | None = None) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them; an error
-        names the task's line in its batch file, and nothing is left behind."""
-        tasks = await self._submitter.submit_batch(spec)
+        names the task's line in its batch file, and nothing is left behind.
+        ``on_snapshot(done, total, repo)`` is told (from a worker thread) after each
+        repo's snapshot, for a progress bar."""
+        tasks = await self._submitter.submit_batch(spec, on_snapshot)
         if self.drives:  # the engine that will run them builds their base layers now
             self._warmer.batch_queued(tasks)
         return tasks
@@ -293,16 +311,35 @@ class Engine:
         """Files with status and +/- counts, and the paths refused as unsafe."""
         return await self._reviews.get_diff(task_id)
 
-    async def accept(self, task_id: str, *, exclude: Sequence[str] = (),
-                     branch: bool = False, run_hooks: bool | None = None) -> AcceptResult:
-        """Apply the change to the user's repo as one commit, or only branch
-        ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming the files)."""
-        return await self._reviews.accept(task_id, exclude=exclude, branch=branch,
+    async def get_hunks(self, task_id: str) -> list[FileHunks]:
+        """Each changed file with its hunks, selectable as ``PATH#N`` (a binary, added,
+        deleted, renamed or mode-changed file is one unit)."""
+        return await self._reviews.get_hunks(task_id)
+
+    async def accept(self, task_id: str, *, only: Sequence[str] = (),
+                     exclude: Sequence[str] = (), branch: bool = False,
+                     run_hooks: bool | None = None) -> AcceptResult:
+        """Apply the change (only the files and hunks ``only`` names, less those
+        ``exclude`` names: ``PATH`` or ``PATH#N``) to the user's repo as one commit, or
+        only branch ``agentdeck/<id>`` (see `Reviews.accept`; raises ConflictError naming
+        the files, InvalidInput for a selector that is not in the diff)."""
+        return await self._reviews.accept(task_id, only=only, exclude=exclude, branch=branch,
                                           run_hooks=run_hooks)
 
     async def reject(self, task_id: str) -> Task:
-        """Discard the agent's change and its working copy (a running task is cancelled)."""
+        """Refuse the agent's change (a running task is cancelled); `reopen` undoes it
+        while the working copy is kept (`Reviews.reject`)."""
         return await self._reviews.reject(task_id)
+
+    async def reopen(self, task_id: str) -> Task:
+        """Undo a rejection: the change waits for review again (raises InvalidInput once
+        the working copy is gone)."""
+        return await self._reviews.reopen(task_id)
+
+    async def review_queue(self, order: str = "oldest") -> list[Task]:
+        """Every task waiting for review, in inbox order: ``oldest`` (waited longest
+        first) or ``batch`` (see `agentdeck.engine.models.review_order`)."""
+        return await self._queries.review_queue(order)
 
     async def comment(self, task_id: str, path: str, line: int, text: str,
                       end_line: int | None = None) -> Comment:
@@ -334,6 +371,32 @@ class Engine:
                             paths: Sequence[str] | None = None) -> str | None:
         """What changed since the review that last requested changes (``None``: none did)."""
         return await self._comments.interdiff(task_id, paths)
+
+    # ---- overlaps, freshen, merge queue -------------------------------------------------
+    async def overlaps(self) -> dict[str, tuple[Overlap, ...]]:
+        """Running or waiting tasks of one repo that touch the same files: task id ->
+        the others and the shared paths (tasks without overlaps left out)."""
+        return await self._radar.overlaps()
+
+    async def freshen(self, task_ids: Sequence[str], *,
+                      hand_back: bool = False) -> list[Freshening]:
+        """Rebase waiting tasks onto their branch's head (see `Freshener.freshen`; a
+        conflicting one is marked, or with ``hand_back`` given to its agent)."""
+        return await self._freshener.freshen(task_ids, hand_back=hand_back)
+
+    async def approve(self, task_id: str, approved: bool = True) -> Task:
+        """Mark a waiting task approved for landing (or take the mark away)."""
+        return await self._approvals.approve(task_id, approved)
+
+    async def approved(self) -> list[Task]:
+        """The approved waiting tasks, in the order they were approved."""
+        return await self._approvals.approved()
+
+    async def land(self, task_ids: Sequence[str], *, test: str | None = None,
+                   progress: Progress | None = None) -> LandReport:
+        """Land tasks one at a time in this order, testing each candidate first, and
+        stop at the first failure (see `LandQueue.land`)."""
+        return await self._land_queue.land(task_ids, test=test, progress=progress)
 
     # ---- queries ------------------------------------------------------------------------
     async def get_task(self, task_id: str) -> Task:

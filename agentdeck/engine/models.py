@@ -8,9 +8,9 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
-from agentdeck.engine.errors import IllegalTransition
+from agentdeck.engine.errors import IllegalTransition, InvalidInput
 
 
 class TaskState(str, enum.Enum):
@@ -100,7 +100,8 @@ _REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
         ReviewState.PENDING,
     },
     ReviewState.ACCEPTED: set(),
-    ReviewState.REJECTED: set(),
+    # Reopen: a rejection is undone while the task's working copy is still kept.
+    ReviewState.REJECTED: {ReviewState.PENDING},
 }
 
 
@@ -197,6 +198,7 @@ class Task:
     follow_up: str | None = None
     budget_usd: float | None = None    # stop the task once it has cost this much
     group_id: str | None = None        # best-of-N: the attempts at one prompt share it
+    approved_at: float | None = None   # the reviewer approved it for `land` (not yet landed)
 
     @property
     def reviewable(self) -> bool:
@@ -213,6 +215,32 @@ class Task:
         out["state"] = self.state.value
         out["review"] = self.review.value
         return out
+
+
+#: How the review inbox can be ordered: by the time each task has waited, or batch by batch.
+REVIEW_ORDERS = ("oldest", "batch")
+
+
+def review_order(tasks: Iterable[Task], order: str = "oldest") -> list[Task]:
+    """The tasks waiting for review in inbox order (the one rule the engine's
+    `review_queue`, the CLI and the desktop inbox share).
+
+    ``oldest``: the one that has waited longest first (it finished first). ``batch``: batch
+    by batch, the batch whose first task has waited longest first, tasks of no batch last;
+    oldest first within each.
+    """
+    def waited(task: Task) -> tuple[float, str]:
+        return (task.created_at if task.finished_at is None else task.finished_at, task.id)
+
+    ordered = sorted(tasks, key=waited)
+    if order == "oldest":
+        return ordered
+    if order != "batch":
+        raise InvalidInput(f"unknown review order {order!r}: use {' or '.join(REVIEW_ORDERS)}")
+    rank: dict[str | None, int] = {}
+    for task in ordered:
+        rank.setdefault(task.batch_id, len(rank))
+    return sorted(ordered, key=lambda t: (t.batch_id is None, rank[t.batch_id]))
 
 
 @dataclass(frozen=True)
@@ -305,6 +333,66 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """Another running or waiting task that touches some of the same files.
+
+    Attributes:
+        task: The other task's id.
+        paths: The files both change, sorted.
+    """
+
+    task: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Freshening:
+    """What `freshen` did to one task.
+
+    Attributes:
+        task: The task's id.
+        outcome: ``freshened`` (its change now sits on the branch's head), ``current``
+            (it already did), ``conflict`` (it does not merge; nothing changed) or
+            ``handed_back`` (the conflict went to its agent as a follow-up).
+        conflicts: The conflicting files.
+    """
+
+    task: str
+    outcome: str
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LandStep:
+    """Progress of `land`: task ``index`` (from 0) of ``total`` reached ``stage``
+    (``testing``, ``landed``, ``failed`` or ``conflict``)."""
+
+    task: str
+    index: int
+    total: int
+    stage: str
+
+
+@dataclass(frozen=True)
+class LandReport:
+    """What `land` did.
+
+    Attributes:
+        landed: ``(task id, commit)`` of each task landed, in order.
+        failed: The task the queue stopped at, or ``None`` when all landed.
+        reason: Why it stopped there (tests failed, a conflict).
+        output: The failing test run's output (its last part when long).
+        test_command: The test command run after each ("" when there was none).
+    """
+
+    landed: tuple[tuple[str, str], ...]
+    failed: str | None = None
+    reason: str = ""
+    output: str = ""
+    test_command: str = ""
+
+
+@dataclass(frozen=True)
 class Batch:
     id: str
     name: str
@@ -337,6 +425,7 @@ class AgentProfile:
     provider: str | None = None
     model: str | None = None
     budget_usd: float | None = None    # default budget of each task of this profile
+    test_command: str | None = None    # what `land` runs after each task (a shell line)
     setup: str | None = None           # shell script run before the agent, with network
     copy_files: tuple[str, ...] = ()   # untracked repo files copied in, never in the diff
     sandbox: str = "bwrap"             # local runtime: "bwrap" confines, "none" opts out

@@ -39,7 +39,9 @@ def task_state(home: Path, task_id: str) -> str:
 
 
 def stored_lines(home: Path, task_id: str) -> int:
-    return query(home, "SELECT COUNT(*) FROM logs WHERE task_id=?", task_id)[0][0]
+    return query(home, "SELECT (SELECT COUNT(*) FROM logs WHERE task_id=?) + (SELECT"
+                       " COALESCE(SUM(entries), 0) FROM log_chunks WHERE task_id=?)",
+                 task_id, task_id)[0][0]
 
 
 def lease_pid(home: Path) -> int | None:

@@ -59,7 +59,7 @@ async def test_working_copy_path_stays_inside_the_working_copy(tmp_path: Path) -
         assert await engine.working_copy_path(task.id) == workdir
         with pytest.raises(NotFound, match="../../etc is not in the working copy"):
             await engine.working_copy_path(task.id, "../../etc")
-        await engine.reject(task.id)
+        await engine.accept(task.id)
         with pytest.raises(NotFound, match="is gone"):
             await engine.working_copy_path(task.id, "NEW.md")
     finally:

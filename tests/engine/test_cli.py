@@ -12,19 +12,6 @@ import pytest
 from tests.engine.enginekit import git, make_repo
 
 
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "AGENTDECK_HOME": str(tmp_path / "home")}
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "agentdeck.cli.main", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
-        if ok:
-            assert done.returncode == 0, done.stderr
-        return done
-    return run
-
-
 def test_submit_run_show_logs_diff_accept(cli, tmp_path):
     repo = make_repo(tmp_path / "repo")
     task_id = json.loads(cli("submit", str(repo), "echo hello; echo hi > hi.txt",
@@ -216,6 +203,46 @@ def test_comment_request_changes_and_diff_since_review(cli, tmp_path):
     assert cli("diff", task_id, "--since-review").stdout.endswith(" one\n+two\n")
     assert "+one\n+two\n" in cli("diff", task_id).stdout
     assert "(sent in attempt 2)" in cli("comments", task_id, "--all").stdout
+
+
+def test_inbox_lists_what_waits_and_reject_is_undone_by_reopen(cli, tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    first = cli("submit", str(repo), "echo 1 > one.txt", "--runtime", "local").stdout.strip()
+    cli("run", "--max-parallel", "1")
+    second = cli("submit", str(repo), "echo 2 > two.txt", "--runtime", "local").stdout.strip()
+    failing = cli("submit", str(repo), "echo 'cannot go on' >&2; exit 3",
+                  "--runtime", "local").stdout.strip()
+    cli("run", "--max-parallel", "1")
+    assert [t["id"] for t in json.loads(cli("inbox", "--json").stdout)] == [first, second]
+    assert "cannot reopen" not in cli("reject", first).stdout
+    listed = cli("inbox").stdout.splitlines()
+    assert len(listed) == 2 and listed[1].startswith(second)
+    assert cli("reopen", first[:8]).stdout.startswith(f"reopened {first}")
+    assert [t["id"] for t in json.loads(cli("inbox", "--by-batch", "--json").stdout)] == \
+        [first, second]
+    done = cli("reopen", first, ok=False)
+    assert done.returncode == 1 and "is not rejected" in done.stderr
+    shown = cli("show", failing).stdout
+    assert "error:          the agent exited with code 3\n                cannot go on\n" in shown
+
+
+def test_diff_hunks_lists_path_n_and_accept_takes_only_and_exclude(cli, tmp_path):
+    lines = "".join(f"line {n}\n" for n in range(1, 31))
+    repo = make_repo(tmp_path / "repo", {"big.txt": lines, "README.md": "hi\n"})
+    edit = "sed -i -e '2s/.*/two/' -e '15s/.*/fifteen/' -e '29s/.*/end/' big.txt; echo n > new.txt"
+    task_id = cli("submit", str(repo), edit, "--runtime", "local").stdout.strip()
+    cli("run")
+    listed = cli("diff", task_id, "--hunks").stdout.splitlines()
+    assert listed[0] == "big.txt#1  @@ -1,5 +1,5 @@  (+1 −1)"
+    assert listed[1].startswith("big.txt#2  @@ -12,7 +12,7 @@ ") and listed[1].endswith("(+1 −1)")
+    assert listed[3] == "new.txt#1  (added, whole file)  (+1 −0)"
+    done = cli("accept", task_id, "--exclude", "big.txt#4", ok=False)
+    assert done.returncode == 1 and "big.txt#4: big.txt has 3 hunks" in done.stderr
+    assert "committed" in cli("accept", task_id, "--only", "big.txt", "new.txt",
+                              "--exclude", "big.txt#2").stdout
+    assert (repo / "big.txt").read_text() == lines.replace("line 2\n", "two\n").replace(
+        "line 29\n", "end\n")
+    assert (repo / "new.txt").exists()
 
 
 def test_best_of_n_submit_compare_accept(cli, tmp_path):

@@ -101,21 +101,6 @@ async def test_partial_accept_and_branch_mode(tmp_path):
         await engine.close()
 
 
-async def test_reject_discards_the_working_copy(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await _finished(engine, repo, "echo junk > junk.txt")
-        before = repo_state(repo)
-        await engine.reject(task.id)
-        stored = await engine.get_task(task.id)
-        assert stored.review == ReviewState.REJECTED
-        assert not Path(stored.workdir).exists()
-        assert repo_state(repo) == before
-    finally:
-        await engine.close()
-
-
 MALICIOUS = """
 mkdir -p .git/hooks
 printf '#!/bin/sh\\ntouch {marker}\\n' > .git/hooks/post-commit

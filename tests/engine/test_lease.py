@@ -62,6 +62,28 @@ def test_a_new_owner_raises_the_epoch_and_the_old_owners_writes_are_refused(tmp_
         new.close()
 
 
+def test_a_stale_owner_packs_no_log_chunk(tmp_path):
+    """A stale holder whose tail reaches a chunk's size (sealing moves rows into a chunk)
+    writes nothing: neither the chunk nor the deletion of the tail."""
+    old, new = st.Store(tmp_path / "db.sqlite3"), st.Store(tmp_path / "db.sqlite3")
+    try:
+        old.write_sync(wr.insert_tasks([Task(id="t", prompt="p", repo="/r")]))
+        old.write_sync(wr.take_lease("old", -1))
+        new.write_sync(wr.take_lease("new", 60))
+        first = [LogEntry("t", seq, 0.0, 1, Stream.STDOUT, EntryKind.RAW, f"new {seq}", None)
+                 for seq in range(1, 4)]
+        new.append_logs(first)
+        new.flush()
+        stale = [LogEntry("t", seq, 0.0, 1, Stream.STDOUT, EntryKind.RAW, f"old {seq}", None)
+                 for seq in range(1, 2000)]
+        old.append_logs(stale)
+        old.flush()
+        assert [e.text for e in new.get_logs("t")] == ["new 1", "new 2", "new 3"]
+    finally:
+        old.close()
+        new.close()
+
+
 async def test_an_engine_opened_while_agentdeck_run_drives_takes_over_when_it_exits(tmp_path):
     repo = make_repo(tmp_path / "repo")
     home = tmp_path / "home"

@@ -80,7 +80,7 @@ async def test_a_comment_outside_the_diff_is_refused_and_changes_nothing(tmp_pat
         assert await engine.comments(task.id, current=False) == []
         with pytest.raises(InvalidInput, match="nothing to send"):
             await engine.request_changes(task.id)
-        with pytest.raises(InvalidInput, match="'nope.txt' is not a file of this diff"):
+        with pytest.raises(InvalidInput, match="nope.txt is not in this diff"):
             await engine.request_changes(task.id, "x", exclude=["nope.txt"])
         assert await engine.get_interdiff(task.id) is None  # no review was sent back
         after = await engine.get_task(task.id)

@@ -101,3 +101,11 @@ def test_a_shell_task_runs_to_completion_and_is_accepted(installed, tmp_path: Pa
 def test_the_installed_gui_passes_its_self_test(installed) -> None:
     done = installed.run("agentdeck-gui", "--self-test")
     assert done.stdout.startswith("agentdeck self-test passed"), done.stderr
+
+
+def test_the_installed_program_finds_its_user_guide(installed) -> None:
+    """Help → User guide opens the guide the wheel carries (not the source checkout's)."""
+    found = installed.run("python", "-c", "from agentdeck.engine.api import user_guide; "
+                          "print(user_guide())").stdout.strip()
+    assert not found.startswith(str(ROOT)), found
+    assert Path(found).read_text() == (ROOT / "docs" / "user-guide.md").read_text()

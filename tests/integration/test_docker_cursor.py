@@ -9,7 +9,6 @@ from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 from agentdeck.engine.runtimes.docker.cursor import (
     LineReader, LogCursor, LogPosition, TimestampParser,
 )
-from agentdeck.engine.runtimes.docker.http import _Unchunker
 from agentdeck.engine.runtimes.docker.endpoints import parse_endpoint
 
 T0 = "2026-11-25T03:00:00"
@@ -64,15 +63,6 @@ def test_a_long_line_in_several_messages_is_one_line_and_is_cut_at_the_limit() -
     assert reader.feed([frame(".2", b"tail")]) == [] and reader.finish() == ["tail"]
 
 
-def test_unchunking_in_arbitrary_pieces() -> None:
-    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (b"abc", b"x" * 300, b"\r\n"))
-    body += b"0\r\n\r\n"
-    for size in (1, 2, 7, 1000):
-        decoder = _Unchunker()
-        out = b"".join(decoder.feed(body[i:i + size]) for i in range(0, len(body), size))
-        assert out == b"abc" + b"x" * 300 + b"\r\n" and decoder.finished
-
-
 @pytest.mark.parametrize(("line", "expected"), [
     ("tcp://10.0.0.5:2376", ("10.0.0.5", "tcp://10.0.0.5:2376", None)),
     ("box ssh://me@box 8", ("box", "ssh://me@box", 8)),
@@ -89,3 +79,16 @@ def test_endpoints_from_settings_lines(line: str, expected: tuple[str, str | Non
 def test_unreadable_endpoint_lines_say_how_to_write_them(line: str) -> None:
     with pytest.raises(InvalidInput, match="'\\[name\\] url \\[max parallel\\]'"):
         parse_endpoint(line)
+
+
+def test_messages_docker_sends_again_at_a_rotation_are_taken_once() -> None:
+    # As seen on a rotating log: a long line's pieces share a stamp, and the follow
+    # stream goes back one message (or a few) and sends them again.
+    a1, a2, b1, b2 = b"a" * 16384, b"a-end\n", b"b" * 16384, b"b-end\n"
+    reader = LineReader(LogPosition(), TimestampParser())
+    lines = reader.feed([frame(".1", a1), frame(".1", a2), frame(".2", b1),
+                         frame(".1", a2), frame(".2", b1), frame(".2", b2),   # again
+                         frame(".2", b2),                                      # again
+                         frame(".3", b"c\n"), frame(".3", b"d\n")])
+    assert lines == [(a1 + a2).decode()[:-1], (b1 + b2).decode()[:-1], "c", "d"]
+    assert reader.line_pos == LogPosition(NS + 300000000, 2)

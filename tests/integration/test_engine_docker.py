@@ -81,6 +81,7 @@ async def test_auto_runtime_is_docker_only_with_the_agent_image(tmp_path, docker
             has_image = True
         except docker.errors.ImageNotFound:
             has_image = False
+        await engine.auto_runtime()  # settled before the first task starts, or when asked
         assert engine.runtimes.default == ("docker" if has_image else "local")
         fallback = [n for n in engine.notices if "Using the local runtime" in n.message]
         assert bool(fallback) != has_image

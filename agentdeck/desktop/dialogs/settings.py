@@ -70,6 +70,8 @@ class SettingsDialog(QDialog):
         self.endpoint_slots.setWordWrap(True)
         self.endpoints.textChanged.connect(self._show_endpoint_slots)
         self.keep_failed = QCheckBox("Keep sandboxes of failed tasks for inspection")
+        self.freshen_after_accept = QCheckBox(
+            "After an accept, freshen the waiting tasks that still merge cleanly")
         self.theme = QComboBox()
         for text, value in THEMES:
             self.theme.addItem(text, value)
@@ -81,6 +83,7 @@ class SettingsDialog(QDialog):
         form.addRow("Docker endpoints", self.endpoints)
         form.addRow("", self.endpoint_slots)
         form.addRow("", self.keep_failed)
+        form.addRow("", self.freshen_after_accept)
         form.addRow("Theme", self.theme)
         form.addRow("", self.notifications)
         return page
@@ -122,6 +125,7 @@ class SettingsDialog(QDialog):
         self.max_parallel.setValue(int(settings.get("max_parallel", 1)))
         self.endpoints.setPlainText("\n".join(settings.get("docker_endpoints", [])))
         self.keep_failed.setChecked(bool(settings.get("keep_failed_sandboxes", False)))
+        self.freshen_after_accept.setChecked(bool(settings.get("freshen_after_accept", False)))
         self.profiles.setPlainText(await engine.read_profiles_text())
         await self.secrets.load()
 
@@ -159,7 +163,8 @@ class SettingsDialog(QDialog):
         endpoints = [line.strip() for line in self.endpoints.toPlainText().splitlines() if line.strip()]
         await engine.update_settings(
             default_runtime=self.runtime.currentData(), max_parallel=self.max_parallel.value(),
-            docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked())
+            docker_endpoints=endpoints, keep_failed_sandboxes=self.keep_failed.isChecked(),
+            freshen_after_accept=self.freshen_after_accept.isChecked())
         await engine.save_profiles_text(self.profiles.toPlainText())
         await self.secrets.save()
         self.message.emit("Settings saved")

@@ -1,1 +1,1 @@
-"""The Review tab (`review_page`) and the diff panel it shows (`diff`)."""
+"""The Review tab (`review_page`): the review inbox (`inbox`) and the diff panel it shows (`diff`)."""

@@ -17,7 +17,7 @@ from PySide6.QtGui import QFont
 from agentdeck.desktop.widgets import format as fmt
 from agentdeck.desktop.widgets.icons import state_color, state_icon
 from agentdeck.desktop.widgets.plaintext import plain_tip
-from agentdeck.engine.models import ReviewState, Task
+from agentdeck.engine.models import Overlap, ReviewState, Task
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -38,13 +38,14 @@ class Column(IntEnum):
     TOKENS = 7
     COST = 8
     REVIEW = 9
+    OVERLAP = 10
 
 
 HEADERS = {
     Column.STATE: "State", Column.TITLE: "Title", Column.AGENT: "Agent",
     Column.REPO: "Repo", Column.RUNTIME: "Runtime", Column.ELAPSED: "Elapsed",
     Column.LINES: "+/−", Column.TOKENS: "Tokens", Column.COST: "Cost",
-    Column.REVIEW: "Review",
+    Column.REVIEW: "Review", Column.OVERLAP: "Overlap",
 }
 
 _RIGHT = {Column.ELAPSED, Column.LINES, Column.TOKENS, Column.COST}
@@ -82,6 +83,20 @@ def cell_text(task: Task, column: Column, now: float) -> str:
     return ""
 
 
+def overlap_text(overlaps: tuple[Overlap, ...]) -> str:
+    """The Overlap cell: how many other tasks touch the same files."""
+    return f"⚠ {len(overlaps)}" if overlaps else ""
+
+
+def overlap_tip(overlaps: tuple[Overlap, ...]) -> str | None:
+    """The Overlap cell's tooltip: each other task and the files both change."""
+    if not overlaps:
+        return None
+    lines = [f"{o.task}: {', '.join(o.paths[:8])}{' …' if len(o.paths) > 8 else ''}"
+             for o in overlaps]
+    return plain_tip("Touches the same files as:\n" + "\n".join(lines))
+
+
 def _sort_key(task: Task, column: Column, now: float) -> Any:
     match column:
         case Column.ELAPSED:
@@ -104,6 +119,7 @@ class TaskTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._tasks: list[Task] = []
         self._rows: dict[str, int] = {}
+        self._overlaps: dict[str, tuple[Overlap, ...]] = {}
         self._clock = clock
         self._bold = QFont()
         self._bold.setBold(True)
@@ -120,6 +136,8 @@ class TaskTableModel(QAbstractTableModel):
             return None
         task = self._tasks[index.row()]
         column = Column(index.column())
+        if column is Column.OVERLAP:
+            return self._overlap_data(task, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return cell_text(task, column, self._clock())
         if role == TaskRole:
@@ -127,6 +145,18 @@ class TaskTableModel(QAbstractTableModel):
         if role == SortRole:
             return _sort_key(task, column, self._clock())
         return self._decoration(task, column, role)
+
+    def _overlap_data(self, task: Task, role: int) -> Any:
+        overlaps = self._overlaps.get(task.id, ())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return overlap_text(overlaps)
+        if role == SortRole:
+            return len(overlaps)
+        if role == TaskRole:
+            return task
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return overlap_tip(overlaps)
+        return None
 
     def _decoration(self, task: Task, column: Column, role: int) -> Any:
         if role == Qt.ItemDataRole.DecorationRole and column is Column.STATE:
@@ -149,7 +179,7 @@ class TaskTableModel(QAbstractTableModel):
             return plain_tip(task.prompt[:2000])
         if column is Column.REPO:
             return plain_tip(task.repo)
-        if column is Column.STATE and task.error:
+        if column in (Column.STATE, Column.REVIEW) and task.error:
             return plain_tip(task.error)
         return None
 
@@ -194,6 +224,16 @@ class TaskTableModel(QAbstractTableModel):
             self._tasks[0:0] = fresh
             self._rows = {task.id: row for row, task in enumerate(self._tasks)}
             self.endInsertRows()
+
+    def set_overlaps(self, overlaps: dict[str, tuple[Overlap, ...]]) -> None:
+        """Show which tasks touch the same files (task id -> the others); only rows
+        whose overlaps changed are announced."""
+        changed = [row for task_id, row in self._rows.items()
+                   if self._overlaps.get(task_id, ()) != overlaps.get(task_id, ())]
+        self._overlaps = dict(overlaps)
+        for row in changed:
+            index = self.index(row, Column.OVERLAP)
+            self.dataChanged.emit(index, index)
 
     def tick(self) -> None:
         """Refresh the elapsed column of rows whose task is still running."""

@@ -14,6 +14,7 @@ from agentdeck.desktop.tasks.filter_bar import FilterBar
 from agentdeck.desktop.widgets.icons import icon
 from agentdeck.desktop.tasks.qt_task_filter import ACTIVE, TO_REVIEW, TaskFilterProxy
 from agentdeck.desktop.tasks.qt_task_model import Column, TaskRole, TaskTableModel
+from agentdeck.desktop.window.action_rules import TASK_COMMANDS, enabled_commands
 from agentdeck.desktop.window.notify import Notifier
 from agentdeck.desktop.reports.report_page import ReportPage
 from agentdeck.desktop.review.review_page import ReviewPage
@@ -23,11 +24,12 @@ from agentdeck.desktop.tasks.task_actions import TaskActions
 from agentdeck.desktop.tasks.task_view import TaskView
 from agentdeck.desktop.wall.wall import WALL_STATES, Wall
 from agentdeck.desktop.window.menus import build_menus
-from agentdeck.engine.models import ReviewState, Task
+from agentdeck.engine.models import Task
 
 #: How many recent tasks are loaded at start; filters query the engine for more.
 LOAD_LIMIT = 2000
 _REFRESH_MS = 400
+_OVERLAPS_MS = 5000
 _UNFINISHED = ["queued", "preparing", "running", "needs_input"]
 #: The tabs in order, by the name the UI state keeps (and their icons').
 _VIEWS = ("wall", "list", "review", "reports")
@@ -55,8 +57,9 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.model)
         self.actions_ = make_actions(self)
         self.task_actions = TaskActions(ctx, self.show_message)
-        self.notifier = Notifier(ctx.ui_state, self)
+        self.notifier = Notifier(ctx.ui_state, self, spawn=ctx.runner.spawn)
         self._current: str | None = None
+        self._undo_ids: list[str] = []  # the tasks of the last reject, for Undo
         self._build_views()
         self._build_status_bar()
         build_menus(self)
@@ -85,7 +88,7 @@ class MainWindow(QMainWindow):
         widths = {Column.STATE: 100, Column.TITLE: 280, Column.AGENT: 64, Column.REPO: 96,
                   Column.RUNTIME: 64,
                   Column.ELAPSED: 60, Column.LINES: 72, Column.TOKENS: 56, Column.COST: 56,
-                  Column.REVIEW: 68}
+                  Column.REVIEW: 68, Column.OVERLAP: 60}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
@@ -134,6 +137,12 @@ class MainWindow(QMainWindow):
         self.wall.open_task.connect(self.open_task)
         self.tabs.currentChanged.connect(self._on_tab)
         self.review.message.connect(self.show_message)
+        self.review.chosen.connect(self._show_reviewed)
+        self.review.rejected.connect(self._on_rejected)
+        self.review.shown.connect(self.update_actions)
+        self.review.inbox.model.modelReset.connect(self.update_actions)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
+        self.notifier.review_requested.connect(lambda: self.step_review(1))
         self.review.open_requested.connect(self.review_task)
         self.reports.open_task.connect(self.open_task)
         self.reports.message.connect(self.show_message)
@@ -142,6 +151,18 @@ class MainWindow(QMainWindow):
         self._clock.start()
         self._refresh = QTimer(self, singleShot=True, interval=_REFRESH_MS)
         self._refresh.timeout.connect(self._on_refresh)
+        self._overlap_timer = QTimer(self, interval=_OVERLAPS_MS)
+        self._overlap_timer.timeout.connect(self._on_overlap_timer)
+        self._overlap_timer.start()
+
+    def _on_overlap_timer(self) -> None:
+        if self.isVisible():
+            self.ctx.runner.spawn(self.refresh_overlaps())
+
+    async def refresh_overlaps(self) -> None:
+        """Ask the engine which tasks touch the same files (it walks running copies at
+        most every few seconds, off the loop) and mark them in the table."""
+        self.model.set_overlaps(await self.ctx.engine.overlaps())
 
     def _on_refresh(self) -> None:
         if self.isVisible():  # a closed window (the engine closing) reads nothing more
@@ -174,6 +195,7 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_values(self.ctx.ui_state.filters())
         if self.proxy.rowCount():
             self.table.selectRow(0)
+        await self.review.load_inbox()
         for notice in engine.notices:  # said while the engine opened, before we listened
             self._on_notice(notice.level, notice.message, notice.task_id)
         if not engine.drives:
@@ -187,6 +209,7 @@ class MainWindow(QMainWindow):
         counts = await engine.counts()
         self.counters.set_counts(counts)
         self.notifier.set_counts(counts)
+        self.update_actions()
         for batch in (await engine.list_batches())[:5]:
             progress = await engine.batch_progress(batch.id)
             if progress["done"] < progress["total"]:
@@ -206,17 +229,21 @@ class MainWindow(QMainWindow):
     # -- engine events ------------------------------------------------------------------
     def _on_tasks_changed(self, tasks: list[Task]) -> None:
         self.model.upsert(tasks)
+        self.review.inbox.model.upsert(tasks)
         self.wall.sync(tasks)
         self.notifier.on_tasks_changed(tasks)
         self.filter_bar.add_repos([t.repo for t in tasks])
+        reviewed = self.review.task
         for task in tasks:
             if task.id == self._current:
                 self.task_view.show_task(task)
+            if reviewed is not None and task.id == reviewed.id:
                 self.review.task_changed(task)
         self.review.tasks_changed(tasks)
         self.reports.tasks_changed(tasks)
         if not self._refresh.isActive():
             self._refresh.start()
+        self.update_actions()
 
     def _on_logs(self, logs: dict) -> None:
         self.wall.append_logs(logs)
@@ -231,11 +258,19 @@ class MainWindow(QMainWindow):
         task = current.data(TaskRole) if current.isValid() else None
         if task is not None and task.id != self._current:
             self._show(task)
+        self.update_actions()
 
     def _show(self, task: Task) -> None:
         self._current = task.id
         self.task_view.set_task(task)
         self.review.set_task(task, load=self.tabs.currentWidget() is self.review)
+        self.update_actions()
+
+    def _show_reviewed(self, task: Task) -> None:
+        """A task chosen in the review inbox: reviewed now; the Tasks view (its table,
+        filters and the task it shows) is left as it is."""
+        self.review.set_task(task, load=True)
+        self.update_actions()
 
     def open_task(self, task_id: str) -> None:
         """Select ``task_id`` in the table (clearing filters that hide it) and show it."""
@@ -278,25 +313,46 @@ class MainWindow(QMainWindow):
             self.tabs.setTabIcon(index, icon(name))
 
     def current_task_id(self) -> str | None:
-        """The task shown in the task view and review page."""
+        """The task shown in the Tasks view (and in Review, unless one was chosen in
+        the inbox since)."""
         return self._current
 
     def selected_ids(self) -> list[str]:
-        """Ids of the selected rows, or of the current task when nothing is selected."""
+        """Ids of the selected rows of the task table, or of its current row."""
         rows = self.table.selectionModel().selectedRows()
-        ids = [index.data(TaskRole).id for index in rows]
-        return ids or ([self._current] if self._current else [])
+        current = self.table.currentIndex().data(TaskRole)
+        return [index.data(TaskRole).id for index in rows] or ([current.id] if current else [])
 
-    def next_review(self) -> None:
-        """Open the next task (in table order) whose change waits for review."""
-        count = self.proxy.rowCount()
-        start = self.table.currentIndex().row()
-        for step in range(1, count + 1):
-            task = self.proxy.index((start + step) % count, 0).data(TaskRole)
-            if task is not None and task.review in (ReviewState.PENDING, ReviewState.CONFLICT):
-                self.review_task(task.id)
-                return
-        self.show_message("Nothing is waiting for review")
+    def target_ids(self) -> list[str]:
+        """The tasks a command acts on: what the view on screen shows (the reviewed
+        task, the selected rows of Tasks), never a selection hidden in another view."""
+        page = self.tabs.currentWidget()
+        if page is self.review:
+            return [self.review.task_id] if self.review.task_id else []
+        return self.selected_ids() if page is self.split else []
+
+    def update_actions(self) -> None:
+        """Enable the task commands that can apply to what the focused view shows."""
+        in_review = self.tabs.currentWidget() is self.review
+        targets = [self.review.task] if in_review and self.review.task_id else [
+            t for t in map(self.model.task, self.target_ids()) if t is not None]
+        rules = enabled_commands(targets, in_review=in_review)
+        for name in TASK_COMMANDS:
+            self.actions_[name].setEnabled(rules[name])
+        waiting = self.review.inbox.model.rowCount() > 0
+        self.actions_["next_review"].setEnabled(waiting)
+        self.actions_["prev_review"].setEnabled(waiting)
+        self.actions_["undo"].setEnabled(bool(self._undo_ids))
+
+    def step_review(self, delta: int) -> None:
+        """Review the next (1) or previous (-1) task of the inbox (keys N and P)."""
+        if self.review.inbox.step(delta) is None:
+            self.show_message("Nothing is waiting for review")
+        self.tabs.setCurrentWidget(self.review)
+
+    def selected_tasks(self) -> list[Task]:
+        """The snapshots of `target_ids` (the tasks the focused view shows)."""
+        return [task for task in map(self.model.task, self.target_ids()) if task]
 
     def review_task(self, task_id: str) -> None:
         """Select ``task_id`` and show its change on the Review tab."""
@@ -305,20 +361,39 @@ class MainWindow(QMainWindow):
 
     def accept(self) -> None:
         """Accept in the review page (with its exclusions) or the selected tasks whole."""
-        if self.tabs.currentWidget() is self.review and self.review.task_id:
+        if self.tabs.currentWidget() is self.review:
             self.review.request_accept()
         else:
-            self.task_actions.accept(self.selected_ids())
+            self.task_actions.accept(self.target_ids())
 
     def reject(self) -> None:
-        """Reject the reviewed task or the selected tasks."""
-        if self.tabs.currentWidget() is self.review and self.review.task_id:
+        """Reject the reviewed task or the selected tasks (Undo brings them back)."""
+        if self.tabs.currentWidget() is self.review:
             self.review.request_reject()
         else:
-            self.task_actions.reject(self.selected_ids())
+            self.task_actions.reject(self.target_ids(), on_done=self._on_rejected)
+
+    def _on_rejected(self, ids: list[str]) -> None:
+        self._undo_ids = list(ids)
+        count = f"{len(ids)} tasks" if len(ids) != 1 else "1 task"
+        self.show_message(f"Rejected {count}: Undo (Ctrl+Z) brings {'them' if len(ids) != 1 else 'it'} back")
+        self.update_actions()
+
+    def undo_reject(self) -> None:
+        """Reopen the tasks of the last reject (key Ctrl+Z)."""
+        ids, self._undo_ids = self._undo_ids, []
+        if ids:
+            self.task_actions.reopen(ids)
+        else:
+            self.show_message("Nothing to undo")
+        self.update_actions()
 
     def show_state(self, state_filter: str) -> None:
-        """The task list, filtered by a state (a status bar counter was clicked)."""
+        """The task list filtered by a state, or for "to review" the review inbox (a
+        status bar counter was clicked)."""
+        if state_filter == TO_REVIEW:
+            self.tabs.setCurrentWidget(self.review)
+            return
         self.tabs.setCurrentWidget(self.split)
         self.filter_bar.show_state(state_filter)
 
@@ -335,6 +410,7 @@ class MainWindow(QMainWindow):
             self.review.ensure_loaded()
         elif self.tabs.widget(index) is self.reports:
             self.reports.load()
+        self.update_actions()
 
     def _tick(self) -> None:
         self.model.tick()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog
+
+from agentdeck.engine.api import user_guide
 
 if TYPE_CHECKING:
     from agentdeck.desktop.window.main_window import MainWindow  # which builds the menus that call these
@@ -52,11 +55,37 @@ def open_shortcuts(window: "MainWindow") -> QDialog:
     return _show(ShortcutsDialog(window))
 
 
+def open_land(window: "MainWindow") -> QDialog:
+    """Task → Accept approved…"""
+    from agentdeck.desktop.dialogs.land import LandDialog
+
+    dialog = LandDialog(window.ctx, window)
+    dialog.message.connect(window.show_message)
+    return _show(dialog)
+
+
+def user_guide_url() -> QUrl | None:
+    """Where Help → User guide goes: the installed guide as a file URL (``None``: this
+    installation has none)."""
+    path = user_guide()
+    return QUrl.fromLocalFile(str(path)) if path else None
+
+
+def open_user_guide(window: "MainWindow") -> None:
+    """Help → User guide, in the desktop's application for Markdown files."""
+    url = user_guide_url()
+    if url is None:
+        window.show_message("The user guide is not installed with this agentdeck: it is "
+                            "docs/user-guide.md in agentdeck's source")
+    elif not QDesktopServices.openUrl(url):
+        window.show_message(f"No application to open {url.toLocalFile()}")
+
+
 def open_collect(window: "MainWindow") -> QDialog | None:
     """Task → Collect again (asks for the higher limits first)."""
     from agentdeck.desktop.dialogs.collect import CollectDialog
 
-    ids = window.selected_ids()
+    ids = window.target_ids()
     if not ids:
         window.show_message("Select one or more tasks first")
         return None

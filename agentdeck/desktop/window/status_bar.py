@@ -47,7 +47,7 @@ class Counters(QWidget):
             label = _ClickableLabel()
             label.setCursor(Qt.CursorShape.PointingHandCursor)
             label.setToolTip(f"Show the tasks {words}" if key != "review_pending"
-                             else "Show the tasks waiting for review")
+                             else "Open the review inbox: every task waiting for review")
             label.clicked.connect(lambda f=state_filter: self.chosen.emit(f))
             self.labels[key] = label
             layout.addWidget(label)

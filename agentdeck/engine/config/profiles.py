@@ -254,5 +254,5 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "memory": _memory, "disk": _memory, "cpus": _positive, "pids": _count, "provider": _text, "model": _text,
     "budget_usd": _positive, "setup": _text, "copy_files": _repo_paths, "options": _options,
     "sandbox": _sandbox, "home_files": _home_paths, "read_only_paths": _host_paths,
-    "description": _text,
+    "description": _text, "test_command": _text,
 }

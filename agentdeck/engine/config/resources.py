@@ -7,6 +7,7 @@ supported: the Docker build context, the sample repo and the supervisor need rea
 """
 from __future__ import annotations
 
+import sys
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -15,6 +16,7 @@ from agentdeck.engine.errors import AgentdeckError
 
 PACKAGE = "agentdeck"
 FOLDER = "resources"
+USER_GUIDE = "user-guide.md"
 
 
 class ResourcesMissing(AgentdeckError):
@@ -45,6 +47,18 @@ def resources_dir() -> Path:
 def resource_path(*parts: str) -> Path:
     """A path inside ``agentdeck/resources/``, e.g. ``resource_path("agents.toml")``."""
     return resources_dir().joinpath(*parts)
+
+
+def user_guide() -> Path | None:
+    """The user guide (``user-guide.md``) of this installation, or ``None``: in a source
+    checkout ``docs/`` beside the package; in an installed one the packaged copy under
+    ``resources/docs/`` or the system's ``share/doc/agentdeck/``."""
+    candidates = (package_root() / "docs", _package_dir() / FOLDER / "docs",
+                  Path(sys.prefix) / "share" / "doc" / "agentdeck")
+    for folder in candidates:
+        if (folder / USER_GUIDE).is_file():
+            return folder / USER_GUIDE
+    return None
 
 
 def _package_dir() -> Path:

@@ -12,15 +12,14 @@
 A provider with ``keyring = false`` skips 2 and 3. Values live only in memory and in the
 agent's environment; they are never stored in SQLite and are masked in logs. Every
 function here may block (keyring backends talk D-Bus, files...): call them in a thread.
+keyring is imported when first used: importing it costs the desktop's start a tenth of
+a second or more, and most starts never look a key up before the window shows.
 """
 from __future__ import annotations
 
 import logging
 import os
 from typing import Iterable, Mapping
-
-import keyring
-from keyring.errors import KeyringError, PasswordDeleteError
 
 from agentdeck.engine.errors import KeyringUnavailable
 
@@ -54,6 +53,7 @@ def find_secret(env_name: str | None, *, provider: str | None = None,
 
 def _keyring_value(user: str) -> str | None:
     """The keyring entry for ``user``, or None (also when no keyring backend works)."""
+    import keyring
     try:
         return keyring.get_password(SERVICE, user)
     except Exception as exc:  # backends fail in assorted ways where no keyring runs
@@ -77,6 +77,8 @@ def stored_secrets(names: Iterable[str]) -> dict[str, bool]:
     Raises:
         KeyringUnavailable: No keyring backend works here.
     """
+    import keyring
+    from keyring.errors import KeyringError
     try:
         return {name: keyring.get_password(SERVICE, name) is not None for name in names}
     except KeyringError as exc:
@@ -89,6 +91,8 @@ def store_secrets(values: Mapping[str, str]) -> None:
     Raises:
         KeyringUnavailable: The keyring refused them.
     """
+    import keyring
+    from keyring.errors import KeyringError
     try:
         for name, value in values.items():
             keyring.set_password(SERVICE, name, value)
@@ -103,6 +107,8 @@ def delete_secret(name: str) -> None:
     Raises:
         KeyringUnavailable: No keyring backend works here.
     """
+    import keyring
+    from keyring.errors import KeyringError, PasswordDeleteError
     try:
         keyring.delete_password(SERVICE, name)
     except PasswordDeleteError:

@@ -15,6 +15,7 @@ from agentdeck.engine.models import AgentProfile, Comment, Task
 from agentdeck.engine.store import comments as cs
 from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace import FileChange, Workspace
+from agentdeck.engine.workspace.hunks import needs_hunks, whole_files
 
 
 class FollowUp(Protocol):
@@ -92,14 +93,18 @@ class Comments:
 
         Raises:
             InvalidInput: the change does not wait for review, nothing would be sent, or
-                ``exclude`` names a path not in the diff (nothing is sent then).
+                ``exclude`` names a file or hunk (``PATH#N``) not in the diff (nothing is
+                sent then).
         """
         task = await self._queries.get_task(task_id)
         check_reviewable(task)
         assert task.base_commit and task.result_commit
         diff = await asyncio.to_thread(self._workspace.diff_result, task.repo,
                                        task.base_commit, task.result_commit)
-        excluded = excluded_changes(diff, exclude)
+        files = (await asyncio.to_thread(self._workspace.file_hunks, task.repo,
+                                         task.base_commit, task.result_commit)
+                 if needs_hunks(diff, exclude) else whole_files(diff))
+        excluded = excluded_changes(files, exclude)
         pending = [c for c in await self.for_task(task.id) if c.sent_in is None]
         if not (pending or excluded or (message and message.strip())):
             raise InvalidInput(f"nothing to send to task {task.id}: comment on its diff "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Awaitable, Callable
 
 from agentdeck.engine.core.attempts import Attempts
 from agentdeck.engine.core.background import Background
@@ -17,6 +18,8 @@ from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.store.db import Store
 
 log = logging.getLogger(__name__)
+#: Seconds between two looks for rejected tasks whose copies may go (`Reviews.collect_rejected`).
+COLLECT_INTERVAL = 3600
 
 
 class Driver:
@@ -24,7 +27,8 @@ class Driver:
 
     def __init__(self, store: Store, bus: EventBus, background: Background, *,
                  states: TaskStates, runtimes: RuntimeRegistry, pauses: ProviderPauses,
-                 attempts: Attempts, scheduler: Scheduler) -> None:
+                 attempts: Attempts, scheduler: Scheduler,
+                 collect: Callable[[], Awaitable[list[str]]]) -> None:
         self._store = store
         self._bus = bus
         self._background = background
@@ -33,13 +37,21 @@ class Driver:
         self._pauses = pauses
         self._attempts = attempts
         self._scheduler = scheduler
+        self._collect = collect
 
     async def start(self) -> None:
         self._attempts.forget_counters()
-        await self._runtimes.resolve_default()
         await self._pauses.restore()
-        await self._recover()
-        self._background.spawn(self._scheduler.run(), driving=True)
+        await self._recover()  # claimed tasks carry their settled runtime: no "auto" here
+        self._background.spawn(self._schedule(), driving=True)
+        self._background.spawn(self._collect_rejected(), driving=True)
+
+    async def _schedule(self) -> None:
+        """Settle "auto" before the first task starts, but not on the way out of
+        `Engine.open`: it imports the Docker SDK and asks the daemon, which kept the
+        desktop's first frame waiting."""
+        await self._runtimes.resolve_default()
+        await self._scheduler.run()
 
     async def stop(self) -> None:
         """Stop the scheduler and the runners; their agents keep running for the new
@@ -60,6 +72,18 @@ class Driver:
         if active:
             self._bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
         self._background.spawn(self._remove_orphans())
+
+    async def _collect_rejected(self) -> None:
+        """Remove the copies of rejections too old to undo, now and every hour."""
+        while True:
+            try:
+                removed = await self._collect()
+            except AgentdeckError as exc:
+                log.warning("could not remove the copies of rejected tasks: %s", exc)
+            else:
+                if removed:
+                    log.info("removed the working copies of %d rejected task(s)", len(removed))
+            await asyncio.sleep(COLLECT_INTERVAL)
 
     async def _remove_orphans(self) -> None:
         known = {t.id for t in await asyncio.to_thread(self._store.list_tasks)}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agentdeck.engine.errors import InvalidInput, NotFound
-from agentdeck.engine.models import Batch, LogEntry, Task
+from agentdeck.engine.models import Batch, LogEntry, Task, review_order
 from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace import RepoInfo, Workspace
 
@@ -35,6 +35,11 @@ class Queries:
 
     async def list_tasks(self, **filters: Any) -> list[Task]:
         return await asyncio.to_thread(self._store.list_tasks, **filters)
+
+    async def review_queue(self, order: str = "oldest") -> list[Task]:
+        """Every task waiting for review, whatever a front end filters, in inbox order
+        (`review_order`)."""
+        return review_order(await asyncio.to_thread(self._store.waiting_for_review), order)
 
     async def get_logs(self, task_id: str, **kw: Any) -> list[LogEntry]:
         """Stored entries (after_seq, before_seq, limit, newest), pending ones included."""

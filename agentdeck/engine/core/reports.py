@@ -104,7 +104,8 @@ class Reports:
             return None
         lines = self._store.stderr_tail(task.id, task.attempt, FAILURE_LINES)
         reason = task.error or f"{task.state.value} (no reason recorded)"
-        return "\n".join([reason, *(line for line in lines if line != task.error)])
+        quoted = set(reason.split("\n"))  # the runner quotes the tail of a failed exit
+        return "\n".join([reason, *(line for line in lines if line not in quoted)])
 
 
 def duration(task: Task) -> float | None:

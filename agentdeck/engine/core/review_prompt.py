@@ -9,7 +9,8 @@ import unidiff
 
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import Comment
-from agentdeck.engine.workspace import DiffResult
+from agentdeck.engine.workspace import FileHunks
+from agentdeck.engine.workspace.hunks import resolve
 
 
 @dataclass(frozen=True)
@@ -17,32 +18,33 @@ class Excluded:
     """One part of the change the reviewer left out.
 
     Attributes:
-        spec: ``PATH`` (a whole file) or, with hunk-level review, ``PATH#N``.
-        detail: What to quote of it for the agent ("" for a whole file: the agent still
-            has that file in its working copy).
+        spec: ``PATH`` (a whole file) or ``PATH#N`` (one of its hunks).
+        detail: What to quote of it for the agent: a hunk's header and lines ("" for a
+            whole file: the agent still has that file in its working copy).
     """
 
     spec: str
     detail: str = ""
 
 
-def excluded_changes(diff: DiffResult, exclude: Sequence[str]) -> list[Excluded]:
-    """The parts of ``diff`` named by ``exclude``, checked against the diff.
-
-    The one place that knows what can be left out: today whole files (the review's
-    file checkboxes); hunk-level review extends it with ``PATH#N`` and the hunk's lines.
+def excluded_changes(files: Sequence[FileHunks], exclude: Sequence[str]) -> list[Excluded]:
+    """The parts of the change named by ``exclude`` (``PATH`` or ``PATH#N``), checked
+    against ``files``: a whole file is named, a hunk is quoted (header and lines).
 
     Raises:
-        InvalidInput: a path that is not in the diff (nothing is sent then).
+        InvalidInput: a selector that is not in the diff (nothing is sent then).
     """
-    paths = {f.path for f in diff.files}
+    by_path = {p: f for f in files for p in (f.change.path, f.change.old_path) if p}
     parts = []
     for spec in dict.fromkeys(exclude):
-        if spec not in paths:
-            raise InvalidInput(f"{spec!r} is not a file of this diff; leave out one of: "
-                               f"{', '.join(sorted(paths)) or '(no files)'}")
-        parts.append(Excluded(spec))
-    return parts
+        file, number = resolve(by_path, spec)
+        if number is None or not file.hunks:
+            parts.append(Excluded(file.change.path))
+            continue
+        hunk = file.hunks[number - 1]
+        body = hunk.body.decode("utf-8", "replace").rstrip("\n")
+        parts.append(Excluded(file.spec(number), f"{hunk.header}\n{body}"))
+    return list(dict.fromkeys(parts))
 
 
 def new_side_lines(file_patch: str) -> dict[int, str]:

@@ -28,6 +28,7 @@ from agentdeck.engine.models import AgentProfile, EntryKind, ReviewState, Task, 
 from agentdeck.engine.events import EventBus
 from agentdeck.engine.runtimes.base import LaunchSpec, Outcome, Runtime, Sandbox
 from agentdeck.engine.runtimes.select import RuntimeRegistry
+from agentdeck.engine.core.reports import FAILURE_LINES
 from agentdeck.engine.core.setup_phase import copy_local_files, remove_local_files, run_setup
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.core.trees import starts_from_tree, tree_source
@@ -278,6 +279,8 @@ class AttemptRunner:
             await self._requeue(outcome)
             return
         state, error = self._final_state(outcome)
+        if state == TaskState.FAILED and outcome.reason is None and self.stop_state is None:
+            error = await self._with_output_tail(error or "the agent failed")
         fields: dict[str, Any] = {"exit_code": outcome.exit_code}
         keep = False
         try:
@@ -302,6 +305,15 @@ class AttemptRunner:
         keep = keep or (state != TaskState.SUCCEEDED and self.services.keep_failed())
         await self._end(state, error, **fields)
         await sandbox.cleanup(keep=keep)
+
+    async def _with_output_tail(self, error: str) -> str:
+        """``error`` ("exited with code 3") and, a line each, the last lines the agent
+        wrote on stderr (as `Reports` shows a failure)."""
+        store = self.services.store
+        await store.awrite(lambda conn: None)  # commit the log rows still in the batch
+        lines = await asyncio.to_thread(store.stderr_tail, self.task.id, self.task.attempt,
+                                        FAILURE_LINES)
+        return "\n".join([error, *lines])
 
     def _final_state(self, outcome: Outcome) -> tuple[TaskState, str | None]:
         if self.stop_state is not None:

@@ -1,9 +1,10 @@
 """The engine's stored settings (parallelism, default runtime, Docker endpoints, keeping
-failed sandboxes), applied as they change."""
+failed sandboxes, freshening waiting tasks after an accept), applied as they change."""
 from __future__ import annotations
 
 from typing import Any
 
+from agentdeck.engine.core.after_accept import FRESHEN_SETTING
 from agentdeck.engine.core.scheduler import Scheduler
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.runtimes.select import AUTO, KNOWN as KNOWN_RUNTIMES, RuntimeRegistry
@@ -25,6 +26,8 @@ class Settings:
         self._runtimes = runtimes
         self._scheduler = scheduler
         self.keep_failed_sandboxes = bool(store.get_setting("keep_failed_sandboxes", False))
+        #: Freshen the waiting tasks that still merge cleanly after each accept.
+        self.freshen_after_accept = bool(store.get_setting(FRESHEN_SETTING, False))
 
     async def update(self, **settings: Any) -> None:
         """Store and apply settings; runtime and endpoint changes count for tasks that
@@ -51,6 +54,8 @@ class Settings:
             self._scheduler.wake()
         if "keep_failed_sandboxes" in settings:
             self.keep_failed_sandboxes = bool(settings["keep_failed_sandboxes"])
+        if FRESHEN_SETTING in settings:
+            self.freshen_after_accept = bool(settings[FRESHEN_SETTING])
 
     async def get(self) -> dict[str, Any]:
         return {
@@ -58,4 +63,5 @@ class Settings:
             "default_runtime": self._store.get_setting("default_runtime", "auto"),
             "keep_failed_sandboxes": self.keep_failed_sandboxes,
             "docker_endpoints": self._store.get_setting("docker_endpoints", []),
+            FRESHEN_SETTING: self.freshen_after_accept,
         }

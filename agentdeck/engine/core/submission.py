@@ -23,6 +23,9 @@ from agentdeck.engine.store import writes as wr
 from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace import Workspace
 
+#: Told ``(repos done, repos in all, the repo just snapshotted)`` while a batch is queued.
+SnapshotProgress = Callable[[int, int, str], None]
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -66,11 +69,13 @@ class Submitter:
                      budget_usd=budget_usd)
         return (await self._store_new([task]))[0]
 
-    async def submit_batch(self, spec: BatchSpec) -> list[Task]:
+    async def submit_batch(self, spec: BatchSpec,
+                           on_snapshot: SnapshotProgress | None = None) -> list[Task]:
         """Queue every task of a batch in one transaction, or none of them.
 
         Every task is checked before any repo is touched; an error names the task's line
-        in its batch file (`TaskSpec.origin`), and nothing is left behind.
+        in its batch file (`TaskSpec.origin`), and nothing is left behind. ``on_snapshot``
+        is called (from a worker thread) as the repos are snapshotted.
         """
         if not spec.tasks:
             raise InvalidInput(f"batch {spec.name!r} has no tasks")
@@ -81,7 +86,7 @@ class Submitter:
                         origin=t.origin or f"task {n} of batch {spec.name!r}",
                         batch_id=batch.id)
                   for n, t in enumerate(spec.tasks, start=1)]
-        return await self._store_new(drafts, batch)
+        return await self._store_new(drafts, batch, on_snapshot)
 
     async def submit_group(self, spec: TaskSpec, agents: Sequence[str], attempts: int = 1,
                            *, include_uncommitted: bool = False,
@@ -104,9 +109,10 @@ class Submitter:
                   for n, d in enumerate(drafts, start=1)]
         return await self._store_new(drafts)
 
-    async def _store_new(self, drafts: list[Draft], batch: Batch | None = None) -> list[Task]:
+    async def _store_new(self, drafts: list[Draft], batch: Batch | None = None,
+                         on_snapshot: SnapshotProgress | None = None) -> list[Task]:
         """Snapshot the drafts' repos and store the tasks; on failure leave no ref."""
-        tasks = await asyncio.to_thread(snapshot, self._workspace, drafts)
+        tasks = await asyncio.to_thread(snapshot, self._workspace, drafts, on_snapshot)
         try:
             await self._store.awrite(wr.insert_tasks(tasks, batch))
         except Exception:  # not on cancellation: the writer may still store them
@@ -155,17 +161,20 @@ def _checked(rules: Rules, spec: TaskSpec, batch_id: str | None, include_uncommi
         budget_usd=budget if budget is not None else profile.budget_usd)
 
 
-def snapshot(workspace: Workspace, drafts: Sequence[Draft]) -> list[Task]:
+def snapshot(workspace: Workspace, drafts: Sequence[Draft],
+             on_snapshot: SnapshotProgress | None = None) -> list[Task]:
     """Snapshot each repo once for all its tasks; the tasks with repo and base filled in.
 
     Blocking (git): run it in a thread. On failure no ref of these tasks is left.
+    ``on_snapshot(done, total, repo)`` is told after each repo's snapshot.
 
     Raises:
         RepoError: a repo is unusable; the message starts with its first task's origin.
     """
     made: list[Task] = []
     try:
-        for group in _by_repo(drafts):
+        groups = _by_repo(drafts)
+        for done, group in enumerate(groups, start=1):
             first = group[0]
             try:
                 root, base = workspace.snapshot_all(
@@ -173,6 +182,8 @@ def snapshot(workspace: Workspace, drafts: Sequence[Draft]) -> list[Task]:
             except RepoError as exc:
                 _fail_at(first.origin, exc)
             made += [d.task.with_(repo=str(root), base_commit=base) for d in group]
+            if on_snapshot is not None:
+                on_snapshot(done, len(groups), str(root))
     except Exception:
         forget(workspace, made)
         raise

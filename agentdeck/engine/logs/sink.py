@@ -15,7 +15,6 @@ question, whether the agent acted) still reach the task.
 """
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
@@ -26,6 +25,7 @@ from agentdeck.engine.agents.base import AgentAdapter
 from agentdeck.engine.events import EventBus, LogAppended
 from agentdeck.engine.logs.masking import Masker
 from agentdeck.engine.models import EntryKind, LogEntry, ParsedEntry, Stream
+from agentdeck.engine.store import logchunks
 from agentdeck.engine.store.db import Store
 
 FactsHandler = Callable[[str, dict[str, Any]], None]
@@ -201,8 +201,7 @@ def _configured_cap(store: Store) -> int:
 def _update_entry(task_id: str, seq: int, text: str,
                   data: dict[str, Any]) -> Callable[[sqlite3.Connection], None]:
     def write(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE logs SET text=?, data=? WHERE task_id=? AND seq=?",
-                     (text, json.dumps(data), task_id, seq))
+        logchunks.update_entry(conn, task_id, seq, text, data)
     return write
 
 

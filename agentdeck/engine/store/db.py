@@ -29,14 +29,19 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from agentdeck.engine.errors import NotFound, StoreError
 from agentdeck.engine.models import (
-    Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
+    OPEN_REVIEWS, Batch, EntryKind, LogEntry, ReviewState, Stream, Task, TaskState,
 )
 from agentdeck.engine.config.paths import PRIVATE_FILE, private_dir, private_file
+from agentdeck.engine.store import logchunks
 from agentdeck.engine.store.schema import TASK_COLUMNS, immediate, migrate
 from agentdeck.engine.store.errors import translated
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: `Task.reviewable` in SQL: the attempt is over and the review is open.
+_WAITING = (f"review IN ({', '.join(repr(r.value) for r in sorted(OPEN_REVIEWS))}) AND "
+            f"state NOT IN ({', '.join(repr(s.value) for s in TaskState if s.is_active)})")
 
 LOG_BATCH = 5000
 #: Seconds a connection waits for a lock another process holds.
@@ -106,18 +111,6 @@ def task_to_row(task: Task) -> dict[str, Any]:
     return row
 
 
-def _entry_row(e: LogEntry) -> tuple:
-    """A LogEntry binds as it is, except structured data, which is stored as JSON."""
-    if e.data is None:
-        return e
-    return e._replace(data=json.dumps(e.data, ensure_ascii=False, default=str))
-
-
-def _row_to_entry(r: tuple) -> LogEntry:
-    return LogEntry(r[0], r[1], r[2], r[3], Stream(r[4]), EntryKind(r[5]), r[6],
-                    json.loads(r[7]) if r[7] else None)
-
-
 @dataclass
 class _Op:
     fn: Callable[[sqlite3.Connection], Any]
@@ -155,7 +148,7 @@ class Store:
     def __init__(self, path: Path, on_problem: ProblemHandler | None = None) -> None:
         self.path = Path(path)
         self.on_problem = on_problem
-        conn = self._open()
+        conn, self._tails = self._open()
         self._local = threading.local()
         self._ops: queue.Queue[_Op | object | None] = queue.Queue()
         self._pending_logs: list[LogEntry] = []
@@ -170,17 +163,18 @@ class Store:
                                         name="agentdeck-store", daemon=True)
         self._writer.start()
 
-    def _open(self) -> sqlite3.Connection:
-        """The writer's connection, to a database made private and migrated."""
+    def _open(self) -> tuple[sqlite3.Connection, logchunks.Tails]:
+        """The writer's connection, to a database made private and migrated, and what
+        it finds of the tasks' log tails."""
         with translated(self.path):
             _make_private(self.path)
             conn = connect(self.path)
             try:
                 migrate(conn, str(self.path))
+                return conn, logchunks.Tails(conn)
             except BaseException:
                 conn.close()
                 raise
-        return conn
 
     # ---- writer side -------------------------------------------------------------------
     def _run_writer(self, conn: sqlite3.Connection) -> None:
@@ -195,6 +189,8 @@ class Store:
             if self._save_logs(conn, now=True) is not None:
                 log.error("%d log entries were not saved: %s", len(self._pending_logs),
                           self._problem)
+            else:
+                self._seal(conn, self._tails.unsealed())
             conn.close()
 
     def _next_op(self, conn: sqlite3.Connection) -> _Op | object | None:
@@ -203,7 +199,18 @@ class Store:
             try:
                 return self._ops.get(timeout=FLUSH_INTERVAL)
             except queue.Empty:
-                self._save_logs(conn)
+                if self._save_logs(conn) is None:
+                    self._seal(conn, self._tails.idle(time.monotonic()))
+
+    def _seal(self, conn: sqlite3.Connection, task_ids: list[str]) -> None:
+        """Pack these tasks' tails into chunks (see `logchunks`)."""
+        if not task_ids:
+            return
+        try:
+            self._transaction(conn, lambda c: [logchunks.seal(c, t) for t in task_ids])
+        except StoreError:
+            return  # reported; tried again at the next idle moment
+        self._tails.sealed(task_ids)
 
     def _apply(self, conn: sqlite3.Connection, op: _Op) -> None:
         # From here on the op can no longer be cancelled: its caller may stop waiting
@@ -253,7 +260,7 @@ class Store:
         if not entries and not cursors:
             return None
         try:
-            self._transaction(conn, _insert_logs(entries, cursors))
+            noted = self._transaction(conn, self._insert_logs(entries, cursors))
         except StoreError as exc:
             with self._lock:
                 self._pending_logs[:0] = entries
@@ -261,9 +268,20 @@ class Store:
             return exc
         except Exception:  # a bug (an unstorable value): kept, the writer would stop
             log.exception("dropped %d log entries that could not be stored", len(entries))
+        else:
+            noted()
         with self._lock:
             self._logs_written += len(entries)
         return None
+
+    def _insert_logs(self, entries: list[LogEntry], cursors: dict[str, str]
+                     ) -> Callable[[sqlite3.Connection], Callable[[], None]]:
+        def op(conn: sqlite3.Connection) -> Callable[[], None]:
+            noted = self._tails.write(conn, entries, time.monotonic())
+            conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
+                             [(c, t) for t, c in cursors.items()])
+            return noted
+        return op
 
     def _report(self, problem: StoreError | None) -> None:
         """Tell `on_problem` when writing starts failing, changes why, or works again."""
@@ -370,8 +388,14 @@ class Store:
     @_reads
     def list_tasks(self, *, state: Iterable[str] | str | None = None, repo: str | None = None,
                    batch_id: str | None = None, group_id: str | None = None,
-                   search: str | None = None, created_since: float | None = None, limit: int | None = None, order: str = "created_at DESC") -> list[Task]:
+                   search: str | None = None, created_since: float | None = None,
+                   limit: int | None = None, order: str = "created_at DESC",
+                   review: Iterable[str] | None = None) -> list[Task]:
         where, args = [], []
+        if review:
+            reviews = list(review)
+            where.append(f"review IN ({','.join('?' * len(reviews))})")
+            args += reviews
         if state:
             states = [state] if isinstance(state, str) else list(state)
             where.append(f"state IN ({','.join('?' * len(states))})")
@@ -404,27 +428,17 @@ class Store:
                  limit: int | None = 1000, newest: bool = False) -> list[LogEntry]:
         """Entries with after_seq < seq < before_seq, ordered by seq; ``newest`` takes the
         last ``limit`` of that range instead of the first."""
-        sql = ("SELECT task_id, seq, ts, attempt, stream, kind, text, data FROM logs"
-               " WHERE task_id=? AND seq>?")
-        args: list[Any] = [task_id, after_seq]
-        if before_seq is not None:
-            sql += " AND seq<?"; args.append(before_seq)
-        sql += " ORDER BY seq DESC" if newest else " ORDER BY seq"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        rows = [_row_to_entry(tuple(r)) for r in self._reader().execute(sql, args)]
-        return rows[::-1] if newest else rows
+        return logchunks.read_range(self._reader(), task_id, after_seq, before_seq, limit,
+                                    newest)
 
     @_reads
     def stderr_tail(self, task_id: str, attempt: int, count: int) -> list[str]:
         """The last ``count`` lines the attempt's agent wrote on stderr or reported as
         errors (agentdeck's own notes left out: the task's error says what it saw)."""
-        rows = self._reader().execute(
-            "SELECT text FROM logs WHERE task_id=? AND attempt=? AND"
-            " (stream='stderr' OR (kind='error' AND stream<>'system'))"
-            " ORDER BY seq DESC LIMIT ?",
-            (task_id, attempt, count))
-        return [r[0] for r in rows][::-1]
+        entries = logchunks.last_matching(
+            self._reader(), task_id, attempt, lambda e: e.stream == Stream.STDERR or (
+                e.kind == EntryKind.ERROR and e.stream != Stream.SYSTEM), count)
+        return [e.text for e in entries]
 
     @_reads
     def find_group_ids(self, prefix: str) -> list[str]:
@@ -436,14 +450,11 @@ class Store:
 
     @_reads
     def last_seq(self, task_id: str) -> int:
-        row = self._reader().execute(
-            "SELECT MAX(seq) FROM logs WHERE task_id=?", (task_id,)).fetchone()
-        return row[0] or 0
+        return logchunks.last_seq(self._reader(), task_id)
 
     @_reads
     def log_count(self, task_id: str) -> int:
-        return self._reader().execute(
-            "SELECT COUNT(*) FROM logs WHERE task_id=?", (task_id,)).fetchone()[0]
+        return logchunks.count(self._reader(), task_id)
 
     @_reads
     def counts(self) -> dict[str, int]:
@@ -451,8 +462,22 @@ class Store:
         out = {s.value: 0 for s in TaskState}
         out.update({r[0]: r[1] for r in rows})
         out["review_pending"] = self._reader().execute(
-            "SELECT COUNT(*) FROM tasks WHERE review IN ('pending','conflict')").fetchone()[0]
+            f"SELECT COUNT(*) FROM tasks WHERE {_WAITING}").fetchone()[0]
         return out
+
+    @_reads
+    def waiting_for_review(self) -> list[Task]:
+        """Every task whose change waits for the user's decision (`Task.reviewable`)."""
+        return [row_to_task(r) for r in self._reader().execute(
+            f"SELECT * FROM tasks WHERE {_WAITING}")]
+
+    @_reads
+    def rejected_before(self, before: float) -> list[str]:
+        """Ids of the tasks rejected (last changed) before ``before``, epoch seconds."""
+        rows = self._reader().execute(
+            "SELECT id FROM tasks WHERE review=? AND updated_at<?",
+            (ReviewState.REJECTED.value, before))
+        return [r[0] for r in rows]
 
     @_reads
     def list_batches(self) -> list[Batch]:
@@ -511,16 +536,6 @@ class Store:
         rows = self._reader().execute(
             "SELECT provider, until FROM provider_pauses WHERE until > ?", (now,))
         return dict(rows.fetchall())
-
-
-def _insert_logs(entries: list[LogEntry],
-                 cursors: dict[str, str]) -> Callable[[sqlite3.Connection], None]:
-    def op(conn: sqlite3.Connection) -> None:
-        conn.executemany("INSERT OR IGNORE INTO logs VALUES (?,?,?,?,?,?,?,?)",
-                         map(_entry_row, entries))
-        conn.executemany("UPDATE tasks SET cursor=? WHERE id=?",
-                         [(c, t) for t, c in cursors.items()])
-    return op
 
 
 def _make_private(path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Callable, Iterator
 import sqlite_utils
 
 from agentdeck.engine.errors import StoreError
+from agentdeck.engine.store import logchunks
 
 # The tasks table as migration 1 created it (frozen: later columns come by migration).
 _V1_TASK_COLUMNS: dict[str, type] = {
@@ -22,7 +23,8 @@ _V1_TASK_COLUMNS: dict[str, type] = {
     "requested": str,     # a cross-process request for the driving engine ("cancel")
     "updated_at": float,  # lets other processes see what changed
 }
-TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str}
+TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str,
+                                "approved_at": float}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -91,9 +93,22 @@ def _m6_task_groups(db: sqlite_utils.Database) -> None:
     db["tasks"].create_index(["group_id"])
 
 
+def _m7_task_approval(db: sqlite_utils.Database) -> None:
+    """When the reviewer approved a task for the merge queue (`land`)."""
+    db["tasks"].add_column("approved_at", float)
+
+
+def _m8_log_chunks(db: sqlite_utils.Database) -> None:
+    """Task logs packed into compressed chunks (see `logchunks`); existing logs are
+    converted."""
+    logchunks.create_tables(db.conn)
+    for (task_id,) in db.conn.execute("SELECT DISTINCT task_id FROM logs").fetchall():
+        logchunks.seal(db.conn, task_id)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
-    _m5_review_comments, _m6_task_groups,
+    _m5_review_comments, _m6_task_groups, _m7_task_approval, _m8_log_chunks,
 ]
 
 

@@ -172,12 +172,16 @@ _FENCE_SQL = (
       " BEGIN SELECT RAISE(IGNORE); END"
       for name, event in (("log_insert", "INSERT ON main.logs"),
                           ("log_update", "UPDATE ON main.logs"),
+                          ("log_delete", "DELETE ON main.logs"),
+                          ("chunk_insert", "INSERT ON main.log_chunks"),
+                          ("chunk_update", "UPDATE ON main.log_chunks"),
                           ("cursor", "UPDATE OF cursor ON main.tasks"))),
 )
 
 
 def _fence(conn: sqlite3.Connection, epoch: int) -> None:
-    """Fence the log rows and runtime cursors this connection writes with ``epoch``.
+    """Fence the log rows, log chunks and runtime cursors this connection writes with
+    ``epoch``.
 
     They are written in batches by the store's writer (`Store.append_logs`), not through
     an op that `fenced` could wrap, so triggers of this connection's TEMP schema drop each

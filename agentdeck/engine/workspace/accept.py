@@ -14,6 +14,9 @@ from pathlib import Path
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace.changes import diff_result
+from agentdeck.engine.workspace.hunks import (choose, file_hunks, needs_hunks, partial_patch,
+                                              whole_files)
+from agentdeck.engine.workspace.merge import merge_onto
 from agentdeck.engine.workspace.guards import Checkout, check_filters, check_nothing_in_the_way
 from agentdeck.engine.workspace.names import escape_name
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo
@@ -26,35 +29,41 @@ _IN_PROGRESS = {"MERGE_HEAD": "a merge", "CHERRY_PICK_HEAD": "a cherry-pick",
                 "REVERT_HEAD": "a revert", "rebase-merge": "a rebase", "rebase-apply": "a rebase"}
 
 
-def proposed_tree(private: Git, base: str, commit: str, exclude: Sequence[str]) -> str:
-    """The result's tree with the excluded paths back at their ``base`` version.
+def proposed_tree(private: Git, base: str, commit: str, only: Sequence[str] = (),
+                  exclude: Sequence[str] = ()) -> str:
+    """The result's tree holding only the units (files, hunks: see `hunks.choose`) that
+    ``only`` names (all when empty) less those ``exclude`` names; every other path keeps
+    its ``base`` version, and a file with some of its hunks gets exactly what
+    ``git apply`` of those hunks gives.
 
     Raises:
-        InvalidInput: an excluded path is not part of the change, or nothing is left.
+        InvalidInput: a selector names no file or hunk of the change, or nothing is left.
         UnsafeChange: an included entry is unsafe; the message names each with its reason.
     """
-    changes = diff_result(private, base, commit).files
-    unknown = set(exclude) - {p for f in changes for p in (f.path, f.old_path) if p}
-    if unknown:
-        names = ", ".join(map(escape_name, sorted(unknown)))
-        raise InvalidInput(f"cannot exclude {names}: not changed by the task")
-    excluded = [f for f in changes if f.path in exclude or f.old_path in exclude]
-    included = [f for f in changes if f not in excluded]
-    unsafe = [f for f in included if f.unsafe]
+    diff = diff_result(private, base, commit, counts=False)
+    files = (file_hunks(private, diff_result(private, base, commit))
+             if needs_hunks(diff, [*only, *exclude]) else whole_files(diff))
+    chosen = choose(files, only, exclude)
+    unsafe = [f.change for f in files if f.change.path in chosen and f.change.unsafe]
     if unsafe:
         named = "; ".join(f"{escape_name(f.path)} ({f.unsafe})" for f in unsafe)
         raise UnsafeChange(f"refusing to apply unsafe changes: {named}. "
                            "Exclude these files to accept the rest.")
-    if not included:
-        raise InvalidInput("nothing left to accept: every changed file is excluded")
-    return _tree_without(private, base, commit, excluded)
-
-
-def _tree_without(private: Git, base: str, commit: str, excluded: list[FileChange]) -> str:
-    """The tree of ``commit`` with every excluded path back at its ``base`` version."""
-    if not excluded:
+    if not chosen:
+        raise InvalidInput("nothing left to accept: every change is excluded")
+    partial = [f for f in files if len(chosen.get(f.change.path, ())) not in (0, f.units)]
+    reset = [f.change for f in files if f.change.path not in chosen] + [f.change for f in partial]
+    if not reset:
         return private.out("rev-parse", f"{commit}^{{tree}}")
-    paths = sorted({p for f in excluded for p in (f.path, f.old_path) if p})
+    patch = b"".join(partial_patch(f, chosen[f.change.path]) for f in partial)
+    return _tree_with(private, base, commit, reset, patch)
+
+
+def _tree_with(private: Git, base: str, commit: str, reset: list[FileChange],
+               patch: bytes) -> str:
+    """The tree of ``commit`` with every ``reset`` path back at its ``base`` version, then
+    ``patch`` applied (``git apply --cached``: git's own result, byte for byte)."""
+    paths = sorted({p for f in reset for p in (f.path, f.old_path) if p})
     assert private.git_dir is not None
     with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="accept-") as tmp:
         git = private.with_env(GIT_INDEX_FILE=Path(tmp) / "index", GIT_LITERAL_PATHSPECS="1")
@@ -65,6 +74,8 @@ def _tree_without(private: Git, base: str, commit: str, excluded: list[FileChang
         entries = [in_base.get(p, f"0 {_ZERO}\t{p}") for p in paths]
         git.run("update-index", "-z", "--index-info",
                 input=b"".join(os.fsencode(e) + b"\0" for e in entries))
+        if patch:
+            git.run("apply", "--cached", "--whitespace=nowarn", "-", input=patch)
         return git.out("write-tree")
 
 
@@ -97,7 +108,7 @@ def commit_on_head(repo: UserRepo, private: Git, base: str, tree: str, message: 
     if old != base:
         proposal = private.with_env(**ENGINE_IDENTITY).out(
             "commit-tree", tree, "-p", base, "-m", "agentdeck: proposal")
-        tree = _merge(private, base, old, proposal, branch)
+        tree = merged_tree(private, base, old, proposal, branch)
     if tree == private.out("rev-parse", f"{old}^{{tree}}"):
         raise RepoError(f"{branch} already contains these changes: nothing to commit")
     checkout = Checkout.between(private, old, tree)
@@ -108,7 +119,7 @@ def commit_on_head(repo: UserRepo, private: Git, base: str, tree: str, message: 
         return AcceptResult(commit=_commit_running_hooks(repo, private, old, tree, message))
     new = user_commit(repo, private, tree, old, message)
     transfer(private, repo, new, old)
-    repo.git.run("read-tree", "-m", "-u", old, new)
+    check_out(repo, old, new)
     repo.git.run("update-ref", "-m", "agentdeck: accept", "HEAD", new, old)
     return AcceptResult(commit=new, notes=skipped_hooks_note(repo))
 
@@ -118,7 +129,7 @@ def _commit_running_hooks(repo: UserRepo, private: Git, old: str, tree: str,
     """Check ``tree`` out and let the user's ``git commit`` commit it; when that fails
     (a hook refused), the files go back to ``old``'s and HEAD never moved."""
     transfer(private, repo, tree, old)
-    repo.git.run("read-tree", "-m", "-u", old, tree)
+    check_out(repo, old, tree)
     try:
         new = commit_with_hooks(repo, private, tree, message)
     except RepoError as exc:
@@ -133,6 +144,19 @@ def _commit_running_hooks(repo: UserRepo, private: Git, old: str, tree: str,
     return new
 
 
+def check_out(repo: UserRepo, old: str, new: str) -> None:
+    """Move the user's index and files from ``old`` to ``new`` (both in their store).
+
+    Unless the user set ``checkout.workers``, files are written by as many workers as
+    there are cores: the same files, and on a change of hundreds of files most of the
+    time accept takes is this writing.
+    """
+    git = repo.git
+    if repo.config.get("checkout.workers") is None:
+        git = git.with_config("checkout.workers=0")
+    git.run("read-tree", "-m", "-u", old, new)
+
+
 def _check_ready(repo: UserRepo) -> str:
     branch = repo.branch()
     if branch is None:
@@ -143,26 +167,18 @@ def _check_ready(repo: UserRepo) -> str:
     return branch
 
 
-def _merge(private: Git, base: str, ours: str, theirs: str, branch: str) -> str:
-    """Three-way merge of ``ours`` and ``theirs`` over ``base`` in the private dir.
-
-    git 2.39's merge-tree has no --merge-base: giving ``ours``'s tree a parent of
-    ``base`` makes ``base`` the one merge base, even when it is a snapshot commit that
-    the user's branch never contained.
-    """
-    side = private.with_env(**ENGINE_IDENTITY).out(
-        "commit-tree", f"{ours}^{{tree}}", "-p", base, "-m", "agentdeck: merge side")
-    proc = private.run("merge-tree", "--write-tree", "-z", "--name-only", "--no-messages",
-                       side, theirs, ok=(0, 1))
-    tree, *rest = os.fsdecode(proc.stdout).split("\0")
-    if proc.returncode == 0:
-        return tree
-    files = sorted({f for f in rest if f})
+def merged_tree(private: Git, base: str, ours: str, theirs: str, branch: str) -> str:
+    """The tree of ``theirs`` (made on ``base``) merged onto ``ours``, or `ConflictError`."""
+    merged = merge_onto(private, base, ours, theirs)
+    if not merged.conflicts:
+        return merged.tree
+    files = list(merged.conflicts)
     raise ConflictError(
         f"the task's change conflicts with what is now on {branch} in "
         f"{', '.join(map(escape_name, files))}; nothing was changed. If the task started "
-        "from uncommitted work, commit that work first; otherwise retry the task on the "
-        "new base or merge by hand.",
+        "from uncommitted work, commit that work first; otherwise freshen the task "
+        "(agentdeck freshen ID --hand-back gives the conflict to its agent), retry it on "
+        "the new base or merge by hand.",
         files=files)
 
 

@@ -14,15 +14,21 @@ _SYMLINK, _GITLINK = "120000", "160000"
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type_changed"}
 
 
-def diff_result(git: Git, base: str, commit: str) -> DiffResult:
+def diff_result(git: Git, base: str, commit: str, counts: bool = True) -> DiffResult:
     """Compare ``base`` with ``commit`` in ``git``'s repository: statuses, line counts,
-    modes, the reason each unsafe entry may not be applied and what else to look at twice."""
-    counts = _numstat(git, base, commit)
+    modes, the reason each unsafe entry may not be applied and what else to look at twice.
+
+    Args:
+        counts: Count lines and tell binary files (git diffs every file's content for
+            that); without, ``added``/``removed`` are 0 and ``binary`` False, which is
+            all accept needs to check the paths it applies.
+    """
+    counts_by_path = _numstat(git, base, commit) if counts else {}
     raw = list(_raw(git, base, commit))
     targets = _symlink_targets(git, [new_sha for _, new_sha in raw if new_sha])
     files = []
     for change, new_sha in raw:
-        added, removed, binary = counts.get(change.path, (0, 0, False))
+        added, removed, binary = counts_by_path.get(change.path, (0, 0, False))
         reason = unsafe_reason(change.path, change.new_mode, targets.get(new_sha or ""))
         if change.old_path and not reason:
             reason = unsafe_reason(change.old_path, None, None)

@@ -156,7 +156,7 @@ def check_filters(repo: UserRepo, private: Git, checkout: Checkout) -> None:
     Raises:
         UnsafeChange: naming the paths, the filters, and the attribute files to exclude.
     """
-    drivers = _filter_drivers(repo)
+    drivers = repo.config.filter_drivers()
     written = sorted(p for p, entry in checkout.writes.items() if entry is not None)
     if not drivers or not written:
         return
@@ -185,14 +185,6 @@ def _attribute_files(entries: dict[str, tuple[str, str] | None],
     ``deleted`` also those mapped to ``None`` (removed)."""
     return {p: e for p, e in entries.items()  # type: ignore[misc]
             if p.rsplit("/", 1)[-1] == _ATTRIBUTES and (e is not None or deleted)}
-
-
-def _filter_drivers(repo: UserRepo) -> set[str]:
-    """Names of the filter drivers the user's config defines a command for."""
-    proc = repo.git.run("config", "-z", "--name-only", "--get-regexp",
-                        r"^filter\..*\.(clean|smudge|process)$", ok=(0, 1))
-    names = (os.fsdecode(key) for key in proc.stdout.split(b"\0") if key)
-    return {name[len("filter."):name.rindex(".")] for name in names}
 
 
 def _filter_of(repo: UserRepo, private: Git, attribute_files: dict[str, tuple[str, str]],

@@ -8,10 +8,12 @@ import shutil
 import stat
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from agentdeck.engine.errors import InvalidInput, RepoError
 from agentdeck.engine.workspace.gitcmd import Git
+from agentdeck.engine.workspace.userconfig import UserConfig
 
 # Task ids become file names and ref names: keep them to a plain, portable alphabet.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -67,6 +69,12 @@ class UserRepo:
     def git(self) -> Git:
         """Trusted git in this repo: the user's config applies, hooks do not run."""
         return Git(cwd=self.root, isolated=False)
+
+    @cached_property
+    def config(self) -> UserConfig:
+        """The settings accept reads (identity, signing, hooks, filters), read once: a
+        `UserRepo` lives for one operation."""
+        return UserConfig.read(self.git)
 
     def head(self) -> str:
         """The commit HEAD points to; `RepoError` when the repo has no commit yet."""

@@ -26,8 +26,7 @@ COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
 def user_identity(repo: UserRepo) -> dict[str, str]:
     """Author and committer for the user's commit: their env/config, else agentdeck's."""
     def setting(env: str, key: str, fallback: str) -> str:
-        proc = repo.git.run("config", "--get", key, ok=(0, 1))
-        return os.environ.get(env) or proc.stdout.decode().strip() or fallback
+        return os.environ.get(env) or (repo.config.get(key) or "").strip() or fallback
 
     name = setting("GIT_AUTHOR_NAME", "user.name", ENGINE_IDENTITY["GIT_AUTHOR_NAME"])
     email = setting("GIT_AUTHOR_EMAIL", "user.email", ENGINE_IDENTITY["GIT_AUTHOR_EMAIL"])
@@ -58,19 +57,14 @@ def user_commit(repo: UserRepo, private: Git, tree: str, parent: str, message: s
 
 
 def _signs(repo: UserRepo) -> bool:
-    proc = repo.git.run("config", "--type=bool", "--get", "commit.gpgSign", ok=(0, 1))
-    return proc.stdout.strip() == b"true"
+    return repo.config.flag("commit.gpgsign")
 
 
 def hooks_dir(repo: UserRepo) -> Path:
     """Where the user's git looks for hooks (``core.hooksPath`` or ``.git/hooks``)."""
     # Our own `-c core.hooksPath=/dev/null` is the "command" scope: skipped.
-    proc = repo.git.run("config", "-z", "--show-scope", "--type=path", "--get-all",
-                        "core.hooksPath", ok=(0, 1))
-    fields = proc.stdout.split(b"\0")
-    values = [os.fsdecode(value) for scope, value in zip(fields[::2], fields[1::2])
-              if scope != b"command"]
-    return repo.root / values[-1] if values and values[-1] else repo.common_dir / "hooks"
+    folder = repo.config.path("core.hookspath", skip_scope="command")
+    return repo.root / folder if folder else repo.common_dir / "hooks"
 
 
 def skipped_hooks_note(repo: UserRepo) -> tuple[str, ...]:

@@ -14,8 +14,11 @@ from typing import IO
 from agentdeck.engine.errors import InvalidInput, RepoError
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import accept as _accept
+from agentdeck.engine.workspace import freshen as _freshen, testcopy, touched as _touched
+from agentdeck.engine.workspace.merge import merge_onto
 from agentdeck.engine.workspace.capture import capture_tree
 from agentdeck.engine.workspace.changes import diff_result
+from agentdeck.engine.workspace.hunks import FileHunks, file_hunks
 from agentdeck.engine.workspace.copies import build_working_copy, commit_worktree, init_inner_repo
 from agentdeck.engine.workspace.baserules import BaseRules
 from agentdeck.engine.workspace.overlay import capture_overlay
@@ -213,6 +216,12 @@ class Workspace:
         """The files changed between ``base`` and a recorded ``commit`` (as `capture` said)."""
         return diff_result(self._private(repo, base), base, check_commit(commit))
 
+    def file_hunks(self, repo: RepoPath, base: str, commit: str) -> list[FileHunks]:
+        """Every changed file with its hunks (``PATH#N``), or as one unit when it is not a
+        text file modified in place (see `agentdeck.engine.workspace.hunks`)."""
+        private = self._private(repo, base)
+        return file_hunks(private, diff_result(private, base, check_commit(commit)))
+
     def patch(self, repo: RepoPath, base: str, commit: str, paths: list[str] | None = None,
               *, since: str | None = None) -> str:
         """The unified diff ``base..commit`` (binary-safe, renames found), optionally
@@ -232,14 +241,16 @@ class Workspace:
         self._private(repo, base).run("update-ref", reviewed_ref(task_id), check_commit(commit))
 
     def accept(self, task_id: str, repo: RepoPath, base: str, commit: str, message: str, *,
-               exclude: Sequence[str] = (), branch: bool = False,
+               only: Sequence[str] = (), exclude: Sequence[str] = (), branch: bool = False,
                run_hooks: bool = False) -> _accept.AcceptResult:
         """Apply the task's result to the user's repo as the user's own commit (signed
         when their config signs commits), never touching a file of theirs that HEAD
         does not track.
 
         Args:
-            exclude: Paths that keep their base version.
+            only: ``PATH`` / ``PATH#N`` selectors of the files and hunks to apply (see
+                `file_hunks`); empty: all of them.
+            exclude: Selectors of files and hunks left out (they keep their base version).
             branch: Only create branch ``agentdeck/<task_id>``; files and HEAD untouched.
             run_hooks: Commit with the user's ``git commit`` so their commit hooks run
                 (off by default: a hook would run the agent's code on this machine).
@@ -248,6 +259,7 @@ class Workspace:
             The new commit (and the branch), with notes such as the hooks not run.
 
         Raises:
+            InvalidInput: a selector names no file or hunk of the change (nothing changed).
             UnsafeChange: an included file is unsafe, or the change's attributes would
                 switch the user's filters (the message names them).
             ConflictError: the branch moved and the change conflicts (repo untouched).
@@ -264,11 +276,93 @@ class Workspace:
         user = open_repo(repo)
         private = self._private(user, base)
         with self._lock(user):
-            tree = _accept.proposed_tree(private, base, commit, exclude)
+            tree = _accept.proposed_tree(private, base, commit, only, exclude)
             if branch:
                 return _accept.create_branch(user, private, f"agentdeck/{task_id}", base,
                                              tree, message)
             return _accept.commit_on_head(user, private, base, tree, message, run_hooks)
+
+    def touched(self, task_id: str, repo: RepoPath, base: str,
+                commit: str | None) -> frozenset[str]:
+        """The paths a task changes: those of its result ``commit``, or with none (it
+        runs) those that differ in its working copy now (nothing is recorded)."""
+        private = self._private(repo, base)
+        if commit:
+            return _touched.result_paths(private, base, check_commit(commit))
+        workdir = self.workdir(task_id)
+        if not workdir.is_dir():
+            return frozenset()
+        return _touched.live_paths(private, base, workdir, self._manifest(task_id))
+
+    def conflicts_on_head(self, repo: RepoPath, base: str, commit: str) -> tuple[str, ...]:
+        """The paths where the change ``base..commit`` conflicts with the user's HEAD."""
+        user = open_repo(repo)
+        head = user.head()
+        if head == base:
+            return ()
+        return merge_onto(self._private(user, base), base, head, check_commit(commit)).conflicts
+
+    def check_target(self, repo: RepoPath, base: str) -> str:
+        """The branch a change of ``base`` lands on (see `freshen.check_target`)."""
+        user = open_repo(repo)
+        return _freshen.check_target(user, self._private(user, base), base)
+
+    def freshen(self, task_id: str, repo: RepoPath, base: str, commit: str, *,
+                keep_conflicts: bool = False) -> _freshen.Freshened | None:
+        """Move the task's change onto the user's HEAD: new base and result refs, and
+        its working copy rebuilt from the new result (see `freshen.rebuild_copy`).
+
+        Returns:
+            What it became; ``None`` when the base already is HEAD. A conflicting one is
+            only written with ``keep_conflicts`` (its files then hold the markers).
+        """
+        user = open_repo(repo)
+        private = self._private(user, base)
+        with self._lock(user):
+            head = user.head()
+            if head == base:
+                return None
+            fresh = _freshen.rebase_change(private, base, check_commit(commit), head, task_id)
+            if fresh.conflicts and not keep_conflicts:
+                return fresh
+            private.run("update-ref", "--stdin", input=(
+                f"update {base_ref(task_id)} {fresh.base}\n"
+                f"update {result_ref(task_id)} {fresh.commit}\n").encode())
+        if self.workdir(task_id).is_dir():
+            _freshen.rebuild_copy(private, fresh, self.workdir(task_id),
+                                  self._manifest(task_id))
+        return fresh
+
+    def head(self, repo: RepoPath) -> str:
+        """The commit the user's HEAD points to."""
+        return open_repo(repo).head()
+
+    def candidate(self, repo: RepoPath, base: str, commit: str, onto: str) -> str:
+        """A commit (private) of what accepting ``base..commit`` on top of ``onto`` (the
+        user's HEAD, or an earlier candidate) would commit.
+
+        Raises:
+            ConflictError: it conflicts with ``onto`` (nothing changed).
+        """
+        user = open_repo(repo)
+        private = self._private(user, base)
+        tree = _freshen.candidate_tree(user, private, base, check_commit(commit),
+                                       check_commit(onto))
+        return private.with_env(**ENGINE_IDENTITY).out(
+            "commit-tree", tree, "-p", onto, "-m", "agentdeck: landing candidate")
+
+    def add_test_copy(self, repo: RepoPath, base: str, commit: str) -> Path:
+        """A temporary checkout of ``commit`` to run tests in (`testcopy`)."""
+        return testcopy.add_test_copy(self._private(repo, base), check_commit(commit))
+
+    def remove_test_copy(self, repo: RepoPath, base: str, folder: Path) -> None:
+        testcopy.remove_test_copy(self._private(repo, base), folder)
+
+    def read_at_head(self, repo: RepoPath, path: str) -> bytes | None:
+        """The content of ``path`` as committed at the user's HEAD (``None``: absent)."""
+        user = open_repo(repo)
+        proc = user.git.run("cat-file", "blob", f"{user.head()}:{path}", ok=(0, 128))
+        return proc.stdout if proc.returncode == 0 else None
 
     def behind(self, repo: RepoPath, base: str) -> int:
         """How many commits the user's HEAD has that ``base`` does not (staleness)."""

@@ -144,3 +144,16 @@ def test_settings_show_each_docker_endpoints_own_slots(qtbot, open_session, tmp_
     dialog.endpoints.setPlainText("box nowhere 3")
     assert dialog.endpoint_slots.text().startswith("cannot read the Docker endpoint 'box nowhere 3'")
     dialog.reject()
+
+
+def test_settings_switch_freshening_after_an_accept(qtbot, open_session, tmp_path,
+                                                    memory_keyring):
+    session = open_session(tmp_path / "home")
+    window, engine = session.window, session.ctx.engine
+    dialog = _settings(qtbot, window)
+    assert not dialog.freshen_after_accept.isChecked()
+    dialog.freshen_after_accept.setChecked(True)
+    dialog.save_button.click()
+    qtbot.waitUntil(lambda: window.findChild(SettingsDialog) is None, timeout=10_000)
+    assert run(qtbot, engine.get_settings())["freshen_after_accept"] is True
+    assert _settings(qtbot, window).freshen_after_accept.isChecked()

@@ -1,9 +1,9 @@
-"""The status bar's counters are filters: a click shows those tasks in the list."""
+"""The status bar's counters are filters: a click shows those tasks in the list (or, for
+"to review", the review inbox)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from agentdeck.desktop.tasks.qt_task_filter import TO_REVIEW
 from agentdeck.engine.models import TaskState
 from tests.desktop.appkit import run
 from tests.engine.enginekit import make_repo
@@ -18,9 +18,9 @@ def test_clicking_a_counter_shows_its_tasks(qtbot, open_session, tmp_path):
     qtbot.waitUntil(lambda: window.model.rowCount() == 1)
     window.actions_["show_wall"].trigger()
     qtbot.mouseClick(window.counters.labels["review_pending"], Qt.MouseButton.LeftButton)
-    assert window.tabs.currentWidget() is window.split
-    assert window.filter_bar.values()["state"] == TO_REVIEW
-    assert window.proxy.rowCount() == 0  # the queued task is not waiting for review
+    assert window.tabs.currentWidget() is window.review  # the review inbox
+    assert window.review.inbox.model.rowCount() == 0  # the queued task does not wait
+    assert window.review.inbox.count.text() == "Nothing waits for review"
     qtbot.mouseClick(window.counters.labels["queued"], Qt.MouseButton.LeftButton)
     assert window.filter_bar.values()["state"] == TaskState.QUEUED.value
     assert window.proxy.rowCount() == 1

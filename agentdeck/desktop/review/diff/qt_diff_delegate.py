@@ -56,7 +56,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
         painter.save()
         painter.setFont(self.font)
         if row.kind in (RowKind.HUNK, RowKind.COLLAPSED, RowKind.NOTICE, RowKind.COMMENT):
-            self._paint_banner(painter, rect, row)
+            self._paint_banner(painter, rect, row, index.data())
         elif model.side_by_side:
             half = rect.width() // 2
             left = QRect(rect.left(), rect.top(), half, rect.height())
@@ -67,13 +67,28 @@ class QtDiffRowDelegate(QStyledItemDelegate):
             painter.drawLine(right.topLeft(), right.bottomLeft())
         else:
             self._paint_unified(painter, rect, row, model)
+        if model.is_excluded(row):
+            self._paint_left_out(painter, rect, row)
+        if row.hunk is not None and row.hunk == model.current_hunk:
+            painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()),
+                             self.theme.color("link"))
         if option.state & QStyle.StateFlag.State_Selected:
             overlay = QColor(self.theme.color("selection"))
             overlay.setAlpha(150)
             painter.fillRect(rect, overlay)
         painter.restore()
 
-    def _paint_banner(self, painter: QPainter, rect: QRect, row: DiffRow) -> None:
+    def _paint_left_out(self, painter: QPainter, rect: QRect, row: DiffRow) -> None:
+        """Dim a row Accept leaves out, and strike its code through."""
+        veil = QColor(self.theme.color("base"))
+        veil.setAlpha(150)
+        painter.fillRect(rect, veil)
+        if row.kind in (RowKind.CONTEXT, RowKind.REMOVED, RowKind.ADDED, RowKind.CHANGE):
+            painter.setPen(self.theme.color("muted"))
+            middle = rect.top() + rect.height() // 2
+            painter.drawLine(rect.left() + self.gutter, middle, rect.right(), middle)
+
+    def _paint_banner(self, painter: QPainter, rect: QRect, row: DiffRow, text: str) -> None:
         theme = self.theme
         background = "surface" if row.kind in (RowKind.NOTICE, RowKind.COMMENT) else "hunk_bg"
         painter.fillRect(rect, theme.color(background))
@@ -82,7 +97,7 @@ class QtDiffRowDelegate(QStyledItemDelegate):
         painter.setPen(theme.color(colour))
         painter.setFont(self.italic if row.kind == RowKind.NOTICE else self.font)
         text_rect = rect.adjusted(self.gutter + _PAD, 0, -_PAD, 0)
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, row.text)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_unified(self, painter: QPainter, rect: QRect, row: DiffRow,
                        model: QtDiffRowsModel) -> None:

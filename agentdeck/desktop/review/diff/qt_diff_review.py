@@ -3,12 +3,16 @@
 `set_patch` only splits the patch into files (fast, see `agentdeck.desktop.review.diff.patch`); the shown
 file is parsed on the spot, its first screenful highlighted at once when that is small
 (a few ms) and the rest on a worker thread; other files when chosen.
+``j``/``k`` move from hunk to hunk across the files (in the tree's order) and ``space``
+leaves the current hunk out of the accept or takes it back; a file the engine does not
+split into hunks (binary, added, deleted, renamed, mode change) is one unit.
 Buttons only emit signals: the main window connects them to the engine. Every label
 showing the agent's text (names, reasons) is plain text, names escaped (``\n``, ``\x1b``).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
@@ -16,6 +20,7 @@ from PySide6.QtWidgets import (QButtonGroup, QFrame, QHBoxLayout, QLabel, QPushB
                                QSplitter, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
 
 from agentdeck.desktop.widgets.elided_label import ElidedLabel
+from agentdeck.desktop.review.diff.first_file import FirstFile
 from agentdeck.desktop.review.diff.highlight import FileHighlight, Highlighter, quick_highlight
 from agentdeck.desktop.review.diff.patch import FilePatch, split_patch
 from agentdeck.desktop.review.diff.qt_comment_box import QtCommentBox
@@ -32,13 +37,14 @@ class QtDiffReview(QWidget):
     """Review of one task's diff.
 
     Signals:
-        accept_requested(str, object): task id and the list of paths the user excluded
-            (a Python list: Qt's string list would drop bytes of a name not in UTF-8).
+        accept_requested(str, object): task id and what the user left out, ``PATH`` or
+            ``PATH#N`` (a Python list: Qt's string list would drop bytes of a name not in
+            UTF-8).
         reject_requested(str): task id.
         comment_requested(str, str, int, int, str): task id, path, first and last line (new
             side), the comment's text.
-        request_changes_requested(str, object): task id and the excluded paths (a list):
-            send the comments back to the agent.
+        request_changes_requested(str, object): task id and what was left out (as for
+            accept): send the comments and those parts back to the agent.
         since_review_toggled(bool): show only what changed since the last review (True) or
             the whole change.
         open_in_editor_requested(str): path (in the repo) of the file shown.
@@ -65,6 +71,7 @@ class QtDiffReview(QWidget):
         self._warnings: dict[str, str] = {}
         self._comments: dict[str, dict[int, list[str]]] = {}  # path -> last line -> texts
         self.current: int | None = None
+        self.current_hunk: int | None = None  # place (from 0) of the hunk j/k went to
         self._generation = 0  # results of an older patch's highlighting are dropped
         self._parsed: dict[int, ParsedFile] = {}
         self._highlights: dict[int, FileHighlight] = {}
@@ -77,11 +84,14 @@ class QtDiffReview(QWidget):
         self._build(theme)
         self.tree.file_selected.connect(self.show_file)
         self.tree.files_model.inclusion_changed.connect(self._on_inclusion_changed)
+        self.view.selectionModel().currentChanged.connect(self._on_row_changed)
         self.comment_box.submitted.connect(self._on_comment)
         self.set_theme(theme)
 
     def set_patch(self, task_id: str, patch: str, unsafe: dict[str, str] | None = None,
-                  subject: str = "", warnings: dict[str, str] | None = None) -> None:
+                  subject: str = "", warnings: dict[str, str] | None = None,
+                  hunks: dict[str, int] | None = None,
+                  first: FirstFile | None = None) -> None:
         """Review ``patch`` (``git diff --binary -M`` output) of task ``task_id``.
 
         Args:
@@ -90,6 +100,10 @@ class QtDiffReview(QWidget):
             unsafe: path -> reason for files that start excluded (reason as tooltip).
             subject: what the change is, shown first in the bar (the task's title).
             warnings: path -> what to look at twice in a file that may be applied.
+            hunks: path -> how many hunks of that file can be left out one by one
+                (`Engine.get_hunks`); other files are one unit each.
+            first: the first file of ``patch`` already parsed and highlighted
+                (`prepare_first`), shown in colour at once.
         """
         self._generation += 1
         self.task_id = task_id
@@ -102,7 +116,11 @@ class QtDiffReview(QWidget):
         # The tree before the first file: filling it calls into Python for every row, and
         # each call would wait for the GIL while a highlighter thread runs.
         self._unsafe, self._warnings = dict(unsafe or {}), dict(warnings or {})
-        self.tree.set_files(self.files, self._unsafe, self._warnings)
+        self.tree.set_files(self.files, self._unsafe, self._warnings, hunks)
+        if first is not None and self.files and first.path == self.files[0].path:
+            self._parsed[0] = first.parsed
+            if first.highlight is not None:
+                self._highlights[0] = replace(first.highlight, key=(self._generation, 0))
         if self.files:
             self.show_file(0)
         self.conflict.hide()
@@ -127,8 +145,11 @@ class QtDiffReview(QWidget):
             parsed = self._parsed[number] = parse_file(fp)
         highlight = self._highlights.get(number)
         self.view.show_file(fp, parsed, highlight, self._comments.get(fp.path))
+        self.current_hunk = 0 if parsed.hunks else None
+        self._show_hunk_marks()
         self._show_file_bar(fp)
         if highlight is not None:
+            self.file_highlighted.emit(number)
             return
         key = (self._generation, number)
         quick = quick_highlight(key, fp.path, parsed)
@@ -171,7 +192,7 @@ class QtDiffReview(QWidget):
     def request_changes(self) -> None:
         """Ask to send the comments (and the unchecked files) back to the agent."""
         if self.task_id:
-            self.request_changes_requested.emit(self.task_id, self.excluded_paths())
+            self.request_changes_requested.emit(self.task_id, self.excluded_specs())
 
     def set_since_review(self, available: bool, on: bool = False) -> None:
         """Offer "Since last review" (when the task had a review that requested changes)
@@ -196,8 +217,67 @@ class QtDiffReview(QWidget):
         self.conflict.show()
 
     def excluded_paths(self) -> list[str]:
-        """Paths the user unchecked, in patch order."""
+        """Paths of the files the user left out whole, in patch order."""
         return self.tree.files_model.excluded_paths()
+
+    def excluded_specs(self) -> list[str]:
+        """What Accept leaves out: ``PATH`` (a whole file) or ``PATH#N`` (a hunk)."""
+        return self.tree.files_model.excluded_specs()
+
+    def next_hunk(self) -> None:
+        """Go to the next hunk, in the next file after the last one (key ``j``)."""
+        self._step(1)
+
+    def previous_hunk(self) -> None:
+        """Go to the previous hunk, in the file before from the first one (key ``k``)."""
+        self._step(-1)
+
+    def toggle_hunk(self) -> None:
+        """Leave the current hunk out of the accept, or take it back in (key ``space``);
+        in a file that is one unit, the whole file."""
+        if self.current is not None:
+            self.tree.files_model.toggle_unit(self.current, self._unit(self.current_hunk))
+
+    def _unit(self, hunk: int | None) -> int:
+        """The engine's unit number (``PATH#N``) of shown hunk ``hunk`` of the current file."""
+        split = self.tree.files_model.units[self.current] > 1
+        return hunk + 1 if split and hunk is not None else 1
+
+    def _step(self, step: int) -> None:
+        if self.current is None:
+            return
+        count = len(self._parsed[self.current].hunks)
+        target = (-1 if step > 0 else count) if self.current_hunk is None \
+            else self.current_hunk + step
+        if not 0 <= target < count:
+            order = self.tree.files_model.display_order()
+            at = order.index(self.current) + step
+            if not 0 <= at < len(order):
+                return
+            self.tree.select_file(order[at])  # shows it, at its first hunk
+            count = len(self._parsed[self.current].hunks)
+            target = 0 if step > 0 else count - 1
+            if count == 0:
+                return
+        self.current_hunk = target
+        self._show_hunk_marks()
+        self.view.show_hunk(target)
+
+    def _show_hunk_marks(self) -> None:
+        if self.current is None:
+            return
+        model = self.tree.files_model
+        out = model.excluded_units(self.current)
+        if model.units[self.current] > 1:
+            self.view.set_hunk_marks(frozenset(n - 1 for n in out), False, self.current_hunk)
+        else:
+            self.view.set_hunk_marks(frozenset(), bool(out), self.current_hunk)
+
+    def _on_row_changed(self, *_args: object) -> None:
+        hunk = self.view.current_hunk_row()
+        if hunk is not None and hunk != self.current_hunk:
+            self.current_hunk = hunk
+            self._show_hunk_marks()
 
     def included_patch(self) -> str:
         """The patch text of the checked files only (what "Copy patch" copies)."""
@@ -219,7 +299,7 @@ class QtDiffReview(QWidget):
     def accept(self) -> None:
         """Ask to accept the checked files (same as the Accept button or key ``a``)."""
         if self.task_id and self.accept_button.isEnabled():
-            self.accept_requested.emit(self.task_id, self.excluded_paths())
+            self.accept_requested.emit(self.task_id, self.excluded_specs())
 
     def reject(self) -> None:
         """Ask to reject the task's change (the Reject button or key ``r``)."""
@@ -363,9 +443,13 @@ class QtDiffReview(QWidget):
 
     def _on_inclusion_changed(self) -> None:
         excluded = len(self.excluded_paths())
+        hunks = len(self.excluded_specs()) - excluded
         self.accept_button.setEnabled(bool(self.files) and excluded < len(self.files))
-        self.accept_button.setText(f"Accept {len(self.files) - excluded} of {len(self.files)}"
-                                   if excluded else "Accept")
+        text = f"Accept {len(self.files) - excluded} of {len(self.files)}" if excluded \
+            else "Accept"
+        self.accept_button.setText(text + (f", {hunks} hunk{'s' * (hunks != 1)} left out"
+                                           if hunks else ""))
+        self._show_hunk_marks()
 
     def _on_highlight_ready(self, result: FileHighlight) -> None:
         generation, number = result.key

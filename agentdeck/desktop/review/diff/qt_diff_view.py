@@ -76,6 +76,24 @@ class QtDiffView(QListView):
                  and rows[i.row()].kind != RowKind.COMMENT and rows[i.row()].new_no is not None]
         return (min(lines), max(lines)) if lines else None
 
+    def set_hunk_marks(self, excluded: frozenset[int], all_excluded: bool,
+                       current: int | None) -> None:
+        """Mark the hunks (from 0) left out of the accept and the current one."""
+        self.rows_model.set_hunk_marks(excluded, all_excluded, current)
+
+    def show_hunk(self, hunk: int) -> None:
+        """Scroll hunk ``hunk``'s header to the top and make it the current row."""
+        row = self.rows_model.hunk_row(hunk)
+        if row is not None:
+            index = self.rows_model.index(row)
+            self.setCurrentIndex(index)
+            self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
+
+    def current_hunk_row(self) -> int | None:
+        """The hunk (from 0) of the current row, None when it shows none."""
+        index = self.currentIndex()
+        return self.rows_model.rows[index.row()].hunk if index.isValid() else None
+
     def set_highlight(self, highlight: FileHighlight | None) -> None:
         """Colour the shown file with tokens computed by the highlighter."""
         self.rows_model.set_highlight(highlight)

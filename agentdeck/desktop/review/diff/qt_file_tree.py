@@ -160,9 +160,10 @@ class QtFileTree(QTreeView):
         self.set_theme(theme)
 
     def set_files(self, files: list[FilePatch], unsafe: dict[str, str],
-                  warnings: dict[str, str] | None = None) -> None:
+                  warnings: dict[str, str] | None = None,
+                  hunks: dict[str, int] | None = None) -> None:
         """Show the files of a patch, all folders open (see `QtFileTreeModel.set_files`)."""
-        self.files_model.set_files(files, unsafe, warnings)
+        self.files_model.set_files(files, unsafe, warnings, hunks)
         self.expandAll()
         added = max((f.added for f in files), default=0)
         removed = max((f.removed for f in files), default=0)

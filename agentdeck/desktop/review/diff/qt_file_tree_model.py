@@ -1,7 +1,8 @@
 """The model of the changed-files tree: status, +/- counts, include/exclude checkboxes.
 
 Folders group files (single-child folder chains are merged, "src/app/ui"); a folder's
-checkbox is the summary of its files and sets them all. Files listed as unsafe start
+checkbox is the summary of its files and sets them all. A file's checkbox is the summary
+of its units (its hunks, or the whole file): partly checked when some hunks are left out. Files listed as unsafe start
 unchecked, with the reason as their tooltip; flagged files (a warning) stay checked. Both
 are marked with "⚠". Names are shown escaped (``\n``, ``\x1b``): never a raw control
 character.
@@ -64,24 +65,59 @@ class QtFileTreeModel(QAbstractItemModel):
         self.files: list[FilePatch] = []
         self.unsafe: dict[str, str] = {}
         self.warnings: dict[str, str] = {}
-        self._excluded: set[int] = set()
+        self.units: list[int] = []          # per file: its hunks, or 1 (the whole file)
+        self._out: dict[int, set[int]] = {}  # per file: the units (from 1) left out
         self._root = _Node("")
         self._leaf: dict[int, _Node] = {}
 
     def set_files(self, files: list[FilePatch], unsafe: dict[str, str],
-                  warnings: dict[str, str] | None = None) -> None:
+                  warnings: dict[str, str] | None = None,
+                  hunks: dict[str, int] | None = None) -> None:
         """Show ``files``; those whose path is a key of ``unsafe`` start excluded, those
-        in ``warnings`` are marked (path -> what to look at)."""
+        in ``warnings`` are marked (path -> what to look at); ``hunks`` gives the files
+        whose hunks are included one by one (path -> how many; others are one unit)."""
         self.beginResetModel()
         self.files, self.unsafe, self.warnings = files, dict(unsafe), dict(warnings or {})
-        self._excluded = {i for i, f in enumerate(files) if f.path in unsafe}
+        self.units = [max(1, (hunks or {}).get(f.path, 0)) for f in files]
+        self._out = {i: set(range(1, self.units[i] + 1))
+                     for i, f in enumerate(files) if f.path in unsafe}
         self._root = _build_tree(files)
         self._leaf = {leaf.file: leaf for leaf in self._root.leaves() if leaf.file is not None}
         self.endResetModel()
 
     def excluded_paths(self) -> list[str]:
-        """Paths of the unchecked files, in patch order."""
-        return [self.files[i].path for i in sorted(self._excluded)]
+        """Paths of the files left out whole, in patch order."""
+        return [self.files[i].path for i in sorted(self._out) if self._whole_out(i)]
+
+    def excluded_specs(self) -> list[str]:
+        """What Accept leaves out, in patch order: ``PATH`` for a file left out whole,
+        ``PATH#N`` for each hunk left out of a file otherwise included."""
+        specs = []
+        for i in sorted(self._out):
+            path = self.files[i].path
+            whole = self._whole_out(i)
+            specs += [path] if whole else [f"{path}#{n}" for n in sorted(self._out[i])]
+        return specs
+
+    def excluded_units(self, file: int) -> frozenset[int]:
+        """The units (from 1) of file number ``file`` that are left out."""
+        return frozenset(self._out.get(file, ()))
+
+    def toggle_unit(self, file: int, unit: int) -> None:
+        """Leave unit ``unit`` (from 1) of file ``file`` out, or take it back in."""
+        out = self._out.setdefault(file, set())
+        (out.discard if unit in out else out.add)(unit)
+        if not out:
+            del self._out[file]
+        self._announce(self._leaf[file])
+        self.inclusion_changed.emit()
+
+    def _whole_out(self, file: int) -> bool:
+        return len(self._out.get(file, ())) == self.units[file]
+
+    def display_order(self) -> list[int]:
+        """The file numbers in the order the tree shows them (folders first, by name)."""
+        return [leaf.file for leaf in self._root.leaves() if leaf.file is not None]
 
     def file_at(self, index: Index) -> int | None:
         """The file number shown at ``index``, None for a folder."""
@@ -145,7 +181,10 @@ class QtFileTreeModel(QAbstractItemModel):
             return False
         include = CheckState(value) == CheckState.Checked
         for leaf in self._node(index).leaves():
-            (self._excluded.discard if include else self._excluded.add)(leaf.file)
+            if include:
+                self._out.pop(leaf.file, None)
+            else:
+                self._out[leaf.file] = set(range(1, self.units[leaf.file] + 1))
         self._announce(self._node(index))
         self.inclusion_changed.emit()
         return True
@@ -170,6 +209,9 @@ class QtFileTreeModel(QAbstractItemModel):
         lines = [f"<b>{html.escape(escape_name(fp.path))}</b>", fp.status.value]
         if fp.old_path and fp.old_path != fp.path:
             lines[1] += f" from {html.escape(escape_name(fp.old_path))}"
+        out = len(self._out.get(file, ()))
+        if 0 < out < self.units[file]:
+            lines.append(f"{self.units[file] - out} of {self.units[file]} hunks included")
         if fp.path in self.unsafe:
             lines.append(f"⚠ excluded by default: {html.escape(self.unsafe[fp.path])}")
         if fp.path in self.warnings:
@@ -178,10 +220,11 @@ class QtFileTreeModel(QAbstractItemModel):
 
     def _check_state(self, node: _Node) -> CheckState:
         files = [leaf.file for leaf in node.leaves()]
-        excluded = sum(1 for f in files if f in self._excluded)
+        excluded = sum(len(self._out.get(f, ())) for f in files)
         if excluded == 0:
             return CheckState.Checked
-        return CheckState.Unchecked if excluded == len(files) else CheckState.PartiallyChecked
+        total = sum(self.units[f] for f in files)
+        return CheckState.Unchecked if excluded == total else CheckState.PartiallyChecked
 
     def _announce(self, node: _Node) -> None:
         """Repaint the checkboxes of ``node``, everything under it and its folders."""

@@ -34,7 +34,8 @@ class RowKind(enum.IntEnum):
 
 @dataclass(slots=True)
 class DiffRow:
-    """One painted row. Line numbers are None on the side a row does not show."""
+    """One painted row. Line numbers are None on the side a row does not show; ``hunk``
+    is the place (from 0) of the hunk the row belongs to, None for a file's notices."""
 
     kind: RowKind
     old_no: int | None = None
@@ -42,6 +43,7 @@ class DiffRow:
     old_text: str = ""
     new_text: str = ""
     hidden: list["DiffRow"] = field(default_factory=list)
+    hunk: int | None = None
 
     @property
     def text(self) -> str:
@@ -99,10 +101,14 @@ def build_rows(fp: FilePatch, parsed: ParsedFile, side_by_side: bool,
                context: int = 3) -> list[DiffRow]:
     """Rows for one file; an unchanged run is folded when it would hide > ``context`` lines."""
     rows = _notices(fp)
-    for header, hunk in zip(parsed.headers, parsed.hunks):
-        rows.append(DiffRow(RowKind.HUNK, new_text=header.rstrip()))
+    for number, (header, hunk) in enumerate(zip(parsed.headers, parsed.hunks)):
         body = _split_rows(hunk) if side_by_side else _unified_rows(hunk)
-        rows.extend(_fold_context(body, context))
+        body = [DiffRow(RowKind.HUNK, new_text=header.rstrip()), *_fold_context(body, context)]
+        for row in body:
+            row.hunk = number
+            for hidden in row.hidden:
+                hidden.hunk = number
+        rows.extend(body)
     return rows
 
 
@@ -116,7 +122,8 @@ def with_comments(rows: list[DiffRow], comments: dict[int, list[str]]) -> list[D
         out.append(row)
         lines = [row.new_no] if row.kind != RowKind.COLLAPSED else [r.new_no for r in row.hidden]
         for line in lines:
-            out.extend(DiffRow(RowKind.COMMENT, new_no=line, new_text=f"💬 {text}")
+            out.extend(DiffRow(RowKind.COMMENT, new_no=line, new_text=f"💬 {text}",
+                               hunk=row.hunk)
                        for text in comments.get(line, []) if line is not None)
     return out
 

@@ -100,7 +100,8 @@ class LineReader:
 
     Lines longer than `MAX_LINE_BYTES` are cut and marked; ``line_pos`` is the position
     after the last complete line returned, ``last_ts`` the timestamp of the last message
-    taken, ``partial_ts`` that of the first message of a line not yet complete.
+    taken, ``partial_ts`` that of the first message of a line not yet complete,
+    ``taken_bytes`` the payload bytes of the messages taken.
     """
 
     def __init__(self, start: LogPosition, parse_ts: Callable[[bytes], int]) -> None:
@@ -112,6 +113,13 @@ class LineReader:
         self._parts: list[bytes] = []
         self._part_len = self._dropped = 0
         self.partial_ts: int | None = None
+        self.taken_bytes = 0
+        # When its log file rotates, Docker sends the last messages of a follow stream
+        # again. The pieces of one long line share a stamp, so a message stamped like
+        # the last one taken (``_ts``) may be new or sent again: these are the messages
+        # taken with that stamp, and how many of them came again after an older one.
+        self._at_ts: list[bytes] = []
+        self._replayed: int | None = None
 
     def feed(self, frames: list[bytes]) -> list[str]:
         """The lines completed by ``frames`` (payloads with their timestamp prefix)."""
@@ -122,9 +130,16 @@ class LineReader:
             if self._skip_ts and self._skipped(ts_ns):
                 continue
             if ts_ns == self._ts:
+                if self._sent_again(payload):
+                    continue
                 self._count += 1
+            elif ts_ns < self._ts:
+                self._replayed = 0  # sent again: so are those stamped ``_ts`` next
+                continue
             else:
-                self._ts, self._count = ts_ns, 1
+                self._ts, self._count, self._at_ts, self._replayed = ts_ns, 1, [], None
+            self._at_ts.append(payload)
+            self.taken_bytes += len(payload)
             if payload[-1:] != b"\n":
                 self._add(payload)
             elif not self._parts and len(payload) <= MAX_LINE_BYTES:
@@ -134,6 +149,17 @@ class LineReader:
                 self._add(payload[:-1])
                 lines.append(self._line())
         return lines
+
+    def _sent_again(self, payload: bytes) -> bool:
+        """Whether a message stamped ``_ts`` is one already taken: after an older
+        message (a replay), the next of those taken in order; between lines, any."""
+        if self._replayed is not None:
+            if self._replayed < len(self._at_ts) and payload == self._at_ts[self._replayed]:
+                self._replayed += 1
+                return True
+            self._replayed = None  # the replay is over: this one is new
+            return False
+        return not self._parts and payload in self._at_ts
 
     def finish(self) -> list[str]:
         """The last line if the output ended without a newline."""

@@ -1,11 +1,15 @@
-"""Reading a container's log over the Docker API fast: our own chunked and frame decoding."""
+"""Reading a container's log over the Docker API fast: our own frame decoding."""
 from __future__ import annotations
 
 import logging
+import select
 import struct
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
+import docker.errors
+import requests
 from docker.types import CancellableStream
 
 from agentdeck.engine.models import Stream
@@ -14,16 +18,18 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">BxxxL")
 _STDERR = 2  # the stream byte of a multiplexed log message's header
+_GATHER_BYTES = 1 << 16  # at most this much is joined into one piece
 
 
 class LogRequest:
     """One ``GET /containers/{id}/logs`` response, read in large pieces.
 
-    The SDK's reader does two small reads per log message, and http.client hands out
-    a chunked body one HTTP chunk — one log message — per read: ~60k lines/s here. We
-    take whatever bytes arrived from the socket buffer and undo the chunked and the
-    stream framing ourselves. This relies on docker-py's request helpers (``_get``,
-    ``_url``) and on http.client's socket file (``raw._fp.fp``), as docker-py itself does.
+    The SDK's reader does two small reads per log message (~60k lines/s here). We undo
+    the stream framing ourselves over what the public urllib3 API hands out: a finished
+    log (no follow) in 64 KiB reads, a follow stream as the chunks that have arrived
+    (`_gathered`: the daemon flushes each message, so waiting for more would add latency).
+    Only public API is used: requests' ``Session.get`` (the SDK's client is one) and
+    urllib3's ``read``, ``read_chunked`` and ``read1``.
     """
 
     def __init__(self, api: Any, container_id: str, follow: bool,
@@ -32,9 +38,14 @@ class LogRequest:
             "stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": 1, "tail": "all" if tail is None else tail}
         if since is not None:
             params["since"] = since
-        url = api._url("/containers/{0}/logs", container_id)
-        self._response = api._get(url, params=params, stream=True, timeout=None)
-        api._raise_for_status(self._response)
+        path = quote(f"/containers/{container_id}/logs")
+        self._follow = follow
+        self._response = api.get(f"{api.base_url}/v{api.api_version}{path}", params=params,
+                                 stream=True, timeout=None)
+        try:
+            self._response.raise_for_status()
+        except requests.exceptions.HTTPError as exc:  # NotFound etc., as the SDK raises
+            docker.errors.create_api_error_from_http_exception(exc)
         self._closer = CancellableStream(iter(()), self._response)
 
     def frames(self) -> Iterator[dict[Stream, list[bytes]]]:
@@ -56,17 +67,16 @@ class LogRequest:
             yield {Stream.STDOUT: out, Stream.STDERR: err}
 
     def _body(self) -> Iterator[bytes]:
-        """The response body in pieces as large as have arrived."""
+        """The response body in pieces: large ones, or what has arrived when following."""
         raw = self._response.raw
-        if self._response.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        if not self._follow:
+            while data := raw.read(1 << 16, decode_content=False):
+                yield data
+        elif raw.chunked:
+            yield from _gathered(raw.read_chunked(decode_content=False), raw.fileno())
+        else:
             while data := raw.read1(1 << 16):
                 yield data
-            return
-        fp = raw._fp.fp  # the socket file; http.client has read the headers only
-        decoder = _Unchunker()
-        while not decoder.finished and (data := fp.read1(1 << 16)):
-            if body := decoder.feed(data):
-                yield body
 
     def close(self) -> None:
         """Close the connection, waking a thread blocked reading it."""
@@ -76,36 +86,22 @@ class LogRequest:
             log.debug("closing a log stream failed", exc_info=True)
 
 
-class _Unchunker:
-    """Decodes HTTP/1.1 chunked transfer encoding fed in arbitrary pieces."""
+def _gathered(chunks: Iterator[bytes], fd: int) -> Iterator[bytes]:
+    """Join the HTTP chunks that follow each other without a wait into one piece.
 
-    def __init__(self) -> None:
-        self.finished = False
-        self._buf = b""
-        self._left = 0            # data bytes left in the current chunk
-        self._crlf_due = False    # the CRLF after a chunk's data is still to come
-
-    def feed(self, data: bytes) -> bytes:
-        buf, pos, out = self._buf + data, 0, []
-        while not self.finished:
-            if self._left:
-                piece = buf[pos:pos + self._left]
-                if not piece:
-                    break
-                out.append(piece)
-                pos += len(piece)
-                self._left -= len(piece)
-                self._crlf_due = not self._left
-                continue
-            if self._crlf_due:
-                if len(buf) - pos < 2:
-                    break
-                pos, self._crlf_due = pos + 2, False
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
-                break
-            self._left = int(buf[pos:end].split(b";")[0], 16)
-            pos = end + 2
-            self.finished = self._left == 0
-        self._buf = buf[pos:]
-        return b"".join(out)
+    The daemon sends each log message as a chunk of its own; handing each on alone costs
+    a pass of the frame and line parsers apiece. A chunk is held back only while the
+    socket has more bytes ready (``poll`` with no timeout), so nothing waits for data.
+    """
+    ready = select.poll()
+    ready.register(fd, select.POLLIN)
+    pieces: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        pieces.append(chunk)
+        size += len(chunk)
+        if size >= _GATHER_BYTES or not ready.poll(0):
+            yield b"".join(pieces)
+            pieces, size = [], 0
+    if pieces:
+        yield b"".join(pieces)

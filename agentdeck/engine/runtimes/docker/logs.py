@@ -25,6 +25,7 @@ import urllib3.exceptions
 from agentdeck.engine.models import Stream
 from agentdeck.engine.runtimes.docker.cursor import LineReader, LogCursor, TimestampParser
 from agentdeck.engine.runtimes.docker.http import LogRequest
+from agentdeck.engine.runtimes.docker.pacer import OutputPacer
 from agentdeck.engine.runtimes.docker.reconnect import Reconnect
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,12 @@ class LogFollower:
         deliver: called on ``loop`` with each batch of one stream's lines and the cursor
             after it.
         loop: the event loop to hand lines to.
+        pacer: holds the container's output to our reading pace (see `pacer`); made
+            when reading starts if not given.
     """
 
     def __init__(self, source: Reconnect, start: LogCursor, deliver: Deliver,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, pacer: OutputPacer | None = None) -> None:
         self.error: str | None = None  # why following stopped early (daemon gone ...)
         self.done: asyncio.Future[None] = loop.create_future()
         self._source, self._deliver, self._loop = source, deliver, loop
@@ -89,6 +92,7 @@ class LogFollower:
         self._cursor = start  # after the last complete lines read
         self._readers: dict[Stream, LineReader] = {}
         self._parse_ts = TimestampParser()
+        self._pacer = pacer
         self._thread = threading.Thread(
             target=self._run, daemon=True, name=f"agentdeck-logs-{source.current.short_id}")
 
@@ -121,6 +125,7 @@ class LogFollower:
         self._closed = True
         self._drained.set()
         self._close_request(forced=False)
+        self._stop_pacing()
 
     def _close_request(self, forced: bool) -> None:
         with self._lock:
@@ -134,12 +139,20 @@ class LogFollower:
 
     def _run(self) -> None:
         try:
+            if self._pacer is None and not self._exited.is_set():
+                self._pacer = OutputPacer.attach(self._container)
             self._follow_until_end()
         except Exception as exc:  # a bug or an SDK surprise: end this stream, say why
             log.exception("following the output of %s failed", self._container.id)
             self.error = f"reading the container's output failed: {exc}"
         finally:
+            self._stop_pacing()
             self._call_on_loop(self._finish_on_loop)
+
+    def _stop_pacing(self) -> None:
+        pacer, self._pacer = self._pacer, None
+        if pacer is not None:
+            pacer.close()
 
     def _follow_until_end(self) -> None:
         broken = 0
@@ -212,11 +225,15 @@ class LogFollower:
                 for stream, frames in by_stream.items():
                     if not frames:
                         continue
-                    lines = readers[stream].feed(frames)
+                    reader = readers[stream]
+                    taken = reader.taken_bytes
+                    lines = reader.feed(frames)
+                    if (pacer := self._pacer) is not None:
+                        pacer.advanced(len(lines), reader.taken_bytes - taken)
                     if probe is not None:
                         self._probe(probe, stream, frames, lines)
                     elif lines:
-                        self._cursor = self._cursor.moved(stream, readers[stream].line_pos)
+                        self._cursor = self._cursor.moved(stream, reader.line_pos)
                         self._publish(stream, lines)
                 if probe is None:
                     self._publish_cursor()

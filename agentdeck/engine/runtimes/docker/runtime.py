@@ -35,6 +35,7 @@ from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import storage_opt_refused
 from agentdeck.engine.runtimes.docker.endpoints import (Endpoint, default_endpoint, describe,
                                                         parse_endpoint)
+from agentdeck.engine.runtimes.docker.pacer import OutputPacer
 from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, EndpointPool, labels_match
 from agentdeck.engine.runtimes.docker.reconnect import RECONNECT_POLL, RECONNECT_WITHIN
 from agentdeck.engine.runtimes.docker.sandbox import WORKDIR, DockerSandbox, LostSandbox, copy_in
@@ -79,12 +80,14 @@ def default_cpus(ncpu: int) -> int:
 
 def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
                       ncpu: int, egress: EgressNetwork | None = None,
-                      layer_limit: bool = False) -> dict[str, Any]:
+                      layer_limit: bool = False,
+                      log_file_size: str = LOG_FILE_SIZE) -> dict[str, Any]:
     """``containers.create`` arguments: non-root, no capabilities, limited, offline
     (or, with ``egress``, on the egress network with the proxy variables set).
 
     ``layer_limit``: the daemon can limit the writable layer to the profile's ``disk``
     (otherwise the sandbox watches it, see `agentdeck.engine.runtimes.docker.disk`).
+    ``log_file_size``: where Docker rotates the container's own log file (4 kept).
     """
     profile = spec.profile
     cpus = min(profile.cpus, ncpu) if profile.cpus is not None else default_cpus(ncpu)
@@ -104,8 +107,13 @@ def container_options(spec: LaunchSpec, name: str, labels: dict[str, str],
         "network_mode": network,
         "init": True, "tty": False, "stdin_open": False, "detach": True,
         "log_config": LogConfig(type="json-file",
-                                config={"max-size": LOG_FILE_SIZE, "max-file": "4"}),
+                                config={"max-size": log_file_size, "max-file": "4"}),
     }
+
+
+def _stop(pacer: OutputPacer | None) -> None:
+    if pacer is not None:
+        pacer.close()
 
 
 class DockerRuntime(Runtime):
@@ -122,6 +130,8 @@ class DockerRuntime(Runtime):
         reconnect_within: seconds a sandbox (or an attach) waits for a daemon that stopped
             answering before its attempt is lost. Containers a cleanup could not remove
             meanwhile are removed once their daemon answers again.
+        log_file_size: where Docker rotates a container's own log file (tests make it
+            small to rotate it often).
     """
 
     name = "docker"
@@ -131,7 +141,8 @@ class DockerRuntime(Runtime):
                  home: Path | str | None = None, image: str = AGENT_IMAGE,
                  limits: CollectLimits = CollectLimits(),
                  on_egress: EventCallback | None = None,
-                 reconnect_within: float = RECONNECT_WITHIN) -> None:
+                 reconnect_within: float = RECONNECT_WITHIN,
+                 log_file_size: str = LOG_FILE_SIZE) -> None:
         self._pool = EndpointPool(endpoints or [default_endpoint()])
         self._reconnect_within = reconnect_within
         #: Per endpoint: ids of containers to remove once its daemon answers again.
@@ -140,6 +151,7 @@ class DockerRuntime(Runtime):
         self._home = str(home if home is not None else paths.data_dir())
         self._image = image
         self._limits = limits
+        self._log_file_size = log_file_size
         self._sandboxes: weakref.WeakValueDictionary[str, DockerSandbox] = (
             weakref.WeakValueDictionary())
         self._ncpu: dict[str, int] = {}
@@ -182,11 +194,11 @@ class DockerRuntime(Runtime):
         for name in self._pool.ranked():
             try:
                 egress = await self._open_egress(name, spec)
-                container = await asyncio.to_thread(self._launch, name, spec, egress)
+                container, pacer = await asyncio.to_thread(self._launch, name, spec, egress)
             except RuntimeUnavailable as exc:
                 error = error or exc
                 continue
-            return self._follow(name, container, spec, sink, LogCursor())
+            return self._follow(name, container, spec, sink, LogCursor(), pacer)
         assert error is not None
         raise error
 
@@ -278,9 +290,10 @@ class DockerRuntime(Runtime):
         self._egress.grant(container_id, spec.task_id, allow)
 
     def _follow(self, name: str, container: Any, spec: LaunchSpec, sink: Sink,
-                cursor: LogCursor) -> DockerSandbox:
+                cursor: LogCursor, pacer: OutputPacer | None = None) -> DockerSandbox:
         sandbox = DockerSandbox(self._pool, self._pool.endpoints[name], container, spec, sink,
-                                cursor, self._limits, self._reconnect_within, self._leave)
+                                cursor, self._limits, self._reconnect_within, self._leave,
+                                pacer)
         self._sandboxes[sandbox.ref] = sandbox
         sandbox.begin()
         return sandbox
@@ -297,9 +310,13 @@ class DockerRuntime(Runtime):
         task = re.sub(r"[^a-zA-Z0-9_.-]", "-", spec.task_id)
         return f"agentdeck-{home}-{task}-{spec.attempt}"
 
-    def _launch(self, name: str, spec: LaunchSpec, egress: EgressNetwork | None) -> Any:
+    def _launch(self, name: str, spec: LaunchSpec,
+                egress: EgressNetwork | None) -> tuple[Any, OutputPacer | None]:
+        """The started container, and its output pacer when we started it (attached
+        first, so that it paces the output from the first line)."""
         client = self._pool.client(name)
         endpoint = self._pool.endpoints[name]
+        pacer = None
         try:
             removed = kept_removed(spec) if spec.tree is not None else []
             container = self._create(client, name, self._on_base(client, name, spec, removed),
@@ -308,16 +325,19 @@ class DockerRuntime(Runtime):
                 self._grant(container.id, spec)
             if container.status == "created":
                 copy_in(container, spec, removed)
+                pacer = OutputPacer.attach(container)
                 container.start()
         except docker.errors.APIError as exc:  # it answered, and said no
+            _stop(pacer)
             raise RuntimeUnavailable(
                 f"{describe(endpoint)} refused to run {self.container_name(spec)}: "
                 f"{exc.explanation or exc}") from exc
         except UNREACHABLE as exc:
+            _stop(pacer)
             self._pool.mark_down(name)
             raise RuntimeUnavailable(f"{describe(endpoint)} went away: {exc}") from exc
         self._pool.mark_up(name)
-        return container
+        return container, pacer
 
     def _on_base(self, client: Any, name: str, spec: LaunchSpec,
                  removed: list[str]) -> LaunchSpec:
@@ -365,7 +385,8 @@ class DockerRuntime(Runtime):
         (found out by asking once per endpoint: a refusal names the option)."""
         def options(limited: bool) -> dict[str, Any]:
             return container_options(spec, self.container_name(spec), self._labels(spec),
-                                     self._ncpu[name], egress, layer_limit=limited)
+                                     self._ncpu[name], egress, layer_limit=limited,
+                                     log_file_size=self._log_file_size)
 
         if self._layer_limits.get(name, True):
             try:

@@ -31,6 +31,7 @@ from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capp
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import DiskWatch, has_layer_limit, limit_bytes
 from agentdeck.engine.runtimes.docker.logs import LogFollower
+from agentdeck.engine.runtimes.docker.pacer import OutputPacer
 from agentdeck.engine.runtimes.docker.endpoints import Endpoint, describe
 from agentdeck.engine.runtimes.docker.pool import UNREACHABLE, EndpointPool
 from agentdeck.engine.runtimes.docker.reconnect import Reconnect
@@ -114,12 +115,13 @@ class DockerSandbox(Sandbox):
         reconnect_within: seconds to wait for a daemon that stopped answering before the
             attempt is reported lost.
         on_unremoved: told of a container `cleanup` could not remove.
+        pacer: the output pacer attached before the container started, if any.
     """
 
     def __init__(self, pool: EndpointPool, endpoint: Endpoint, container: Any,
                  spec: LaunchSpec, sink: Sink, cursor: LogCursor,
                  limits: CollectLimits, reconnect_within: float,
-                 on_unremoved: Unremoved) -> None:
+                 on_unremoved: Unremoved, pacer: OutputPacer | None = None) -> None:
         self.ref = f"{endpoint.name}/{container.id}"
         self._pool, self._endpoint = pool, endpoint
         self._reconnect = Reconnect(pool, endpoint, container, reconnect_within)
@@ -127,7 +129,7 @@ class DockerSandbox(Sandbox):
         self._on_unremoved = on_unremoved
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._follower = LogFollower(self._reconnect, cursor, self._on_lines, loop)
+        self._follower = LogFollower(self._reconnect, cursor, self._on_lines, loop, pacer)
         self._exit: asyncio.Future[Outcome] = loop.create_future()
         self._closed = threading.Event()
         self._waiter = threading.Thread(target=self._wait_for_exit, daemon=True,

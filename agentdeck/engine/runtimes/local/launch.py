@@ -161,12 +161,12 @@ def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntr
     # The system dirs are scanned; install dirs and declared paths are shown as they are
     # (a Python or Node install holds no secrets, and walking one can take many seconds).
     covers = [entry for root in bwrap.bound_roots(()) for entry in private.under(root)]
-    blank_file, blank_dir = _blanks(run_dir)
+    blank_file, blank_dir = blanks(run_dir)
     return bwrap.Plan(found, Path(spec.workdir), spec.state_dir, network, tuple(extra),
                       tuple(covers), blank_file, blank_dir, egress_dir, forwarder)
 
 
-def _blanks(run_dir: Path) -> tuple[Path, Path]:
+def blanks(run_dir: Path) -> tuple[Path, Path]:
     """An empty read-only file and dir, bound over the private entries."""
     blank_file, blank_dir = run_dir / BLANK_FILE, run_dir / BLANK_DIR
     if not blank_file.exists():

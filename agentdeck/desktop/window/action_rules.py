@@ -1,0 +1,29 @@
+"""When each task command can apply, from the tasks the focused view shows.
+
+The toolbar, the menus and the keys share the window's QActions, so an action disabled
+here is also a key that does nothing (rather than acting on a task the user cannot see).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agentdeck.engine.models import ReviewState, Task
+
+#: The commands that act on the tasks of the focused view.
+TASK_COMMANDS = ("accept", "reject", "cancel", "retry", "comment", "request_changes")
+
+
+def enabled_commands(targets: Sequence[Task], *, in_review: bool) -> dict[str, bool]:
+    """Which of `TASK_COMMANDS` apply to ``targets`` (the reviewed task in the Review
+    view, the selected rows in Tasks, none on the Wall)."""
+    reviewable = any(task.reviewable for task in targets)
+    return {
+        "accept": reviewable,
+        "reject": reviewable,
+        "cancel": any(task.state.is_unfinished for task in targets),
+        # A settled review is final: a retried task would change it back.
+        "retry": any(task.state.is_terminal and task.review not in
+                     (ReviewState.ACCEPTED, ReviewState.REJECTED) for task in targets),
+        "comment": in_review and reviewable,
+        "request_changes": in_review and reviewable,
+    }
