@@ -282,6 +282,13 @@ async def _retry(engine: Engine, a: argparse.Namespace) -> int:
     return 0
 
 
+@command("collect")
+async def _collect(engine: Engine, a: argparse.Namespace) -> int:
+    task = await engine.collect(a.id, max_files=a.max_files, max_bytes=a.max_bytes)
+    out(f"{task.id}: {task.files_changed} files collected, review {task.review.value}")
+    return 0
+
+
 @command("follow-up")
 async def _follow_up(engine: Engine, a: argparse.Namespace) -> int:
     task = await engine.follow_up(a.id, a.message)

@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "rejected or ended past storage_retention_days)")
     p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("collect", help="copy a task's change back again from the container "
+                                       "kept when it was over a limit, with higher limits")
+    _add_id(p)
+    p.add_argument("--max-files", type=int, metavar="N", help="most changed files to take")
+    p.add_argument("--max-bytes", type=int, metavar="N", help="most bytes of change to take")
 
     p = sub.add_parser("follow-up", help="send a new instruction to a finished task")
     _add_id(p)

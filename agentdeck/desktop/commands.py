@@ -69,6 +69,8 @@ COMMANDS: tuple[Command, ...] = (
             "Bring back the change of the tasks you just rejected"),
     Command("cancel", "&Cancel task", "Del", "cancel", "Stop the selected queued or running tasks"),
     Command("retry", "Re&try", "Ctrl+R", "retry", "Run the selected finished tasks again"),
+    Command("collect", "Co&llect again…", "", "",
+            "Copy back a change that was over a limit, from its kept container"),
     Command("settings", "&Settings…", "Ctrl+,", "settings", "Runtimes, parallelism, profiles, keys"),
     Command("shortcuts", "&Keyboard shortcuts", "Ctrl+/", "keyboard", "This list"),
     Command("user_guide", "&User guide", "F1", "", "Open the user guide"),

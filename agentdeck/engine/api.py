@@ -42,6 +42,7 @@ from agentdeck.engine.core.lease import Lease
 from agentdeck.engine.core.pauses import ProviderPauses
 from agentdeck.engine.core.profile_source import Config, ProfileSource, read_config
 from agentdeck.engine.core.queries import Queries
+from agentdeck.engine.core.recollect import Recollect
 from agentdeck.engine.core.reports import LAST_NIGHT, Reports
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.core.runner import AttemptServices
@@ -51,6 +52,7 @@ from agentdeck.engine.core.settings import Settings
 from agentdeck.engine.core.storage import Storage
 from agentdeck.engine.core.submission import Rules, Submitter
 from agentdeck.engine.core.task_states import TaskStates
+from agentdeck.engine.core.trees import BaseWarmer
 from agentdeck.engine.runtimes.base import Runtime
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.sample import demo
@@ -139,6 +141,10 @@ class Engine:
         self._radar = OverlapRadar(store, workspace)
         self._approvals = Approvals(store, states, queries)
         self._land_queue = LandQueue(workspace, freshener, self._reviews, profiles.profile)
+        self._warmer = BaseWarmer(workspace, self.runtimes.get, profiles.profile,
+                                  background.spawn)
+        self._recollect = Recollect(home, workspace, queries, states, self.runtimes,
+                                    profiles.profile)
         self._comments = Comments(store, workspace, queries, controls.follow_up,
                                   profiles.profile)
         self._submitter = Submitter(Rules(profiles.profile, self.runtimes.choose), workspace,
@@ -261,7 +267,10 @@ class Engine:
         names the task's line in its batch file, and nothing is left behind.
         ``on_snapshot(done, total, repo)`` is told (from a worker thread) after each
         repo's snapshot, for a progress bar."""
-        return await self._submitter.submit_batch(spec, on_snapshot)
+        tasks = await self._submitter.submit_batch(spec, on_snapshot)
+        if self.drives:  # the engine that will run them builds their base layers now
+            self._warmer.batch_queued(tasks)
+        return tasks
 
     async def seed_demo(self) -> list[Task]:
         """Queue the demo batch on the local runtime, once: only into an empty data dir."""
@@ -283,6 +292,12 @@ class Engine:
     async def follow_up(self, task_id: str, message: str) -> Task:
         """Send a new instruction to a finished task: a new attempt in the same working copy."""
         return await self._controls.follow_up(task_id, message)
+
+    async def collect(self, task_id: str, *, max_files: int | None = None,
+                      max_bytes: int | None = None) -> Task:
+        """Collect again from the container kept when the task's change was over a limit,
+        with these limits; the change then goes to review."""
+        return await self._recollect.collect(task_id, max_files, max_bytes)
 
     async def wait_idle(self, task_id: str, timeout: float = 60.0) -> None:
         """Wait until this engine no longer runs an attempt of the task."""

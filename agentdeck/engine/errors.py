@@ -37,6 +37,11 @@ class UnsafeChange(AgentdeckError):
     """The agent's change contains something we refuse to apply (symlink out, .git, ..)."""
 
 
+class OverLimit(UnsafeChange):
+    """The agent's change is over a collect limit: nothing came back, and its sandbox is
+    kept so that it can be collected again with a higher limit."""
+
+
 class BatchError(InvalidInput):
     """A malformed batch file; the message names the line and the reason."""
 

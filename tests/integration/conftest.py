@@ -23,6 +23,7 @@ from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
 from agentdeck.engine.models import AgentProfile, Stream
 from agentdeck.engine.runtimes.base import LaunchSpec
 from agentdeck.engine.runtimes.docker.egress_network import remove_network
+from agentdeck.engine.runtimes.docker.baselayer import HOME_LABEL, list_base_images
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,17 @@ def docker_client() -> Any:
     client = docker.from_env(version="auto")
     build_test_image(client)
     yield client
+    remove_test_bases(client)
     client.close()
+
+
+def remove_test_bases(client: Any) -> None:
+    """Remove the base images tasks of tests' tmp data dirs built (not a user's)."""
+    tmp = tempfile.gettempdir()
+    for image in list_base_images(client):
+        labels = client.images.get(image.tag).labels or {}
+        if labels.get(HOME_LABEL, "").startswith(tmp + "/"):
+            client.images.remove(image.tag, force=True)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Bulk task commands (cancel, retry, accept, reject, reopen, approve, freshen) on a set of
+"""Bulk task commands (cancel, retry, collect, accept, reject, reopen, approve, freshen) on a set of
 task ids.
 
 Each command is one engine call per task; failures of single tasks are collected and
@@ -31,6 +31,11 @@ class TaskActions:
     def retry(self, ids: Sequence[str]) -> None:
         """Queue finished tasks again as new attempts."""
         self._run("Queued again", ids, self._ctx.engine.retry)
+
+    def collect(self, ids: Sequence[str], max_files: int, max_bytes: int) -> None:
+        """Copy back the changes that were over a limit, from their kept containers."""
+        self._run("Collected", ids, lambda task_id: self._ctx.engine.collect(
+            task_id, max_files=max_files, max_bytes=max_bytes))
 
     def reject(self, ids: Sequence[str], on_done: Done | None = None) -> None:
         """Refuse the changes of these tasks; ``on_done`` gets the ids rejected."""

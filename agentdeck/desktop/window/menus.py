@@ -8,7 +8,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
 from agentdeck.desktop.window.open_dialogs import (
-    open_batch, open_land, open_new_task, open_settings, open_shortcuts, open_user_guide,
+    open_batch, open_collect, open_land, open_new_task, open_settings, open_shortcuts, open_user_guide,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def build_menus(window: "MainWindow") -> None:
     for name in ("accept", "reject", "undo", None, "next_review", "prev_review", None,
                  "next_hunk", "previous_hunk", "toggle_hunk", None, "comment",
                  "request_changes", None, "approve", "land", "freshen", "hand_back", None,
-                 "cancel", "retry"):
+                 "cancel", "retry", "collect"):
         task_menu.addSeparator() if name is None else task_menu.addAction(a[name])
     view_menu = bar.addMenu("&View")
     for name in ("show_wall", "show_list", "show_review", "show_reports", None, "find"):
@@ -94,6 +94,7 @@ def _connect(window: "MainWindow") -> None:
     _enable_hunk_keys(window)
     a["cancel"].triggered.connect(lambda: window.task_actions.cancel(window.target_ids()))
     a["retry"].triggered.connect(lambda: window.task_actions.retry(window.target_ids()))
+    a["collect"].triggered.connect(lambda: open_collect(window))
     a["user_guide"].triggered.connect(lambda: open_user_guide(window))
 
 

@@ -79,3 +79,17 @@ def open_user_guide(window: "MainWindow") -> None:
                             "docs/user-guide.md in agentdeck's source")
     elif not QDesktopServices.openUrl(url):
         window.show_message(f"No application to open {url.toLocalFile()}")
+
+
+def open_collect(window: "MainWindow") -> QDialog | None:
+    """Task → Collect again (asks for the higher limits first)."""
+    from agentdeck.desktop.dialogs.collect import CollectDialog
+
+    ids = window.target_ids()
+    if not ids:
+        window.show_message("Select one or more tasks first")
+        return None
+    dialog = CollectDialog(len(ids), window)
+    dialog.collect_requested.connect(
+        lambda files, size: window.task_actions.collect(ids, files, size))
+    return _show(dialog)

@@ -20,7 +20,7 @@ from agentdeck.engine.agents.base import AgentAdapter
 from agentdeck.engine.agents.cli_check import find_cli
 from agentdeck.engine.agents.registry import adapter_for
 from agentdeck.engine.egress.allowlist import with_api_hosts
-from agentdeck.engine.errors import AgentdeckError, LeaseLost, StoreError
+from agentdeck.engine.errors import AgentdeckError, LeaseLost, OverLimit, StoreError
 from agentdeck.engine.logs.sink import SeqCounter, TaskLog
 from agentdeck.engine.logs.masking import Masker
 from agentdeck.engine.config.secrets import agent_env
@@ -31,6 +31,7 @@ from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.core.reports import FAILURE_LINES
 from agentdeck.engine.core.setup_phase import copy_local_files, remove_local_files, run_setup
 from agentdeck.engine.core.task_states import TaskStates
+from agentdeck.engine.core.trees import starts_from_tree, tree_source
 from agentdeck.engine.store.db import RETRY_INTERVAL, Store
 from agentdeck.engine.workspace import Workspace
 
@@ -157,13 +158,20 @@ class AttemptRunner:
         shared: tuple[Path, ...] = ()
         if self._runtime().shares_host_paths:
             shared = tuple(self.services.workspace.object_dirs(task.repo))
+        tree = (tree_source(self.services.workspace, task.repo, task.base_commit)
+                if self._from_tree() else None)
         return LaunchSpec(task.id, task.attempt, tuple(argv), workdir, profile, env, run_dir,
-                          state_dir, shared)
+                          state_dir, shared_dirs=shared, tree=tree)
+
+    def _from_tree(self) -> bool:
+        return starts_from_tree(self._runtime(), self.profile, self.task)
 
     async def _workdir(self) -> Path:
         task = self.task
         if self._reuses_workdir():
             return Path(task.workdir)
+        if self._from_tree():  # the sandbox holds the base tree: only changes come here
+            return await asyncio.to_thread(self.services.workspace.prepare_overlay, task.id)
         return await asyncio.to_thread(
             self.services.workspace.prepare, task.id, task.repo, task.base_commit,
             shared_objects=self._runtime().shares_host_paths, paths=task.paths)
@@ -278,13 +286,15 @@ class AttemptRunner:
         if state == TaskState.FAILED and outcome.reason is None and self.stop_state is None:
             error = await self._with_output_tail(error or "the agent failed")
         fields: dict[str, Any] = {"exit_code": outcome.exit_code}
+        keep = False
         try:
-            await sandbox.collect()
+            collected = await sandbox.collect()
             workdir = Path(self.task.workdir)
             await asyncio.to_thread(remove_local_files, workdir, self.profile.copy_files)
             diff = await asyncio.to_thread(
                 self.services.workspace.capture, self.task.id, self.task.repo,
-                self.task.base_commit, workdir, paths=self.task.paths)
+                self.task.base_commit, workdir, collected.removed if collected else None,
+                paths=self.task.paths)
             fields.update(result_commit=diff.commit, files_changed=len(diff.files),
                           lines_added=diff.added, lines_removed=diff.removed,
                           unsafe=json.dumps(list(diff.unsafe)) if diff.unsafe else None,
@@ -292,9 +302,12 @@ class AttemptRunner:
             if state == TaskState.SUCCEEDED and not diff.files and self.adapter.acted is False:
                 self.tasklog.system("warning: the agent ran no command and changed no file "
                                     "(see its log above)", EntryKind.ERROR)
+        except OverLimit as exc:  # no lost work: the container stays for `collect`
+            state, error = TaskState.FAILED, f"{error + '; ' if error else ''}{exc}"
+            keep, fields["sandbox_ref"] = True, sandbox.ref
         except AgentdeckError as exc:
             state, error = TaskState.FAILED, f"{error + '; ' if error else ''}{exc}"
-        keep = state != TaskState.SUCCEEDED and self.services.keep_failed()
+        keep = keep or (state != TaskState.SUCCEEDED and self.services.keep_failed())
         await self._end(state, error, **fields)
         await sandbox.cleanup(keep=keep)
 
@@ -327,10 +340,10 @@ class AttemptRunner:
         kind = EntryKind.ERROR if error and state != TaskState.CANCELLED else EntryKind.SYSTEM
         self.tasklog.system(f"attempt {self.task.attempt} ended {words}", kind)
         finished = time.time()
+        fields.setdefault("sandbox_ref", None)  # kept only for a collect over a limit
         self.task = await _until_stored(lambda: self.states.transition(
             self.task.id, state=state, error=error, finished_at=finished,
-            question=self._question, sandbox_ref=None, epoch=self.epoch, **self._usage,
-            **fields))
+            question=self._question, epoch=self.epoch, **self._usage, **fields))
         await _until_stored(lambda: self.states.record_attempt(self.task, state, error,
                                                                self.epoch))
 

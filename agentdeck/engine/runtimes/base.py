@@ -10,8 +10,9 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Callable, ContextManager, Protocol
 
+from agentdeck.engine.errors import RuntimeUnavailable
 from agentdeck.engine.models import AgentProfile, Stream
 
 #: Longest line kept whole; longer ones are cut and marked (see `cut_marker`).
@@ -26,6 +27,38 @@ def cut_marker(dropped: int) -> str:
 class Sink(Protocol):
     def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
         """Receive decoded lines (no trailing newline) of one stream, in order, on the loop."""
+
+
+class IgnoreRules(Protocol):
+    """The ignore rules of a base commit (see `agentdeck.engine.workspace.baserules`)."""
+
+    def tracked(self, path: str) -> bool:
+        """Whether ``path`` is a file or folder of the base tree."""
+
+    def ignored(self, folder: str, names: list[tuple[str, bool]]) -> set[str]:
+        """The ``(name, is_dir)`` entries of ``folder`` (``""`` or ``"a/b/"``) the rules
+        ignore (tracked ones never are)."""
+
+
+@dataclass(frozen=True)
+class TreeSource:
+    """The tree a task starts from, for runtimes that keep it as an image layer: then
+    ``LaunchSpec.workdir`` holds only what goes on top of it (a follow-up's changes so
+    far, local files) and `Sandbox.collect` brings back only the changes."""
+
+    repo: str
+    commit: str
+    write_tar: Callable[[IO[bytes]], None]      # the base tree with a fresh inner .git
+    rules: Callable[[], ContextManager[IgnoreRules]]
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What a changes-only collect brought back: ``workdir`` holds every changed file
+    (not the unchanged ones); ``removed`` the base paths the agent deleted (a folder
+    stands for everything under it)."""
+
+    removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,7 @@ class LaunchSpec:
     #: Host dirs the copy's inner git reads and must see read-only at their own paths
     #: (the object stores it borrows); only for a runtime that `shares_host_paths`.
     shared_dirs: tuple[Path, ...] = ()
+    tree: TreeSource | None = None     # start from a layer of this tree (Docker)
 
 
 @dataclass(frozen=True)
@@ -76,8 +110,15 @@ class Sandbox(abc.ABC):
     async def stop(self, grace: float = 10.0) -> None:
         """SIGTERM (the whole process group / container), wait ``grace``, then SIGKILL."""
 
-    async def collect(self) -> None:
-        """Bring the changed tree back into ``spec.workdir`` (no-op when shared)."""
+    async def collect(self) -> Collected | None:
+        """Bring the changed tree back into ``spec.workdir`` (no-op when shared);
+        `Collected` when only the changes came back (``spec.tree`` was given).
+
+        Raises:
+            OverLimit: the change is over a collect limit; the sandbox is still there
+                for `Runtime.recollect`.
+        """
+        return None
 
     async def cleanup(self, keep: bool = False) -> None:
         """Release what the sandbox holds; ``keep`` leaves it for inspection."""
@@ -89,6 +130,8 @@ class Runtime(abc.ABC):
     #: object stores (`LaunchSpec.shared_dirs`); a runtime that copies the tree elsewhere
     #: gets a self-contained copy.
     shares_host_paths: bool = False
+    #: Starts sandboxes from ``LaunchSpec.tree`` (a layer per base commit) when given one.
+    starts_from_tree: bool = False
 
     @abc.abstractmethod
     async def start(self, spec: LaunchSpec, sink: Sink) -> Sandbox:
@@ -111,6 +154,19 @@ class Runtime(abc.ABC):
         (the Docker runtime finds its container by name).
         """
         return None
+
+    async def warm(self, tree: TreeSource, image: str) -> None:
+        """Get ready to start tasks on ``tree`` (build its layers) ahead of time."""
+
+    async def recollect(self, spec: LaunchSpec, ref: str, max_files: int | None,
+                        max_bytes: int | None) -> Collected | None:
+        """Collect again from a sandbox kept after `Sandbox.collect` was over a limit.
+
+        Raises:
+            RuntimeUnavailable: the sandbox is gone (or this runtime keeps none).
+            OverLimit: still over the (raised) limits.
+        """
+        raise RuntimeUnavailable(f"the {self.name} runtime keeps no sandbox to collect from")
 
     def free_slots(self) -> int | None:
         """How many more sandboxes this runtime can take now; None means no own limit."""

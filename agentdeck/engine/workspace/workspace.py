@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from agentdeck.engine.errors import InvalidInput, RepoError
 from agentdeck.engine.workspace.gitcmd import Git
@@ -21,7 +22,10 @@ from agentdeck.engine.workspace.hunks import FileHunks, file_hunks
 from agentdeck.engine.workspace.copies import (
     borrow_objects, build_working_copy, commit_worktree, init_inner_repo, object_dirs,
 )
+from agentdeck.engine.workspace.baserules import BaseRules
+from agentdeck.engine.workspace.overlay import capture_overlay
 from agentdeck.engine.workspace.safefs import open_dir, opened
+from agentdeck.engine.workspace.treetar import write_tree_tar
 from agentdeck.engine.workspace.seal import seal_copy
 from agentdeck.engine.workspace.space import tree_bytes
 from agentdeck.engine.workspace import sparse
@@ -135,14 +139,37 @@ class Workspace:
         """The object dirs a copy with shared objects reads (to be shown read-only)."""
         return object_dirs(self._store.open(open_repo(repo)))
 
-    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path, *,
-                paths: Sequence[str] = ()) -> DiffResult:
+    def prepare_overlay(self, task_id: str) -> Path:
+        """Make the task's folder empty: its sandbox starts from a layer of the base tree
+        and only the agent's changes come back here (see `capture`'s ``removed``)."""
+        workdir = self.workdir(task_id)
+        remove_tree(workdir)
+        self._manifest(task_id).unlink(missing_ok=True)
+        workdir.mkdir(parents=True)
+        return workdir
+
+    def tree_tar(self, repo: RepoPath, base: str, out: IO[bytes]) -> None:
+        """Write ``base``'s files and a fresh inner ``.git`` as a tar (for image layers)."""
+        write_tree_tar(self._private(repo, base), base, out)
+
+    def base_rules(self, repo: RepoPath, base: str) -> BaseRules:
+        """The ignore rules of ``base`` (a context manager), read from its objects."""
+        return BaseRules(self._private(repo, base), base)
+
+    def capture(self, task_id: str, repo: RepoPath, base: str, workdir: Path,
+                removed: Sequence[str] | None = None, *, max_files: int | None = None,
+                max_bytes: int | None = None, paths: Sequence[str] = ()) -> DiffResult:
         """Record what the agent changed in ``workdir`` as a commit on ``base``, then
         seal the copy (see `seal`), whether or not the change could be recorded.
 
         Git never looks at the copy: the tree is walked no-follow and built in the
         private git dir (engine.workspace.capture); nested repositories become gitlink
         entries, which review flags and accept refuses.
+
+        Args:
+            removed: given, ``workdir`` holds only the changed files (an overlay on
+                ``base``) and these base paths were removed (engine.workspace.overlay).
+            max_files, max_bytes: raise the workspace's limits for this capture.
 
         Raises:
             UnsafeChange: more than ``max_files`` changed files or ``max_bytes`` of new
@@ -157,11 +184,17 @@ class Workspace:
         if not workdir.is_dir():
             raise RepoError(f"the working copy {workdir} of task {task_id} no longer exists")
         source: tuple[Git, str] | None = None
+        max_files = max(max_files or 0, self.max_files)
+        max_bytes = max(max_bytes or 0, self.max_bytes)
         try:
             private = self._private(repo, base)
-            source = (private, base)
-            tree = capture_tree(private, base, workdir, self._manifest(task_id),
-                                max_files=self.max_files, max_bytes=self.max_bytes, cone=paths)
+            if removed is None:
+                source = (private, base)
+                tree = capture_tree(private, base, workdir, self._manifest(task_id),
+                                    max_files=max_files, max_bytes=max_bytes, cone=paths)
+            else:  # an overlay: its inner .git stays empty (no copy of the base's objects)
+                tree = capture_overlay(private, base, workdir, removed,
+                                       max_files=max_files, max_bytes=max_bytes)
         finally:
             self._seal(workdir, source)
         commit = private.with_env(**ENGINE_IDENTITY).out(

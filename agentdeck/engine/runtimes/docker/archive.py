@@ -34,8 +34,9 @@ class CollectLimits:
     max_files: int = 20_000
 
 
-def pack_tree(root: Path, out: IO[bytes]) -> None:
-    """Write ``root``'s contents (``.git`` included) as a tar to ``out``, owned by uid 1000.
+def pack_tree(root: Path, out: IO[bytes], skip: tuple[str, ...] = ()) -> None:
+    """Write ``root``'s contents (``.git`` included unless in ``skip``, the top-level
+    names left out) as a tar to ``out``, owned by uid 1000.
 
     Symlinks are stored as symlinks; sockets, fifos and devices are left out.
     """
@@ -47,7 +48,7 @@ def pack_tree(root: Path, out: IO[bytes]) -> None:
         return info
 
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for entry in sorted(os.listdir(root)):
+        for entry in sorted(set(os.listdir(root)) - set(skip)):
             tar.add(root / entry, arcname=entry, recursive=True, filter=owned)
 
 

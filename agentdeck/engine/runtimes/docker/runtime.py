@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ from agentdeck.engine.runtimes.docker.egress_network import EgressNetwork
 from agentdeck.engine.egress.proxy import EventCallback
 from agentdeck.engine.errors import RuntimeUnavailable
 from agentdeck.engine.runtimes.docker.images import AGENT_IMAGE
-from agentdeck.engine.runtimes.base import LaunchSpec, Runtime, Sandbox, Sink
+from agentdeck.engine.runtimes.base import (Collected, LaunchSpec, Runtime, Sandbox, Sink,
+                                            TreeSource)
+from agentdeck.engine.runtimes.docker.baselayer import BaseLayers
+from agentdeck.engine.runtimes.docker.collect import kept_removed, removing_argv
 from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, CollectLimits
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import storage_opt_refused
@@ -132,6 +135,7 @@ class DockerRuntime(Runtime):
     """
 
     name = "docker"
+    starts_from_tree = True
 
     def __init__(self, endpoints: list[Endpoint] | None = None, *,
                  home: Path | str | None = None, image: str = AGENT_IMAGE,
@@ -154,6 +158,17 @@ class DockerRuntime(Runtime):
         #: Per endpoint: False once its daemon refused to limit a writable layer.
         self._layer_limits: dict[str, bool] = {}
         self._egress = EgressGate(self._home, on_egress)
+        self._layers = BaseLayers(self._home)
+
+    async def warm(self, tree: TreeSource, image: str) -> None:
+        """Build ``tree``'s base image on every endpoint that answers and lacks it (a
+        batch was queued: its first tasks then start as fast as the later ones)."""
+        for name in list(self._pool.endpoints):
+            try:
+                await asyncio.to_thread(
+                    lambda: self._layers.ensure(self._pool.client(name), name, tree, image))
+            except (docker.errors.APIError, RuntimeUnavailable, *UNREACHABLE) as exc:
+                log.info("no base layer of %s on %s yet: %s", tree.commit[:12], name, exc)
 
     def free_slots(self) -> int | None:
         return self._pool.free_slots()
@@ -211,6 +226,36 @@ class DockerRuntime(Runtime):
         except RuntimeUnavailable as exc:
             return LostSandbox(ref, f"its egress proxy cannot run again: {exc}")
         return self._follow(name, container, spec, sink, LogCursor.decode(cursor))
+
+    async def recollect(self, spec: LaunchSpec, ref: str, max_files: int | None,
+                        max_bytes: int | None) -> Collected | None:
+        """Collect again from the container kept when a collect was over a limit; on
+        success the container is removed."""
+        name, _, container_id = ref.partition("/")
+        if name not in self._pool.endpoints:
+            raise RuntimeUnavailable(f"the Docker endpoint {name!r} is no longer configured")
+        if spec.tree is None:
+            raise RuntimeUnavailable("only a task started from a base layer can be collected "
+                                     "again; run it again")
+        try:
+            container = await asyncio.to_thread(
+                lambda: self._pool.client(name).containers.get(container_id))
+        except docker.errors.NotFound as exc:
+            raise RuntimeUnavailable(f"the task's container {container_id[:12]} is gone; "
+                                     "run the task again") from exc
+        except UNREACHABLE as exc:
+            raise RuntimeUnavailable(f"{describe(self._pool.endpoints[name])} does not "
+                                     f"answer: {exc}") from exc
+        if not labels_match(container, self._home):
+            raise RuntimeUnavailable(f"the container {container.name} is not one of ours")
+        limits = CollectLimits(max_bytes or self._limits.max_bytes,
+                               max_files or self._limits.max_files)
+        sandbox = DockerSandbox(self._pool, self._pool.endpoints[name], container, spec,
+                                lambda *_: None, LogCursor(), limits, self._reconnect_within,
+                                self._leave)
+        collected = await asyncio.to_thread(sandbox.collect_changes, limits)
+        await asyncio.to_thread(self._remove, name, container.id)  # its work is home now
+        return collected
 
     async def _find(self, name: str, container_id: str) -> Any:
         """The container, its daemon waited for up to ``reconnect_within`` seconds.
@@ -273,11 +318,13 @@ class DockerRuntime(Runtime):
         endpoint = self._pool.endpoints[name]
         pacer = None
         try:
-            container = self._create(client, name, spec, egress)
+            removed = kept_removed(spec) if spec.tree is not None else []
+            container = self._create(client, name, self._on_base(client, name, spec, removed),
+                                     egress)
             if egress is not None:
                 self._grant(container.id, spec)
             if container.status == "created":
-                copy_in(container, spec)
+                copy_in(container, spec, removed)
                 pacer = OutputPacer.attach(container)
                 container.start()
         except docker.errors.APIError as exc:  # it answered, and said no
@@ -291,6 +338,21 @@ class DockerRuntime(Runtime):
             raise RuntimeUnavailable(f"{describe(endpoint)} went away: {exc}") from exc
         self._pool.mark_up(name)
         return container, pacer
+
+    def _on_base(self, client: Any, name: str, spec: LaunchSpec,
+                 removed: list[str]) -> LaunchSpec:
+        """``spec`` to run on its tree's base image (built now if missing), removing a
+        follow-up's removed paths before the agent starts; as it is without a tree."""
+        if spec.tree is None:
+            return spec
+        try:
+            tag = self._layers.ensure(client, name, spec.tree, spec.profile.image)
+        except docker.errors.ImageNotFound as exc:
+            raise RuntimeUnavailable(
+                f"the image {spec.profile.image} is missing on "
+                f"{describe(self._pool.endpoints[name])}: {BUILD_HINT}") from exc
+        argv = tuple(removing_argv(spec.argv)) if removed else spec.argv
+        return replace(spec, argv=argv, profile=replace(spec.profile, image=tag))
 
     def _create(self, client: Any, name: str, spec: LaunchSpec,
                 egress: EgressNetwork | None) -> Any:

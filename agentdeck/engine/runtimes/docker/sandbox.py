@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import posixpath
 import tempfile
 import threading
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import docker.errors
@@ -23,7 +25,8 @@ import urllib3.exceptions
 
 from agentdeck.engine.errors import AgentdeckError, RuntimeUnavailable
 from agentdeck.engine.models import Stream
-from agentdeck.engine.runtimes.base import LaunchSpec, Outcome, Sandbox, Sink
+from agentdeck.engine.runtimes.base import Collected, LaunchSpec, Outcome, Sandbox, Sink
+from agentdeck.engine.runtimes.docker.collect import collect_changes, remove_list_tar
 from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capped, pack_tree
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import DiskWatch, has_layer_limit, limit_bytes
@@ -51,18 +54,35 @@ _WAIT_POLL = 5
 _OOM_CHECKS = 10
 
 
-def copy_in(container: Any, spec: LaunchSpec) -> None:
+def copy_in(container: Any, spec: LaunchSpec, removed: Sequence[str] = ()) -> None:
     """Copy ``spec.workdir`` (with its ``.git``) into the container's /work, and the
-    agent's home of the previous attempt (``spec.state_dir``) into its home."""
+    agent's home of the previous attempt (``spec.state_dir``) into its home.
+
+    With ``spec.tree`` the container already holds the base tree: the folder holds only
+    what goes on top (a follow-up's changes so far, local files), its ``.git`` stays out,
+    and ``removed`` is the list of base paths the container removes before the agent runs.
+    """
     spool = spec.run_dir if spec.run_dir is not None and spec.run_dir.is_dir() else None
-    trees = [(spec.workdir, WORKDIR)]
+    if spec.tree is not None:
+        if removed:
+            container.put_archive("/tmp", remove_list_tar(removed))
+        if set(os.listdir(spec.workdir)) - {".git"}:
+            _put_tree(container, spec.workdir, WORKDIR, spool, skip=(".git",))
+        trees = []
+    else:
+        trees = [(spec.workdir, WORKDIR)]
     if spec.state_dir is not None and spec.state_dir.is_dir() and any(spec.state_dir.iterdir()):
         trees.append((spec.state_dir, AGENT_HOME))  # (an empty one would cost a copy)
     for source, target in trees:
-        with tempfile.TemporaryFile(dir=spool) as tar:
-            pack_tree(source, tar)
-            tar.seek(0)
-            container.put_archive(target, tar)
+        _put_tree(container, source, target, spool)
+
+
+def _put_tree(container: Any, source: Path, target: str, spool: Path | None,
+              skip: tuple[str, ...] = ()) -> None:
+    with tempfile.TemporaryFile(dir=spool) as tar:
+        pack_tree(source, tar, skip)
+        tar.seek(0)
+        container.put_archive(target, tar)
 
 
 class LostSandbox(Sandbox):
@@ -161,8 +181,12 @@ class DockerSandbox(Sandbox):
             self._reconnect.quit(f"stopped while {describe(self._endpoint)} did not answer "
                                  f"({exc})")
 
-    async def collect(self) -> None:
-        await asyncio.to_thread(self._collect, WORKDIR, self._spec.workdir, self._limits)
+    async def collect(self) -> Collected | None:
+        collected = None
+        if self._spec.tree is None:
+            await asyncio.to_thread(self._collect, WORKDIR, self._spec.workdir, self._limits)
+        else:
+            collected = await asyncio.to_thread(self.collect_changes, self._limits)
         if self._spec.state_dir is not None:
             try:
                 await asyncio.to_thread(self._collect, AGENT_HOME, self._spec.state_dir,
@@ -170,6 +194,20 @@ class DockerSandbox(Sandbox):
             except AgentdeckError as exc:  # the diff is what counts; a resume may fail
                 log.warning("the agent's home in %s is not kept for follow-ups: %s",
                             self._container.name, exc)
+        return collected
+
+    def collect_changes(self, limits: CollectLimits) -> Collected:
+        """Only the changed files (the container started from a base layer); blocking."""
+        try:
+            return collect_changes(self._container, self._spec, limits, self._spec.task_id)
+        except docker.errors.NotFound as exc:
+            raise RuntimeUnavailable(
+                f"the container {self._container.name} is gone; its files cannot be copied back"
+            ) from exc
+        except UNREACHABLE as exc:
+            raise RuntimeUnavailable(
+                f"cannot copy the task's files back: {describe(self._endpoint)} does not "
+                f"answer ({exc})") from exc
 
     def _collect(self, source: str, dest: Path, limits: CollectLimits) -> None:
         try:
