@@ -106,7 +106,7 @@ def _m8_log_chunks(db: sqlite_utils.Database) -> None:
         logchunks.seal(db.conn, task_id)
 
 
-def _m_task_paths(db: sqlite_utils.Database) -> None:
+def _m9_task_paths(db: sqlite_utils.Database) -> None:
     """The paths a task checks out (sparse), a JSON list; NULL: the whole repo."""
     db["tasks"].add_column("paths", str)
 
@@ -114,7 +114,7 @@ def _m_task_paths(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
     _m5_review_comments, _m6_task_groups, _m7_task_approval, _m8_log_chunks,
-    _m_task_paths,
+    _m9_task_paths,
 ]
 
 
