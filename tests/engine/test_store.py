@@ -173,9 +173,9 @@ def test_a_database_made_before_task_groups_gets_them_keeping_its_rows(tmp_path)
 
 
 def test_a_database_from_before_task_paths_opens_with_whole_repo_tasks(tmp_path):
-    from agentdeck.engine.store.schema import _m_task_paths
+    from agentdeck.engine.store.schema import _m9_task_paths
     path = tmp_path / "old.sqlite3"
-    _old_database(path, MIGRATIONS.index(_m_task_paths), "failed")
+    _old_database(path, MIGRATIONS.index(_m9_task_paths), "failed")
     s = st.Store(path)
     try:
         assert s.get_task("old").paths == ()
