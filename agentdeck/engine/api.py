@@ -163,7 +163,7 @@ class Engine:
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
                               scheduler=self.scheduler,
-                              collect=self._reviews.collect_rejected)
+                              collect=self._storage.collect_garbage)
         loop = asyncio.get_running_loop()
         store.on_problem = lambda problem: loop.call_soon_threadsafe(self._on_store, problem)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentdeck.engine.core.reviews import REJECTED_KEPT_FOR
+from agentdeck.engine.core.storage import DEFAULT_RETENTION_DAYS
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import ReviewState, TaskState
 from agentdeck.engine.store import db as st
@@ -56,8 +56,9 @@ async def test_reopen_refuses_what_it_cannot_undo(tmp_path: Path) -> None:
 
 
 async def test_an_old_rejection_loses_its_copy_and_says_so(tmp_path: Path) -> None:
-    """The driving engine removes copies rejected longer ago than the undo window (when it
-    starts, then hourly); reopen then says why it cannot."""
+    """The driving engine removes copies rejected longer ago than the storage retention
+    (when it starts, then hourly), dated by the rejection, not by the task's end; reopen
+    then says why it cannot."""
     repo, home = make_repo(tmp_path / "repo"), tmp_path / "home"
     engine = await open_engine(home)
     try:
@@ -68,8 +69,11 @@ async def test_an_old_rejection_loses_its_copy_and_says_so(tmp_path: Path) -> No
     finally:
         await engine.close()
     with sqlite3.connect(st.db_path(home)) as conn:
-        conn.execute("UPDATE tasks SET updated_at=? WHERE id=?",
-                     (time.time() - REJECTED_KEPT_FOR - 60, task.id))
+        long_ago = time.time() - DEFAULT_RETENTION_DAYS * 86400 - 60
+        conn.execute("UPDATE tasks SET updated_at=? WHERE id=?", (long_ago, task.id))
+        # finished long ago but rejected just now: still undoable
+        conn.execute("UPDATE tasks SET finished_at=?, created_at=? WHERE id=?",
+                     (long_ago, long_ago, fresh.id))
     engine = await open_engine(home)
     try:
         await wait_until(lambda: not Path(task.workdir).exists(), what="the old copy removed")

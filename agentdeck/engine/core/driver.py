@@ -13,12 +13,12 @@ from agentdeck.engine.core.scheduler import Scheduler
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.errors import AgentdeckError
 from agentdeck.engine.events import EventBus, Notice
-from agentdeck.engine.models import TaskState
+from agentdeck.engine.models import StorageReport, TaskState
 from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.store.db import Store
 
 log = logging.getLogger(__name__)
-#: Seconds between two looks for rejected tasks whose copies may go (`Reviews.collect_rejected`).
+#: Seconds between two garbage collections of task files (`Storage.collect_garbage`).
 COLLECT_INTERVAL = 3600
 
 
@@ -28,7 +28,7 @@ class Driver:
     def __init__(self, store: Store, bus: EventBus, background: Background, *,
                  states: TaskStates, runtimes: RuntimeRegistry, pauses: ProviderPauses,
                  attempts: Attempts, scheduler: Scheduler,
-                 collect: Callable[[], Awaitable[list[str]]]) -> None:
+                 collect: Callable[[], Awaitable[StorageReport]]) -> None:
         self._store = store
         self._bus = bus
         self._background = background
@@ -44,7 +44,7 @@ class Driver:
         await self._pauses.restore()
         await self._recover()  # claimed tasks carry their settled runtime: no "auto" here
         self._background.spawn(self._schedule(), driving=True)
-        self._background.spawn(self._collect_rejected(), driving=True)
+        self._background.spawn(self._collect_garbage(), driving=True)
 
     async def _schedule(self) -> None:
         """Settle "auto" before the first task starts, but not on the way out of
@@ -73,16 +73,17 @@ class Driver:
             self._bus.publish(Notice("info", f"resumed {len(active)} task(s) after a restart"))
         self._background.spawn(self._remove_orphans())
 
-    async def _collect_rejected(self) -> None:
-        """Remove the copies of rejections too old to undo, now and every hour."""
+    async def _collect_garbage(self) -> None:
+        """Remove what no task needs any more (the rule of `agentdeck gc`: rejections
+        past the retention, orphans...), now and every hour."""
         while True:
             try:
-                removed = await self._collect()
+                removed = (await self._collect()).removable
             except AgentdeckError as exc:
-                log.warning("could not remove the copies of rejected tasks: %s", exc)
+                log.warning("could not remove the files of finished tasks: %s", exc)
             else:
                 if removed:
-                    log.info("removed the working copies of %d rejected task(s)", len(removed))
+                    log.info("removed the files of %d finished task(s)", len(removed))
             await asyncio.sleep(COLLECT_INTERVAL)
 
     async def _remove_orphans(self) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -23,8 +22,6 @@ SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
 
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
-#: How long a rejected task's working copy is kept so that the rejection can be undone.
-REJECTED_KEPT_FOR = 24 * 3600
 
 
 class Reviews:
@@ -142,8 +139,8 @@ class Reviews:
 
     async def reject(self, task_id: str) -> Task:
         """Refuse the agent's change (a task not finished yet is cancelled first). Its
-        working copy is kept for `REJECTED_KEPT_FOR` so that `reopen` can undo this;
-        `collect_rejected` removes it after that."""
+        working copy is kept for the storage retention (`core.storage`) so that `reopen`
+        can undo this; garbage collection removes it after that."""
         task = await self._queries.get_task(task_id)
         if task.state.is_unfinished:
             await self._cancel(task.id)
@@ -155,7 +152,7 @@ class Reviews:
 
         Raises:
             InvalidInput: the task is not rejected, had no change, or its working copy
-                was removed since (`collect_rejected`, an accept of another attempt).
+                was removed since (garbage collection, an accept of another attempt).
         """
         task = await self._queries.get_task(task_id)
         if task.review != ReviewState.REJECTED:
@@ -166,24 +163,10 @@ class Reviews:
         if not await asyncio.to_thread(self._workspace.workdir(task.id).is_dir):
             raise InvalidInput(
                 f"task {task.id} cannot be reopened: its working copy was removed (rejected "
-                f"copies are kept for {REJECTED_KEPT_FOR // 3600} h); `agentdeck retry "
-                f"{task.id}` runs it again")
+                f"copies are kept for storage_retention_days, then removed by gc); "
+                f"`agentdeck retry {task.id}` runs it again")
         return await self._states.transition(task.id, expect_review=[ReviewState.REJECTED],
                                              review=ReviewState.PENDING)
-
-    async def collect_rejected(self, now: float | None = None) -> list[str]:
-        """Remove the working copies of tasks rejected more than `REJECTED_KEPT_FOR`
-        ago (a rejection is the task's last write, so ``updated_at`` dates it); returns
-        their ids."""
-        before = (time.time() if now is None else now) - REJECTED_KEPT_FOR
-        ids = await asyncio.to_thread(self._kept_rejected, before)
-        for task_id in ids:
-            await asyncio.to_thread(self._workspace.discard, task_id)
-        return ids
-
-    def _kept_rejected(self, before: float) -> list[str]:
-        return [task_id for task_id in self._store.rejected_before(before)
-                if self._workspace.workdir(task_id).is_dir()]
 
     async def _reject_siblings(self, accepted: Task) -> int:
         """Best-of-N: one attempt was taken, so the others of its group are rejected

@@ -32,8 +32,14 @@ def check_retention(value: object) -> float:
     return days
 
 
-def removal_reason(task: Task | None, retention_days: float, now: float) -> str | None:
-    """Why the files of ``task`` (``None``: no such task) may go now, else ``None``."""
+def removal_reason(task: Task | None, retention_days: float, now: float,
+                   changed_at: float | None = None) -> str | None:
+    """Why the files of ``task`` (``None``: no such task) may go now, else ``None``.
+
+    The retention runs from the task's last change (``changed_at``, its row's
+    ``updated_at``): for a rejected task that is the rejection, so a rejection can be
+    undone (`Reviews.reopen`) for the whole retention, however old the task.
+    """
     if task is None:
         return "no task has these files"
     if task.state.is_active:
@@ -42,7 +48,7 @@ def removal_reason(task: Task | None, retention_days: float, now: float) -> str 
         return "accepted"
     if task.review.is_open:
         return None  # the user has not decided yet
-    ended = task.finished_at or task.created_at
+    ended = changed_at or task.finished_at or task.created_at
     if now - ended < retention_days * _DAY:
         return None
     what = "rejected" if task.review == ReviewState.REJECTED else "ended"
@@ -75,6 +81,7 @@ class Storage:
     def _usage(self, now: float) -> StorageReport:
         retention = self.retention_days()
         tasks = {t.id: t for t in self._store.list_tasks()}
+        changed = self._store.changed_times()
         seen: set[tuple[int, int]] = set()
         entries = []
         for task_id in sorted(self._workspace.copy_ids()):
@@ -82,7 +89,7 @@ class Storage:
             entries.append(StorageEntry(
                 task_id, task.repo if task else "", task.state.value if task else "",
                 task.review.value if task else "", self._workspace.task_bytes(task_id, seen),
-                removal_reason(task, retention, now)))
+                removal_reason(task, retention, now, changed.get(task_id))))
         repos = self._workspace.store_bytes(seen)
         for entry in entries:
             if entry.repo:

@@ -474,12 +474,9 @@ class Store:
             f"SELECT * FROM tasks WHERE {_WAITING}")]
 
     @_reads
-    def rejected_before(self, before: float) -> list[str]:
-        """Ids of the tasks rejected (last changed) before ``before``, epoch seconds."""
-        rows = self._reader().execute(
-            "SELECT id FROM tasks WHERE review=? AND updated_at<?",
-            (ReviewState.REJECTED.value, before))
-        return [r[0] for r in rows]
+    def changed_times(self) -> dict[str, float]:
+        """Each task's last change (``updated_at``, epoch seconds), by id."""
+        return dict(self._reader().execute("SELECT id, updated_at FROM tasks"))
 
     @_reads
     def list_batches(self) -> list[Batch]:
