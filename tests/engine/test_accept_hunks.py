@@ -9,8 +9,8 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import ReviewState
-from tests.engine.enginekit import git, make_repo, open_engine
-from tests.engine.test_engine_review import _finished, repo_state
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
+from tests.engine.test_engine_review import repo_state
 
 # 40 lines: a CRLF line, bytes that are not UTF-8, no newline at the end.
 BASE = b"".join(b"line %d\n" % n for n in range(1, 41)).replace(b"line 2\n", b"line 2\r\n") \
@@ -61,7 +61,7 @@ async def test_accept_lands_exactly_the_chosen_hunks_as_git_apply_does(tmp_path,
     home = tmp_path / "home"
     engine = await open_engine(home)
     try:
-        task = await _finished(engine, repo, EDIT)
+        task = await run_succeeded(engine, repo, EDIT)
         (file,) = [f for f in await engine.get_hunks(task.id) if f.change.path == "big.txt"]
         assert [(h.number, h.added, h.removed) for h in file.hunks] == \
             [(1, 1, 1), (2, 2, 0), (3, 1, 1)]
@@ -80,7 +80,7 @@ async def test_binary_new_and_renamed_files_are_whole_units(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, f"{EDIT}; printf 'new\\0bytes' > bin.dat; "
+        task = await run_succeeded(engine, repo, f"{EDIT}; printf 'new\\0bytes' > bin.dat; "
                                              "echo fresh > new.txt; mv src/app.py src/main.py")
         units = {f.change.path: f.units for f in await engine.get_hunks(task.id)}
         assert units == {"big.txt": 3, "bin.dat": 1, "new.txt": 1, "src/main.py": 1}
@@ -107,7 +107,7 @@ async def test_a_bad_selector_is_refused_and_nothing_changes(tmp_path, selection
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, EDIT)
+        task = await run_succeeded(engine, repo, EDIT)
         before = repo_state(repo)
         with pytest.raises(InvalidInput, match=message):
             await engine.accept(task.id, **selection)
@@ -121,7 +121,7 @@ async def test_request_changes_quotes_the_excluded_hunks(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, EDIT)
+        task = await run_succeeded(engine, repo, EDIT)
         with pytest.raises(InvalidInput, match="big.txt#9: big.txt has 3 hunks"):
             await engine.request_changes(task.id, "true", exclude=["big.txt#9"])
         sent = await engine.request_changes(task.id, "true", exclude=["big.txt#2"])

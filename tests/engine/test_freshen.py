@@ -4,16 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, wait_done
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded, wait_done
 
 LINES = "".join(f"line {n}\n" for n in range(1, 21))
 
-
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
 
 
 def _repo(tmp_path):
@@ -24,8 +18,8 @@ async def test_a_clean_task_is_rebased_onto_the_new_head(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
-        second = await _finished(engine, repo, "sed -i 's/^line 18$/second/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
+        second = await run_succeeded(engine, repo, "sed -i 's/^line 18$/second/' notes.txt")
         await engine.accept(first.id)
         head = git(repo, "rev-parse", "HEAD")
         [done] = await engine.freshen([second.id])
@@ -47,8 +41,8 @@ async def test_a_conflicting_task_is_marked_and_left_as_it_was(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
-        second = await _finished(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
+        second = await run_succeeded(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
         await engine.accept(first.id)
         [done] = await engine.freshen([second.id])
         assert done.outcome == "conflict" and done.conflicts == ("notes.txt",)
@@ -64,8 +58,8 @@ async def test_hand_back_gives_the_conflict_to_the_agent(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
-        second = await _finished(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
+        second = await run_succeeded(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
         await engine.accept(first.id)
         head = git(repo, "rev-parse", "HEAD")
         [done] = await engine.freshen([second.id], hand_back=True)
@@ -91,9 +85,9 @@ async def test_the_setting_freshens_clean_tasks_after_an_accept(tmp_path):
     try:
         await engine.update_settings(freshen_after_accept=True)
         assert (await engine.get_settings())["freshen_after_accept"] is True
-        first = await _finished(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
-        clean = await _finished(engine, repo, "sed -i 's/^line 18$/clean/' notes.txt")
-        clash = await _finished(engine, repo, "sed -i 's/^line 2$/clash/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
+        clean = await run_succeeded(engine, repo, "sed -i 's/^line 18$/clean/' notes.txt")
+        clash = await run_succeeded(engine, repo, "sed -i 's/^line 2$/clash/' notes.txt")
         await engine.accept(first.id)
         head = git(repo, "rev-parse", "HEAD")
         assert (await engine.get_task(clean.id)).base_commit == head

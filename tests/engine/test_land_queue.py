@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agentdeck.engine.errors import InvalidInput, RepoError
-from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, wait_done
+from agentdeck.engine.models import ReviewState
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
 from tests.engine.test_engine_review import repo_state
 
 TESTS = 'if [ -e BROKEN ]; then echo "test_suite: BROKEN makes it fail"; exit 3; fi; echo ok'
@@ -22,15 +22,9 @@ def _test_copies_left(home: Path) -> list[str]:
                                        ).stdout.splitlines()[1:]]
 
 
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
-
 
 async def _three(engine, repo):
-    return [await _finished(engine, repo, script)
+    return [await run_succeeded(engine, repo, script)
             for script in ("echo a > a.txt", "echo b > BROKEN", "echo c > c.txt")]
 
 
@@ -65,14 +59,14 @@ async def test_all_land_in_order_with_the_repos_own_test_command(tmp_path):
     repo = make_repo(tmp_path / "repo", {"agentdeck.toml": '[test]\ncommand = "test -e a.txt"\n'})
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "echo a > a.txt")
-        second = await _finished(engine, repo, "echo c > c.txt")
+        first = await run_succeeded(engine, repo, "echo a > a.txt")
+        second = await run_succeeded(engine, repo, "echo c > c.txt")
         report = await engine.land([first.id, second.id])
         assert report.failed is None and report.test_command == "test -e a.txt"
         assert git(repo, "log", "--format=%H", "-2").split() == [
             report.landed[1][1], report.landed[0][1]]
         # the second alone (no a.txt) would have failed: the tests ran on the candidate
-        third = await _finished(engine, repo, "rm a.txt")
+        third = await run_succeeded(engine, repo, "rm a.txt")
         stopped = await engine.land([third.id])
         assert stopped.failed == third.id and (repo / "a.txt").exists()
     finally:
@@ -103,7 +97,7 @@ async def test_another_branch_checked_out_is_refused(tmp_path):
     git(repo, "commit", "-qam", "second on main")
     engine = await open_engine(tmp_path / "home")
     try:
-        task = await _finished(engine, repo, "echo a > a.txt")
+        task = await run_succeeded(engine, repo, "echo a > a.txt")
         git(repo, "checkout", "-q", "side")
         before = repo_state(repo)
         with pytest.raises(RepoError, match="on branch side, which does not contain"):
@@ -152,8 +146,8 @@ async def test_tasks_left_out_of_the_queue_are_rechecked_against_its_result(tmp_
     repo = make_repo(tmp_path / "repo", {"notes.txt": "a\nb\nc\n"})
     engine = await open_engine(tmp_path / "home")
     try:
-        landed = await _finished(engine, repo, "sed -i 's/^b$/landed/' notes.txt")
-        clash = await _finished(engine, repo, "sed -i 's/^b$/clash/' notes.txt")
+        landed = await run_succeeded(engine, repo, "sed -i 's/^b$/landed/' notes.txt")
+        clash = await run_succeeded(engine, repo, "sed -i 's/^b$/clash/' notes.txt")
         report = await engine.land([landed.id], test="true")
         assert report.failed is None
         stored = await engine.get_task(clash.id)

@@ -4,16 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, wait_done, wait_state, wait_until
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded, wait_done, wait_state, wait_until
 
 LINES = "".join(f"line {n}\n" for n in range(1, 21))
 
-
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
 
 
 def _repo(tmp_path):
@@ -24,9 +18,9 @@ async def test_two_tasks_editing_one_file_are_both_flagged(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        one = await _finished(engine, repo, "sed -i 's/^line 2$/one/' notes.txt")
-        two = await _finished(engine, repo, "sed -i 's/^line 18$/two/' notes.txt; echo x > b.txt")
-        alone = await _finished(engine, repo, "echo y > other.txt")
+        one = await run_succeeded(engine, repo, "sed -i 's/^line 2$/one/' notes.txt")
+        two = await run_succeeded(engine, repo, "sed -i 's/^line 18$/two/' notes.txt; echo x > b.txt")
+        alone = await run_succeeded(engine, repo, "echo y > other.txt")
         found = await engine.overlaps()
         assert [(o.task, o.paths) for o in found[one.id]] == [(two.id, ("notes.txt",))]
         assert [(o.task, o.paths) for o in found[two.id]] == [(one.id, ("notes.txt",))]
@@ -39,7 +33,7 @@ async def test_a_running_task_is_flagged_from_its_working_copy(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        waiting = await _finished(engine, repo, "echo changed > other.txt")
+        waiting = await run_succeeded(engine, repo, "echo changed > other.txt")
         running = await engine.submit(
             repo, "echo mine > other.txt; touch edited; while [ ! -e go ]; do sleep 0.05; done")
         await wait_state(engine, running.id, {TaskState.RUNNING})
@@ -57,8 +51,8 @@ async def test_accepting_one_marks_a_colliding_task_conflicting(tmp_path):
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
-        second = await _finished(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 5$/first/' notes.txt")
+        second = await run_succeeded(engine, repo, "sed -i 's/^line 5$/second/' notes.txt")
         await engine.accept(first.id)
         stored = await engine.get_task(second.id)
         assert stored.review == ReviewState.CONFLICT
@@ -72,8 +66,8 @@ async def test_accepting_one_leaves_a_task_with_separate_edits_pending(tmp_path)
     repo = _repo(tmp_path)
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
-        second = await _finished(engine, repo, "sed -i 's/^line 18$/second/' notes.txt")
+        first = await run_succeeded(engine, repo, "sed -i 's/^line 2$/first/' notes.txt")
+        second = await run_succeeded(engine, repo, "sed -i 's/^line 18$/second/' notes.txt")
         assert first.id in {o.task for o in (await engine.overlaps())[second.id]}
         await engine.accept(first.id)
         stored = await engine.get_task(second.id)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentdeck.engine.models import TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, wait_done, wait_state, wait_until
+from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded, wait_done, wait_state, wait_until
 
 
 @pytest.fixture
@@ -22,20 +22,14 @@ def user_filter(user_config: Path, tmp_path: Path) -> Path:
     return marker
 
 
-async def _finished(engine, repo, script):
-    task = await engine.submit(repo, script)
-    done = await wait_done(engine, task.id)
-    assert done.state == TaskState.SUCCEEDED, done.error
-    return done
-
 
 async def test_freshen_and_land_never_run_the_users_filter_on_the_agents_files(
         tmp_path, user_filter):
     repo = make_repo(tmp_path / "repo", {"notes.txt": "a\nb\nc\n"})
     engine = await open_engine(tmp_path / "home")
     try:
-        first = await _finished(engine, repo, "echo one > one.txt")
-        evil = await _finished(engine, repo, "printf '*.txt filter=crypt\\n' > .gitattributes;"
+        first = await run_succeeded(engine, repo, "echo one > one.txt")
+        evil = await run_succeeded(engine, repo, "printf '*.txt filter=crypt\\n' > .gitattributes;"
                                              " echo two > two.txt")
         await engine.accept(first.id)
         [done] = await engine.freshen([evil.id])
@@ -55,7 +49,7 @@ async def test_the_live_walk_of_a_running_copy_follows_no_link_and_opens_no_fifo
     repo = make_repo(tmp_path / "repo", {"notes.txt": "a\n", "dir/keep.txt": "k\n"})
     engine = await open_engine(tmp_path / "home")
     try:
-        waiting = await _finished(engine, repo, "echo changed > notes.txt")
+        waiting = await run_succeeded(engine, repo, "echo changed > notes.txt")
         running = await engine.submit(
             repo, "rm -r dir; ln -s /proc/self/cwd dir; mkfifo notes.txt.fifo; rm notes.txt;"
                   " mkfifo notes.txt; touch ready; while [ ! -e go ]; do sleep 0.05; done")
@@ -82,7 +76,7 @@ async def test_the_merge_queues_tests_run_the_agents_code_confined(tmp_path, mon
     repo = make_repo(tmp_path / "repo", {"notes.txt": "a\n"})
     engine = await open_engine(tmp_path / "home")
     try:
-        evil = await _finished(engine, repo, (
+        evil = await run_succeeded(engine, repo, (
             "printf '#!/bin/sh\\n"
             f"touch {marker}\\n"
             f"env > {leak}; ls -a ~ >> {leak}\\n"
