@@ -253,7 +253,8 @@ def storage_table(report: StorageReport) -> str:
     for repo, count in sorted(report.repos.items()):
         lines.append(f"repo {repo}: {size(count)}")
     for tag, count in sorted(report.base_layers.items()):
-        lines.append(f"base layer {tag}: {size(count)}")
+        unused = " (unused: gc removes it)" if tag in report.unused_layers else ""
+        lines.append(f"base layer {tag}: {size(count)}{unused}")
     lines.append(f"total: {size(report.total)} (allocated blocks, each file once; "
                  f"retention {report.retention_days:g} days)")
     return "\n".join(lines)

@@ -259,11 +259,14 @@ async def _gc(engine: Engine, a: argparse.Namespace) -> int:
     report = await engine.collect_garbage(dry_run=a.dry_run)
     gone = report.removable
     if a.json:
-        out(fmt.dumps({"dry_run": a.dry_run, "removed": [dataclasses.asdict(e) for e in gone]}))
+        out(fmt.dumps({"dry_run": a.dry_run, "removed": [dataclasses.asdict(e) for e in gone],
+                       "base_layers": list(report.unused_layers)}))
         return 0
     verb = "would remove" if a.dry_run else "removed"
     for entry in gone:
         out(f"{verb} {entry.task_id}  {fmt.size(entry.bytes)}  ({entry.removable})")
+    for tag in report.unused_layers:
+        out(f"{verb} base layer {tag}  {fmt.size(report.base_layers[tag])}")
     out(f"{verb} {len(gone)} task copies, {fmt.size(sum(e.bytes for e in gone))}")
     return 0
 

@@ -159,7 +159,7 @@ class Engine:
             apply_requests=controls.apply_requests, start_task=attempts.start_task,
             provider_cap=profiles.provider_cap, runtime=self.runtimes.get)
         self._settings = Settings(store, self.runtimes, self.scheduler)
-        self._storage = Storage(store, workspace)
+        self._storage = Storage(store, workspace, self.runtimes)
         self._driver = Driver(store, self.bus, background, states=states,
                               runtimes=self.runtimes, pauses=pauses, attempts=attempts,
                               scheduler=self.scheduler,

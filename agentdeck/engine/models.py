@@ -467,12 +467,14 @@ class StorageReport:
         repos: Bytes per repository: its tasks' files plus its private git dir.
         base_layers: Bytes of Docker base images (label ``agentdeck.base``) by tag.
         retention_days: The retention setting the ``removable`` reasons used.
+        unused_layers: The base layers no kept task starts from (`gc` removes them).
     """
 
     tasks: tuple[StorageEntry, ...]
     repos: dict[str, int]
     base_layers: dict[str, int]
     retention_days: float
+    unused_layers: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:

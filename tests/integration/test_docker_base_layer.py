@@ -164,3 +164,29 @@ async def test_a_task_that_changes_nothing_succeeds_with_no_change(tmp_path, hom
         assert done.files_changed == 0 and done.review == ReviewState.NONE
     finally:
         await engine.close()
+
+
+async def test_gc_removes_the_kept_container_and_the_base_layer_no_kept_task_uses(
+        tmp_path, home, docker_client):
+    """du shows the base layer; once the task it served is past the retention, gc --dry-run
+    names the layer and removes nothing, gc removes the layer and the container the task
+    kept over its limit."""
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task = await engine.submit(repo, "mkdir many && cd many && seq 1 20050 | xargs touch")
+        done = await wait_done(engine, task.id, timeout=300)
+        assert done.state == TaskState.FAILED and done.sandbox_ref
+        [base] = list_base_images(docker_client, str(home))
+        usage = await engine.disk_usage()
+        assert base.tag in usage.base_layers and usage.unused_layers == ()  # within retention
+        await engine.update_settings(storage_retention_days=0)
+        dry = await engine.collect_garbage(dry_run=True)
+        assert dry.unused_layers == (base.tag,) and [e.task_id for e in dry.removable] == [task.id]
+        assert list_base_images(docker_client, str(home)) and _ours(docker_client, home)
+        await engine.collect_garbage()
+        assert list_base_images(docker_client, str(home)) == []
+        assert _ours(docker_client, home) == []
+        assert not Path(done.workdir).exists()
+    finally:
+        await engine.close()

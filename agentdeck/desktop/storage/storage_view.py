@@ -58,6 +58,7 @@ class StorageView(QWidget):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         repos = [f"{repo}: {size_text(count)}" for repo, count in sorted(report.repos.items())]
         layers = [f"base layer {tag}: {size_text(count)}"
+                  + (" (unused)" if tag in report.unused_layers else "")
                   for tag, count in sorted(report.base_layers.items())]
         self.totals.setText("\n".join([*repos, *layers, f"Total: {size_text(report.total)} "
                                        f"(retention {report.retention_days:g} days)"]))
@@ -70,16 +71,20 @@ class StorageView(QWidget):
         report = await self._ctx.engine.collect_garbage(dry_run=True)
         self.show_report(report)
         gone = report.removable
+        layers = [f"base layer {tag}  {size_text(report.base_layers[tag])}"
+                  for tag in report.unused_layers]
         box = QMessageBox(self)
         box.setWindowTitle("Clean up storage")
-        if not gone:
+        if not gone and not layers:
             box.setText("Nothing to remove: every copy on disk is still needed.")
             box.setStandardButtons(QMessageBox.StandardButton.Ok)
         else:
             names = [f"{e.task_id}  {size_text(e.bytes)}  ({e.removable})" for e in gone[:LISTED]]
+            names += layers
             more = [f"… and {len(gone) - LISTED} more"] if len(gone) > LISTED else []
+            layer_words = f" and {len(layers)} unused base layers" if layers else ""
             box.setText(f"Remove {len(gone)} task copies, "
-                        f"{size_text(sum(e.bytes for e in gone))}?")
+                        f"{size_text(sum(e.bytes for e in gone))}{layer_words}?")
             box.setDetailedText("\n".join([*names, *more]))
             box.setInformativeText("\n".join([*names[:5], *more]))
             box.setStandardButtons(QMessageBox.StandardButton.Yes

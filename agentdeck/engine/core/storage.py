@@ -4,15 +4,18 @@ longer needed (`collect_garbage`).
 One rule decides what goes (`removal_reason`): files of no known task, of accepted tasks,
 and of tasks over for longer than the retention setting whose change is decided
 (rejected) or that have none to decide. A change still waiting for review is never
-removed, nor is anything of an active task.
+removed, nor is anything of an active task. With a task's files goes the container a
+Docker task kept (over a collect limit); a Docker base layer goes once no task that is
+kept starts from its (repo, commit).
 """
 from __future__ import annotations
 
 import asyncio
 import time
 
-from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.errors import InvalidInput, NotFound
 from agentdeck.engine.models import ReviewState, StorageEntry, StorageReport, Task
+from agentdeck.engine.runtimes.select import RuntimeRegistry
 from agentdeck.engine.store.db import Store
 from agentdeck.engine.workspace.workspace import Workspace
 
@@ -58,27 +61,41 @@ def removal_reason(task: Task | None, retention_days: float, now: float,
 class Storage:
     """`usage` and `collect_garbage` over the workspace's files and the stored tasks."""
 
-    def __init__(self, store: Store, workspace: Workspace) -> None:
+    def __init__(self, store: Store, workspace: Workspace, runtimes: RuntimeRegistry) -> None:
         self._store = store
         self._workspace = workspace
+        self._runtimes = runtimes
 
     def retention_days(self) -> float:
         return check_retention(self._store.get_setting(RETENTION_SETTING, DEFAULT_RETENTION_DAYS))
 
     async def usage(self) -> StorageReport:
-        """Measure every task's files and private git dir (in a thread: it walks trees)."""
-        return await asyncio.to_thread(self._usage, time.time())
+        """Measure every task's files and private git dir (in a thread: it walks trees)
+        and list the Docker base layers."""
+        layers = await self._runtimes.docker_base_images()
+        return await asyncio.to_thread(self._usage, time.time(), layers)
 
     async def collect_garbage(self, dry_run: bool = False) -> StorageReport:
         """Remove every removable entry of `usage` (``dry_run``: nothing); returns the
         report the decision was made on, whose ``removable`` entries are what went."""
         report = await self.usage()
-        if not dry_run:
-            for entry in report.removable:
-                await asyncio.to_thread(self._workspace.remove_task_files, entry.task_id)
+        if dry_run:
+            return report
+        for entry in report.removable:
+            await self._remove_kept_container(entry.task_id)
+            await asyncio.to_thread(self._workspace.remove_task_files, entry.task_id)
+        await self._runtimes.remove_docker_bases(set(report.unused_layers))
         return report
 
-    def _usage(self, now: float) -> StorageReport:
+    async def _remove_kept_container(self, task_id: str) -> None:
+        try:
+            task = await asyncio.to_thread(self._store.get_task, task_id)
+        except NotFound:
+            return
+        if task.sandbox_ref and task.runtime == "docker":
+            await self._runtimes.remove_kept_container(task.sandbox_ref)
+
+    def _usage(self, now: float, layers: list) -> StorageReport:
         retention = self.retention_days()
         tasks = {t.id: t for t in self._store.list_tasks()}
         changed = self._store.changed_times()
@@ -95,4 +112,9 @@ class Storage:
             if entry.repo:
                 repos[entry.repo] = repos.get(entry.repo, 0) + entry.bytes
         entries.sort(key=lambda e: (-e.bytes, e.task_id))
-        return StorageReport(tuple(entries), repos, {}, retention)
+        needed = {(t.repo, t.base_commit) for t in tasks.values()
+                  if removal_reason(t, retention, now, changed.get(t.id)) is None}
+        unused = tuple(sorted(layer.tag for layer in layers
+                              if (layer.repo, layer.commit) not in needed))
+        return StorageReport(tuple(entries), repos, {layer.tag: layer.size for layer in layers},
+                             retention, unused)

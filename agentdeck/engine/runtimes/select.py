@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from agentdeck.engine.errors import InvalidInput
+from agentdeck.engine.errors import AgentdeckError, InvalidInput
 from agentdeck.engine.events import EventBus, Notice
 from agentdeck.engine.models import AgentProfile
 from agentdeck.engine.runtimes.base import Runtime
@@ -126,6 +126,30 @@ class RuntimeRegistry:
             endpoints = [parse_endpoint(line) for line in self.docker_endpoints] or None
             return DockerRuntime(endpoints, home=self.home, on_egress=self._on_egress)
         raise InvalidInput(f"unknown runtime {name!r}: use local or docker")
+
+    async def docker_base_images(self) -> list[Any]:
+        """The base images (`runtimes.docker.baselayer.BaseImage`) of this data dir on the
+        Docker endpoints that answer; none when Docker is not used here."""
+        docker = self._docker()
+        return [] if docker is None else await docker.base_images()  # type: ignore[attr-defined]
+
+    async def remove_docker_bases(self, tags: set[str]) -> list[str]:
+        """Remove base images by tag (see `DockerRuntime.remove_base_images`)."""
+        docker = self._docker()
+        return [] if docker is None or not tags else await docker.remove_base_images(tags)  # type: ignore[attr-defined]
+
+    async def remove_kept_container(self, sandbox_ref: str) -> bool:
+        """Remove the container a Docker task kept (see `DockerRuntime.remove_kept`)."""
+        docker = self._docker()
+        return True if docker is None else await docker.remove_kept(sandbox_ref)  # type: ignore[attr-defined]
+
+    def _docker(self) -> Runtime | None:
+        """The Docker runtime, made if needed; ``None`` when the Docker SDK cannot load."""
+        try:
+            return self.get("docker")
+        except (ImportError, AgentdeckError) as exc:
+            log.debug("no Docker runtime: %s", exc)
+            return None
 
     async def remove_docker_orphans(self, known_task_ids: set[str]) -> list[str]:
         """Remove our containers (this data dir's label) that belong to no known task."""

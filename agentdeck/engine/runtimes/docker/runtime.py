@@ -28,7 +28,8 @@ from agentdeck.engine.errors import RuntimeUnavailable
 from agentdeck.engine.runtimes.docker.images import AGENT_IMAGE
 from agentdeck.engine.runtimes.base import (Collected, LaunchSpec, Runtime, Sandbox, Sink,
                                             TreeSource)
-from agentdeck.engine.runtimes.docker.baselayer import BaseLayers
+from agentdeck.engine.runtimes.docker.baselayer import (BaseImage, BaseLayers, list_base_images,
+                                                        remove_base_image)
 from agentdeck.engine.runtimes.docker.collect import kept_removed, removing_argv
 from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, CollectLimits
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
@@ -480,6 +481,41 @@ class DockerRuntime(Runtime):
             log.debug("could not remove %s on %s: %s", container_id[:12], name, exc)
             return False
         return True
+
+    async def base_images(self) -> list[BaseImage]:
+        """This data dir's base images on every endpoint that answers (one that does not
+        is left out: its images are listed again when it is back)."""
+        found: list[BaseImage] = []
+        for name in list(self._pool.endpoints):
+            try:
+                client = await asyncio.to_thread(self._pool.client, name)
+                found += await asyncio.to_thread(list_base_images, client, self._home)
+            except (RuntimeUnavailable, docker.errors.DockerException, *UNREACHABLE) as exc:
+                log.debug("could not list the base images on %s: %s", name, exc)
+        return found
+
+    async def remove_base_images(self, tags: set[str]) -> list[str]:
+        """Remove the base images ``tags`` from every endpoint; returns those gone from all
+        (one a container still uses stays)."""
+        kept: set[str] = set()
+        for name in list(self._pool.endpoints):
+            for tag in sorted(tags):
+                try:
+                    client = await asyncio.to_thread(self._pool.client, name)
+                    if not await asyncio.to_thread(remove_base_image, client, tag):
+                        kept.add(tag)
+                except (RuntimeUnavailable, docker.errors.DockerException, *UNREACHABLE) as exc:
+                    log.debug("could not remove %s on %s: %s", tag, name, exc)
+                    kept.add(tag)
+        return sorted(tags - kept)
+
+    async def remove_kept(self, sandbox_ref: str) -> bool:
+        """Remove the container a task kept (over a collect limit); False if its daemon
+        did not answer."""
+        name, _, container_id = sandbox_ref.partition("/")
+        if name not in self._pool.endpoints or not container_id:
+            return True
+        return await asyncio.to_thread(self._remove, name, container_id)
 
     async def remove_orphans(self, known_task_ids: set[str] | list[str]) -> list[str]:
         """Remove our containers whose task is unknown; return their names."""
