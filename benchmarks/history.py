@@ -33,7 +33,8 @@ from PySide6.QtWidgets import QApplication
 from agentdeck.desktop.app import Session
 from agentdeck.engine.store import db as st
 from agentdeck.engine.store import writes as wr
-from agentdeck.engine.models import ReviewState, Task, TaskState
+from agentdeck.engine.models import EntryKind, LogEntry, ReviewState, Stream, Task, TaskState
+from agentdeck.engine.store.logchunks import insert_chunks
 
 BIGGEST = 1_000_000
 PER_LOG = 1000
@@ -52,10 +53,10 @@ def _task(n: int, now: float) -> Task:
                 lines_removed=n % 7, files_changed=n % 5, tokens_in=n % 9000, cost_usd=(n % 100) / 1000)
 
 
-def _log_rows(task_id: str, count: int, t0: float):
-    for seq in range(1, count + 1):
-        yield (task_id, seq, t0 + seq * 0.01, 1, "stdout", "raw",
-               f"[{seq:>8}] {_WORDS[seq % 12]} src/pkg/module_{seq % 97}.py: step {seq} done", None)
+def _log_entries(task_id: str, first: int, last: int, t0: float) -> list[LogEntry]:
+    return [LogEntry(task_id, seq, t0 + seq * 0.01, 1, Stream.STDOUT, EntryKind.RAW,
+                     f"[{seq:>8}] {_WORDS[seq % 12]} src/pkg/module_{seq % 97}.py: step {seq} done",
+                     None) for seq in range(first, last + 1)]
 
 
 def generate(home: Path, tasks: int, lines: int) -> str:
@@ -75,9 +76,11 @@ def generate(home: Path, tasks: int, lines: int) -> str:
         plan.append((f"h{n:07d}", min(PER_LOG, left)))
         left -= plan[-1][1]
         n += 1
+    # Stored as the engine stores a finished task's log: packed chunks (`logchunks`).
     for task_id, count in plan:
-        store.write_sync(lambda conn, t=task_id, c=count: conn.executemany(
-            "INSERT INTO logs VALUES (?,?,?,?,?,?,?,?)", _log_rows(t, c, now)))
+        for first in range(1, count + 1, 102_400):  # 200 chunks a write
+            entries = _log_entries(task_id, first, min(count, first + 102_399), now)
+            store.write_sync(lambda conn, t=task_id, e=entries: insert_chunks(conn, t, e))
     store.close()
     return biggest
 

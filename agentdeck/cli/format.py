@@ -26,7 +26,8 @@ SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint",
                "base_commit", "result_commit", "attempt", "exit_code", "error", "priority",
                "batch_id", "group_id", "not_before", "created_at", "started_at", "finished_at",
                "files_changed", "lines_added", "lines_removed", "tokens_in", "tokens_out",
-               "cost_usd", "session_id", "question", "paths", "prompt")
+               "cost_usd", "test_result", "test_summary", "session_id", "question", "paths",
+               "prompt")
 
 
 #: What a terminal may act on: C0 controls but TAB and LF, DEL, C1 (U+0080-U+009F, U+009B
@@ -154,15 +155,18 @@ def _columns(rows: list[tuple[str, ...]]) -> str:
 def summary_table(rows: Sequence[TaskSummary]) -> str:
     """Tasks side by side (`agentdeck compare`, `agentdeck report`), each failed one
     followed by why, indented."""
-    table = [("ID", "AGENT", "STATE", "REVIEW", "+/-", "FILES", "TIME", "COST", "TITLE")]
+    table = [("ID", "AGENT", "STATE", "REVIEW", "+/-", "FILES", "TIME", "COST", "TESTS",
+              "TITLE")]
     table += [(r.id, safe_line(r.agent), r.state.value, r.review.value,
                f"+{r.added}/-{r.removed}", str(r.files), duration(r.duration),
-               _cost(r.cost_usd), safe_line(r.title[:60])) for r in rows]
+               _cost(r.cost_usd), r.test_result or "-", safe_line(r.title[:60])) for r in rows]
     lines = _columns(table).split("\n")
     out = lines[:1]
     for line, row in zip(lines[1:], rows):
         out.append(line)
         out += [f"    {safe_line(why)}" for why in (row.failure or "").splitlines()]
+        if row.test_result in ("failed", "error") and row.test_summary:
+            out.append(f"    tests: {safe_line(row.test_summary)}")
     return "\n".join(out)
 
 

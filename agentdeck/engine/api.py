@@ -33,6 +33,7 @@ from agentdeck.engine.core.approvals import Approvals
 from agentdeck.engine.core.attempts import Attempts
 from agentdeck.engine.core.freshen import Freshener
 from agentdeck.engine.core.land_queue import LandQueue, Progress
+from agentdeck.engine.core.task_tests import TaskTests
 from agentdeck.engine.core.overlaps import OverlapRadar
 from agentdeck.engine.core.comments import Comments
 from agentdeck.engine.core.background import Background
@@ -141,6 +142,9 @@ class Engine:
         self._radar = OverlapRadar(store, workspace)
         self._approvals = Approvals(store, states, queries)
         self._land_queue = LandQueue(workspace, freshener, self._reviews, profiles.profile)
+        tests = TaskTests(workspace, states, profiles.profile, lambda: self.drives,
+                          background.spawn)
+        self.bus.subscribe(tests.on_event)
         self._warmer = BaseWarmer(workspace, self.runtimes.get, profiles.profile,
                                   background.spawn)
         self._recollect = Recollect(home, workspace, queries, states, self.runtimes,

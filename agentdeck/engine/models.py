@@ -199,6 +199,8 @@ class Task:
     budget_usd: float | None = None    # stop the task once it has cost this much
     group_id: str | None = None        # best-of-N: the attempts at one prompt share it
     approved_at: float | None = None   # the reviewer approved it for `land` (not yet landed)
+    test_result: str | None = None     # the repo's tests on its change: running|passed|failed|error
+    test_summary: str | None = None    # one line: the command, its exit, its time
     paths: tuple[str, ...] = ()         # the copy checks out only these (sparse); (): all
 
     @property
@@ -287,6 +289,9 @@ class TaskSummary:
         duration: Seconds it ran (until now while running; ``None``: not started).
         failure: Why it did not succeed (its error and the last lines it wrote on stderr),
             ``None`` when it succeeded or has not ended.
+        test_result: The repo's tests on its change (`core.task_tests`): running, passed,
+            failed, error; ``None``: not run (no change, or no test command).
+        test_summary: What the test run said in one line.
     """
 
     id: str
@@ -300,6 +305,8 @@ class TaskSummary:
     duration: float | None
     cost_usd: float
     failure: str | None = None
+    test_result: str | None = None
+    test_summary: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (what ``--json`` prints)."""

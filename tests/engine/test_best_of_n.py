@@ -3,6 +3,7 @@ rejects the others and frees their working copies. Real shell agents on the loca
 runtime, real git, a real SQLite file."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,38 @@ async def test_compare_of_a_plain_task_or_an_unknown_id_says_what_is_wrong(engin
         await engine.compare(task.id)
     with pytest.raises(NotFound, match="no best-of-N group or task with id 'zzz'"):
         await engine.compare("zzz")
+
+
+async def test_each_attempt_is_tested_and_compare_shows_the_result(engine, tmp_path):
+    """The repo's test command (agentdeck.toml at HEAD) runs on each attempt's change in
+    its own checkout: the attempt that breaks the tests is marked failed, with the output."""
+    repo = make_repo(tmp_path / "repo", {"agentdeck.toml": (
+        '[test]\ncommand = "if grep -q bad pick.txt; then echo pick.txt is bad; exit 4; fi"\n')})
+    good, bad = await engine.submit_group(repo, "echo good > pick.txt", agents=["shell", "shell"])
+    await wait_done(engine, good.id)
+    bad_run = await engine.submit(repo, "echo bad > pick.txt")  # tested the same way
+    await wait_done(engine, bad_run.id)
+    await wait_done(engine, bad.id)
+
+    async def tested(task_id):
+        for _ in range(600):
+            task = await engine.get_task(task_id)
+            if task.test_result in ("passed", "failed", "error"):
+                return task
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"task {task_id} was not tested: {task.test_result}")
+
+    assert (await tested(good.id)).test_result == "passed"
+    failed = await tested(bad_run.id)
+    assert failed.test_result == "failed" and "exit 4" in failed.test_summary
+    assert "pick.txt is bad" in failed.test_summary
+    rows = await engine.compare(good.group_id)
+    assert [r.test_result for r in rows] == ["passed", "passed"]
+    assert rows[0].test_summary.startswith("`if grep") and "passed" in rows[0].test_summary
+
+
+async def test_no_test_command_leaves_the_result_empty(engine, tmp_path):
+    task = await engine.submit(make_repo(tmp_path / "repo"), "echo x > x.txt")
+    await wait_done(engine, task.id)
+    await engine.wait_idle(task.id)
+    assert (await engine.get_task(task.id)).test_result is None

@@ -253,7 +253,7 @@ def test_best_of_n_submit_compare_accept(cli, tmp_path):
     cli("run")
     table = cli("compare", made["group"]).stdout.splitlines()
     assert table[0].split() == ["ID", "AGENT", "STATE", "REVIEW", "+/-", "FILES", "TIME",
-                                "COST", "TITLE"]
+                                "COST", "TESTS", "TITLE"]
     assert [line.split()[:6] for line in table[1:]] == [
         [i, "shell", "succeeded", "pending", "+1/-0", "1"] for i in made["ids"]]
     assert [line.split()[-2:] for line in table[1:]] == [["pick", f"[{n}/3]"] for n in (1, 2, 3)]

@@ -28,13 +28,15 @@ class SummaryColumn(IntEnum):
     FILES = 5
     TIME = 6
     COST = 7
-    FAILURE = 8
+    TESTS = 8
+    FAILURE = 9
 
 
 HEADERS = {
     SummaryColumn.TITLE: "Task", SummaryColumn.AGENT: "Agent", SummaryColumn.STATE: "State",
     SummaryColumn.REVIEW: "Review", SummaryColumn.LINES: "+/−", SummaryColumn.FILES: "Files",
-    SummaryColumn.TIME: "Time", SummaryColumn.COST: "Cost", SummaryColumn.FAILURE: "Why it failed",
+    SummaryColumn.TIME: "Time", SummaryColumn.COST: "Cost", SummaryColumn.TESTS: "Tests",
+    SummaryColumn.FAILURE: "Why it failed",
 }
 _RIGHT = {SummaryColumn.LINES, SummaryColumn.FILES, SummaryColumn.TIME, SummaryColumn.COST}
 
@@ -58,6 +60,8 @@ def cell_text(row: TaskSummary, column: SummaryColumn) -> str:
             return fmt.duration(row.duration)
         case SummaryColumn.COST:
             return fmt.cost(row.cost_usd)
+        case SummaryColumn.TESTS:
+            return row.test_result or ""
         case SummaryColumn.FAILURE:
             return (row.failure or "").split("\n", 1)[0]
 
@@ -110,6 +114,8 @@ class SummaryTableModel(QAbstractTableModel):
             return row
         if role == Qt.ItemDataRole.ToolTipRole and column == SummaryColumn.FAILURE:
             return plain_tip(row.failure) if row.failure else None
+        if role == Qt.ItemDataRole.ToolTipRole and column == SummaryColumn.TESTS:
+            return plain_tip(row.test_summary) if row.test_summary else None
         if role == Qt.ItemDataRole.DecorationRole and column == SummaryColumn.STATE:
             return state_icon(row.state)
         if role == Qt.ItemDataRole.ForegroundRole and column == SummaryColumn.STATE:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.freshen import Freshener
-from agentdeck.engine.core.repo_tests import REPO_FILE, command_from_file, run_test
+from agentdeck.engine.core.repo_tests import (REPO_FILE, command_from_file, profile_command,
+                                              run_test, runs_confined)
 from agentdeck.engine.core.reviews import Reviews
-from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput, NotFound
+from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput
 from agentdeck.engine.models import AgentProfile, LandReport, LandStep, Task
 from agentdeck.engine.workspace import Workspace
 
@@ -91,24 +92,12 @@ class LandQueue:
                                     task.base_commit or "")
         from_file = command_from_file(await asyncio.to_thread(
             self._workspace.read_at_head, tasks[0].repo, REPO_FILE))
-        commands = [test or self._profile_command(t) or from_file or "" for t in tasks]
-        confine = [self._confined(t) for t in tasks]
+        commands = [test or profile_command(self._profile, t.agent) or from_file or ""
+                    for t in tasks]
+        confine = [runs_confined(self._profile, t.agent) for t in tasks]
         run = _Run(self, tasks, commands, confine, progress or (lambda step: None))
         return await run.go()
 
-    def _profile_command(self, task: Task) -> str | None:
-        try:
-            return self._profile(task.agent).test_command
-        except NotFound:  # the profile was removed since the task ran
-            return None
-
-    def _confined(self, task: Task) -> bool:
-        """Whether the task's tests run sandboxed: always, unless its profile (still there)
-        runs the agent itself unconfined."""
-        try:
-            return self._profile(task.agent).sandbox != "none"
-        except NotFound:
-            return True
 
 
 class _Run:

@@ -19,7 +19,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentdeck.engine.errors import InvalidInput
+from typing import Callable
+
+from agentdeck.engine.errors import InvalidInput, NotFound
+from agentdeck.engine.models import AgentProfile
 from agentdeck.engine.runtimes.local.confine import confined
 
 REPO_FILE = "agentdeck.toml"
@@ -35,6 +38,23 @@ class SuiteRun:
     exit_code: int
     output: str
     seconds: float
+
+
+def profile_command(profile: Callable[[str], AgentProfile], agent: str) -> str | None:
+    """The ``test_command`` of profile ``agent`` (``None``: none, or the profile is gone)."""
+    try:
+        return profile(agent).test_command
+    except NotFound:
+        return None
+
+
+def runs_confined(profile: Callable[[str], AgentProfile], agent: str) -> bool:
+    """Whether a task of profile ``agent`` has its tests run sandboxed: always, unless its
+    profile (still there) runs the agent itself unconfined."""
+    try:
+        return profile(agent).sandbox != "none"
+    except NotFound:
+        return True
 
 
 def command_from_file(text: bytes | None) -> str | None:

@@ -97,7 +97,8 @@ class Reports:
             id=task.id, title=task.title, agent=task.agent, state=task.state,
             review=task.review, files=task.files_changed, added=task.lines_added,
             removed=task.lines_removed, duration=duration(task), cost_usd=task.cost_usd,
-            failure=self._failure(task))
+            failure=self._failure(task), test_result=task.test_result,
+            test_summary=task.test_summary)
 
     def _failure(self, task: Task) -> str | None:
         if task.state not in _FAILED:

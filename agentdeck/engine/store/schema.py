@@ -24,7 +24,8 @@ _V1_TASK_COLUMNS: dict[str, type] = {
     "updated_at": float,  # lets other processes see what changed
 }
 TASK_COLUMNS: dict[str, type] = {**_V1_TASK_COLUMNS, "budget_usd": float, "group_id": str,
-                                "approved_at": float, "paths": str}
+                                "approved_at": float, "paths": str, "test_result": str,
+                                "test_summary": str}
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -106,6 +107,13 @@ def _m8_log_chunks(db: sqlite_utils.Database) -> None:
         logchunks.seal(db.conn, task_id)
 
 
+def _m10_task_tests(db: sqlite_utils.Database) -> None:
+    """The repo's tests run on a finished change (`core.task_tests`): their result and a
+    one-line summary."""
+    db["tasks"].add_column("test_result", str)
+    db["tasks"].add_column("test_summary", str)
+
+
 def _m9_task_paths(db: sqlite_utils.Database) -> None:
     """The paths a task checks out (sparse), a JSON list; NULL: the whole repo."""
     db["tasks"].add_column("paths", str)
@@ -114,7 +122,7 @@ def _m9_task_paths(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1_initial, _m2_task_budget, _m3_provider_pauses, _m4_lease_epoch,
     _m5_review_comments, _m6_task_groups, _m7_task_approval, _m8_log_chunks,
-    _m9_task_paths,
+    _m9_task_paths, _m10_task_tests,
 ]
 
 
