@@ -8,8 +8,7 @@ from PySide6.QtCore import Qt
 from agentdeck.desktop.review.diff.rows import RowKind
 from agentdeck.engine.models import ReviewState
 from tests.desktop.appkit import run
-from tests.engine.enginekit import make_repo
-from tests.engine.test_review_comments import RECORDER
+from tests.engine.enginekit import RECORDER, make_repo
 
 
 def _select_new_line(view, line: int) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,36 @@ from agentdeck.engine.models import Task, TaskState
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
                           text=True).stdout.strip()
+
+
+def tree_hash(root: Path, skip_git: bool = True) -> str:
+    """A hash of every path, mode, link target and content under ``root``."""
+    digest = hashlib.sha256()
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        if skip_git and ".git" in dirs and Path(dirpath) == root:
+            dirs.remove(".git")
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]):
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            digest.update(f"{os.path.relpath(path, root)}\0{info.st_mode}\0".encode())
+            digest.update(os.readlink(path).encode() if os.path.islink(path)
+                          else Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def repo_state(repo: Path) -> tuple[str, str, str]:
+    """HEAD, porcelain status and a hash of the work tree (.git excluded)."""
+    return git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain"), tree_hash(repo)
+
+
+#: A shell agent that writes the prompt it got into received.txt (so the prompt of a
+#: follow-up lands in the next diff) and adds a line to notes.txt at every attempt.
+RECORDER = '''[profiles.recorder]
+kind = "shell"
+command = ["sh", "-c", "printf '%s' \\"$1\\" > received.txt; echo \\"attempt $#\\" >> notes.txt",
+           "recorder", "{prompt}"]
+'''
 
 
 def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:

@@ -2,7 +2,7 @@
 engine tasks that wait on writes while the writer thread completes them, then releases
 the lease through that writer; before, the writer could die on the cancelled write
 (InvalidStateError) and close hung with the lease held. The interleaving itself is forced
-in tests/engine/test_store_writer.py; here real `agentdeck run`s close again and again
+in tests/engine/store/test_store_writer.py; here real `agentdeck run`s close again and again
 mid-flood (at ``--until``; SIGTERM is test_fault_sigterm.py), each ends, frees the lease,
 and the next re-attaches: every line is stored once."""
 from __future__ import annotations

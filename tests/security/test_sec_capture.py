@@ -19,8 +19,7 @@ import pytest
 
 from agentdeck.engine.errors import UnsafeChange
 from agentdeck.engine.workspace import Workspace
-from tests.engine.enginekit import git, make_repo
-from tests.engine.test_workspace import tree_hash
+from tests.engine.enginekit import git, make_repo, tree_hash
 from tests.security.repokit import use_git_config
 
 

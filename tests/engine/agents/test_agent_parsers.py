@@ -22,7 +22,7 @@ from agentdeck.engine.models import AgentProfile, EntryKind, ParsedEntry, Stream
 from agentdeck.engine.config.profiles import builtin_profiles
 from agentdeck.engine.runtimes.base import MAX_LINE_BYTES, cut_marker
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 K = EntryKind
 
 

@@ -16,11 +16,11 @@ from agentdeck.engine.store import db as st
 from agentdeck.engine.errors import StoreError
 from agentdeck.engine.store.errors import classify
 from tests.engine.enginekit import open_engine
+from tests.engine.processkit import ROOT
 
 def _env(**extra: str) -> dict[str, str]:
     """This worktree's code for subprocesses (the venv's install points elsewhere)."""
-    root = str(Path(__file__).resolve().parents[2])
-    return {**os.environ, "PYTHONPATH": root, **extra}
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import ReviewState
-from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
-from tests.engine.test_engine_review import repo_state
+from tests.engine.enginekit import git, make_repo, open_engine, repo_state, run_succeeded
 
 # 40 lines: a CRLF line, bytes that are not UTF-8, no newline at the end.
 BASE = b"".join(b"line %d\n" % n for n in range(1, 41)).replace(b"line 2\n", b"line 2\r\n") \

@@ -8,8 +8,7 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput, RepoError
 from agentdeck.engine.models import ReviewState
-from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
-from tests.engine.test_engine_review import repo_state
+from tests.engine.enginekit import git, make_repo, open_engine, repo_state, run_succeeded
 
 TESTS = 'if [ -e BROKEN ]; then echo "test_suite: BROKEN makes it fail"; exit 3; fi; echo ok'
 

@@ -1,7 +1,6 @@
 """Accept and reject through the engine, on real git repos."""
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -9,17 +8,7 @@ import pytest
 
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import git, make_repo, open_engine, run_succeeded
-
-
-def repo_state(repo: Path) -> tuple[str, str, str]:
-    """HEAD, porcelain status and a hash of every file in the work tree (.git excluded)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in repo.rglob("*") if ".git" not in p.relative_to(repo).parts):
-        digest.update(str(path.relative_to(repo)).encode())
-        if path.is_file() and not path.is_symlink():
-            digest.update(path.read_bytes())
-    return git(repo, "rev-parse", "HEAD"), git(repo, "status", "--porcelain"), digest.hexdigest()
+from tests.engine.enginekit import git, make_repo, open_engine, repo_state, run_succeeded
 
 
 async def test_accept_commits_one_commit_naming_the_task(tmp_path):

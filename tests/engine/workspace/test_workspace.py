@@ -1,7 +1,6 @@
 """Workspace: snapshots, working copies, capture, accept — on real git repos."""
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from agentdeck.engine.workspace import Workspace
+from tests.engine.enginekit import tree_hash
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
@@ -18,22 +18,6 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     if check and proc.returncode:
         raise AssertionError(f"git {args} failed: {proc.stderr}")
     return proc.stdout.strip()
-
-
-def tree_hash(root: Path, skip_git: bool = True) -> str:
-    """A hash of every path, mode, link target and content under ``root``."""
-    digest = hashlib.sha256()
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        if skip_git and ".git" in dirs and Path(dirpath) == root:
-            dirs.remove(".git")
-        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]):
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            digest.update(f"{os.path.relpath(path, root)}\0{st.st_mode}\0".encode())
-            digest.update(os.readlink(path).encode() if os.path.islink(path)
-                          else Path(path).read_bytes())
-    return digest.hexdigest()
 
 
 def fingerprint(repo: Path) -> tuple[str, str, str, str]:

@@ -1,4 +1,4 @@
-"""Fixtures of the engine tests."""
+"""Fixtures of the command-line tests."""
 from __future__ import annotations
 
 import os

@@ -8,10 +8,11 @@ from agentdeck.engine.config.profiles import (
     KINDS, builtin_profiles, load_profiles, validate_profiles_text, write_user_profiles,
 )
 from agentdeck.engine.config.resources import resource_path, resources_dir
+from tests.engine.processkit import ROOT
 
 
 def test_resources_dir_is_the_repo_resources_folder() -> None:
-    assert resources_dir() == Path(__file__).resolve().parents[2] / "agentdeck" / "resources"
+    assert resources_dir() == ROOT / "agentdeck" / "resources"
     assert resource_path("agents.toml").is_file()
 
 

@@ -7,15 +7,7 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import make_repo, open_engine, wait_done
-
-#: A shell agent that writes the prompt it got into received.txt (so the prompt of a
-#: follow-up lands in the next diff) and adds a line to notes.txt at every attempt.
-RECORDER = '''[profiles.recorder]
-kind = "shell"
-command = ["sh", "-c", "printf '%s' \\"$1\\" > received.txt; echo \\"attempt $#\\" >> notes.txt",
-           "recorder", "{prompt}"]
-'''
+from tests.engine.enginekit import RECORDER, make_repo, open_engine, wait_done
 
 
 async def _reviewed(tmp_path):
