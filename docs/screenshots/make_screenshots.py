@@ -1,8 +1,9 @@
 """Regenerate the screenshots of docs/user-guide.md.
 
 Runs the real app (real engine, shell agents on a throw-away git repo) offscreen and
-grabs the main window on the Tasks, Wall, Review, Reports and Storage tabs (light and
-dark), a review with a hunk left out, a best-of-N compare and the batch dialog.
+grabs the main window on the Tasks and Wall tabs (light and dark) and the Review,
+Reports and Storage tabs, a review with a hunk left out, a best-of-N compare, the batch
+dialog and the "Accept approved…" dialog.
 
 The "agents" are shell scripts run through a profile of the Claude Code kind, so that the
 result line each prints at the end gives the task a cost (for the report's charts).
@@ -36,12 +37,16 @@ REPO_FILES = {
         for name in ("get", "put", "delete", "touch", "expire", "count", "scan")),
 }
 
-#: A profile whose prompt is a shell script and whose output is read like Claude Code's.
-PROFILE = ('[profiles.scripted]\nkind = "claude_code"\n'
-           'description = "a shell script that reports its cost like Claude Code"\n'
-           # the adapter adds Claude's flags before the prompt: run the last argument
-           'command = ["sh", "-c", "for last; do :; done; eval \\"$last\\"", "{prompt}"]\n')
-AGENT = "scripted"
+#: Profiles whose prompt is a shell script and whose output is read like Claude Code's;
+#: each sets $VARIANT (the best-of-N attempts differ by it).
+AGENTS = ("scripted", "scripted-2", "scripted-3")
+PROFILE = "".join(
+    f'[profiles.{name}]\nkind = "claude_code"\n'
+    'description = "a shell script that reports its cost like Claude Code"\n'
+    # the adapter adds Claude's flags before the prompt: run the last argument
+    f'command = ["sh", "-c", "VARIANT={n}; for last; do :; done; eval \\"$last\\"", "{{prompt}}"]\n'
+    for n, name in enumerate(AGENTS))
+AGENT = AGENTS[0]
 
 
 def spent(script: str, cost: float, seconds: float = 0.0) -> str:
@@ -76,7 +81,7 @@ HUNKS = ("Validate keys in the store",
          r"    return db.get(key)/' -e 's/return db.expire(key)/return db.expire(key, ttl=60)/' "
          r"-e 's/return db.scan(key)/return list(db.scan(key))/' src/inventory/store.py && "
          r"printf '\n\nMAX_QTY = 10_000\n' >> src/inventory/models.py")
-# Best-of-N: three attempts of one prompt, each picking one of three ways to do it.
+# Best-of-N: one prompt for three agents, each doing it its own way.
 CACHES = (r"from functools import lru_cache\n\n\n@lru_cache\ndef list_items(db):\n"
           r"    return tuple(db.all())\n",
           r"_CACHE = {}\n\n\ndef list_items(db):\n    if id(db) not in _CACHE:\n"
@@ -85,7 +90,7 @@ CACHES = (r"from functools import lru_cache\n\n\n@lru_cache\ndef list_items(db):
           r"        return cache['items']\n    items = db.all()\n    if cache is not None:\n"
           r"        cache['items'] = items\n    return items\n")
 BEST_OF = ("Cache list_items",
-           "n=$(( $(od -An -N1 -tu1 /dev/urandom) % 3 )); case $n in "
+           "n=$VARIANT; case $n in "
            + " ".join(f"{n}) printf \"{text}\" > src/inventory/api.py;;"
                       for n, text in enumerate(CACHES)) + " esac; sleep $n; "
            r"""printf '{"type":"result","num_turns":3,"total_cost_usd":0.0%s,"""
@@ -136,8 +141,7 @@ async def scene(app: QApplication, root: Path) -> None:
     hunks = await engine.submit(repo, spent(HUNKS[1], 0.14), title=HUNKS[0], agent=AGENT)
     failed = await engine.submit(repo, "echo 'Running mypy'; echo 'error: 3 type errors' >&2; exit 1",
                                  title="Make mypy strict")
-    group = await engine.submit_group(repo, BEST_OF[1], title=BEST_OF[0], agents=(AGENT,),
-                                      attempts=3)
+    group = await engine.submit_group(repo, BEST_OF[1], title=BEST_OF[0], agents=AGENTS)
     batch = await engine.submit_batch(BatchSpec("docstrings", tuple(
         TaskSpec(spent(f"sleep 0.1; echo '\"\"\"Docstrings.\"\"\"' >> {path}", cost, seconds),
                  str(repo), Path(path).name, AGENT) for path, cost, seconds in BATCH)))
@@ -168,6 +172,7 @@ async def scene(app: QApplication, root: Path) -> None:
     await grab_compare(window, group[0].id)
     await grab_reports(window, batch[0].batch_id)
     await grab_storage(window)
+    await grab_land_dialog(window, [done[2], done[0], batch[1]])
     await grab_batch_dialog(window, repo)
     session.theme.set_mode("dark")
     window.actions_["show_wall"].trigger()
@@ -225,6 +230,21 @@ async def grab_storage(window) -> None:
     await wait_for(lambda: window.storage.table.rowCount() > 0)
     await asyncio.sleep(0.5)
     window.grab().save(str(OUT / "storage.png"))
+
+
+async def grab_land_dialog(window, tasks) -> None:
+    """"Accept approved…": three approved tasks in landing order, a test command set."""
+    from agentdeck.desktop.dialogs.land import LandDialog
+
+    for task in tasks:
+        await window.ctx.engine.approve(task.id)
+    window.actions_["land"].trigger()
+    dialog = window.findChild(LandDialog)
+    await wait_for(lambda: dialog.order.count() == len(tasks))
+    dialog.test.setText("python -m pytest -q")
+    await asyncio.sleep(0.5)
+    dialog.grab().save(str(OUT / "land-dialog.png"))
+    dialog.reject()
 
 
 async def grab_batch_dialog(window, repo: Path) -> None:
