@@ -6,6 +6,8 @@ the same words in the log of each task that "auto" settled (`settle`).
 """
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 
 KNOWN = ("local", "docker")
 AUTO = "auto"
+_DOCKER_MODULE = "agentdeck.engine.runtimes.docker.runtime"
 
 
 class RuntimeRegistry:
@@ -130,22 +133,27 @@ class RuntimeRegistry:
     async def docker_base_images(self) -> list[Any]:
         """The base images (`runtimes.docker.baselayer.BaseImage`) of this data dir on the
         Docker endpoints that answer; none when Docker is not used here."""
-        docker = self._docker()
+        docker = await self._docker()
         return [] if docker is None else await docker.base_images()  # type: ignore[attr-defined]
 
     async def remove_docker_bases(self, tags: set[str]) -> list[str]:
         """Remove base images by tag (see `DockerRuntime.remove_base_images`)."""
-        docker = self._docker()
+        docker = await self._docker()
         return [] if docker is None or not tags else await docker.remove_base_images(tags)  # type: ignore[attr-defined]
 
     async def remove_kept_container(self, sandbox_ref: str) -> bool:
         """Remove the container a Docker task kept (see `DockerRuntime.remove_kept`)."""
-        docker = self._docker()
+        docker = await self._docker()
         return True if docker is None else await docker.remove_kept(sandbox_ref)  # type: ignore[attr-defined]
 
-    def _docker(self) -> Runtime | None:
-        """The Docker runtime, made if needed; ``None`` when the Docker SDK cannot load."""
+    async def _docker(self) -> Runtime | None:
+        """The Docker runtime, made if needed; ``None`` when the Docker SDK cannot load.
+
+        Its module (and the Docker SDK, ~0.2 s) is imported in a thread first: garbage
+        collection asks for it when an engine starts, and the loop must not wait on it.
+        """
         try:
+            await asyncio.to_thread(importlib.import_module, _DOCKER_MODULE)
             return self.get("docker")
         except (ImportError, AgentdeckError) as exc:
             log.debug("no Docker runtime: %s", exc)
