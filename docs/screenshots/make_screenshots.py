@@ -39,7 +39,7 @@ REPO_FILES = {
 
 #: Profiles whose prompt is a shell script and whose output is read like Claude Code's;
 #: each sets $VARIANT (the best-of-N attempts differ by it).
-AGENTS = ("scripted", "scripted-2", "scripted-3")
+AGENTS = ("script-a", "script-b", "script-c")
 PROFILE = "".join(
     f'[profiles.{name}]\nkind = "claude_code"\n'
     'description = "a shell script that reports its cost like Claude Code"\n'
