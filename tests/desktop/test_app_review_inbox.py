@@ -168,3 +168,25 @@ def test_help_opens_the_user_guide(qtbot, open_session, tmp_path):
     guide = Path(url.toLocalFile())
     assert guide.name == "user-guide.md" and guide.is_file()
     assert "# " in guide.read_text(encoding="utf-8")
+
+
+def test_tasks_editing_one_file_are_marked_in_the_inbox(qtbot, open_session, tmp_path):
+    repo = make_repo(tmp_path / "repo", {"notes.txt": "a\nb\nc\nd\ne\nf\n"})
+    session = open_session(tmp_path / "home")
+    window, engine = _open(qtbot, session, tmp_path / "home"), session.ctx.engine
+    one = run(qtbot, engine.submit(repo, "sed -i 's/^a$/one/' notes.txt"))
+    two = run(qtbot, engine.submit(repo, "sed -i 's/^f$/two/' notes.txt"))
+    alone = run(qtbot, engine.submit(repo, "echo x > x.txt"))
+    model = window.review.inbox.model
+    qtbot.waitUntil(lambda: model.rowCount() == 3, timeout=30_000)
+    run(qtbot, window.refresh_overlaps())
+
+    def row(task_id: str, role=Qt.ItemDataRole.DisplayRole):
+        return model.index(model.row_of(task_id)).data(role)
+
+    assert row(one.id).endswith(" · ⚠ 1") and row(two.id).endswith(" · ⚠ 1")
+    assert "⚠" not in row(alone.id)
+    tip = row(one.id, Qt.ItemDataRole.ToolTipRole)
+    assert f"{two.id}: notes.txt" in tip and one.id in tip
+    assert "⚠" not in row(alone.id, Qt.ItemDataRole.ToolTipRole) and "notes.txt" not in row(
+        alone.id, Qt.ItemDataRole.ToolTipRole)

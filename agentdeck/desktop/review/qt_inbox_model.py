@@ -3,6 +3,8 @@
 It adapts snapshots only: `reset` takes what `Engine.review_queue` returned, `upsert` the
 snapshots the bridge sends (a task that now waits joins, one that no longer waits leaves)
 and the order is `agentdeck.engine.models.review_order`, the rule the CLI's `inbox` uses.
+`set_overlaps` takes the overlap radar's answer (`Engine.overlaps`, polled by the window
+for the Tasks list too) and marks the rows that touch the same files as another task.
 """
 from __future__ import annotations
 
@@ -12,18 +14,28 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from agentdeck.desktop.widgets import format as fmt
+from agentdeck.desktop.widgets.overlap_marks import overlap_lines, overlap_mark
 from agentdeck.desktop.widgets.plaintext import plain_tip
-from agentdeck.engine.models import ReviewState, Task, review_order
+from agentdeck.engine.models import Overlap, ReviewState, Task, review_order
 
 Index = QModelIndex | QPersistentModelIndex
 #: The `Task` snapshot of a row.
 TaskRole = Qt.ItemDataRole.UserRole + 1
 
 
-def inbox_text(task: Task) -> str:
-    """One inbox row: title, then what it changed and, for a conflict, that it did."""
+def inbox_text(task: Task, overlaps: tuple[Overlap, ...] = ()) -> str:
+    """One inbox row: title, then what it changed, for a conflict that it did, and how
+    many other tasks touch the same files."""
     conflict = " · conflict" if task.review is ReviewState.CONFLICT else ""
-    return f"{fmt.task_title(task)}\n{fmt.lines_changed(task)} · {task.agent}{conflict}"
+    overlap = f" · {overlap_mark(overlaps)}" if overlaps else ""
+    return (f"{fmt.task_title(task)}\n"
+            f"{fmt.lines_changed(task)} · {task.agent}{conflict}{overlap}")
+
+
+def inbox_tip(task: Task, overlaps: tuple[Overlap, ...] = ()) -> str:
+    """A row's tooltip: the whole title, id and repo, then the overlapping tasks' files."""
+    text = f"{fmt.task_title(task)}\n{task.id} · {fmt.short_repo(task.repo)}"
+    return plain_tip(f"{text}\n\n{overlap_lines(overlaps)}" if overlaps else text)
 
 
 class InboxModel(QAbstractListModel):
@@ -33,6 +45,7 @@ class InboxModel(QAbstractListModel):
         super().__init__(parent)
         self._tasks: dict[str, Task] = {}
         self._rows: list[Task] = []
+        self._overlaps: dict[str, tuple[Overlap, ...]] = {}
         self.order = "oldest"
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 (Qt API)
@@ -43,9 +56,9 @@ class InboxModel(QAbstractListModel):
             return None
         task = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return inbox_text(task)
+            return inbox_text(task, self._overlaps.get(task.id, ()))
         if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tip(f"{fmt.task_title(task)}\n{task.id} · {fmt.short_repo(task.repo)}")
+            return inbox_tip(task, self._overlaps.get(task.id, ()))
         if role == TaskRole:
             return task
         return None
@@ -77,6 +90,15 @@ class InboxModel(QAbstractListModel):
             else:
                 self._tasks.pop(task.id, None)
         self._arrange()
+
+    def set_overlaps(self, overlaps: dict[str, tuple[Overlap, ...]]) -> None:
+        """Hold the overlap radar's answer (task id -> the others and shared paths);
+        only rows whose overlaps changed are announced."""
+        changed = [row for row, task in enumerate(self._rows)
+                   if self._overlaps.get(task.id, ()) != overlaps.get(task.id, ())]
+        self._overlaps = dict(overlaps)
+        for row in changed:
+            self.dataChanged.emit(self.index(row), self.index(row))
 
     def set_order(self, order: str) -> None:
         """``oldest`` or ``batch``."""

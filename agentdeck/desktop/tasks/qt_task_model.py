@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont
 
 from agentdeck.desktop.widgets import format as fmt
 from agentdeck.desktop.widgets.icons import state_color, state_icon
+from agentdeck.desktop.widgets.overlap_marks import overlap_lines, overlap_mark
 from agentdeck.desktop.widgets.plaintext import plain_tip
 from agentdeck.engine.models import Overlap, ReviewState, Task
 
@@ -83,18 +84,9 @@ def cell_text(task: Task, column: Column, now: float) -> str:
     return ""
 
 
-def overlap_text(overlaps: tuple[Overlap, ...]) -> str:
-    """The Overlap cell: how many other tasks touch the same files."""
-    return f"⚠ {len(overlaps)}" if overlaps else ""
-
-
 def overlap_tip(overlaps: tuple[Overlap, ...]) -> str | None:
     """The Overlap cell's tooltip: each other task and the files both change."""
-    if not overlaps:
-        return None
-    lines = [f"{o.task}: {', '.join(o.paths[:8])}{' …' if len(o.paths) > 8 else ''}"
-             for o in overlaps]
-    return plain_tip("Touches the same files as:\n" + "\n".join(lines))
+    return plain_tip(overlap_lines(overlaps)) if overlaps else None
 
 
 def _sort_key(task: Task, column: Column, now: float) -> Any:
@@ -149,7 +141,7 @@ class TaskTableModel(QAbstractTableModel):
     def _overlap_data(self, task: Task, role: int) -> Any:
         overlaps = self._overlaps.get(task.id, ())
         if role == Qt.ItemDataRole.DisplayRole:
-            return overlap_text(overlaps)
+            return overlap_mark(overlaps)
         if role == SortRole:
             return len(overlaps)
         if role == TaskRole:

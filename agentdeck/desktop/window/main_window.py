@@ -164,8 +164,10 @@ class MainWindow(QMainWindow):
 
     async def refresh_overlaps(self) -> None:
         """Ask the engine which tasks touch the same files (it walks running copies at
-        most every few seconds, off the loop) and mark them in the table."""
-        self.model.set_overlaps(await self.ctx.engine.overlaps())
+        most every few seconds, off the loop) and mark them in the table and the inbox."""
+        overlaps = await self.ctx.engine.overlaps()
+        self.model.set_overlaps(overlaps)
+        self.review.inbox.model.set_overlaps(overlaps)
 
     def _on_refresh(self) -> None:
         if self.isVisible():  # a closed window (the engine closing) reads nothing more

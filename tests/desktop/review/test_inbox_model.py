@@ -2,9 +2,11 @@
 date from snapshots; it passes Qt's model tester."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from agentdeck.desktop.review.inbox import Inbox
 from agentdeck.desktop.review.qt_inbox_model import InboxModel
-from agentdeck.engine.models import ReviewState, TaskState
+from agentdeck.engine.models import Overlap, ReviewState, TaskState
 from tests.desktop.appkit import snapshot
 
 
@@ -43,3 +45,18 @@ def test_step_wraps_and_continues_where_a_settled_task_was(qapp) -> None:
     assert chosen == ["a", "b", "c", "a", "c"]
     inbox.model.reset([])
     assert inbox.step(1) is None and inbox.count.text() == "Nothing waits for review"
+
+
+def test_overlaps_mark_rows_and_announce_only_changed_ones(qapp, qtmodeltester) -> None:
+    model = InboxModel()
+    model.reset([_waiting("a", 1), _waiting("b", 2), _waiting("c", 3, title="<b>c</b>")])
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, bottom, *_: changed.append(top.row()))
+    overlaps = {"a": (Overlap("c", ("x.py",)),), "c": (Overlap("a", ("x.py",)),)}
+    model.set_overlaps(overlaps)
+    model.set_overlaps(dict(overlaps))
+    assert changed == [0, 2]
+    assert model.index(0).data().endswith(" · ⚠ 1") and "⚠" not in model.index(1).data()
+    tip = model.index(2).data(Qt.ItemDataRole.ToolTipRole)
+    assert "a: x.py" in tip and "&lt;b&gt;c&lt;/b&gt;" in tip  # plain text, not markup
+    qtmodeltester.check(model)
