@@ -17,7 +17,8 @@ import threading
 import time
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import docker.errors
 import requests
@@ -198,8 +199,15 @@ class DockerSandbox(Sandbox):
 
     def collect_changes(self, limits: CollectLimits) -> Collected:
         """Only the changed files (the container started from a base layer); blocking."""
-        try:
+        with self._copying_back():
             return collect_changes(self._container, self._spec, limits, self._spec.task_id)
+
+    @contextmanager
+    def _copying_back(self) -> Iterator[None]:
+        """Say why the files cannot be copied back: the container is gone, or its daemon
+        does not answer."""
+        try:
+            yield
         except docker.errors.NotFound as exc:
             raise RuntimeUnavailable(
                 f"the container {self._container.name} is gone; its files cannot be copied back"
@@ -210,16 +218,8 @@ class DockerSandbox(Sandbox):
                 f"answer ({exc})") from exc
 
     def _collect(self, source: str, dest: Path, limits: CollectLimits) -> None:
-        try:
+        with self._copying_back():
             chunks, _ = self._container.get_archive(source)
-        except docker.errors.NotFound as exc:
-            raise RuntimeUnavailable(
-                f"the container {self._container.name} is gone; its files cannot be copied back"
-            ) from exc
-        except UNREACHABLE as exc:
-            raise RuntimeUnavailable(
-                f"cannot copy the task's files back: {describe(self._endpoint)} does not "
-                f"answer ({exc})") from exc
         try:
             extract_capped(chunks, dest, top=posixpath.basename(source), limits=limits)
         finally:
