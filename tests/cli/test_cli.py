@@ -261,7 +261,8 @@ def test_best_of_n_submit_compare_accept(cli, tmp_path):
     rows = json.loads(cli("compare", made["ids"][2], "--json").stdout)
     assert [r["review"] for r in rows] == ["accepted", "rejected", "rejected"]
     assert set(rows[0]) == {"id", "title", "agent", "state", "review", "files", "added",
-                            "removed", "duration", "cost_usd", "failure"}
+                            "removed", "duration", "cost_usd", "failure", "test_result",
+                            "test_summary"}
 
 
 def test_a_group_with_an_unknown_agent_is_refused_in_one_line(cli, tmp_path):
