@@ -120,16 +120,15 @@ def seal(conn: sqlite3.Connection, task_id: str, more: Sequence[LogEntry] = ()) 
 
 
 class Tails:
-    """What the writer thread knows of each task's tail: its lines, when it last grew,
-    the newest seq stored (an entry at or below it is a duplicate, as a row's unique
-    key made it before chunks)."""
+    """What the writer thread knows of each task's tail: its lines and when it last grew.
+    An entry at or below the newest seq stored is a duplicate (as a row's unique key made
+    it before chunks)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         # Tails a previous process left: sealed at the first idle moment.
         self._count: dict[str, int] = dict(
             conn.execute("SELECT task_id, COUNT(*) FROM logs GROUP BY task_id"))
         self._touched: dict[str, float] = {}
-        self._top: dict[str, int] = {}
 
     def write(self, conn: sqlite3.Connection, entries: Sequence[LogEntry],
               now: float) -> Callable[[], None]:
@@ -138,13 +137,14 @@ class Tails:
         by_task: dict[str, list[LogEntry]] = {}
         for entry in entries:
             by_task.setdefault(entry.task_id, []).append(entry)
-        noted: dict[str, tuple[int, int]] = {}
+        noted: dict[str, int] = {}
         for task_id, new in by_task.items():
-            top = self._top.get(task_id)
+            # Read in this write transaction, never cached: another process may have
+            # stored the task's lines since (a holder that took the queue over from this
+            # one, which then took it back), and a line is stored once.
+            top = last_seq(conn, task_id)
             fresh = []
             for entry in new:
-                if top is None:
-                    top = last_seq(conn, task_id)
                 if entry.seq > top:
                     fresh.append(entry)
                     top = entry.seq
@@ -155,11 +155,11 @@ class Tails:
             elif fresh:
                 conn.executemany("INSERT INTO logs VALUES (?,?,?,?,?,?,?,?)",
                                  map(_bound, fresh))
-            noted[task_id] = (lines, top if top is not None else 0)
+            noted[task_id] = lines
 
         def note() -> None:
-            for task_id, (lines, top) in noted.items():
-                self._count[task_id], self._top[task_id] = lines, top
+            for task_id, lines in noted.items():
+                self._count[task_id] = lines
                 self._touched[task_id] = now
         return note
 

@@ -125,3 +125,16 @@ def test_an_attempts_last_errors_are_found_in_chunks_too(tmp_path: Path) -> None
         assert store.stderr_tail("t", 2, 5) == errors[-5:]
         assert store.stderr_tail("t", 1, 200) == [e.text for e in first
                                                   if e.stream == Stream.STDERR]
+
+
+def test_a_line_another_process_stored_meanwhile_is_not_stored_again(tmp_path: Path) -> None:
+    """Two stores on one file (two engine processes): what one knew of the newest seq must
+    not outlive the other's writes, in the tail or when a batch is sealed into chunks."""
+    path = tmp_path / "db.sqlite3"
+    with opened(path) as first, opened(path) as second:
+        first.write_sync(wr.insert_tasks([Task(id="t", prompt="p", repo="/r")]))
+        write(first, [entries("t", 1, 3)])
+        write(second, [entries("t", 4, 7)])
+        write(first, [entries("t", 4, logchunks.CHUNK_LINES)])  # 4..10 again, then new ones
+        seqs = [e.seq for e in first.get_logs("t")]
+    assert seqs == list(range(1, 4 + logchunks.CHUNK_LINES))
