@@ -71,9 +71,12 @@ class Storage:
 
     async def usage(self) -> StorageReport:
         """Measure every task's files and private git dir (in a thread: it walks trees)
-        and list the Docker base layers."""
-        layers = await self._runtimes.docker_base_images()
-        return await asyncio.to_thread(self._usage, time.time(), layers)
+        and list the Docker base layers — only where a task ever ran on Docker, so an
+        engine that only uses the local runtime never loads the Docker SDK for this."""
+        tasks = await asyncio.to_thread(self._store.list_tasks)
+        used = any(t.runtime == "docker" for t in tasks)
+        layers = await self._runtimes.docker_base_images() if used else []
+        return await asyncio.to_thread(self._usage, time.time(), tasks, layers)
 
     async def collect_garbage(self, dry_run: bool = False) -> StorageReport:
         """Remove every removable entry of `usage` (``dry_run``: nothing); returns the
@@ -95,10 +98,11 @@ class Storage:
         if task.sandbox_ref and task.runtime == "docker":
             await self._runtimes.remove_kept_container(task.sandbox_ref)
 
-    def _usage(self, now: float, layers: list) -> StorageReport:
+    def _usage(self, now: float, all_tasks: list[Task], layers: list) -> StorageReport:
         retention = self.retention_days()
-        tasks = {t.id: t for t in self._store.list_tasks()}
+        tasks = {t.id: t for t in all_tasks}
         changed = self._store.changed_times()
+        reasons = {t.id: removal_reason(t, retention, now, changed.get(t.id)) for t in all_tasks}
         seen: set[tuple[int, int]] = set()
         entries = []
         for task_id in sorted(self._workspace.copy_ids()):
@@ -106,14 +110,13 @@ class Storage:
             entries.append(StorageEntry(
                 task_id, task.repo if task else "", task.state.value if task else "",
                 task.review.value if task else "", self._workspace.task_bytes(task_id, seen),
-                removal_reason(task, retention, now, changed.get(task_id))))
+                reasons[task_id] if task else removal_reason(None, retention, now)))
         repos = self._workspace.store_bytes(seen)
         for entry in entries:
             if entry.repo:
                 repos[entry.repo] = repos.get(entry.repo, 0) + entry.bytes
         entries.sort(key=lambda e: (-e.bytes, e.task_id))
-        needed = {(t.repo, t.base_commit) for t in tasks.values()
-                  if removal_reason(t, retention, now, changed.get(t.id)) is None}
+        needed = {(t.repo, t.base_commit) for t in all_tasks if reasons[t.id] is None}
         unused = tuple(sorted(layer.tag for layer in layers
                               if (layer.repo, layer.commit) not in needed))
         return StorageReport(tuple(entries), repos, {layer.tag: layer.size for layer in layers},
