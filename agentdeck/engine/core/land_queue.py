@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from agentdeck.engine.core.freshen import Freshener
-from agentdeck.engine.core.repo_tests import (REPO_FILE, command_from_file, profile_command,
+from agentdeck.engine.core.repo_tests import (REPO_FILE, profile_command, repo_command,
                                               run_test, runs_confined)
 from agentdeck.engine.core.reviews import Reviews
 from agentdeck.engine.errors import AgentdeckError, ConflictError, InvalidInput
@@ -90,8 +90,7 @@ class LandQueue:
         for task in tasks:
             await asyncio.to_thread(self._workspace.check_target, task.repo,
                                     task.base_commit or "")
-        from_file = command_from_file(await asyncio.to_thread(
-            self._workspace.read_at_head, tasks[0].repo, REPO_FILE))
+        from_file = await repo_command(self._workspace, tasks[0].repo)
         commands = [test or profile_command(self._profile, t.agent) or from_file or ""
                     for t in tasks]
         confine = [runs_confined(self._profile, t.agent) for t in tasks]

@@ -18,11 +18,11 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Callable
 
 from agentdeck.engine.errors import InvalidInput, NotFound
 from agentdeck.engine.models import AgentProfile
+from agentdeck.engine.workspace import Workspace
 from agentdeck.engine.runtimes.local.confine import confined
 
 REPO_FILE = "agentdeck.toml"
@@ -55,6 +55,12 @@ def runs_confined(profile: Callable[[str], AgentProfile], agent: str) -> bool:
         return profile(agent).sandbox != "none"
     except NotFound:
         return True
+
+
+async def repo_command(workspace: Workspace, repo: str) -> str | None:
+    """``[test] command`` of ``agentdeck.toml`` at the user's HEAD of ``repo`` (read in a
+    thread; see `command_from_file`)."""
+    return command_from_file(await asyncio.to_thread(workspace.read_at_head, repo, REPO_FILE))
 
 
 def command_from_file(text: bytes | None) -> str | None:

@@ -16,8 +16,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from agentdeck.engine.core.repo_tests import (REPO_FILE, command_from_file, profile_command,
-                                              run_test, runs_confined)
+from agentdeck.engine.core.repo_tests import profile_command, repo_command, run_test, runs_confined
 from agentdeck.engine.core.task_states import TaskStates
 from agentdeck.engine.errors import AgentdeckError
 from agentdeck.engine.events import Event, TaskUpdated
@@ -76,8 +75,7 @@ class TaskTests:
         if own:
             return own
         try:
-            return command_from_file(await asyncio.to_thread(
-                self._workspace.read_at_head, task.repo, REPO_FILE))
+            return await repo_command(self._workspace, task.repo)
         except AgentdeckError as exc:
             log.warning("no tests for task %s: %s", task.id, exc)
             return None
