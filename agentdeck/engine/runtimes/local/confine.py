@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentdeck.engine.runtimes.local import bwrap
-from agentdeck.engine.runtimes.local.launch import agent_env, blanks
+from agentdeck.engine.runtimes.local.launch import agent_env, walls
 
 
 def confined(argv: list[str], workdir: Path, scratch: Path) -> tuple[list[str], dict[str, str]]:
@@ -27,11 +27,8 @@ def confined(argv: list[str], workdir: Path, scratch: Path) -> tuple[list[str], 
     Raises:
         RuntimeUnavailable: bubblewrap is missing or cannot make namespaces (names the fix).
     """
-    found = bwrap.find_bwrap()
-    bwrap.probe_namespaces(found)
     private = bwrap.PrivateEntries(bwrap.default_cache_file())
-    covers = tuple(entry for root in bwrap.bound_roots(()) for entry in private.under(root))
-    blank_file, blank_dir = blanks(scratch)
+    found, covers, blank_file, blank_dir = walls(scratch, private)
     plan = bwrap.Plan(found, workdir, None, "none", (), covers, blank_file, blank_dir)
     env = {**agent_env({}), "HOME": bwrap.SANDBOX_HOME, "TMPDIR": "/tmp"}
     return [plan.bwrap, *plan.options(), "--", *plan.inner(), *argv], env

@@ -145,8 +145,7 @@ def _proxy_env() -> dict[str, str]:
 
 def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntries, network: str,
           egress_dir: Path | None) -> bwrap.Plan:
-    found = bwrap.find_bwrap()
-    bwrap.probe_namespaces(found)
+    found, covers, blank_file, blank_dir = walls(run_dir, private)
     base = bwrap.bound_roots(())
     extra = [root for root in bwrap.install_roots(spec.argv[0], path)
              if not bwrap.covered(root, base)]
@@ -159,15 +158,29 @@ def _plan(spec: LaunchSpec, run_dir: Path, path: str, private: bwrap.PrivateEntr
         forwarder = (*python_command(python), "-I", "-S", bwrap.FORWARDER,
                      str(bwrap.EGRESS_PORT), bwrap.EGRESS_SOCKET, "--")
     extra = list(dict.fromkeys(extra))
-    # The system dirs are scanned; install dirs and declared paths are shown as they are
-    # (a Python or Node install holds no secrets, and walking one can take many seconds).
-    covers = [entry for root in bwrap.bound_roots(()) for entry in private.under(root)]
-    blank_file, blank_dir = blanks(run_dir)
     return bwrap.Plan(found, Path(spec.workdir), spec.state_dir, network, tuple(extra),
-                      tuple(covers), blank_file, blank_dir, egress_dir, forwarder)
+                      covers, blank_file, blank_dir, egress_dir, forwarder)
 
 
-def blanks(run_dir: Path) -> tuple[Path, Path]:
+def walls(run_dir: Path, private: bwrap.PrivateEntries
+          ) -> tuple[str, tuple[tuple[str, bool], ...], Path, Path]:
+    """What every confined command shares: bubblewrap (found and probed), the private
+    entries of the system dirs to cover and the blanks covering them (in ``run_dir``).
+
+    The system dirs are scanned; install dirs and declared paths are shown as they are
+    (a Python or Node install holds no secrets, and walking one can take many seconds).
+
+    Raises:
+        RuntimeUnavailable: bubblewrap is missing or cannot make namespaces.
+    """
+    found = bwrap.find_bwrap()
+    bwrap.probe_namespaces(found)
+    covers = tuple(entry for root in bwrap.bound_roots(()) for entry in private.under(root))
+    blank_file, blank_dir = _blanks(run_dir)
+    return found, covers, blank_file, blank_dir
+
+
+def _blanks(run_dir: Path) -> tuple[Path, Path]:
     """An empty read-only file and dir, bound over the private entries."""
     blank_file, blank_dir = run_dir / BLANK_FILE, run_dir / BLANK_DIR
     if not blank_file.exists():
