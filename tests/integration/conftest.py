@@ -20,7 +20,7 @@ import docker.errors
 import pytest
 
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
-from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.models import AgentProfile, LostOutput, Stream
 from agentdeck.engine.runtimes.base import LaunchSpec
 from agentdeck.engine.runtimes.docker.egress_network import remove_network
 from agentdeck.engine.runtimes.docker.baselayer import HOME_LABEL, list_base_images
@@ -60,10 +60,15 @@ class Collector:
     cursor: str | None = None
     batches: int = 0
     cut: bool = False  # set: further batches are ignored (the engine "was killed")
+    #: Each loss reported, with how many lines of each stream were stored before it.
+    lost: list[tuple[LostOutput, int, int]] = field(default_factory=list)
 
-    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
+    def __call__(self, stream: Stream, lines: list[str], cursor: str,
+                 lost: LostOutput | None = None) -> None:
         if self.cut:
             return
+        if lost is not None:
+            self.lost.append((lost, len(self.out), len(self.err)))
         self.lines[stream].extend(lines)
         self.cursor = cursor
         self.batches += 1
