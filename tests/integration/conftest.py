@@ -22,6 +22,7 @@ import pytest
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
 from agentdeck.engine.models import AgentProfile, LostOutput, Stream
 from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.docker.cursor import TimestampParser
 from agentdeck.engine.runtimes.docker.egress_network import remove_network
 from agentdeck.engine.runtimes.docker.baselayer import HOME_LABEL, list_base_images
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
@@ -80,6 +81,25 @@ class Collector:
     @property
     def err(self) -> list[str]:
         return self.lines[Stream.STDERR]
+
+
+#: A container log of 4 files of 100 kB keeps about 3000 lines of `GAP_SCRIPT`'s flood.
+SMALL_LOG = "100k"
+FLOOD = 20_000
+#: 500 lines, then (once /tmp/flood exists) `FLOOD` more, then (once /tmp/end exists)
+#: "the end": a test can let it print while nobody follows.
+GAP_SCRIPT = ("seq 1 500; while [ ! -e /tmp/flood ]; do sleep 0.05; done; "
+              f"awk 'BEGIN {{ for (i = 501; i <= {500 + FLOOD}; i++) "
+              f"printf \"%d {'y' * 60}\\n\", i }}'; "
+              "while [ ! -e /tmp/end ]; do sleep 0.05; done; echo the end")
+
+
+def daemon_log(container: Any) -> list[tuple[float, str]]:
+    """What the daemon still holds of the container's stdout, with its stamps."""
+    parse = TimestampParser()
+    text = container.logs(stdout=True, stderr=False, timestamps=True).decode()
+    return [(parse(stamp.encode()) / 1e9, line)
+            for stamp, _, line in (row.partition(" ") for row in text.splitlines())]
 
 
 def profile(**options: Any) -> AgentProfile:

@@ -9,33 +9,19 @@ from typing import Any
 
 import pytest
 
-from agentdeck.engine.runtimes.docker.cursor import LogCursor, TimestampParser
+from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
-from tests.integration.conftest import Collector, remove_ours
+from tests.integration.conftest import (FLOOD, GAP_SCRIPT as SCRIPT, SMALL_LOG, Collector,
+                                        daemon_log, remove_ours)
 
 pytestmark = pytest.mark.docker
 
-#: 4 files of 100 kB keep about 3000 of these lines: the flood rotates past most of it.
-SMALL_LOG = "100k"
-FLOOD = 20_000
-PAD = "y" * 60
-SCRIPT = ("seq 1 500; while [ ! -e /tmp/flood ]; do sleep 0.05; done; "
-          f"awk 'BEGIN {{ for (i = 501; i <= {500 + FLOOD}; i++) printf \"%d {PAD}\\n\", i }}'; "
-          "while [ ! -e /tmp/end ]; do sleep 0.05; done; echo the end")
 
 
 def runtime(home: Path) -> DockerRuntime:
     return DockerRuntime([Endpoint("local", None, 2)], home=home, image=TEST_IMAGE,
                          log_file_size=SMALL_LOG)
-
-
-def daemon_log(container: Any) -> list[tuple[float, str]]:
-    """What the daemon still holds of the container's stdout, with its stamps."""
-    parse = TimestampParser()
-    text = container.logs(stdout=True, stderr=False, timestamps=True).decode()
-    return [(parse(stamp.encode()) / 1e9, line)
-            for stamp, _, line in (row.partition(" ") for row in text.splitlines())]
 
 
 async def wait_for(predicate: Any, what: str) -> None:
