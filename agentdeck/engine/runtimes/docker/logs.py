@@ -8,9 +8,10 @@ scheduled only when the previous one was taken, and waits `BATCH_DELAY` on the l
 more to join it, so batches grow with the load. See `docker_cursor` for how positions
 and resuming work.
 
-A resume whose log no longer holds the last message delivered (its json-file log rotated
-past it while nobody followed, or paced: see `pacer`) lost what came after that message:
-the first lines read then carry a `LostOutput` from that message's time to theirs.
+A read resumed from a cursor whose last delivered message the log no longer holds (the
+json-file log rotated past it while nobody followed and paced it: see `pacer`) lost what
+came after that message: the first lines read then carry a `LostOutput` from that
+message's time to theirs.
 """
 from __future__ import annotations
 
