@@ -130,6 +130,7 @@ class EntryKind(str, enum.Enum):
     USAGE = "usage"        # data: input_tokens, output_tokens, cost_usd
     QUESTION = "question"  # the agent waits for the user (needs_input)
     SYSTEM = "system"      # said by agentdeck itself (state changes, notices)
+    GAP = "gap"            # output lost before agentdeck read it (data: lost_after, lost_before)
 
 
 class Stream(str, enum.Enum):
@@ -153,6 +154,16 @@ class LogEntry(NamedTuple):
     kind: EntryKind
     text: str
     data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LostOutput:
+    """Output the sandbox printed that its runtime could no longer read: whatever it
+    printed after ``after`` and before ``before`` (seconds since the epoch). How many
+    lines that was is not known (Docker does not say what its log rotation dropped)."""
+
+    after: float
+    before: float
 
 
 @dataclass(frozen=True, slots=True)
