@@ -12,7 +12,8 @@ from agentdeck.engine.errors import InvalidInput, NotFound, RepoError
 from agentdeck.engine.models import TaskState
 from agentdeck.engine.runtimes.base import MAX_LINE_BYTES
 from agentdeck.engine.validate import MAX_PROMPT_BYTES
-from tests.engine.enginekit import make_repo, open_engine, private_refs, stdout_lines, wait_done
+from tests.engine.enginekit import (make_repo, open_engine, private_refs, profiles_home,
+                                    stdout_lines, wait_done)
 
 
 async def test_missing_repo_non_git_dir_empty_prompt_unknown_agent(engine, repo, tmp_path):
@@ -66,10 +67,8 @@ async def test_unknown_task_ids_and_wrong_states_say_so(engine, repo):
 
 async def test_a_missing_agent_cli_names_the_package_to_install(tmp_path):
     repo = make_repo(tmp_path / "repo")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(
-        '[profiles.gem]\nkind = "gemini"\ncommand = ["gemini-not-installed", "-p", "{prompt}"]\n')
+    home = profiles_home(tmp_path / "home", '[profiles.gem]\nkind = "gemini"\n'
+                         'command = ["gemini-not-installed", "-p", "{prompt}"]\n')
     engine = await open_engine(home)
     try:
         task = await engine.submit(repo, "hello", agent="gem")

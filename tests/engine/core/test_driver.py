@@ -8,7 +8,7 @@ from agentdeck.engine.store import writes as wr
 from agentdeck.engine.core.attempts import Attempts
 from agentdeck.engine.logs.sink import SeqCounter
 from agentdeck.engine.models import TaskState
-from tests.engine.enginekit import make_repo, open_engine, wait_done
+from tests.engine.enginekit import make_repo, open_engine, profiles_home, wait_done
 
 
 async def test_a_stale_cancel_request_is_dropped_and_the_queue_goes_on(
@@ -30,10 +30,8 @@ async def test_a_stale_cancel_request_is_dropped_and_the_queue_goes_on(
 
 async def test_a_task_whose_profile_is_gone_fails_and_the_queue_goes_on(tmp_path):
     repo = make_repo(tmp_path / "repo")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(
-        '[profiles.old]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n')
+    home = profiles_home(tmp_path / "home",
+                         '[profiles.old]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n')
     cli = await open_engine(home, drive_queue=False)
     doomed = await cli.submit(repo, "echo old", agent="old", priority=1)
     later = await cli.submit(repo, "echo later")
