@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from agentdeck.engine.errors import RepoError
 from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace.repo import remove_tree
@@ -66,7 +67,7 @@ class Templates:
                             "--reflink=always", "--no-target-directory",
                             template / "files", workdir], check=True, capture_output=True)
             restat_index(template / "index", workdir, index, hash_len=len(base) // 2)
-        except (OSError, subprocess.CalledProcessError, IndexMismatch):
+        except (OSError, subprocess.CalledProcessError, IndexMismatch, RepoError):
             remove_tree(workdir)
             return False
         return True
