@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import safefs, sparse
-from agentdeck.engine.workspace.capture import record_checkout
+from agentdeck.engine.workspace.capture import record_checkout, record_stats
 from agentdeck.engine.workspace.seal import write_settings
 from agentdeck.engine.workspace.templates import Templates
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
@@ -73,12 +73,16 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *
     assert private.git_dir is not None
     with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="checkout-") as tmp:
         index = Path(tmp) / "index"
-        if paths or templates is None or not templates.clone(private, base, workdir, index):
+        cloned = None if paths or templates is None else templates.clone(
+            private, base, workdir, index)
+        if cloned is None:
             workdir.mkdir()
             checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
                 GIT_INDEX_FILE=index)
             sparse.checkout(checkout, base, paths)
-        record_checkout(private, base, workdir, manifest)
+            record_checkout(private, base, workdir, manifest)
+        else:
+            record_stats(cloned, manifest)
         init_inner_repo(workdir, (private, base), index, shared_objects=shared_objects)
 
 

@@ -27,11 +27,18 @@ class IndexMismatch(Exception):
     this module does not read)."""
 
 
-def restat_index(source: Path, workdir: Path, out: Path, hash_len: int) -> None:
+Stats = dict[str, tuple[os.stat_result, str]]
+
+
+def restat_index(source: Path, workdir: Path, out: Path, hash_len: int) -> Stats:
     """Write ``out``: the index ``source`` with the stat data of ``workdir``'s files.
 
     Args:
         hash_len: Bytes of an object id (20: SHA-1, 32: SHA-256).
+
+    Returns:
+        Each regular file whose entry was carried over: its stat and blob id (the stat
+        manifest of the copy, without listing the tree again).
 
     Raises:
         IndexMismatch: a file of the index is missing in ``workdir``, or the index is
@@ -43,9 +50,9 @@ def restat_index(source: Path, workdir: Path, out: Path, hash_len: int) -> None:
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise IndexMismatch(f"index version {version}")
-    pos = 12
+    pos, stats = 12, {}
     for _ in range(count):
-        pos = _restat_entry(data, pos, workdir, hash_len, version)
+        pos = _restat_entry(data, pos, workdir, hash_len, version, stats)
     end = len(data) - hash_len
     while pos < end:  # extensions: a signature and a length each
         signature, size = bytes(data[pos:pos + 4]), struct.unpack_from(">I", data, pos + 4)[0]
@@ -57,11 +64,13 @@ def restat_index(source: Path, workdir: Path, out: Path, hash_len: int) -> None:
     algorithm = "sha1" if hash_len == 20 else "sha256"
     data[end:] = hashlib.new(algorithm, data[:end]).digest()
     out.write_bytes(data)
+    return stats
 
 
 def _restat_entry(data: bytearray, pos: int, workdir: Path, hash_len: int,
-                  version: int) -> int:
-    """Rewrite the entry at ``pos`` and return where the next one starts."""
+                  version: int, stats: Stats) -> int:
+    """Rewrite the entry at ``pos`` (a regular file's goes into ``stats``) and return
+    where the next one starts."""
     fields = list(_FIXED.unpack_from(data, pos))
     flags_at = pos + _FIXED.size + hash_len
     (flags,) = struct.unpack_from(">H", data, flags_at)
@@ -80,6 +89,9 @@ def _restat_entry(data: bytearray, pos: int, workdir: Path, hash_len: int,
             fields[4:6] = [st.st_dev & _MASK, st.st_ino & _MASK]
             fields[7:9] = [st.st_uid & _MASK, st.st_gid & _MASK]
             _FIXED.pack_into(data, pos, *fields)
+            if stat.S_ISREG(mode):
+                sha = data[pos + _FIXED.size:flags_at].hex()
+                stats[os.fsdecode(name)] = (st, sha)
     return pos + (name_end - pos + 8) // 8 * 8
 
 

@@ -21,7 +21,7 @@ from agentdeck.engine.errors import RepoError
 from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace.repo import remove_tree
-from agentdeck.engine.workspace.restat import IndexMismatch, restat_index
+from agentdeck.engine.workspace.restat import IndexMismatch, Stats, restat_index
 from agentdeck.engine.workspace.space import tree_bytes
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
@@ -56,21 +56,21 @@ class Templates:
     def __init__(self, home: Path) -> None:
         self.root = home / "templates"
 
-    def clone(self, private: Git, base: str, workdir: Path, index: Path) -> bool:
+    def clone(self, private: Git, base: str, workdir: Path, index: Path) -> Stats | None:
         """Make ``workdir`` (absent) a clone of ``base``'s template and ``index`` its
-        index; ``False`` (``workdir`` absent again) where that cannot be done."""
+        index; returns the stat and blob id of its files (`restat_index`), ``None``
+        (``workdir`` absent again) where that cannot be done."""
         if not supports_reflink(workdir.parent):
-            return False
+            return None
         try:
             template = self._ensure(private, base)
             subprocess.run(["cp", "-R", "--no-dereference", "--preserve=mode,timestamps",
                             "--reflink=always", "--no-target-directory",
                             template / "files", workdir], check=True, capture_output=True)
-            restat_index(template / "index", workdir, index, hash_len=len(base) // 2)
+            return restat_index(template / "index", workdir, index, hash_len=len(base) // 2)
         except (OSError, subprocess.CalledProcessError, IndexMismatch, RepoError):
             remove_tree(workdir)
-            return False
-        return True
+            return None
 
     def _ensure(self, private: Git, base: str) -> Path:
         """The template of ``base``'s tree, checked out now if there is none (built aside

@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 from agentdeck.engine.models import TaskState
+from agentdeck.engine.workspace.capture import Manifest, record_checkout
+from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace.templates import supports_reflink
 from agentdeck.engine.workspace.workspace import Workspace
 from tests.engine.enginekit import git, make_repo, open_engine, wait_done
@@ -59,6 +61,10 @@ def test_on_btrfs_a_copy_is_a_clone_of_its_bases_template_with_a_fresh_index(tmp
     assert os.stat(copy / "bin/run.sh").st_mode & 0o111
     status, before, after = _status_in(copy)
     assert status == "" and before == after, "the copy's index must match its files"
+    listed = tmp_path / "listed-manifest"  # what the checkout path records, from ls-tree
+    record_checkout(Git(git_dir=next((ws.home / "git").glob("*.git"))), base, copy, listed)
+    assert Manifest.load(ws.home / "index" / "t1").files == Manifest.load(listed).files
+    assert len(Manifest.load(listed).files) == len(FILES)
     assert git(copy, "log", "--format=%s") == f"agentdeck: base {base}"
     assert (copy / ".git/objects/info/alternates").is_file()
     assert not (copy / ".git/hooks").exists()
