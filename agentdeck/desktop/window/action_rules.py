@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from agentdeck.engine.models import Task
 
 #: The commands that act on the tasks of the focused view.
-TASK_COMMANDS = ("accept", "reject", "cancel", "retry", "comment", "request_changes")
+TASK_COMMANDS = ("accept", "reject", "cancel", "retry", "comment", "request_changes",
+                 "approve", "freshen", "hand_back")
 
 
 def enabled_commands(targets: Sequence[Task], *, in_review: bool) -> dict[str, bool]:
@@ -24,4 +25,8 @@ def enabled_commands(targets: Sequence[Task], *, in_review: bool) -> dict[str, b
         "retry": any(task.can_retry for task in targets),
         "comment": in_review and reviewable,
         "request_changes": in_review and reviewable,
+        # Approving (or taking the mark away) and freshening act on a change that waits.
+        "approve": reviewable,
+        "freshen": reviewable,
+        "hand_back": reviewable,
     }

@@ -138,8 +138,14 @@ def record_checkout(git: Git, commit: str, workdir: Path, manifest: Path) -> Non
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size == entry.size:
-            files[path] = (_stat_key(st), entry.sha)
-    Manifest(files).save(manifest)
+            files[path] = (st, entry.sha)
+    record_stats(files, manifest)
+
+
+def record_stats(files: dict[str, tuple[os.stat_result, str]], manifest: Path) -> None:
+    """Write the manifest of a fresh copy from each file's stat and blob id (known to
+    hold that blob: just checked out or cloned, before any agent ran there)."""
+    Manifest({path: (_stat_key(st), sha) for path, (st, sha) in files.items()}).save(manifest)
 
 
 # --- ignore rules ----------------------------------------------------------------------
