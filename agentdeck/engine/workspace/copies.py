@@ -80,7 +80,7 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *
             checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
                 GIT_INDEX_FILE=index)
             sparse.checkout(checkout, base, paths)
-            record_checkout(private, base, workdir, manifest)
+            record_checkout(private, base, workdir, manifest, index)
         else:
             record_stats(cloned, manifest)
         init_inner_repo(workdir, (private, base), index, shared_objects=shared_objects)
