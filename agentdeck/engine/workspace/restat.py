@@ -8,6 +8,11 @@ the ctime, device, inode, uid and gid of each entry whose file still has the rec
 type, size and mtime (what a clone keeps); an entry that differs otherwise is left as
 it is and git hashes that file, as it would anyway. Only index versions 2 and 3 are
 read (what ``read-tree`` writes); extensions are kept unless they hold stat data.
+
+The same reading gives a fresh checkout its stat manifest (`checkout_stats`): git's
+index already holds each file's stat data and blob id, so the tree need not be listed
+again. Kept here rather than taken from a library: no maintained Python package reads
+an index without also pulling in a git implementation, and this needs two fields.
 """
 from __future__ import annotations
 
