@@ -11,8 +11,8 @@ read (what ``read-tree`` writes); extensions are kept unless they hold stat data
 
 The same reading gives a fresh checkout its stat manifest (`checkout_stats`): git's
 index already holds each file's stat data and blob id, so the tree need not be listed
-again. Kept here rather than taken from a library: no maintained Python package reads
-an index without also pulling in a git implementation, and this needs two fields.
+again. Our own rather than dulwich's index reader: that is a whole git implementation
+to install for the stat fields of one file format, which must also be rewritten here.
 """
 from __future__ import annotations
 
