@@ -28,7 +28,7 @@ from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.treetar import write_tree_tar
 from agentdeck.engine.workspace.seal import seal_copy
 from agentdeck.engine.workspace.space import tree_bytes
-from agentdeck.engine.workspace.templates import Templates
+from agentdeck.engine.workspace.templates import Templates, supports_reflink
 from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
@@ -430,8 +430,11 @@ class Workspace:
         return [self.workdir(task_id), self._manifest(task_id), self.home / "runs" / task_id]
 
     def task_bytes(self, task_id: str, seen: set[tuple[int, int]]) -> int:
-        """Allocated bytes of `task_paths` (see `agentdeck.engine.workspace.space`)."""
-        return sum(tree_bytes(path, seen) for path in self.task_paths(task_id))
+        """Allocated bytes of `task_paths` (see `agentdeck.engine.workspace.space`); where
+        copies are reflink clones, less the blocks they share with their template."""
+        clones = supports_reflink(self.home / "work")
+        return sum(tree_bytes(path, seen, shared_extents=clones)
+                   for path in self.task_paths(task_id))
 
     def store_bytes(self, seen: set[tuple[int, int]]) -> dict[str, int]:
         """Allocated bytes of each private git dir (what agentdeck wrote: snapshots,

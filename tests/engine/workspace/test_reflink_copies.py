@@ -138,3 +138,21 @@ def test_a_template_is_counted_and_removed_once_no_task_starts_from_its_tree(tmp
     ws.remove_unused_templates()
     assert not template.exists() and list((ws.home / "templates").glob("*/*")) == []
     assert ws.store_bytes(set())[str(repo)] < with_template - 100_000
+
+
+def test_a_clone_counts_what_the_agent_wrote_not_what_it_shares(tmp_path, btrfs_dir):
+    repo = _repo(tmp_path)
+    ws = Workspace(btrfs_dir / "home")
+    base = ws.snapshot("t1", repo)
+    copy = ws.prepare("t1", repo, base)
+    os.sync()  # extents are known once written
+    shared = sum(os.lstat(copy / name).st_blocks * 512 for name in FILES if name.startswith("data/"))
+    assert shared >= 30 * 8192  # 30 files of 12 kB in the copy, all shared with the template
+    fresh = ws.task_bytes("t1", set())
+    assert fresh < shared / 3
+    (copy / "data/f7.txt").write_bytes(random.Random(7).randbytes(1 << 20))  # the agent's change
+    os.sync()
+    grown = ws.task_bytes("t1", set())
+    assert (1 << 20) <= grown - fresh < (1 << 20) + shared / 3
+    assert len(_templates(ws.home)) == 1
+    assert ws.store_bytes(set())[str(repo)] >= shared  # the template pays for what is shared
