@@ -22,6 +22,7 @@ class BaseRules:
         assert private.git_dir is not None
         self._tree, ignores = _load(private, base)
         self._rules = IgnoreRules(Path(private.git_dir))
+        self._folders: dict[str, dict[str, bool]] | None = None
         for folder, content in ignores:
             self._rules.add_rules(folder, content)
 
@@ -33,6 +34,15 @@ class BaseRules:
 
     def tracked(self, path: str) -> bool:
         return path in self._tree.files or path in self._tree.dirs
+
+    def entries(self, folder: str) -> dict[str, bool]:
+        if self._folders is None:  # (indexed when first asked: only a listing asks)
+            self._folders = {}
+            for paths, is_dir in ((self._tree.files, False), (self._tree.dirs, True)):
+                for path in paths:
+                    parent, _, name = path.rpartition("/")
+                    self._folders.setdefault(parent + "/" if parent else "", {})[name] = is_dir
+        return self._folders.get(folder, {})
 
     def ignored(self, folder: str, names: list[tuple[str, bool]]) -> set[str]:
         untracked = [(name, is_dir) for name, is_dir in names
