@@ -3,6 +3,7 @@ it finds what the writable layer holds (checked on the same real container), nev
 the changes API, and a follow-up keeps the first attempt's changes and removals."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -48,11 +49,11 @@ def base(tmp_path, docker_client):
 
 
 def _spec(ws: Workspace, tree: TreeSource, script: str, image: str, attempt: int = 1,
-          workdir: Path | None = None) -> LaunchSpec:
+          workdir: Path | None = None, memory: str = "64m") -> LaunchSpec:
     run_dir = ws.home / "runs" / "t1" / str(attempt)
     run_dir.mkdir(parents=True)
     return LaunchSpec("t1", attempt, ("sh", "-c", script), workdir or ws.prepare_overlay("t1"),
-                      AgentProfile(name="t", image=image, memory="64m"), run_dir=run_dir,
+                      AgentProfile(name="t", image=image, memory=memory), run_dir=run_dir,
                       tree=tree)
 
 
@@ -141,5 +142,45 @@ async def test_without_a_listing_the_changes_api_is_asked(runtime, base):
         collect_changes(remote, spec, CollectLimits(), "t1")
         assert remote.diff_calls == 1
         assert (spec.workdir / "src/a.py").read_text() == "a\nmore\n"
+    finally:
+        await sandbox.cleanup()
+
+
+async def test_the_wrapper_keeps_the_agents_output_exit_code_and_stop(runtime, docker_client,
+                                                                       base):
+    ws, tree = base
+    out = Collector()
+    sandbox = await runtime.start(_spec(ws, tree, "echo out; echo err >&2; exit 7",
+                                        find_image(docker_client)), out)
+    try:
+        assert (await sandbox.wait()).exit_code == 7
+        assert out.out == ["out"] and out.err == ["err"]
+        assert read_listing(sandbox.container) is not None
+    finally:
+        await sandbox.cleanup()
+    script = "trap 'echo got term; exit 3' TERM; echo up; while :; do sleep 0.1; done"
+    out = Collector()
+    sandbox = await runtime.start(_spec(ws, tree, script, find_image(docker_client),
+                                        attempt=2), out)
+    try:
+        while out.out != ["up"]:
+            await asyncio.sleep(0.05)
+        await sandbox.stop(grace=5)  # the signal reaches the agent, then the listing is made
+        assert (await sandbox.wait()).exit_code == 3
+        assert out.out == ["up", "got term"]
+        assert read_listing(sandbox.container) is not None
+    finally:
+        await sandbox.cleanup()
+
+
+async def test_an_out_of_memory_agent_is_reported_through_the_wrapper(runtime, docker_client,
+                                                                       base):
+    ws, tree = base
+    spec = _spec(ws, tree, "dd if=/dev/zero of=/dev/null bs=64M count=1",
+                 find_image(docker_client), memory="32m")
+    sandbox = await runtime.start(spec, Collector())
+    try:
+        outcome = await sandbox.wait()
+        assert outcome.oom_killed and outcome.exit_code == 137
     finally:
         await sandbox.cleanup()
