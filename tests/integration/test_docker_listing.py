@@ -32,7 +32,8 @@ SCRIPT = ("echo more >> src/a.py && rm src/b.py && rm -r gone && mv old renamed 
           "mkdir -p new && echo n > new/n.txt && ln new/n.txt new/hard && "
           "ln -s ../README.md new/link && rm swap && mkdir swap && echo s2 > swap/inner && "
           "mkdir -p node_modules/m && cd node_modules/m && seq 1 3000 | xargs touch && cd /work && "
-          "(cp /bin/busybox /usr/bin/find 2>/dev/null && echo replaced || echo kept)")
+          "(cp /bin/busybox /usr/bin/find 2>/dev/null && echo replaced || echo kept) && "
+          "(touch /tmp/.agentdeck-stamp 2>/dev/null && echo touched || echo kept)")
 FILES_1 = ["new/hard", "new/link", "new/n.txt", "renamed/deep/n.txt", "renamed/m.txt",
            "src/a.py", "swap/inner"]
 REMOVED_1 = ["gone", "old", "src/b.py", "swap"]
@@ -81,7 +82,7 @@ async def test_the_listing_finds_the_writable_layers_changes_without_the_changes
     sandbox = await runtime.start(spec, out)
     try:
         assert (await sandbox.wait()).exit_code == 0
-        assert out.out == ["kept"]  # the agent cannot replace the lister's find
+        assert out.out == ["kept", "kept"]  # the agent cannot replace find nor touch the stamp
         local, listed = _walks(sandbox.container, tree)
         _same(local, listed)
         assert sorted(listed.files) == FILES_1 and sorted(listed.removed) == REMOVED_1
