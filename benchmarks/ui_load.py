@@ -35,6 +35,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from agentdeck.desktop.app import Session
+from agentdeck.desktop.gc_guard import GuiThreadGC
 from agentdeck.engine.errors import AgentdeckError
 from agentdeck.engine.events import LogAppended, TaskUpdated
 from agentdeck.engine.models import EntryKind, LogEntry, Stream, TaskState
@@ -226,6 +227,7 @@ def main() -> int:
     TASKS = args.tasks
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
+    GuiThreadGC(parent=app)  # collection as the app does it (agentdeck.desktop.app.main)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as tmp, loop:

@@ -26,7 +26,7 @@ from agentdeck.desktop.asyncutil import TaskRunner
 from agentdeck.desktop.bridge import Bridge
 from agentdeck.desktop.context import AppContext
 from agentdeck.desktop.dialogs.crash import install_excepthook
-from agentdeck.desktop.gc_guard import GuiThreadGC
+from agentdeck.desktop.gc_guard import GuiThreadGC, settle_startup
 from agentdeck.desktop.window.main_window import MainWindow
 from agentdeck.desktop.widgets.plaintext import plain_box
 from agentdeck.desktop.ui_state import UiState
@@ -58,6 +58,7 @@ class Session:
         engine = await Engine.open(home, **engine_options)
         session = cls(engine, UiState(home / UI_STATE_FILE))
         await session.window.load()
+        settle_startup()
         return session
 
     def apply_theme(self, theme) -> None:

@@ -39,6 +39,11 @@ class TaskState(str, enum.Enum):
         """Not ended yet: queued, being prepared, running or waiting for an answer."""
         return not self.is_terminal
 
+    @property
+    def can_requeue(self) -> bool:
+        """A retry or a follow-up may queue the task again: it ended or waits for an answer."""
+        return self.is_terminal or self is TaskState.NEEDS_INPUT
+
     def check_transition(self, new: "TaskState") -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
         if new not in _TASK_MOVES[self]:

@@ -21,7 +21,6 @@ from agentdeck.desktop.widgets.theme import LIGHT, Theme
 from agentdeck.engine.errors import AgentdeckError, ConflictError
 from agentdeck.engine.models import ReviewState, Task
 
-_REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
 #: When the change ``n`` opens next is read, after one is shown.
 PREFETCH_DELAY_MS = 150
 #: How long the compare panel waits to re-read its group after an attempt changed.
@@ -144,7 +143,7 @@ class ReviewPage(QWidget):
         if self.panel.task_id == task.id:
             self.panel.set_subject(_subject(task))
         self.panel.accept_button.setEnabled(
-            task.review in _REVIEWABLE and bool(self.panel.files))
+            task.review.is_open and bool(self.panel.files))
 
     def tasks_changed(self, tasks: list[Task]) -> None:
         """Tasks changed: an attempt of the shown group among them refreshes the compare
@@ -226,7 +225,7 @@ class ReviewPage(QWidget):
                              first=fetched.first if patch is fetched.patch else None)
         self.panel.set_since_review(since is not None, self._since_review and since is not None)
         self.panel.set_comments(comments)
-        self.panel.accept_button.setEnabled(task.review in _REVIEWABLE and bool(self.panel.files))
+        self.panel.accept_button.setEnabled(task.review.is_open and bool(self.panel.files))
         self.stack.setCurrentWidget(self.panel)
         self.shown.emit()
 

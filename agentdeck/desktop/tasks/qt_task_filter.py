@@ -4,16 +4,11 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel
 
 from agentdeck.desktop.tasks.qt_task_model import SortRole, TaskRole
-from agentdeck.engine.models import ReviewState, Task, TaskState
+from agentdeck.engine.models import Task
 
 #: State filter keys beyond single `TaskState` values.
 ACTIVE = "active"
 TO_REVIEW = "review"
-
-_REVIEWABLE = (ReviewState.PENDING, ReviewState.CONFLICT)
-_UNFINISHED = frozenset(
-    {TaskState.QUEUED, TaskState.PREPARING, TaskState.RUNNING, TaskState.NEEDS_INPUT}
-)
 
 
 def state_matches(task: Task, key: str) -> bool:
@@ -21,9 +16,9 @@ def state_matches(task: Task, key: str) -> bool:
     if not key:
         return True
     if key == ACTIVE:
-        return task.state in _UNFINISHED
+        return task.state.is_unfinished
     if key == TO_REVIEW:
-        return task.review in _REVIEWABLE
+        return task.review.is_open
     return task.state.value == key
 
 

@@ -17,10 +17,6 @@ from agentdeck.desktop.tasks.task_details import TaskDetails
 from agentdeck.desktop.widgets.theme import Theme
 from agentdeck.engine.models import LogEntry, Task, TaskState
 
-_FOLLOW_UP_STATES = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED,
-                     TaskState.TIMED_OUT, TaskState.NEEDS_INPUT}
-
-
 class TaskView(QWidget):
     """Log (paged from the store, live tail from the bridge) + details + follow-up."""
 
@@ -95,7 +91,7 @@ class TaskView(QWidget):
                 previous.state, previous.attempt) != (task.state, task.attempt):
             self._ctx.runner.spawn(self._load_attempts(task.id))
         self.details.show_task(task)
-        can_follow_up = task is not None and task.state in _FOLLOW_UP_STATES
+        can_follow_up = task is not None and task.state.can_requeue
         self.follow_up.setEnabled(can_follow_up)
         self.send_button.setEnabled(can_follow_up)
         if task is not None and task.state is TaskState.NEEDS_INPUT:

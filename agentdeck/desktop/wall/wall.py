@@ -23,6 +23,11 @@ REPAINTS_PER_FRAME = 6
 FRAME_MS = 50
 
 
+def _in_view(tile: TaskTile) -> bool:
+    """Whether any part of the tile shows (not scrolled away, not behind another tab)."""
+    return not tile.visibleRegion().isEmpty()
+
+
 class Wall(QScrollArea):
     """A grid of `TaskTile`s for the tasks in `WALL_STATES`, oldest first.
 
@@ -98,17 +103,26 @@ class Wall(QScrollArea):
             self._frame.start()
 
     def _repaint_some(self) -> None:
-        for task_id in list(self._dirty)[:REPAINTS_PER_FRAME]:
+        """Repaint the longest-waiting dirty tiles in view. A tile scrolled out of view
+        is only forgotten: Qt paints it, tail and all, when it comes back into view."""
+        painted = 0
+        for task_id in list(self._dirty):
+            if painted == REPAINTS_PER_FRAME:
+                break
             del self._dirty[task_id]
-            self._tiles[task_id].repaint_log()
+            tile = self._tiles[task_id]
+            if _in_view(tile):
+                tile.repaint_log()
+                painted += 1
         if not self._dirty:
             self._frame.stop()
 
     def tick(self) -> None:
-        """Advance the clocks (once a second)."""
+        """Advance the clocks in view (once a second)."""
         if self.isVisible():
             for tile in self._tiles.values():
-                tile.tick()
+                if _in_view(tile):
+                    tile.tick()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

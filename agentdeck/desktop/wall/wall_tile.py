@@ -36,6 +36,11 @@ def tail_text(entry: LogEntry) -> str:
     return _ANSI.sub("", lines[-1]).replace("\t", "    ")
 
 
+def _card_fields(task: Task) -> tuple:
+    """What the cached card shows of a task (the clock and log are painted over it)."""
+    return (task.state, fmt.task_title(task), task.agent, task.repo, task.endpoint, task.prompt)
+
+
 class TaskTile(QWidget):
     """A self-painted card: state, title, elapsed, agent · repo, last log lines.
 
@@ -48,7 +53,7 @@ class TaskTile(QWidget):
     def __init__(self, task: Task, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._task = task
-        self._lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self._entries: deque[LogEntry] = deque(maxlen=TAIL_LINES)  # made into text when shown
         self._card: QPixmap | None = None  # card + header, redrawn when they change
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._mono.setPointSizeF(max(7.5, self.font().pointSizeF() - 1.5))
@@ -69,20 +74,30 @@ class TaskTile(QWidget):
     @property
     def lines(self) -> list[str]:
         """The log tail shown, oldest first."""
-        return list(self._lines)
+        return [tail_text(e)[:_MAX_CHARS] for e in self._entries]
 
     def sizeHint(self) -> QSize:
         return QSize(TILE_WIDTH, TILE_HEIGHT)
 
     def set_task(self, task: Task) -> None:
-        """Show a newer snapshot of the same task."""
+        """Show a newer snapshot of the same task.
+
+        Most snapshots change only counters the card does not show (tokens, cost): those
+        keep the cached card, so a second's worth of snapshots for every tile does not
+        redraw every card in one frame.
+        """
+        shown = _card_fields(self._task) != _card_fields(task)
         self._task = task
-        self._card = None
-        self.update()
+        if shown:
+            self._card = None
+            self.setToolTip(plain_tip(task.prompt[:500]))
+            self.update()
 
     def add_entries(self, entries: Iterable[LogEntry]) -> None:
-        """Append log entries to the tail (only the last few are kept); no repaint yet."""
-        self._lines.extend(tail_text(e)[:_MAX_CHARS] for e in list(entries)[-TAIL_LINES:])
+        """Append log entries to the tail (only the last few are kept); no repaint yet.
+
+        They become text only when painted: of 200 tiles, the 20 in view."""
+        self._entries.extend(entries)
 
     def repaint_log(self) -> None:
         """Schedule a repaint of the log area only."""
@@ -177,7 +192,7 @@ class TaskTile(QWidget):
         painter.setFont(self._mono)
         step = painter.fontMetrics().lineSpacing()
         visible = max(1, area.height() // step)
-        lines = list(self._lines)[-visible:]
+        lines = self.lines[-visible:]
         text_color = QColor(self.palette().color(QPalette.ColorRole.Text))
         text_color.setAlphaF(0.78)
         painter.setPen(text_color)

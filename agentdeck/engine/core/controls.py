@@ -90,7 +90,7 @@ class Controls:
     async def _requeue(self, task_id: str, follow_up: str | None,
                        also: Callable[[sqlite3.Connection], Any] | None = None) -> Task:
         task = await self._queries.get_task(task_id)
-        if not (task.state.is_terminal or task.state == TaskState.NEEDS_INPUT):
+        if not task.state.can_requeue:
             raise InvalidInput(f"task {task.id} is {task.state.value}; wait for it to end "
                                "or cancel it first")
         op = wr.update_task(

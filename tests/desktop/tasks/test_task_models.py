@@ -87,6 +87,15 @@ def test_elapsed_ticks_only_for_running_rows(qtbot):
     assert changed == [1]
 
 
+def test_the_clock_tick_is_one_signal_for_all_running_rows(qtbot):
+    model = TaskTableModel(clock=lambda: 1000.0)
+    model.reset([running(f"r{i}", started=990.0) for i in range(50)] + [snapshot("q")])
+    signals: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda top, bottom, _roles: signals.append((top.row(), bottom.row())))
+    model.tick()
+    assert signals == [(0, 49)]
+
+
 def test_filters_by_state_repo_batch_and_search():
     model = TaskTableModel()
     model.reset([
