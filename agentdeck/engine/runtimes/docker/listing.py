@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import logging
 import tarfile
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import docker.errors
 
@@ -65,8 +64,7 @@ def stamp_member() -> tarfile.TarInfo:
     return info
 
 
-@dataclass(frozen=True)
-class _Record:
+class _Record(NamedTuple):
     kind: str                     # find's %y letter
     ctime: int                    # ns
     size: int
