@@ -230,6 +230,7 @@ _BADGES = {
     EntryKind.MESSAGE: "»", EntryKind.TOOL_CALL: "⚙", EntryKind.TOOL_RESULT: "←",
     EntryKind.COMMAND: "$", EntryKind.FILE_EDIT: "✎", EntryKind.ERROR: "✗",
     EntryKind.USAGE: "¤", EntryKind.QUESTION: "?", EntryKind.SYSTEM: "#",
+    EntryKind.GAP: "⚠",
 }
 
 

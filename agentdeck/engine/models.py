@@ -85,6 +85,11 @@ class ReviewState(str, enum.Enum):
         """A diff waits for the user's decision (pending, or it conflicted at accept)."""
         return self in OPEN_REVIEWS
 
+    @property
+    def is_settled(self) -> bool:
+        """The user decided (accepted or rejected): final, a retry would undo it."""
+        return self in SETTLED_REVIEWS
+
     def check_transition(self, new: "ReviewState") -> None:
         """Raise `IllegalTransition` unless ``self -> new`` is allowed."""
         if new not in _REVIEW_MOVES[self]:
@@ -93,6 +98,8 @@ class ReviewState(str, enum.Enum):
 
 #: Reviews that wait for the user's decision.
 OPEN_REVIEWS = frozenset({ReviewState.PENDING, ReviewState.CONFLICT})
+#: Reviews the user decided.
+SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
 
 
 _REVIEW_MOVES: dict[ReviewState, set[ReviewState]] = {
@@ -123,6 +130,7 @@ class EntryKind(str, enum.Enum):
     USAGE = "usage"        # data: input_tokens, output_tokens, cost_usd
     QUESTION = "question"  # the agent waits for the user (needs_input)
     SYSTEM = "system"      # said by agentdeck itself (state changes, notices)
+    GAP = "gap"            # output lost before agentdeck read it (data: lost_after, lost_before)
 
 
 class Stream(str, enum.Enum):
@@ -146,6 +154,16 @@ class LogEntry(NamedTuple):
     kind: EntryKind
     text: str
     data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LostOutput:
+    """Output the sandbox printed that its runtime could no longer read: whatever it
+    printed after ``after`` and before ``before`` (seconds since the epoch). How many
+    lines that was is not known (Docker does not say what its log rotation dropped)."""
+
+    after: float
+    before: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +231,11 @@ class Task:
         """Its diff can be accepted or rejected now: the attempt is over and a change
         waits for a decision."""
         return not self.state.is_active and self.review.is_open
+
+    @property
+    def can_retry(self) -> bool:
+        """It may run again as a new attempt: it ended and its review is not settled."""
+        return self.state.is_terminal and not self.review.is_settled
 
     def with_(self, **changes: Any) -> "Task":
         return replace(self, **changes)

@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from agentdeck.engine.agents.base import AgentAdapter
 from agentdeck.engine.store import db as st
 from agentdeck.engine.api import Engine
-from agentdeck.engine.models import Task, TaskState
+from agentdeck.engine.logs.masking import Masker
+from agentdeck.engine.logs.sink import TaskLog
+from agentdeck.engine.models import AgentProfile, LostOutput, Stream, Task, TaskState
 
 
 def git(repo: Path, *args: str) -> str:
@@ -160,3 +163,20 @@ def kill_engine_mid_run(home: Path, running: int, min_lines: int, timeout: float
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+async def log_with_gap(home: Path, repo: Path, lost: LostOutput) -> str:
+    """A queued task whose log holds "1", "2", then ``lost`` with "9000", "9001", fed
+    to its `TaskLog` as a runtime does; its id."""
+    engine = await open_engine(home, drive_queue=False)
+    try:
+        task = await engine.submit(repo, "noop", runtime="local")
+        log = TaskLog(task.id, 1, await engine.seq_counter(task.id), store=engine.store,
+                      bus=engine.bus, adapter=AgentAdapter(AgentProfile("plain")),
+                      masker=Masker(), on_facts=lambda *_: None)
+        log(Stream.STDOUT, ["1", "2"], "before")
+        log(Stream.STDOUT, ["9000", "9001"], "after", lost)
+        await asyncio.to_thread(engine.store.flush)
+    finally:
+        await engine.close()
+    return task.id

@@ -20,8 +20,9 @@ import docker.errors
 import pytest
 
 from agentdeck.engine.runtimes.docker.images import TEST_IMAGE, build_test_image
-from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.models import AgentProfile, LostOutput, Stream
 from agentdeck.engine.runtimes.base import LaunchSpec
+from agentdeck.engine.runtimes.docker.cursor import TimestampParser
 from agentdeck.engine.runtimes.docker.egress_network import remove_network
 from agentdeck.engine.runtimes.docker.baselayer import HOME_LABEL, list_base_images
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint
@@ -60,10 +61,15 @@ class Collector:
     cursor: str | None = None
     batches: int = 0
     cut: bool = False  # set: further batches are ignored (the engine "was killed")
+    #: Each loss reported, with how many lines of each stream were stored before it.
+    lost: list[tuple[LostOutput, int, int]] = field(default_factory=list)
 
-    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
+    def __call__(self, stream: Stream, lines: list[str], cursor: str,
+                 lost: LostOutput | None = None) -> None:
         if self.cut:
             return
+        if lost is not None:
+            self.lost.append((lost, len(self.out), len(self.err)))
         self.lines[stream].extend(lines)
         self.cursor = cursor
         self.batches += 1
@@ -75,6 +81,25 @@ class Collector:
     @property
     def err(self) -> list[str]:
         return self.lines[Stream.STDERR]
+
+
+#: A container log of 4 files of 100 kB keeps about 3000 lines of `GAP_SCRIPT`'s flood.
+SMALL_LOG = "100k"
+FLOOD = 20_000
+#: 500 lines, then (once /tmp/flood exists) `FLOOD` more, then (once /tmp/end exists)
+#: "the end": a test can let it print while nobody follows.
+GAP_SCRIPT = ("seq 1 500; while [ ! -e /tmp/flood ]; do sleep 0.05; done; "
+              f"awk 'BEGIN {{ for (i = 501; i <= {500 + FLOOD}; i++) "
+              f"printf \"%d {'y' * 60}\\n\", i }}'; "
+              "while [ ! -e /tmp/end ]; do sleep 0.05; done; echo the end")
+
+
+def daemon_log(container: Any) -> list[tuple[float, str]]:
+    """What the daemon still holds of the container's stdout, with its stamps."""
+    parse = TimestampParser()
+    text = container.logs(stdout=True, stderr=False, timestamps=True).decode()
+    return [(parse(stamp.encode()) / 1e9, line)
+            for stamp, _, line in (row.partition(" ") for row in text.splitlines())]
 
 
 def profile(**options: Any) -> AgentProfile:

@@ -39,6 +39,7 @@ async def test_a_flood_that_rotates_the_log_many_times_arrives_whole(
     assert (await sandbox.wait()).exit_code == 0
     assert len(sink.out) == LINES
     assert sink.out == [f"{i:08d} {PAD}" for i in range(1, LINES + 1)]
+    assert sink.lost == []  # paced: the log never rotated past us
     await sandbox.cleanup()
 
 
@@ -54,5 +55,5 @@ async def test_lines_docker_splits_are_stored_once_each(
     body = "".join(f"{j:09d}|" for j in range(4000))
     wrong = [(i, len(line), line[-12:]) for i, line in enumerate(sink.out)
              if line != f"{body} {i}"]
-    assert (len(sink.out), wrong[:5]) == (1500, [])
+    assert (len(sink.out), wrong[:5], sink.lost) == (1500, [], [])
     await sandbox.cleanup()

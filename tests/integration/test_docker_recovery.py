@@ -56,6 +56,7 @@ async def test_resume_after_an_engine_kill_stores_the_exact_container_log(
     assert stored.out == docker_log(docker_client, sandbox.ref, Stream.STDOUT)
     assert stored.err == docker_log(docker_client, sandbox.ref, Stream.STDERR)[:-1]
     assert stored.out[-1] == "the end" and len(stored.out) == 8002
+    assert resumed.lost == []  # the log still held where we were: nothing is said lost
 
 
 async def test_attach_to_a_container_that_finished_while_away(
@@ -157,3 +158,4 @@ async def test_a_silent_stream_does_not_hold_a_resume_back_to_the_start(
     assert (await again.wait()).exit_code == 0
     await later.close()
     assert stored.out == [str(i) for i in range(1, 3001)] + ["last"]
+    assert resumed.lost == []

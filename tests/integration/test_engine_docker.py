@@ -6,11 +6,13 @@ import docker
 import pytest
 
 from agentdeck.engine.runtimes.docker.images import AGENT_IMAGE, TEST_IMAGE
-from agentdeck.engine.models import TaskState
+from agentdeck.engine.models import EntryKind, TaskState
+from agentdeck.engine.runtimes.docker.runtime import DockerRuntime
 from tests.engine.enginekit import (
     kill_engine_mid_run, make_repo, open_engine, stdout_lines, wait_done,
     wait_until,
 )
+from tests.integration.conftest import GAP_SCRIPT, SMALL_LOG, daemon_log
 
 pytestmark = pytest.mark.docker
 LINES = 300
@@ -108,3 +110,33 @@ async def test_a_follow_up_container_finds_the_agents_home_of_the_last_attempt(
         assert "+one" in patch and "+two" in patch and ".claude" not in patch
     finally:
         await engine.close()
+
+
+async def test_an_engine_away_during_a_flood_stores_one_gap_and_each_line_after_once(
+        tmp_path, home, docker_client, monkeypatch):
+    monkeypatch.setitem(DockerRuntime.__init__.__kwdefaults__, "log_file_size", SMALL_LOG)
+    repo = make_repo(tmp_path / "repo")
+    engine = await open_engine(home, default_runtime="docker")
+    try:
+        task_id = (await engine.submit(repo, GAP_SCRIPT)).id
+        await wait_until(lambda: len(stdout_lines(engine, task_id)) == 500, timeout=120,
+                         what="the first 500 lines")
+    finally:
+        await engine.close()  # the container prints on, unpaced, into a small log
+    [container] = docker_client.containers.list(filters={"label": f"agentdeck.task={task_id}"})
+    container.exec_run(["sh", "-c", "touch /tmp/flood /tmp/end"])
+    container.wait()
+    kept = [line for _, line in daemon_log(container)]
+    assert int(kept[0].split()[0]) > 501, "the flood rotated the log past the stored lines"
+
+    for _ in range(2):  # the second opening finds the task done: nothing is said again
+        engine = await open_engine(home)
+        try:
+            done = await wait_done(engine, task_id, timeout=120)
+            entries = await engine.get_logs(task_id, limit=None)
+        finally:
+            await engine.close()
+        assert done.state == TaskState.SUCCEEDED, done.error
+        shown = [e.text if e.kind != EntryKind.GAP else "GAP" for e in entries
+                 if e.stream.value == "stdout" or e.kind == EntryKind.GAP]
+        assert shown == [str(i) for i in range(1, 501)] + ["GAP"] + kept

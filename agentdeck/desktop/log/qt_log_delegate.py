@@ -14,7 +14,7 @@ from agentdeck.desktop.widgets.theme import LIGHT, Theme, monospace_font, qcolor
 Index = QModelIndex | QPersistentModelIndex
 BADGES = {"message": "MSG", "tool_call": "TOOL", "tool_result": "RESULT", "command": "CMD",
           "file_edit": "EDIT", "error": "ERROR", "usage": "USAGE", "question": "ASK",
-          "system": "SYS"}
+          "system": "SYS", "gap": "LOST"}
 
 
 class QtLogDelegate(QStyledItemDelegate):
@@ -59,6 +59,10 @@ class QtLogDelegate(QStyledItemDelegate):
         painter.setFont(self.font)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(rect, self.theme.color("selection"))
+        elif kind == "gap":  # lines are missing here: a band the eye cannot miss
+            band = QColor(self.theme.badge(kind))
+            band.setAlpha(60 if self.theme.dark else 40)
+            painter.fillRect(rect, band)
         elif stderr or kind == "error":
             painter.fillRect(rect, self.theme.color("stderr_bg"))
         x = rect.left() + 10
@@ -79,6 +83,8 @@ class QtLogDelegate(QStyledItemDelegate):
         default = self.theme.color("stderr_fg" if stderr or kind == "error" else "text")
         if kind == "system":
             default = self.theme.color("muted")
+        elif kind == "gap":
+            default = self.theme.badge(kind)
         spans = parse_ansi(summary(entry))
         self._paint_matches(painter, rect, x, "".join(s.text for s in spans), index.row())
         self._paint_spans(painter, rect, x, spans, default)

@@ -23,7 +23,8 @@ Entry = LogEntry | dict[str, Any]
 FetchPage = Callable[[int | None, int], Sequence[Entry]]
 Index = QModelIndex | QPersistentModelIndex
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
-_EXPANDABLE = {"command", "tool_call", "tool_result", "file_edit", "error", "usage", "question"}
+_EXPANDABLE = {"command", "tool_call", "tool_result", "file_edit", "error", "usage", "question",
+               "gap"}
 
 
 def entry_field(entry: Entry, name: str) -> Any:

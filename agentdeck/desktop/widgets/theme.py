@@ -63,10 +63,12 @@ class Theme:
 
 _BADGES_LIGHT = {"message": "#0969da", "tool_call": "#8250df", "tool_result": "#8250df",
                  "command": "#1a7f37", "file_edit": "#0a7ea4", "error": "#cf222e",
-                 "usage": "#9a6700", "question": "#bc4c00", "system": "#6e7781"}
+                 "usage": "#9a6700", "question": "#bc4c00", "system": "#6e7781",
+                 "gap": "#bf3989"}
 _BADGES_DARK = {"message": "#4493f8", "tool_call": "#ab7df8", "tool_result": "#ab7df8",
                 "command": "#3fb950", "file_edit": "#39c5cf", "error": "#f85149",
-                "usage": "#d29922", "question": "#db6d28", "system": "#8b949e"}
+                "usage": "#d29922", "question": "#db6d28", "system": "#8b949e",
+                "gap": "#db61a2"}
 
 LIGHT = Theme(
     name="light", dark=False, pygments_style="xcode",

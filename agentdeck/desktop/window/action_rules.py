@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentdeck.engine.models import ReviewState, Task
+from agentdeck.engine.models import Task
 
 #: The commands that act on the tasks of the focused view.
-TASK_COMMANDS = ("accept", "reject", "cancel", "retry", "comment", "request_changes")
+TASK_COMMANDS = ("accept", "reject", "cancel", "retry", "comment", "request_changes",
+                 "approve", "freshen", "hand_back")
 
 
 def enabled_commands(targets: Sequence[Task], *, in_review: bool) -> dict[str, bool]:
@@ -21,9 +22,11 @@ def enabled_commands(targets: Sequence[Task], *, in_review: bool) -> dict[str, b
         "accept": reviewable,
         "reject": reviewable,
         "cancel": any(task.state.is_unfinished for task in targets),
-        # A settled review is final: a retried task would change it back.
-        "retry": any(task.state.is_terminal and task.review not in
-                     (ReviewState.ACCEPTED, ReviewState.REJECTED) for task in targets),
+        "retry": any(task.can_retry for task in targets),
         "comment": in_review and reviewable,
         "request_changes": in_review and reviewable,
+        # Approving (or taking the mark away) and freshening act on a change that waits.
+        "approve": reviewable,
+        "freshen": reviewable,
+        "hand_back": reviewable,
     }

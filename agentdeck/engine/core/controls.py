@@ -73,7 +73,14 @@ class Controls:
         return await self._queries.get_task(task.id)
 
     async def retry(self, task_id: str) -> Task:
-        """Run a finished task again from its snapshot, as a new attempt (old log kept)."""
+        """Run a finished task again from its snapshot, as a new attempt (old log kept).
+
+        A task whose change was accepted or rejected stays as decided: a retry would
+        reset that review and offer the same change again."""
+        task = await self._queries.get_task(task_id)
+        if task.state.is_terminal and task.review.is_settled:
+            raise InvalidInput(f"task {task.id} was {task.review.value}: that decision is "
+                               "final; submit the prompt again as a new task")
         return await self._requeue(task_id, follow_up=None)
 
     async def follow_up(self, task_id: str, message: str, *,

@@ -17,9 +17,6 @@ from agentdeck.engine.workspace.types import AcceptResult
 
 log = logging.getLogger(__name__)
 
-#: Reviews that are decided for good.
-SETTLED_REVIEWS = frozenset({ReviewState.ACCEPTED, ReviewState.REJECTED})
-
 #: The stored setting that makes every accept on the current branch run the user's hooks.
 RUN_HOOKS_SETTING = "accept_run_hooks"
 
@@ -173,7 +170,7 @@ class Reviews:
         and their working copies freed; returns how many were."""
         rejected = 0
         for sibling in await self._queries.list_tasks(group_id=accepted.group_id):
-            if sibling.id == accepted.id or sibling.review in SETTLED_REVIEWS:
+            if sibling.id == accepted.id or sibling.review.is_settled:
                 continue
             try:
                 await self.reject(sibling.id)

@@ -12,6 +12,11 @@ lines are dropped and counted; one entry of the attempt says "output truncated: 
 dropped", and its stored text is updated as more is dropped, so that it ends with the
 final count. Dropped lines are still parsed, so the facts in them (usage, session id, a
 question, whether the agent acted) still reach the task.
+
+Output a runtime could no longer read (Docker's log rotated past it while agentdeck was
+not following) is marked by a `EntryKind.GAP` entry just before the lines that follow it,
+stored in the same transaction as they and the cursor past them: once, however often the
+engine restarts.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Any, Callable
 from agentdeck.engine.agents.base import AgentAdapter
 from agentdeck.engine.events import EventBus, LogAppended
 from agentdeck.engine.logs.masking import Masker
-from agentdeck.engine.models import EntryKind, LogEntry, ParsedEntry, Stream
+from agentdeck.engine.models import EntryKind, LogEntry, LostOutput, ParsedEntry, Stream
 from agentdeck.engine.store import logchunks
 from agentdeck.engine.store.db import Store
 
@@ -75,13 +80,15 @@ class TaskLog:
         self.dropped_bytes = 0
         self._truncation_seq: int | None = None
 
-    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
+    def __call__(self, stream: Stream, lines: list[str], cursor: str,
+                 lost: LostOutput | None = None) -> None:
         lines = self._mask(lines)
         kept, dropped = self._within_cap(lines)
+        entries = [self._entry(Stream.SYSTEM, gap_entry(lost))] if lost is not None else []
         if self._raw:
-            entries = self._raw_entries(stream, kept)
+            entries += self._raw_entries(stream, kept)
         else:
-            entries = [self._entry(stream, self._parse(stream, line)) for line in kept]
+            entries += [self._entry(stream, self._parse(stream, line)) for line in kept]
             for line in dropped:
                 self._facts_only(stream, line)
         if dropped:
@@ -183,6 +190,20 @@ class TaskLog:
         self._store.append_logs(entries, (self.task_id, cursor) if cursor is not None else None)
         if entries:
             self._bus.publish(LogAppended(self.task_id, tuple(entries)))
+
+
+def gap_entry(lost: LostOutput) -> ParsedEntry:
+    """The entry saying that output was lost, and when; never a count nobody knows."""
+    text = (f"output lost: what the agent printed between {_utc(lost.after)} and "
+            f"{_utc(lost.before)} was gone from the runtime's log before agentdeck read it "
+            "(an unknown number of lines)")
+    return ParsedEntry(EntryKind.GAP, text, {"lost_after": lost.after,
+                                             "lost_before": lost.before})
+
+
+def _utc(ts: float) -> str:
+    seconds, ms = divmod(round(ts * 1000), 1000)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{ms:03d} UTC"
 
 
 def _size(lines: list[str]) -> int:

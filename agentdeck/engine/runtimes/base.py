@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Callable, ContextManager, Protocol
 
 from agentdeck.engine.errors import RuntimeUnavailable
-from agentdeck.engine.models import AgentProfile, Stream
+from agentdeck.engine.models import AgentProfile, LostOutput, Stream
 
 #: Longest line kept whole; longer ones are cut and marked (see `cut_marker`).
 MAX_LINE_BYTES = 64 * 1024
@@ -25,8 +25,10 @@ def cut_marker(dropped: int) -> str:
 
 
 class Sink(Protocol):
-    def __call__(self, stream: Stream, lines: list[str], cursor: str) -> None:
-        """Receive decoded lines (no trailing newline) of one stream, in order, on the loop."""
+    def __call__(self, stream: Stream, lines: list[str], cursor: str,
+                 lost: LostOutput | None = None) -> None:
+        """Receive decoded lines (no trailing newline) of one stream, in order, on the loop;
+        ``lost``: output lost just before these lines (stored with them, so once)."""
 
 
 class IgnoreRules(Protocol):

@@ -178,3 +178,18 @@ def test_rows_paint_in_both_themes(view, qtbot) -> None:
     point = (view.width() - 30, view.height() - 30)
     assert light.pixelColor(*point).lightness() > 200
     assert dark.pixelColor(*point).lightness() < 60
+
+
+def test_lost_output_is_a_row_that_stands_out(view, qtbot) -> None:
+    view.append_entries([_entry(1, "a line"),
+                         _entry(2, "output lost: ...", EntryKind.GAP,
+                                {"lost_after": 1.0, "lost_before": 2.0}, Stream.SYSTEM),
+                         _entry(3, "boom", EntryKind.ERROR, stream=Stream.STDERR)])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3)
+    image = view.list.viewport().grab().toImage()
+
+    def background(row: int):
+        rect = view.list.visualRect(view.model.index(row))
+        return image.pixelColor(rect.right() - 5, rect.center().y()).name()
+
+    assert len({background(0), background(1), background(2)}) == 3

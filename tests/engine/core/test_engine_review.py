@@ -25,6 +25,9 @@ async def test_accept_commits_one_commit_naming_the_task(tmp_path):
         assert (await engine.get_task(task.id)).review == ReviewState.ACCEPTED
         with pytest.raises(InvalidInput, match="already accepted"):
             await engine.accept(task.id)
+        with pytest.raises(InvalidInput, match="was accepted: that decision is final"):
+            await engine.retry(task.id)
+        assert (await engine.get_task(task.id)).review == ReviewState.ACCEPTED
     finally:
         await engine.close()
 

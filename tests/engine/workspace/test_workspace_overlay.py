@@ -13,6 +13,7 @@ import pytest
 
 from agentdeck.engine.errors import UnsafeChange
 from agentdeck.engine.workspace import Workspace
+from agentdeck.engine.workspace.gitcmd import Git
 from tests.engine.enginekit import git, make_repo
 
 FILES = {"README.md": "hello\n", "src/a.py": "a\n", "src/b.py": "b\n", "lib/x/y.txt": "y\n",
@@ -91,3 +92,26 @@ def test_the_base_rules_ignore_untracked_paths_only(setup):
                                   ("new.log", False), ("src", True)]) == {"node_modules",
                                                                           "new.log"}
         assert rules.tracked("lib/x") and not rules.tracked("node_modules")
+
+
+def test_the_base_rules_read_only_the_folders_asked_about(tmp_path, monkeypatch):
+    # A collect of one change in src/ must not list the whole base (50 000 entries took
+    # 1 s on the first task of a new base): only the folders the walk visits.
+    files = {**FILES, **{f"big/d{i}/f{j}.txt": "x\n" for i in range(20) for j in range(10)},
+             "src/.gitignore": "*.tmp\n"}
+    repo = make_repo(tmp_path / "repo", files)
+    ws = Workspace(tmp_path / "home")
+    base = ws.snapshot("t1", repo)
+    listed: list[tuple[str, ...]] = []
+    real = Git.iter_z
+
+    def spying(self: Git, *args: str):
+        listed.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(Git, "iter_z", spying)
+    with ws.base_rules(repo, base) as rules:
+        assert rules.ignored("src/", [("a.py", False), ("n.tmp", False), ("n.log", False),
+                                      ("new.py", False)]) == {"n.tmp", "n.log"}
+        assert rules.tracked("src/a.py") and not rules.tracked("src/new.py")
+    assert [args[-1] for args in listed if args[0] == "ls-tree"] == [f"{base}:", f"{base}:src/"]

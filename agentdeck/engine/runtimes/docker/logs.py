@@ -7,6 +7,11 @@ travel to the event loop in batches through ``call_soon_threadsafe``; a new batc
 scheduled only when the previous one was taken, and waits `BATCH_DELAY` on the loop for
 more to join it, so batches grow with the load. See `docker_cursor` for how positions
 and resuming work.
+
+A read resumed from a cursor whose last delivered message the log no longer holds (the
+json-file log rotated past it while nobody followed and paced it: see `pacer`) lost what
+came after that message: the first lines read then carry a `LostOutput` from that
+message's time to theirs.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import docker.errors
 import requests
 import urllib3.exceptions
 
-from agentdeck.engine.models import Stream
+from agentdeck.engine.models import LostOutput, Stream
 from agentdeck.engine.runtimes.docker.cursor import LineReader, LogCursor, TimestampParser
 from agentdeck.engine.runtimes.docker.http import LogRequest
 from agentdeck.engine.runtimes.docker.pacer import OutputPacer
@@ -50,7 +55,7 @@ MAX_BROKEN_READS = 5
 NETWORK_ERRORS = (OSError, requests.exceptions.RequestException,
                   urllib3.exceptions.HTTPError, docker.errors.DockerException)
 
-Deliver = Callable[[Stream, list[str], LogCursor], None]
+Deliver = Callable[[Stream, list[str], LogCursor, LostOutput | None], None]
 
 
 @dataclass
@@ -68,8 +73,8 @@ class LogFollower:
     Args:
         source: the SDK container, found again after its daemon went away.
         start: resume strictly after this cursor.
-        deliver: called on ``loop`` with each batch of one stream's lines and the cursor
-            after it.
+        deliver: called on ``loop`` with each batch of one stream's lines, the cursor
+            after it and the output lost just before it (if so).
         loop: the event loop to hand lines to.
         pacer: holds the container's output to our reading pace (see `pacer`); made
             when reading starts if not given.
@@ -83,6 +88,7 @@ class LogFollower:
         self._lock = threading.Lock()
         self._pending: dict[Stream, list[str]] = {stream: [] for stream in STREAMS}
         self._pending_cursor = self._delivered = start
+        self._pending_lost: LostOutput | None = None  # goes with the next lines delivered
         self._scheduled = False
         self._drained = threading.Event()
         self._exited = threading.Event()
@@ -210,6 +216,9 @@ class LogFollower:
         Lines are published as they come, or only collected in ``probe`` if given.
         """
         start = self._cursor
+        # The last message delivered: the log must still hold it (none on a probe: its
+        # window may end later; it is used only when it reaches back far enough).
+        last_ns = max(start.stdout.ts_ns, start.stderr.ts_ns) if probe is None else 0
         readers = self._readers = {
             stream: LineReader(start.position(stream), self._parse_ts) for stream in STREAMS}
         try:
@@ -222,6 +231,9 @@ class LogFollower:
                 return "closed"
             for by_stream in request.frames():
                 self._last_data = time.monotonic()
+                if last_ns and any(by_stream.values()):
+                    self._check_lost(last_ns, by_stream)
+                    last_ns = 0
                 for stream, frames in by_stream.items():
                     if not frames:
                         continue
@@ -248,6 +260,27 @@ class LogFollower:
                 request, self._request, self._following = self._request, None, False
             if request is not None:
                 request.close()  # never back to the pool: we read its body behind http.client
+
+    def _check_lost(self, last_ns: int, by_stream: dict[Stream, list[bytes]]) -> None:
+        """Note lost output if the first message of a resumed read is newer than the last
+        one delivered: since the read starts before that one, the log no longer holds it."""
+        first_ns = min(self._parse_ts(frames[0].partition(b" ")[0])
+                       for frames in by_stream.values() if frames)
+        if first_ns <= last_ns:
+            return
+        log.warning("the log of %s lost its output between %d and %d (rotated)",
+                    self._container.id, last_ns, first_ns)
+        self._wait_flushed()  # the lines read before the gap are delivered before it
+        with self._lock:
+            self._pending_lost = LostOutput(last_ns / 1e9, first_ns / 1e9)
+
+    def _wait_flushed(self) -> None:
+        while not self._closed:
+            with self._lock:
+                if not any(self._pending.values()):
+                    return
+                self._drained.clear()
+            self._drained.wait(0.5)
 
     def _probe(self, probe: _TailProbe, stream: Stream, frames: list[bytes],
                lines: list[str]) -> None:
@@ -317,10 +350,12 @@ class LogFollower:
 
     def _flush(self) -> None:
         with self._lock:
-            pending, cursor = self._pending, self._pending_cursor
+            pending, cursor, lost = self._pending, self._pending_cursor, self._pending_lost
+            batches = [(stream, lines) for stream, lines in pending.items() if lines]
             self._pending, self._scheduled = {stream: [] for stream in STREAMS}, False
+            if batches:
+                self._pending_lost = None
         self._drained.set()
-        batches = [(stream, lines) for stream, lines in pending.items() if lines]
         for i, (stream, lines) in enumerate(batches):
             if self._closed:
                 return
@@ -329,7 +364,7 @@ class LogFollower:
             # its position and the scan mark stay where they were delivered.
             self._delivered = cursor if last else self._delivered.moved(
                 stream, cursor.position(stream))
-            self._deliver(stream, lines, self._delivered)
+            self._deliver(stream, lines, self._delivered, lost if i == 0 else None)
 
     def _finish_on_loop(self) -> None:
         self._flush()

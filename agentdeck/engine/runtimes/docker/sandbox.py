@@ -25,7 +25,7 @@ import requests
 import urllib3.exceptions
 
 from agentdeck.engine.errors import AgentdeckError, RuntimeUnavailable
-from agentdeck.engine.models import Stream
+from agentdeck.engine.models import LostOutput, Stream
 from agentdeck.engine.runtimes.base import Collected, LaunchSpec, Outcome, Sandbox, Sink
 from agentdeck.engine.runtimes.docker.collect import collect_changes, tmp_tar
 from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capped, pack_tree
@@ -159,8 +159,9 @@ class DockerSandbox(Sandbox):
     def _stopped_for(self, reason: str) -> None:
         self._over_disk = reason  # set before the kill: the waiter sees it with the exit
 
-    def _on_lines(self, stream: Stream, lines: list[str], cursor: LogCursor) -> None:
-        self._sink(stream, lines, cursor.encode())
+    def _on_lines(self, stream: Stream, lines: list[str], cursor: LogCursor,
+                  lost: LostOutput | None) -> None:
+        self._sink(stream, lines, cursor.encode(), lost)
 
     async def wait(self) -> Outcome:
         outcome = await asyncio.shield(self._exit)
