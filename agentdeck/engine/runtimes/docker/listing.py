@@ -7,9 +7,10 @@ agent, and whatever its exit, one ``find`` of the image (``/usr/bin/find``, not 
 by the sandbox user) writes type, ctime, size, device:inode and path of every entry of
 /work into `LISTING`; collect fetches that one file (`read_listing`).
 
-A base path changed when its ctime is not older than `STAMP`'s (written by the daemon
-before anything is copied in; an unprivileged process cannot set a ctime back); a path
-the base does not hold is new. Removed paths are the base's entries missing from a
+A path changed when its ctime is not older than `STAMP`'s (written by the daemon before
+anything is copied in; an unprivileged process cannot set a ctime back, and a write, a
+chmod, a rename, a new name all set it), or when it lies below a folder the base does not
+hold (a renamed folder's entries keep their ctimes on some storage drivers). Removed paths are the base's entries missing from a
 listed folder. The listing is written where the agent could have written it too, so it
 only chooses which paths to fetch: the fetched files still go through every check of
 `agentdeck.engine.runtimes.docker.archive.extract_capped`. A listing that is missing
@@ -83,16 +84,27 @@ class Listing:
                 self._children.setdefault(parent + "/" if parent else "", []).append(name)
 
     def lister(self, rules: IgnoreRules) -> Lister:
-        """A `Lister` of the changed folders, against the base tree of ``rules``."""
+        """A `Lister` of the changed folders, against the base tree of ``rules``.
+
+        The base is asked only about changed folders (one ``ls-tree`` each): an entry
+        below a folder the base lacks (made or renamed by the agent) is new whatever its
+        ctime, any other entry changed when its ctime is not older than the stamp.
+        """
         changed: set[str] = set()
+        fresh: set[str] = set()  # folders the base lacks
         dirty: set[str] = {""}  # folders with something changed at or below them
-        for path, record in self._records.items():
-            if path and self._changed(path, record, _base_kind(rules, path)):
-                changed.add(path)
-                folder = path if record.kind == "d" else path.rpartition("/")[0]
-                while folder not in dirty:
-                    dirty.add(folder)
-                    folder = folder.rpartition("/")[0]
+        for path, record in self._records.items():  # (each folder before its entries)
+            parent = path.rpartition("/")[0]
+            below_fresh = bool(path) and parent in fresh
+            if not path or not (below_fresh or record.ctime >= self._stamp):
+                continue
+            changed.add(path)
+            if record.kind == "d" and (below_fresh or _base_kind(rules, path) is not True):
+                fresh.add(path)
+            folder = path if record.kind == "d" else parent
+            while folder not in dirty:
+                dirty.add(folder)
+                folder = folder.rpartition("/")[0]
 
         def listdir(prefix: str) -> list[Entry]:
             names = self._children.get(prefix, [])
@@ -103,11 +115,6 @@ class Listing:
                         if name not in present]
             return entries
         return listdir
-
-    def _changed(self, path: str, record: _Record, base: bool | None) -> bool:
-        if base is None or base != (record.kind == "d"):
-            return True  # new, or a file where the base has a folder (or the reverse)
-        return record.ctime >= self._stamp
 
     def _entry(self, path: str, name: str, rules: IgnoreRules) -> Entry:
         record = self._records[path]
