@@ -149,8 +149,9 @@ def read_listing(container: Any, workdir: str = "/work") -> Listing | None:
     choice of paths to (missing, malformed, over `MAX_LISTING`), said in the log."""
     try:
         data = _fetch(container)
-    except docker.errors.NotFound:
-        log.info("%s left no listing of %s: asking the changes API", container.name, workdir)
+    except docker.errors.APIError as exc:  # (NotFound: it ended before the wrapper wrote it)
+        log.info("%s left no listing of %s (%s): asking the changes API", container.name,
+                 workdir, exc)
         return None
     try:
         if data is None:
