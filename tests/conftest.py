@@ -8,7 +8,7 @@ from typing import Iterator
 import keyring
 import pytest
 
-from tests import smalldisk
+from tests import loopfs, smalldisk
 
 from tests.fakes.llm_server import LLMServer
 from tests.fakes.memory_keyring import MemoryKeyring
@@ -39,3 +39,14 @@ def small_disk(tmp_path) -> Iterator[Path]:
         pytest.skip("mounting a small tmpfs needs root")
     with smalldisk.mounted(tmp_path / "disk") as disk:
         yield disk
+
+
+@pytest.fixture
+def btrfs_dir(tmp_path) -> Iterator[Path]:
+    """An empty folder on a small btrfs loop filesystem of its own (reflinks work there),
+    unmounted at the end; skipped where it cannot be mounted (not root, no loop device)."""
+    reason = loopfs.unavailable()
+    if reason:
+        pytest.skip(reason)
+    with loopfs.btrfs(tmp_path / "btrfs.img") as mount:
+        yield mount

@@ -67,6 +67,13 @@ def make_repo(path: Path, files: dict[str, str] | None = None) -> Path:
     return path
 
 
+def profiles_home(home: Path, profiles: str) -> Path:
+    """A data dir whose agents.toml holds ``profiles``."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "agents.toml").write_text(profiles)
+    return home
+
+
 def private_refs(home: Path) -> list[str]:
     """Every ref in the engine's private git dirs (where submit keeps task bases)."""
     return [ref for git_dir in sorted((home / "git").glob("*.git"))

@@ -6,7 +6,8 @@ and of tasks over for longer than the retention setting whose change is decided
 (rejected) or that have none to decide. A change still waiting for review is never
 removed, nor is anything of an active task. With a task's files goes the container a
 Docker task kept (over a collect limit); a Docker base layer goes once no task that is
-kept starts from its (repo, commit).
+kept starts from its (repo, commit), and a local runtime's reflink template once no
+task the workspace keeps starts from its tree.
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ class Storage:
         for entry in report.removable:
             await self._remove_kept_container(entry.task_id)
             await asyncio.to_thread(self._workspace.remove_task_files, entry.task_id)
+        await asyncio.to_thread(self._workspace.remove_unused_templates)
         await self._runtimes.remove_docker_bases(set(report.unused_layers))
         return report
 

@@ -35,6 +35,7 @@ from agentdeck.engine.errors import RepoError, UnsafeChange
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import safefs
 from agentdeck.engine.workspace.changes import _is_dotgit as is_dotgit
+from agentdeck.engine.workspace.restat import IndexMismatch, checkout_stats
 from agentdeck.engine.workspace.sparse import in_cone
 
 _FILE, _EXEC, _SYMLINK, _GITLINK = "100644", "100755", "120000", "160000"
@@ -123,12 +124,22 @@ class Manifest:
         tmp.replace(path)
 
 
-def record_checkout(git: Git, commit: str, workdir: Path, manifest: Path) -> None:
+def record_checkout(git: Git, commit: str, workdir: Path, manifest: Path,
+                    index: Path | None = None) -> None:
     """Write the manifest of a fresh checkout of ``commit`` in ``workdir``.
 
-    Only called right after the checkout, before any agent ran there, so plain paths are
+    From ``index``, the one git wrote while checking out (its stat data and blob ids:
+    no second listing of the tree, a second or more saved on 50 000 files), else, or
+    when that index is not one `checkout_stats` reads, from the tree's listing. Only
+    called right after the checkout, before any agent ran there, so plain paths are
     safe to stat at this point.
     """
+    if index is not None:
+        try:
+            record_stats(checkout_stats(index, workdir, hash_len=len(commit) // 2), manifest)
+            return
+        except IndexMismatch:
+            pass
     files = {}
     for path, entry in BaseTree.load(git, commit).files.items():
         if entry.mode not in (_FILE, _EXEC):
@@ -138,8 +149,14 @@ def record_checkout(git: Git, commit: str, workdir: Path, manifest: Path) -> Non
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode) and st.st_size == entry.size:
-            files[path] = (_stat_key(st), entry.sha)
-    Manifest(files).save(manifest)
+            files[path] = (st, entry.sha)
+    record_stats(files, manifest)
+
+
+def record_stats(files: dict[str, tuple[os.stat_result, str]], manifest: Path) -> None:
+    """Write the manifest of a fresh copy from each file's stat and blob id (known to
+    hold that blob: just checked out or cloned, before any agent ran there)."""
+    Manifest({path: (_stat_key(st), sha) for path, (st, sha) in files.items()}).save(manifest)
 
 
 # --- ignore rules ----------------------------------------------------------------------

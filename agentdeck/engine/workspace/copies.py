@@ -9,8 +9,9 @@ from pathlib import Path
 
 from agentdeck.engine.workspace.gitcmd import Git
 from agentdeck.engine.workspace import safefs, sparse
-from agentdeck.engine.workspace.capture import record_checkout
+from agentdeck.engine.workspace.capture import record_checkout, record_stats
 from agentdeck.engine.workspace.seal import write_settings
+from agentdeck.engine.workspace.templates import Templates
 from agentdeck.engine.workspace.repo import ENGINE_IDENTITY, UserRepo, remove_tree
 
 INNER_BRANCH = "main"
@@ -47,13 +48,16 @@ def commit_worktree(repo: UserRepo, private: Git, head: str, task_id: str) -> st
 
 
 def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *,
-                       shared_objects: bool = True, paths: Sequence[str] = ()) -> None:
+                       shared_objects: bool = True, paths: Sequence[str] = (),
+                       templates: Templates | None = None) -> None:
     """Fill a fresh ``workdir`` with the files of ``base`` plus a disposable inner ``.git``.
 
-    The checkout goes through the private git dir with a temporary index; ``manifest``
-    records the stat data of every file it wrote, so the later capture only reads files
-    whose stat changed. The inner repo exists for agents that insist on one (codex,
-    aider); the engine never reads it, and it carries agentdeck's own settings.
+    The files are a reflink clone of ``base``'s template where ``templates`` can make
+    one (not for a sparse copy), else a checkout through the private git dir with a
+    temporary index. ``manifest`` records the stat data of every file written, so the
+    later capture only reads files whose stat changed. The inner repo exists for agents
+    that insist on one (codex, aider); the engine never reads it, and it carries
+    agentdeck's own settings.
 
     Args:
         shared_objects: The inner repo borrows the private dir's objects (and through
@@ -62,16 +66,23 @@ def build_working_copy(private: Git, base: str, workdir: Path, manifest: Path, *
             at their own paths. Off, it gets a pack of the base tree (a runtime that
             copies the tree elsewhere, where host paths do not exist).
         paths: Check out only these (see `agentdeck.engine.workspace.sparse`).
+        templates: Where reflink templates are kept (`agentdeck.engine.workspace.templates`).
     """
     remove_tree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.parent.mkdir(parents=True, exist_ok=True)
     assert private.git_dir is not None
     with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="checkout-") as tmp:
         index = Path(tmp) / "index"
-        checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
-            GIT_INDEX_FILE=index)
-        sparse.checkout(checkout, base, paths)
-        record_checkout(private, base, workdir, manifest)
+        cloned = None if paths or templates is None else templates.clone(
+            private, base, workdir, index)
+        if cloned is None:
+            workdir.mkdir()
+            checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
+                GIT_INDEX_FILE=index)
+            sparse.checkout(checkout, base, paths)
+            record_checkout(private, base, workdir, manifest, index)
+        else:
+            record_stats(cloned, manifest)
         init_inner_repo(workdir, (private, base), index, shared_objects=shared_objects)
 
 

@@ -85,10 +85,11 @@ def rebuild_copy(private: Git, fresh: Freshened, workdir: Path, manifest: Path) 
     workdir.mkdir(parents=True)
     assert private.git_dir is not None
     with tempfile.TemporaryDirectory(dir=private.git_dir, prefix="freshen-") as tmp:
+        index = Path(tmp) / "index"
         checkout = Git(git_dir=private.git_dir, work_tree=workdir, cwd=workdir).with_env(
-            GIT_INDEX_FILE=Path(tmp) / "index")
+            GIT_INDEX_FILE=index)
         checkout.run("read-tree", "--reset", "-u", fresh.commit)
-    record_checkout(private, fresh.commit, workdir, manifest)
+        record_checkout(private, fresh.commit, workdir, manifest, index)
     init_inner_repo(workdir, (private, fresh.base), None)
 
 

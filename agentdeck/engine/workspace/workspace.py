@@ -28,6 +28,7 @@ from agentdeck.engine.workspace.safefs import open_dir, opened
 from agentdeck.engine.workspace.treetar import write_tree_tar
 from agentdeck.engine.workspace.seal import seal_copy
 from agentdeck.engine.workspace.space import tree_bytes
+from agentdeck.engine.workspace.templates import Templates
 from agentdeck.engine.workspace import sparse
 from agentdeck.engine.workspace.repo import (
     ENGINE_IDENTITY, PrivateStore, UserRepo, base_ref, check_task_id, check_commit, open_repo,
@@ -42,7 +43,9 @@ class Workspace:
     """Snapshots, per-task working copies, diffs and accepts, all under ``home``.
 
     Layout: ``home/git/<hash>.git`` (private bare dir per user repo), ``home/work/<task>``
-    (the agent's working copy), ``home/index/<task>`` (the stat manifest of that copy).
+    (the agent's working copy), ``home/index/<task>`` (the stat manifest of that copy),
+    ``home/templates/<hash>/<tree>`` (pristine checkouts task copies are reflink clones
+    of, where the filesystem allows: `agentdeck.engine.workspace.templates`).
 
     Args:
         home: The engine's data dir.
@@ -55,6 +58,7 @@ class Workspace:
         self.max_files = max_files
         self.max_bytes = max_bytes
         self._store = PrivateStore(self.home)
+        self._templates = Templates(self.home)
         self._locks: dict[Path, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -123,12 +127,14 @@ class Workspace:
             shared_objects: Its inner ``.git`` borrows the objects (nothing copied); the
                 sandbox must show `object_dirs` read-only. Off for a runtime that moves
                 the copy where host paths do not exist (the inner repo then gets a pack).
-            paths: Check out only these (`agentdeck.engine.workspace.sparse`).
+            paths: Check out only these (`agentdeck.engine.workspace.sparse`); a sparse
+                copy is always checked out, never cloned from a template.
         """
         workdir = self.workdir(task_id)
         private = self._private(repo, base)
         build_working_copy(private, base, workdir, self._manifest(task_id),
-                           shared_objects=shared_objects, paths=paths)
+                           shared_objects=shared_objects, paths=paths,
+                           templates=self._templates)
         return workdir
 
     def check_paths(self, repo: RepoPath, base: str, paths: Sequence[str]) -> None:
@@ -429,16 +435,25 @@ class Workspace:
 
     def store_bytes(self, seen: set[tuple[int, int]]) -> dict[str, int]:
         """Allocated bytes of each private git dir (what agentdeck wrote: snapshots,
-        results), by the repo path it belongs to; the user's borrowed objects are not
-        counted."""
+        results) and of its reflink templates, by the repo path it belongs to; the user's
+        borrowed objects are not counted."""
         sizes: dict[str, int] = {}
         for git_dir in self._store.all_dirs():
             try:
                 repo = os.fsdecode((git_dir / "agentdeck-repo").read_bytes().strip())
             except OSError:
                 repo = str(git_dir)
-            sizes[repo] = sizes.get(repo, 0) + tree_bytes(git_dir, seen)
+            sizes[repo] = (sizes.get(repo, 0) + tree_bytes(git_dir, seen)
+                           + self._templates.bytes_of(git_dir, seen))
         return sizes
+
+    def remove_unused_templates(self) -> None:
+        """Remove every reflink template whose tree is the base of no task still known
+        here (a task's base ref lives until `discard`)."""
+        for git_dir in self._store.all_dirs():
+            private = Git(git_dir=git_dir)
+            trees = private.out("for-each-ref", "--format=%(tree)", "refs/agentdeck/base/")
+            self._templates.remove_unused(private, set(trees.split()))
 
     def remove_task_files(self, task_id: str) -> None:
         """`discard` the task, and delete its run files too (links inside are removed,

@@ -22,8 +22,7 @@ def home(tmp_path, llm_server: LLMServer, monkeypatch):
                         provider_extra="max_parallel = 2\n")
 
 
-async def test_builtin_agent_edits_runs_and_finishes(tmp_path, home, llm_server):
-    repo = make_repo(tmp_path / "repo")
+async def test_builtin_agent_edits_runs_and_finishes(engine, repo, llm_server):
     llm_server.enqueue(
         reply("Editing.", tool_call("edit_file", {"path": "src/app.py", "old": "x = 1",
                                                   "new": "x = 2"}),
@@ -32,64 +31,50 @@ async def test_builtin_agent_edits_runs_and_finishes(tmp_path, home, llm_server)
               input_tokens=1200, output_tokens=50),
         reply("", tool_call("finish", {"summary": "x is two"}), input_tokens=1300, output_tokens=20),
     )
-    engine = await open_engine(home)
-    try:
-        task = await engine.submit(repo, "make x two", agent="bot")
-        done = await wait_done(engine, task.id)
-        assert done.state == TaskState.SUCCEEDED, done.error
-        assert done.review == ReviewState.PENDING and done.runtime == "local"
-        assert "+x = 2" in await engine.get_patch(task.id)
-        assert (done.tokens_in, done.tokens_out) == (3500, 170)
-        assert done.cost_usd == pytest.approx(cost_usd(MODEL, 3500, 170))
-        entries = await engine.get_logs(task.id, limit=None)
-        kinds = {e.kind for e in entries}
-        assert {EntryKind.MESSAGE, EntryKind.TOOL_CALL, EntryKind.COMMAND,
-                EntryKind.FILE_EDIT, EntryKind.USAGE} <= kinds
-        stored = repr([(e.text, e.data) for e in entries])
-        assert KEY not in stored and "x = 2" in stored
-        request = llm_server.llm_requests()[0]
-        assert request.headers.get("authorization") == f"Bearer {KEY}"
-    finally:
-        await engine.close()
+    task = await engine.submit(repo, "make x two", agent="bot")
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.SUCCEEDED, done.error
+    assert done.review == ReviewState.PENDING and done.runtime == "local"
+    assert "+x = 2" in await engine.get_patch(task.id)
+    assert (done.tokens_in, done.tokens_out) == (3500, 170)
+    assert done.cost_usd == pytest.approx(cost_usd(MODEL, 3500, 170))
+    entries = await engine.get_logs(task.id, limit=None)
+    kinds = {e.kind for e in entries}
+    assert {EntryKind.MESSAGE, EntryKind.TOOL_CALL, EntryKind.COMMAND,
+            EntryKind.FILE_EDIT, EntryKind.USAGE} <= kinds
+    stored = repr([(e.text, e.data) for e in entries])
+    assert KEY not in stored and "x = 2" in stored
+    request = llm_server.llm_requests()[0]
+    assert request.headers.get("authorization") == f"Bearer {KEY}"
 
 
-async def test_a_rate_limit_requeues_instead_of_failing(tmp_path, home, llm_server):
-    repo = make_repo(tmp_path / "repo")
+async def test_a_rate_limit_requeues_instead_of_failing(engine, repo, llm_server):
     llm_server.enqueue(rate_limited(retry_after=600))
-    engine = await open_engine(home)
-    try:
-        task = await engine.submit(repo, "make x two", agent="bot")
-        await wait_until(lambda: engine.store.get_task(task.id).attempt == 2, what="requeue")
-        stored = await engine.get_task(task.id)
-        assert stored.state == TaskState.QUEUED and stored.error is None
-        assert stored.not_before == pytest.approx(time.time() + 600, abs=30)
-        other = await engine.submit(repo, "second task on the same provider", agent="bot")
-        await engine.scheduler._start_ready()
-        assert (await engine.get_task(other.id)).state == TaskState.QUEUED, \
-            "the provider is paused: its other tasks wait too"
-    finally:
-        await engine.close()
+    task = await engine.submit(repo, "make x two", agent="bot")
+    await wait_until(lambda: engine.store.get_task(task.id).attempt == 2, what="requeue")
+    stored = await engine.get_task(task.id)
+    assert stored.state == TaskState.QUEUED and stored.error is None
+    assert stored.not_before == pytest.approx(time.time() + 600, abs=30)
+    other = await engine.submit(repo, "second task on the same provider", agent="bot")
+    await engine.scheduler._start_ready()
+    assert (await engine.get_task(other.id)).state == TaskState.QUEUED, \
+        "the provider is paused: its other tasks wait too"
 
 
-async def test_an_llm_retry_is_in_the_task_log_and_its_reply_once(tmp_path, home, llm_server):
-    repo = make_repo(tmp_path / "repo")
+async def test_an_llm_retry_is_in_the_task_log_and_its_reply_once(engine, repo, llm_server):
     llm_server.enqueue(cut_mid_event(after=3),
                        reply("Done here.", tool_call("finish", {"summary": "nothing to do"})))
-    engine = await open_engine(home)
-    try:
-        task = await engine.submit(repo, "look around", agent="bot")
-        done = await wait_done(engine, task.id)
-        assert done.state == TaskState.SUCCEEDED, done.error
-        entries = await engine.get_logs(task.id, limit=None)
-        (retry,) = [e for e in entries if e.data and "llm_retry" in e.data]
-        assert retry.kind == EntryKind.SYSTEM
-        assert retry.text.startswith("LLM request to fake failed (the stream broke off in "
-                                     "the middle of an event")
-        assert retry.text.endswith("(attempt 2 of 5)") and "retrying in " in retry.text
-        assert [e.text for e in entries if e.kind == EntryKind.MESSAGE] == ["Done here."]
-        assert not any("partial answer" in e.text for e in entries)
-    finally:
-        await engine.close()
+    task = await engine.submit(repo, "look around", agent="bot")
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.SUCCEEDED, done.error
+    entries = await engine.get_logs(task.id, limit=None)
+    (retry,) = [e for e in entries if e.data and "llm_retry" in e.data]
+    assert retry.kind == EntryKind.SYSTEM
+    assert retry.text.startswith("LLM request to fake failed (the stream broke off in "
+                                 "the middle of an event")
+    assert retry.text.endswith("(attempt 2 of 5)") and "retrying in " in retry.text
+    assert [e.text for e in entries if e.kind == EntryKind.MESSAGE] == ["Done here."]
+    assert not any("partial answer" in e.text for e in entries)
 
 
 def _add_second_provider(home, base_url: str) -> None:
@@ -135,20 +120,15 @@ def _expensive_steps(n: int) -> list:
                   output_tokens=10) for _ in range(n)]
 
 
-async def test_a_task_budget_stops_the_task_and_keeps_its_work(tmp_path, home, llm_server):
-    repo = make_repo(tmp_path / "repo")
+async def test_a_task_budget_stops_the_task_and_keeps_its_work(engine, repo, llm_server):
     llm_server.enqueue(reply("", tool_call("write_file", {"path": "a.txt", "content": "a\n"}),
                              input_tokens=100_000, output_tokens=10), *_expensive_steps(5))
-    engine = await open_engine(home)
-    try:
-        task = await engine.submit(repo, "work", agent="bot", budget_usd=0.3)
-        done = await wait_done(engine, task.id)
-        assert done.state == TaskState.FAILED
-        assert "task's budget of $0.30 was reached" in done.error
-        assert 0.3 <= done.cost_usd < 0.7, "stopped at the first step over the budget"
-        assert "+a" in await engine.get_patch(task.id), "the work so far stays reviewable"
-    finally:
-        await engine.close()
+    task = await engine.submit(repo, "work", agent="bot", budget_usd=0.3)
+    done = await wait_done(engine, task.id)
+    assert done.state == TaskState.FAILED
+    assert "task's budget of $0.30 was reached" in done.error
+    assert 0.3 <= done.cost_usd < 0.7, "stopped at the first step over the budget"
+    assert "+a" in await engine.get_patch(task.id), "the work so far stays reviewable"
 
 
 async def test_a_batch_budget_stops_its_tasks_and_cancels_the_queued_ones(tmp_path, home,

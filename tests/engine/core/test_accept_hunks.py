@@ -9,7 +9,7 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput
 from agentdeck.engine.models import ReviewState
-from tests.engine.enginekit import git, make_repo, open_engine, repo_state, run_succeeded
+from tests.engine.enginekit import git, make_repo, repo_state, run_succeeded
 
 # 40 lines: a CRLF line, bytes that are not UTF-8, no newline at the end.
 BASE = b"".join(b"line %d\n" % n for n in range(1, 41)).replace(b"line 2\n", b"line 2\r\n") \
@@ -19,7 +19,9 @@ EDIT = ("sed -i -e '3s/.*/three changed/' -e '20a extra one' -e '20a extra two' 
         "-e '$s/.*/forty changed/' big.txt")
 
 
-def _repo(tmp_path: Path) -> Path:
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The default repo with big.txt (`BASE`) and a binary file committed."""
     repo = make_repo(tmp_path / "repo")
     (repo / "big.txt").write_bytes(BASE)
     (repo / "bin.dat").write_bytes(b"\0\1\2binary")
@@ -55,44 +57,34 @@ def _git_apply_tree(repo: Path, base: str, patch: bytes, keep: list[int]) -> str
     ({"only": ["big.txt#2"]}, [2]),
     ({"only": ["big.txt"], "exclude": ["big.txt#1"]}, [2, 3]),
 ])
-async def test_accept_lands_exactly_the_chosen_hunks_as_git_apply_does(tmp_path, selection, kept):
-    repo = _repo(tmp_path)
-    home = tmp_path / "home"
-    engine = await open_engine(home)
-    try:
-        task = await run_succeeded(engine, repo, EDIT)
-        (file,) = [f for f in await engine.get_hunks(task.id) if f.change.path == "big.txt"]
-        assert [(h.number, h.added, h.removed) for h in file.hunks] == \
-            [(1, 1, 1), (2, 2, 0), (3, 1, 1)]
-        patch = _raw_patch(home, task)
-        base = git(repo, "rev-parse", "HEAD")
-        sha = (await engine.accept(task.id, **selection)).commit
-        assert git(repo, "rev-parse", f"{sha}^") == base  # one commit
-        assert git(repo, "rev-parse", f"{sha}^{{tree}}") == \
-            _git_apply_tree(repo, base, patch, kept)
-        assert git(repo, "status", "--porcelain") == ""
-    finally:
-        await engine.close()
+async def test_accept_lands_exactly_the_chosen_hunks_as_git_apply_does(
+        engine, repo, home, selection, kept):
+    task = await run_succeeded(engine, repo, EDIT)
+    (file,) = [f for f in await engine.get_hunks(task.id) if f.change.path == "big.txt"]
+    assert [(h.number, h.added, h.removed) for h in file.hunks] == \
+        [(1, 1, 1), (2, 2, 0), (3, 1, 1)]
+    patch = _raw_patch(home, task)
+    base = git(repo, "rev-parse", "HEAD")
+    sha = (await engine.accept(task.id, **selection)).commit
+    assert git(repo, "rev-parse", f"{sha}^") == base  # one commit
+    assert git(repo, "rev-parse", f"{sha}^{{tree}}") == \
+        _git_apply_tree(repo, base, patch, kept)
+    assert git(repo, "status", "--porcelain") == ""
 
 
-async def test_binary_new_and_renamed_files_are_whole_units(tmp_path):
-    repo = _repo(tmp_path)
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await run_succeeded(engine, repo, f"{EDIT}; printf 'new\\0bytes' > bin.dat; "
-                                             "echo fresh > new.txt; mv src/app.py src/main.py")
-        units = {f.change.path: f.units for f in await engine.get_hunks(task.id)}
-        assert units == {"big.txt": 3, "bin.dat": 1, "new.txt": 1, "src/main.py": 1}
-        with pytest.raises(InvalidInput, match=r"bin.dat#2: bin.dat has 1 hunk in this diff"):
-            await engine.accept(task.id, only=["bin.dat#2"])
-        sha = (await engine.accept(task.id, only=["bin.dat#1", "src/app.py", "big.txt#3"])).commit
-        changed = git(repo, "diff-tree", "-r", "-M", "--name-status", f"{sha}^", sha)
-        assert changed.splitlines() == ["M\tbig.txt", "M\tbin.dat", "R100\tsrc/app.py\tsrc/main.py"]
-        assert (repo / "bin.dat").read_bytes() == b"new\0bytes"
-        assert not (repo / "new.txt").exists()
-        assert (repo / "big.txt").read_bytes() == BASE.replace(b"line 40", b"forty changed")
-    finally:
-        await engine.close()
+async def test_binary_new_and_renamed_files_are_whole_units(engine, repo):
+    task = await run_succeeded(engine, repo, f"{EDIT}; printf 'new\\0bytes' > bin.dat; "
+                                         "echo fresh > new.txt; mv src/app.py src/main.py")
+    units = {f.change.path: f.units for f in await engine.get_hunks(task.id)}
+    assert units == {"big.txt": 3, "bin.dat": 1, "new.txt": 1, "src/main.py": 1}
+    with pytest.raises(InvalidInput, match=r"bin.dat#2: bin.dat has 1 hunk in this diff"):
+        await engine.accept(task.id, only=["bin.dat#2"])
+    sha = (await engine.accept(task.id, only=["bin.dat#1", "src/app.py", "big.txt#3"])).commit
+    changed = git(repo, "diff-tree", "-r", "-M", "--name-status", f"{sha}^", sha)
+    assert changed.splitlines() == ["M\tbig.txt", "M\tbin.dat", "R100\tsrc/app.py\tsrc/main.py"]
+    assert (repo / "bin.dat").read_bytes() == b"new\0bytes"
+    assert not (repo / "new.txt").exists()
+    assert (repo / "big.txt").read_bytes() == BASE.replace(b"line 40", b"forty changed")
 
 
 @pytest.mark.parametrize(("selection", "message"), [
@@ -102,29 +94,19 @@ async def test_binary_new_and_renamed_files_are_whole_units(tmp_path):
     ({"only": ["big.txt#one"]}, r"big.txt#one is not in this diff"),
     ({"exclude": ["big.txt#1", "big.txt#2", "big.txt#3"]}, r"nothing left to accept"),
 ])
-async def test_a_bad_selector_is_refused_and_nothing_changes(tmp_path, selection, message):
-    repo = _repo(tmp_path)
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await run_succeeded(engine, repo, EDIT)
-        before = repo_state(repo)
-        with pytest.raises(InvalidInput, match=message):
-            await engine.accept(task.id, **selection)
-        assert repo_state(repo) == before
-        assert (await engine.get_task(task.id)).review == ReviewState.PENDING
-    finally:
-        await engine.close()
+async def test_a_bad_selector_is_refused_and_nothing_changes(engine, repo, selection, message):
+    task = await run_succeeded(engine, repo, EDIT)
+    before = repo_state(repo)
+    with pytest.raises(InvalidInput, match=message):
+        await engine.accept(task.id, **selection)
+    assert repo_state(repo) == before
+    assert (await engine.get_task(task.id)).review == ReviewState.PENDING
 
 
-async def test_request_changes_quotes_the_excluded_hunks(tmp_path):
-    repo = _repo(tmp_path)
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await run_succeeded(engine, repo, EDIT)
-        with pytest.raises(InvalidInput, match="big.txt#9: big.txt has 3 hunks"):
-            await engine.request_changes(task.id, "true", exclude=["big.txt#9"])
-        sent = await engine.request_changes(task.id, "true", exclude=["big.txt#2"])
-        assert "# - big.txt#2\n#     > @@ -18,6 +18,8 @@" in sent.follow_up
-        assert "#     > +extra one\n#     > +extra two\n" in sent.follow_up
-    finally:
-        await engine.close()
+async def test_request_changes_quotes_the_excluded_hunks(engine, repo):
+    task = await run_succeeded(engine, repo, EDIT)
+    with pytest.raises(InvalidInput, match="big.txt#9: big.txt has 3 hunks"):
+        await engine.request_changes(task.id, "true", exclude=["big.txt#9"])
+    sent = await engine.request_changes(task.id, "true", exclude=["big.txt#2"])
+    assert "# - big.txt#2\n#     > @@ -18,6 +18,8 @@" in sent.follow_up
+    assert "#     > +extra one\n#     > +extra two\n" in sent.follow_up

@@ -10,8 +10,7 @@ import pytest
 
 from agentdeck.engine.errors import InvalidInput, NotFound
 from agentdeck.engine.models import ReviewState, TaskState
-from tests.engine.enginekit import (git, make_repo, open_engine, private_refs, wait_done,
-                                    wait_state)
+from tests.engine.enginekit import git, make_repo, private_refs, profiles_home, wait_done, wait_state
 
 #: A profile whose agent writes its attempt's line and then waits: it is still running
 #: when a faster sibling is accepted.
@@ -28,18 +27,12 @@ command = ["sh", "-c", "echo 'broke it' >&2; exit 3", "failing", "{prompt}"]
 
 
 @pytest.fixture
-async def engine(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(SLOW + FAILING)
-    engine = await open_engine(home)
-    yield engine
-    await engine.close()
+def home(tmp_path) -> Path:
+    return profiles_home(tmp_path / "home", SLOW + FAILING)
 
 
 async def test_three_attempts_accept_one_the_others_end_rejected_and_their_copies_gone(
-        engine, tmp_path):
-    repo = make_repo(tmp_path / "repo")
+        engine, repo):
     tasks = await engine.submit_group(repo, "echo one > pick.txt", attempts=3)
     assert len({t.group_id for t in tasks}) == 1 and tasks[0].group_id
     assert len({t.base_commit for t in tasks}) == 1
@@ -61,8 +54,7 @@ async def test_three_attempts_accept_one_the_others_end_rejected_and_their_copie
 
 
 async def test_accepting_one_cancels_a_sibling_still_running_and_frees_its_copy(
-        engine, tmp_path):
-    repo = make_repo(tmp_path / "repo")
+        engine, repo):
     fast, slow = await engine.submit_group(repo, "echo fast > pick.txt",
                                            agents=["shell", "slow"])
     await wait_done(engine, fast.id)
@@ -79,8 +71,7 @@ async def test_accepting_one_cancels_a_sibling_still_running_and_frees_its_copy(
 
 
 async def test_compare_shows_each_attempt_with_its_diff_size_duration_and_failure(
-        engine, tmp_path):
-    repo = make_repo(tmp_path / "repo")
+        engine, repo):
     tasks = await engine.submit_group(repo, 'printf "a\\nb\\n" > pick.txt',
                                       agents=["shell", "failing"], title="pick")
     for task in tasks:
@@ -99,8 +90,7 @@ async def test_compare_shows_each_attempt_with_its_diff_size_duration_and_failur
     assert await engine.compare(tasks[1].id) == rows  # a member's id finds its group
 
 
-async def test_a_group_with_an_unknown_profile_is_refused_creating_nothing(engine, tmp_path):
-    repo = make_repo(tmp_path / "repo")
+async def test_a_group_with_an_unknown_profile_is_refused_creating_nothing(engine, repo):
     with pytest.raises(NotFound, match="attempt 3 of the group: no agent profile named 'nope'"):
         await engine.submit_group(repo, "echo hi", agents=["shell", "slow", "nope"])
     with pytest.raises(InvalidInput, match="at least 2 attempts"):
@@ -111,8 +101,8 @@ async def test_a_group_with_an_unknown_profile_is_refused_creating_nothing(engin
     assert private_refs(engine.home) == []
 
 
-async def test_compare_of_a_plain_task_or_an_unknown_id_says_what_is_wrong(engine, tmp_path):
-    task = await engine.submit(make_repo(tmp_path / "repo"), "true")
+async def test_compare_of_a_plain_task_or_an_unknown_id_says_what_is_wrong(engine, repo):
+    task = await engine.submit(repo, "true")
     with pytest.raises(InvalidInput, match="not part of a best-of-N group"):
         await engine.compare(task.id)
     with pytest.raises(NotFound, match="no best-of-N group or task with id 'zzz'"):
@@ -147,8 +137,8 @@ async def test_each_attempt_is_tested_and_compare_shows_the_result(engine, tmp_p
     assert rows[0].test_summary.startswith("`if grep") and "passed" in rows[0].test_summary
 
 
-async def test_no_test_command_leaves_the_result_empty(engine, tmp_path):
-    task = await engine.submit(make_repo(tmp_path / "repo"), "echo x > x.txt")
+async def test_no_test_command_leaves_the_result_empty(engine, repo):
+    task = await engine.submit(repo, "echo x > x.txt")
     await wait_done(engine, task.id)
     await engine.wait_idle(task.id)
     assert (await engine.get_task(task.id)).test_result is None

@@ -8,38 +8,30 @@ from agentdeck.engine.store import writes as wr
 from agentdeck.engine.core.attempts import Attempts
 from agentdeck.engine.logs.sink import SeqCounter
 from agentdeck.engine.models import TaskState
-from tests.engine.enginekit import make_repo, open_engine, wait_done
+from tests.engine.enginekit import make_repo, open_engine, profiles_home, wait_done
 
 
-async def test_a_stale_cancel_request_is_dropped_and_the_queue_goes_on(tmp_path, caplog):
+async def test_a_stale_cancel_request_is_dropped_and_the_queue_goes_on(
+        engine, idle_engine, repo, caplog):
     """The row a CLI `cancel` leaves when the task ends between the CLI's read (running)
-    and the driver's: a request to cancel a task that has already succeeded."""
+    and the driver's: a request to cancel a task that has already succeeded. The CLI is
+    ``idle_engine``."""
     caplog.set_level(logging.INFO)
-    repo = make_repo(tmp_path / "repo")
-    home = tmp_path / "home"
-    engine = await open_engine(home)
-    cli = await open_engine(home, drive_queue=False)
-    try:
-        first = await engine.submit(repo, "echo one")
-        assert (await wait_done(engine, first.id)).state == TaskState.SUCCEEDED
-        await cli.store.awrite(wr.update_task(first.id, requested="cancel"))
-        later = await cli.submit(repo, "echo two")
-        assert (await wait_done(engine, later.id, timeout=20)).state == TaskState.SUCCEEDED
-        assert (await engine.get_task(first.id)).state == TaskState.SUCCEEDED
-        assert await asyncio.to_thread(engine.store.pending_requests) == []
-        assert any(first.id in r.getMessage() and "succeeded" in r.getMessage()
-                   for r in caplog.records), "the dropped request is logged"
-    finally:
-        await cli.close()
-        await engine.close()
+    first = await engine.submit(repo, "echo one")
+    assert (await wait_done(engine, first.id)).state == TaskState.SUCCEEDED
+    await idle_engine.store.awrite(wr.update_task(first.id, requested="cancel"))
+    later = await idle_engine.submit(repo, "echo two")
+    assert (await wait_done(engine, later.id, timeout=20)).state == TaskState.SUCCEEDED
+    assert (await engine.get_task(first.id)).state == TaskState.SUCCEEDED
+    assert await asyncio.to_thread(engine.store.pending_requests) == []
+    assert any(first.id in r.getMessage() and "succeeded" in r.getMessage()
+               for r in caplog.records), "the dropped request is logged"
 
 
 async def test_a_task_whose_profile_is_gone_fails_and_the_queue_goes_on(tmp_path):
     repo = make_repo(tmp_path / "repo")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "agents.toml").write_text(
-        '[profiles.old]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n')
+    home = profiles_home(tmp_path / "home",
+                         '[profiles.old]\nkind = "shell"\ncommand = ["sh", "-c", "{prompt}"]\n')
     cli = await open_engine(home, drive_queue=False)
     doomed = await cli.submit(repo, "echo old", agent="old", priority=1)
     later = await cli.submit(repo, "echo later")

@@ -11,9 +11,7 @@ from agentdeck.engine.events import TaskUpdated
 from agentdeck.engine.models import ReviewState, TaskState
 from agentdeck.engine.runtimes.docker.endpoints import Endpoint
 from agentdeck.engine.runtimes.docker.pool import EndpointPool
-from tests.engine.enginekit import (
-    make_repo, open_engine, stdout_lines, wait_done, wait_until,
-)
+from tests.engine.enginekit import make_repo, open_engine, stdout_lines, wait_done, wait_until
 
 
 async def test_twenty_tasks_never_more_than_four_at_once_in_priority_order(tmp_path):
@@ -62,70 +60,47 @@ async def test_twenty_tasks_never_more_than_four_at_once_in_priority_order(tmp_p
         await engine.close()
 
 
-async def test_not_before_holds_a_task_until_its_time(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        later = await engine.submit(repo, "echo later", not_before=time.time() + 1.5)
-        now = await engine.submit(repo, "echo now")
-        await wait_done(engine, now.id)
-        assert (await engine.get_task(later.id)).state == TaskState.QUEUED
-        done = await wait_done(engine, later.id)
-        assert done.state == TaskState.SUCCEEDED
-        assert done.started_at >= later.not_before
-    finally:
-        await engine.close()
+async def test_not_before_holds_a_task_until_its_time(engine, repo):
+    later = await engine.submit(repo, "echo later", not_before=time.time() + 1.5)
+    now = await engine.submit(repo, "echo now")
+    await wait_done(engine, now.id)
+    assert (await engine.get_task(later.id)).state == TaskState.QUEUED
+    done = await wait_done(engine, later.id)
+    assert done.state == TaskState.SUCCEEDED
+    assert done.started_at >= later.not_before
 
 
-async def test_a_task_inserted_by_another_process_is_picked_up(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    home = tmp_path / "home"
-    engine = await open_engine(home)
-    other = await open_engine(home, drive_queue=False)
-    try:
-        assert engine.drives and not other.drives
-        task = await other.submit(repo, "echo from the cli")
-        done = await wait_done(engine, task.id, timeout=10)
-        assert done.state == TaskState.SUCCEEDED
-    finally:
-        await other.close()
-        await engine.close()
+async def test_a_task_inserted_by_another_process_is_picked_up(engine, idle_engine, repo):
+    assert engine.drives and not idle_engine.drives
+    task = await idle_engine.submit(repo, "echo from the cli")
+    done = await wait_done(engine, task.id, timeout=10)
+    assert done.state == TaskState.SUCCEEDED
 
 
-async def test_cancel_stops_the_whole_process_group(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        script = "sh -c 'trap \"\" TERM; sleep 60' & echo started; wait"
-        task = await engine.submit(repo, script)
-        await wait_until(lambda: "started" in stdout_lines(engine, task.id), what="start")
-        t0 = time.monotonic()
-        await engine.cancel(task.id)
-        done = await wait_done(engine, task.id, timeout=30)
-        assert done.state == TaskState.CANCELLED
-        assert done.error == "cancelled by the user"
-        assert time.monotonic() - t0 < 25
-    finally:
-        await engine.close()
+async def test_cancel_stops_the_whole_process_group(engine, repo):
+    script = "sh -c 'trap \"\" TERM; sleep 60' & echo started; wait"
+    task = await engine.submit(repo, script)
+    await wait_until(lambda: "started" in stdout_lines(engine, task.id), what="start")
+    t0 = time.monotonic()
+    await engine.cancel(task.id)
+    done = await wait_done(engine, task.id, timeout=30)
+    assert done.state == TaskState.CANCELLED
+    assert done.error == "cancelled by the user"
+    assert time.monotonic() - t0 < 25
 
 
-async def test_retry_keeps_the_old_log_and_counts_attempts(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await engine.submit(repo, 'test -f flag && echo second || { touch flag; echo first; exit 3; }')
-        failed = await wait_done(engine, task.id)
-        assert failed.state == TaskState.FAILED and failed.exit_code == 3
-        assert "exited with code 3" in failed.error
-        await engine.retry(task.id)
-        again = await wait_done(engine, task.id)
-        # A retry starts from the snapshot again: the flag of attempt 1 is gone.
-        assert again.attempt == 2 and again.state == TaskState.FAILED
-        assert stdout_lines(engine, task.id) == ["first", "first"]
-        attempts = await engine.attempts(task.id)
-        assert [a["state"] for a in attempts] == ["failed", "failed"]
-    finally:
-        await engine.close()
+async def test_retry_keeps_the_old_log_and_counts_attempts(engine, repo):
+    task = await engine.submit(repo, 'test -f flag && echo second || { touch flag; echo first; exit 3; }')
+    failed = await wait_done(engine, task.id)
+    assert failed.state == TaskState.FAILED and failed.exit_code == 3
+    assert "exited with code 3" in failed.error
+    await engine.retry(task.id)
+    again = await wait_done(engine, task.id)
+    # A retry starts from the snapshot again: the flag of attempt 1 is gone.
+    assert again.attempt == 2 and again.state == TaskState.FAILED
+    assert stdout_lines(engine, task.id) == ["first", "first"]
+    attempts = await engine.attempts(task.id)
+    assert [a["state"] for a in attempts] == ["failed", "failed"]
 
 
 async def _followed_up(engine, repo, script: str, follow_up: str):
@@ -138,20 +113,15 @@ async def _followed_up(engine, repo, script: str, follow_up: str):
     return done
 
 
-async def test_follow_up_runs_in_the_same_working_copy(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await _followed_up(engine, repo, "echo one > notes.txt",
-                                  "echo two >> notes.txt; cat notes.txt")
-        assert stdout_lines(engine, task.id)[-2:] == ["one", "two"]
-        assert "+one\n+two" in await engine.get_patch(task.id)
-    finally:
-        await engine.close()
+async def test_follow_up_runs_in_the_same_working_copy(engine, repo):
+    task = await _followed_up(engine, repo, "echo one > notes.txt",
+                              "echo two >> notes.txt; cat notes.txt")
+    assert stdout_lines(engine, task.id)[-2:] == ["one", "two"]
+    assert "+one\n+two" in await engine.get_patch(task.id)
 
 
 async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_line(
-        tmp_path, monkeypatch):
+        engine, repo, monkeypatch):
     """A task is reported ended before its sandbox is removed (slow on a loaded Docker
     daemon); a follow-up starting meanwhile must not reuse the log's sequence numbers."""
     from agentdeck.engine.runtimes.local.runtime import LocalSandbox
@@ -162,28 +132,18 @@ async def test_a_follow_up_started_while_the_last_sandbox_is_removed_loses_no_li
         await removed(self, keep)
 
     monkeypatch.setattr(LocalSandbox, "cleanup", slow_cleanup)
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await _followed_up(engine, repo, "echo one", "echo two")
-        await engine.wait_idle(task.id)
-        assert stdout_lines(engine, task.id) == ["one", "two"]
-        seqs = [e.seq for e in engine.store.get_logs(task.id, limit=None)]
-        assert seqs == sorted(set(seqs)) and len(seqs) == 8  # starting, sandbox, line, ended x2
-    finally:
-        await engine.close()
+    task = await _followed_up(engine, repo, "echo one", "echo two")
+    await engine.wait_idle(task.id)
+    assert stdout_lines(engine, task.id) == ["one", "two"]
+    seqs = [e.seq for e in engine.store.get_logs(task.id, limit=None)]
+    assert seqs == sorted(set(seqs)) and len(seqs) == 8  # starting, sandbox, line, ended x2
 
 
-async def test_timeout_ends_the_task_as_timed_out(tmp_path):
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await engine.submit(repo, "echo working; sleep 30", timeout=1)
-        done = await wait_done(engine, task.id, timeout=30)
-        assert done.state == TaskState.TIMED_OUT
-        assert "timed out after 1 s" in done.error
-    finally:
-        await engine.close()
+async def test_timeout_ends_the_task_as_timed_out(engine, repo):
+    task = await engine.submit(repo, "echo working; sleep 30", timeout=1)
+    done = await wait_done(engine, task.id, timeout=30)
+    assert done.state == TaskState.TIMED_OUT
+    assert "timed out after 1 s" in done.error
 
 
 async def test_runtime_settings_apply_to_tasks_submitted_from_then_on(tmp_path):

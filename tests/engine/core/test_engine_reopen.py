@@ -21,38 +21,28 @@ async def _waiting(engine, repo, script, **kw):
     return done
 
 
-async def test_a_rejected_change_is_reopened_and_can_then_be_accepted(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await _waiting(engine, repo, "echo keep > kept.txt")
-        head = git(repo, "rev-parse", "HEAD")
-        await engine.reject(task.id)
-        assert Path(task.workdir, "kept.txt").exists(), "reject removed the copy: no undo"
-        assert git(repo, "rev-parse", "HEAD") == head
-        reopened = await engine.reopen(task.id)
-        assert reopened.review == ReviewState.PENDING
-        assert "kept.txt" in await engine.get_patch(task.id)
-        await engine.accept(task.id)
-        assert (repo / "kept.txt").read_text() == "keep\n"
-    finally:
-        await engine.close()
+async def test_a_rejected_change_is_reopened_and_can_then_be_accepted(engine, repo) -> None:
+    task = await _waiting(engine, repo, "echo keep > kept.txt")
+    head = git(repo, "rev-parse", "HEAD")
+    await engine.reject(task.id)
+    assert Path(task.workdir, "kept.txt").exists(), "reject removed the copy: no undo"
+    assert git(repo, "rev-parse", "HEAD") == head
+    reopened = await engine.reopen(task.id)
+    assert reopened.review == ReviewState.PENDING
+    assert "kept.txt" in await engine.get_patch(task.id)
+    await engine.accept(task.id)
+    assert (repo / "kept.txt").read_text() == "keep\n"
 
 
-async def test_reopen_refuses_what_it_cannot_undo(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        task = await _waiting(engine, repo, "echo x > x.txt")
-        with pytest.raises(InvalidInput, match="is not rejected .*pending.*nothing to reopen"):
-            await engine.reopen(task.id)
-        nothing = await wait_done(engine, (await engine.submit(repo, "true")).id)
-        await engine.reject(nothing.id)
-        with pytest.raises(InvalidInput, match="changed no file"):
-            await engine.reopen(nothing.id)
-        assert (await engine.get_task(task.id)).review == ReviewState.PENDING
-    finally:
-        await engine.close()
+async def test_reopen_refuses_what_it_cannot_undo(engine, repo) -> None:
+    task = await _waiting(engine, repo, "echo x > x.txt")
+    with pytest.raises(InvalidInput, match="is not rejected .*pending.*nothing to reopen"):
+        await engine.reopen(task.id)
+    nothing = await wait_done(engine, (await engine.submit(repo, "true")).id)
+    await engine.reject(nothing.id)
+    with pytest.raises(InvalidInput, match="changed no file"):
+        await engine.reopen(nothing.id)
+    assert (await engine.get_task(task.id)).review == ReviewState.PENDING
 
 
 async def test_an_old_rejection_loses_its_copy_and_says_so(tmp_path: Path) -> None:
@@ -106,19 +96,14 @@ async def test_the_review_queue_holds_every_waiting_task_in_inbox_order(tmp_path
         await engine.close()
 
 
-async def test_a_failed_task_says_what_the_agent_printed_last(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path / "repo")
-    engine = await open_engine(tmp_path / "home")
-    try:
-        script = ("echo progress; for i in 1 2 3 4 5 6 7; do echo \"line $i\" >&2; done; "
-                  "echo 'fatal: no such module' >&2; exit 3")
-        task = await wait_done(engine, (await engine.submit(repo, script)).id)
-        assert task.state == TaskState.FAILED
-        assert task.error.split("\n") == ["the agent exited with code 3", "line 4", "line 5",
-                                          "line 6", "line 7", "fatal: no such module"]
-        summary = next(t for t in (await engine.report("last-night")).tasks if t.id == task.id)
-        assert summary.failure == task.error  # the quoted lines are not repeated
-        quiet = await wait_done(engine, (await engine.submit(repo, "echo only-out; exit 2")).id)
-        assert quiet.error == "the agent exited with code 2"
-    finally:
-        await engine.close()
+async def test_a_failed_task_says_what_the_agent_printed_last(engine, repo) -> None:
+    script = ("echo progress; for i in 1 2 3 4 5 6 7; do echo \"line $i\" >&2; done; "
+              "echo 'fatal: no such module' >&2; exit 3")
+    task = await wait_done(engine, (await engine.submit(repo, script)).id)
+    assert task.state == TaskState.FAILED
+    assert task.error.split("\n") == ["the agent exited with code 3", "line 4", "line 5",
+                                      "line 6", "line 7", "fatal: no such module"]
+    summary = next(t for t in (await engine.report("last-night")).tasks if t.id == task.id)
+    assert summary.failure == task.error  # the quoted lines are not repeated
+    quiet = await wait_done(engine, (await engine.submit(repo, "echo only-out; exit 2")).id)
+    assert quiet.error == "the agent exited with code 2"

@@ -9,6 +9,9 @@ import pytest
 
 from agentdeck.engine.errors import ConflictError, InvalidInput, RepoError, UnsafeChange
 from agentdeck.engine.workspace import Workspace
+from agentdeck.engine.workspace.capture import Manifest, record_checkout
+from agentdeck.engine.workspace.gitcmd import Git
+from agentdeck.engine.workspace.restat import IndexMismatch, checkout_stats
 from tests.engine.enginekit import tree_hash
 
 
@@ -171,6 +174,30 @@ def test_prepare_gives_the_base_files_and_a_clean_inner_repo(ws: Workspace, repo
     assert git(workdir, "log", "--format=%an %s") == f"agentdeck agentdeck: base {base}"
     (workdir / "scratch").write_text("leftover")
     assert not (ws.prepare("t1", repo, base) / "scratch").exists()  # fresh every time
+
+
+def test_a_checkouts_manifest_comes_from_its_index_as_the_tree_listing_would_give_it(
+        ws: Workspace, repo: Path, tmp_path: Path) -> None:
+    base, workdir = run_agent(ws, repo)
+    from_index = Manifest.load(ws.home / "index" / "t1").files
+    listed = tmp_path / "listed"
+    record_checkout(Git(git_dir=private_dir(ws)), base, workdir, listed)  # no index given
+    assert from_index == Manifest.load(listed).files
+    assert sorted(from_index) == [".gitignore", "a.txt", "b.txt", "docs/guide.md",
+                                  "gone.txt", "img.bin", "run.sh"]  # files, not the link
+
+
+def test_an_index_it_cannot_read_falls_back_to_the_tree_listing(ws: Workspace, repo: Path,
+                                                               tmp_path: Path) -> None:
+    base, workdir = run_agent(ws, repo)
+    index = tmp_path / "index-v4"
+    subprocess.run(["git", "-c", "index.version=4", "read-tree", base], check=True,
+                   env={**os.environ, "GIT_DIR": str(private_dir(ws)), "GIT_INDEX_FILE": str(index)})
+    with pytest.raises(IndexMismatch, match="version 4"):
+        checkout_stats(index, workdir, hash_len=20)
+    manifest = tmp_path / "manifest"
+    record_checkout(Git(git_dir=private_dir(ws)), base, workdir, manifest, index)
+    assert Manifest.load(manifest).files == Manifest.load(ws.home / "index" / "t1").files
 
 
 # --- capture ----------------------------------------------------------------------------
