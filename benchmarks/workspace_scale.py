@@ -11,6 +11,8 @@ Prints one JSON line. References are taken in the same run, on the same repo:
   the bytes it changed; goal < 50 MB.
 - ``ignored_30k``: a task that writes 30 000 files under an ignored node_modules and edits
   one file: succeeded, change captured, nothing ignored copied (and its collect time).
+- ``remote_30k``: the same task collected as from a remote daemon (its writable layer is
+  not a folder here): through the container's own listing, and through the changes API.
 
 Run: ``python benchmarks/workspace_scale.py`` (the repo is made once, cached in /tmp).
 The other rows of the issue (local copies) are measured by the local runtime's part.
@@ -35,16 +37,22 @@ from agentdeck.engine.api import Engine  # noqa: E402
 from agentdeck.engine.core.trees import tree_source  # noqa: E402
 from agentdeck.engine.events import LogAppended  # noqa: E402
 from agentdeck.engine.models import AgentProfile, Stream, TaskState  # noqa: E402
-from agentdeck.engine.runtimes.base import LaunchSpec  # noqa: E402
+from agentdeck.engine.runtimes.base import LaunchSpec, Sandbox  # noqa: E402
+from agentdeck.engine.runtimes.docker.archive import CollectLimits  # noqa: E402
 from agentdeck.engine.runtimes.docker.baselayer import list_base_images  # noqa: E402
+from agentdeck.engine.runtimes.docker.collect import collect_changes  # noqa: E402
 from agentdeck.engine.runtimes.docker.images import AGENT_IMAGE  # noqa: E402
 from agentdeck.engine.runtimes.docker.runtime import DockerRuntime, Endpoint  # noqa: E402
 from agentdeck.engine.workspace import Workspace  # noqa: E402
 from benchmarks.scale_repo import scale_repo  # noqa: E402
+from tests.integration.remotekit import RemoteView  # noqa: E402
 
 SAME_BASE_RUNS = 3
 IMAGE = os.environ.get("AGENTDECK_BENCH_IMAGE", AGENT_IMAGE)
 TEN_FILES = " ".join(f"src/pkg000/mod00/file{i:06d}.py" for i in range(10))
+EDITED = "src/pkg000/mod00/file000000.py"
+IGNORED = ("mkdir -p node_modules/pkg && cd node_modules/pkg && seq 1 30000 | "
+           f"xargs touch && cd /work && echo bench >> {EDITED}")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -115,9 +123,9 @@ def du(path: Path) -> int:
     return sum(seen.values())
 
 
-async def runtime_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, name: str,
-                       script: str) -> tuple[float, Path, int]:
-    """Run ``script`` from the base layer; return collect time, workdir, writable bytes."""
+async def finished_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, name: str,
+                        script: str) -> tuple[Sandbox, LaunchSpec]:
+    """Run ``script`` from the base layer to its end."""
     workdir = ws.prepare_overlay(name)
     run_dir = ws.home / "runs" / name / "1"
     run_dir.mkdir(parents=True)
@@ -127,6 +135,13 @@ async def runtime_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, 
     sandbox = await rt.start(spec, lambda *a: None)
     outcome = await sandbox.wait()
     assert outcome.exit_code == 0, outcome
+    return sandbox, spec
+
+
+async def runtime_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, name: str,
+                       script: str) -> tuple[float, Path, int]:
+    """Run ``script`` from the base layer; return collect time, workdir, writable bytes."""
+    sandbox, spec = await finished_task(rt, ws, repo, base, name, script)
     started = time.perf_counter()
     collected = await sandbox.collect()
     took = time.perf_counter() - started
@@ -134,14 +149,37 @@ async def runtime_task(rt: DockerRuntime, ws: Workspace, repo: Path, base: str, 
                             sandbox.ref.split("/")[1]], check=True, capture_output=True,
                            text=True).stdout.strip()
     await sandbox.cleanup()
-    ws.capture(name, str(repo), base, workdir, collected.removed if collected else ())
-    return took, workdir, int(layer or 0)
+    ws.capture(name, str(repo), base, spec.workdir, collected.removed if collected else ())
+    return took, spec.workdir, int(layer or 0)
+
+
+def copied_files(workdir: Path) -> list[str]:
+    return sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*")
+                  if p.is_file() and p.relative_to(workdir).parts[0] != ".git")
+
+
+async def remote_rows(rt: DockerRuntime, ws: Workspace, repo: Path, base: str) -> dict[str, object]:
+    """The 30 000-ignored-files task collected as from a remote daemon, both ways."""
+    sandbox, spec = await finished_task(rt, ws, repo, base, "bench-remote", IGNORED)
+    row: dict[str, object] = {}
+    try:
+        for way, listing in (("listing", True), ("diff_api", False)):
+            view = RemoteView(sandbox.container, listing=listing)
+            started = time.perf_counter()
+            await asyncio.to_thread(collect_changes, view, spec, CollectLimits(), "bench-remote")
+            row[f"collect_{way}_s"] = round(time.perf_counter() - started, 3)
+            row[f"{way}_ok"] = (copied_files(spec.workdir) == [EDITED]
+                                and view.diff_calls == (0 if listing else 1))
+    finally:
+        await sandbox.cleanup()
+    return row
 
 
 async def runtime_rows(home: Path, repo: Path) -> dict[str, object]:
     ws = Workspace(home)
     base = ws.snapshot("bench-ten", repo)
     ws.snapshot("bench-ignored", repo)
+    ws.snapshot("bench-remote", repo)
     rt = DockerRuntime([Endpoint("local", None, 4)], home=home, image=IMAGE)
     try:
         before = du(home)
@@ -149,18 +187,17 @@ async def runtime_rows(home: Path, repo: Path) -> dict[str, object]:
         took, workdir, layer = await runtime_task(rt, ws, repo, base, "bench-ten", ten)
         changed = sum((workdir / f).stat().st_size for f in TEN_FILES.split())
         disk = du(home) - before + layer - changed
-        ignored = ("mkdir -p node_modules/pkg && cd node_modules/pkg && seq 1 30000 | "
-                   "xargs touch && cd /work && echo bench >> src/pkg000/mod00/file000000.py")
         took_ignored, ignored_dir, _ = await runtime_task(rt, ws, repo, base, "bench-ignored",
-                                                          ignored)
-        copied = sorted(str(p.relative_to(ignored_dir)) for p in ignored_dir.rglob("*")
-                        if p.is_file() and p.relative_to(ignored_dir).parts[0] != ".git")
+                                                          IGNORED)
+        copied = copied_files(ignored_dir)
+        remote = await remote_rows(rt, ws, repo, base)
     finally:
         await rt.close()
     return {"collect_10_files_s": round(took, 3),
             "disk_beyond_change_mb": round(disk / 2**20, 1),
-            "ignored_30k": {"succeeded": copied == ["src/pkg000/mod00/file000000.py"],
-                            "copied": len(copied), "collect_s": round(took_ignored, 3)}}
+            "ignored_30k": {"succeeded": copied == [EDITED],
+                            "copied": len(copied), "collect_s": round(took_ignored, 3)},
+            "remote_30k": remote}
 
 
 async def main() -> None:

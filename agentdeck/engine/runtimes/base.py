@@ -37,6 +37,10 @@ class IgnoreRules(Protocol):
     def tracked(self, path: str) -> bool:
         """Whether ``path`` is a file or folder of the base tree."""
 
+    def entries(self, folder: str) -> dict[str, bool]:
+        """The base tree's entries of ``folder`` (``""`` or ``"a/b/"``): name -> whether
+        it is a folder."""
+
     def ignored(self, folder: str, names: list[tuple[str, bool]]) -> set[str]:
         """The ``(name, is_dir)`` entries of ``folder`` (``""`` or ``"a/b/"``) the rules
         ignore (tracked ones never are)."""

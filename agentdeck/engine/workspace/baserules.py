@@ -41,6 +41,9 @@ class BaseRules:
         parent, _, name = path.rstrip("/").rpartition("/")
         return name in self._listing(parent + "/" if parent else "")
 
+    def entries(self, folder: str) -> dict[str, bool]:
+        return {name: mode == _TREE for name, (mode, _sha) in self._listing(folder).items()}
+
     def ignored(self, folder: str, names: list[tuple[str, bool]]) -> set[str]:
         listing = self._listing(folder)  # also puts the rules of folder and parents in place
         untracked = [(name, is_dir) for name, is_dir in names if name not in listing]

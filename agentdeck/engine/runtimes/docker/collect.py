@@ -1,7 +1,9 @@
 """Changes-only collect of a container started from a base layer, and the way back in.
 
-The changed paths come from the writable layer (`agentdeck.engine.runtimes.docker.changes`),
-less what the base's ignore rules exclude; the caps apply to what would enter the diff and
+The changed paths come from the writable layer (`agentdeck.engine.runtimes.docker.changes`)
+when it is a folder here, else from the listing the container wrote when the agent exited
+(`agentdeck.engine.runtimes.docker.listing`), else from the changes API, less what the
+base's ignore rules exclude; the caps apply to what would enter the diff and
 are checked on the listing before any byte is copied; the files come back as one tar
 through `extract_capped` (`agentdeck.engine.runtimes.docker.fetch`). The task's folder then
 holds exactly the changed files; the removed paths are kept beside it (``removed.json``
@@ -23,6 +25,7 @@ from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, CollectLimits,
 from agentdeck.engine.runtimes.docker.changes import (ChangeSet, diff_lister, upper_dir,
                                                       upper_lister, walk_changes)
 from agentdeck.engine.runtimes.docker.fetch import TOP, chunks_of, tar_from_daemon, tar_from_upper
+from agentdeck.engine.runtimes.docker.listing import read_listing, stamp_member
 
 WORKDIR = "/work"
 #: Inside the container: the paths a follow-up removes before the agent starts.
@@ -52,15 +55,18 @@ def collect_changes(container: Any, spec: LaunchSpec, limits: CollectLimits,
     assert spec.tree is not None
     container.reload()
     work = upper_dir(container)
+    listing = None if work else read_listing(container, WORKDIR)
     with spec.tree.rules() as rules:
-        changes = walk_changes(upper_lister(work) if work else diff_lister(container, WORKDIR),
-                               rules)
+        changes = walk_changes(upper_lister(work) if work else
+                               listing.lister(rules) if listing else
+                               diff_lister(container, WORKDIR), rules)
     check_limits(changes, limits, task_hint)
     with tempfile.TemporaryFile(dir=spec.run_dir) as spool:
         if work is not None:
             tar_from_upper(work, changes.files, spool)
         else:
-            tar_from_daemon(container, WORKDIR, changes.files, spool, limits)
+            tar_from_daemon(container, WORKDIR, changes.files, spool, limits,
+                            listing.links(changes.files) if listing else None)
         extract_capped(chunks_of(spool), spec.workdir, top=TOP, limits=limits)
     removed_file(spec).write_text(json.dumps(changes.removed))
     return Collected(tuple(changes.removed))
@@ -86,14 +92,17 @@ def removing_argv(argv: tuple[str, ...]) -> list[str]:
     return ["sh", "-c", script, "agentdeck-follow-up", *argv]
 
 
-def remove_list_tar(removed: list[str]) -> bytes:
-    """A tar holding `REMOVE_LIST` (NUL-separated absolute paths) for ``put_archive``."""
-    data = b"".join(f"{WORKDIR}/{path}".encode() + b"\0" for path in removed)
+def tmp_tar(removed: list[str]) -> bytes:
+    """A tar for ``put_archive`` into /tmp before the tree is copied in: the listing's
+    stamp and, for a follow-up, `REMOVE_LIST` (NUL-separated absolute paths)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo(REMOVE_LIST.rpartition("/")[2])
-        info.size, info.mode = len(data), 0o644
-        info.uid = info.gid = SANDBOX_UID  # the follow-up removes it itself
-        tar.addfile(info, io.BytesIO(data))
+        tar.addfile(stamp_member())
+        if removed:
+            data = b"".join(f"{WORKDIR}/{path}".encode() + b"\0" for path in removed)
+            info = tarfile.TarInfo(REMOVE_LIST.rpartition("/")[2])
+            info.size, info.mode = len(data), 0o644
+            info.uid = info.gid = SANDBOX_UID  # the follow-up removes it itself
+            tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
 

@@ -2,7 +2,8 @@
 
 From the writable layer on this machine the files are read directly (each folder opened
 no-follow relative to its parent, each file ``O_NOFOLLOW``, hard links stored once); from a
-remote daemon each path comes with its own ``get_archive``. The tar then goes through
+remote daemon each path comes with its own ``get_archive`` (a hard link the container's
+listing names is written as a link to the copy already fetched). The tar then goes through
 `agentdeck.engine.runtimes.docker.archive.extract_capped` like a whole tree did before:
 every member checked, setuid bits dropped, links never followed, caps before data.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,12 +60,22 @@ def _add_upper(tar: tarfile.TarFile, root: int, path: str,
 
 
 def tar_from_daemon(container: Any, workdir: str, paths: list[str], out: IO[bytes],
-                    limits: CollectLimits) -> None:
+                    limits: CollectLimits, links: Mapping[str, str] | None = None) -> None:
     """Write ``paths`` as a tar to ``out``, one ``get_archive`` each; the byte cap is
-    checked on each header before its data is read."""
+    checked on each header before its data is read.
+
+    ``links`` (from the container's listing): the paths that name the file of an earlier
+    path, written as hard links to it without a fetch; then every other path must come
+    back as one entry, as the listing said (not a folder with entries below it).
+    """
     size = 0
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for path in paths:
+            if links is not None and path in links:
+                link = tarfile.TarInfo(f"{TOP}/{path}")
+                link.type, link.linkname = tarfile.LNKTYPE, f"{TOP}/{links[path]}"
+                tar.addfile(link)
+                continue
             chunks, _ = container.get_archive(f"{workdir}/{path}")
             try:
                 with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as one:
@@ -73,6 +84,9 @@ def tar_from_daemon(container: Any, workdir: str, paths: list[str], out: IO[byte
                         if size > limits.max_bytes:
                             raise UnsafeChange(_over_bytes(limits))
                         below = member.name.partition("/")[2]  # (a folder's entries)
+                        if below and links is not None:
+                            raise UnsafeChange(f"the container's listing of {workdir} names "
+                                               f"{path} as a file, but it holds {below}")
                         member.name = f"{TOP}/{path}" + (f"/{below}" if below else "")
                         if member.islnk():  # its target is named below the folder only
                             raise UnsafeChange(f"the container's tree holds a hard link "

@@ -31,6 +31,7 @@ from agentdeck.engine.runtimes.base import (Collected, LaunchSpec, Runtime, Sand
 from agentdeck.engine.runtimes.docker.baselayer import (BaseImage, BaseLayers, list_base_images,
                                                         remove_base_image)
 from agentdeck.engine.runtimes.docker.collect import kept_removed, removing_argv
+from agentdeck.engine.runtimes.docker.listing import listing_argv
 from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, CollectLimits
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import storage_opt_refused
@@ -343,7 +344,8 @@ class DockerRuntime(Runtime):
     def _on_base(self, client: Any, name: str, spec: LaunchSpec,
                  removed: list[str]) -> LaunchSpec:
         """``spec`` to run on its tree's base image (built now if missing), removing a
-        follow-up's removed paths before the agent starts; as it is without a tree."""
+        follow-up's removed paths before the agent starts and listing /work when it
+        exits; as it is without a tree."""
         if spec.tree is None:
             return spec
         try:
@@ -352,8 +354,9 @@ class DockerRuntime(Runtime):
             raise RuntimeUnavailable(
                 f"the image {spec.profile.image} is missing on "
                 f"{describe(self._pool.endpoints[name])}: {BUILD_HINT}") from exc
-        argv = tuple(removing_argv(spec.argv)) if removed else spec.argv
-        return replace(spec, argv=argv, profile=replace(spec.profile, image=tag))
+        argv = removing_argv(spec.argv) if removed else list(spec.argv)
+        return replace(spec, argv=tuple(listing_argv(argv)),
+                       profile=replace(spec.profile, image=tag))
 
     def _create(self, client: Any, name: str, spec: LaunchSpec,
                 egress: EgressNetwork | None) -> Any:

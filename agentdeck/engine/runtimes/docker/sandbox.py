@@ -27,7 +27,7 @@ import urllib3.exceptions
 from agentdeck.engine.errors import AgentdeckError, RuntimeUnavailable
 from agentdeck.engine.models import LostOutput, Stream
 from agentdeck.engine.runtimes.base import Collected, LaunchSpec, Outcome, Sandbox, Sink
-from agentdeck.engine.runtimes.docker.collect import collect_changes, remove_list_tar
+from agentdeck.engine.runtimes.docker.collect import collect_changes, tmp_tar
 from agentdeck.engine.runtimes.docker.archive import CollectLimits, extract_capped, pack_tree
 from agentdeck.engine.runtimes.docker.cursor import LogCursor
 from agentdeck.engine.runtimes.docker.disk import DiskWatch, has_layer_limit, limit_bytes
@@ -61,12 +61,12 @@ def copy_in(container: Any, spec: LaunchSpec, removed: Sequence[str] = ()) -> No
 
     With ``spec.tree`` the container already holds the base tree: the folder holds only
     what goes on top (a follow-up's changes so far, local files), its ``.git`` stays out,
-    and ``removed`` is the list of base paths the container removes before the agent runs.
+    and ``removed`` is the list of base paths the container removes before the agent runs;
+    the listing's stamp goes in first.
     """
     spool = spec.run_dir if spec.run_dir is not None and spec.run_dir.is_dir() else None
     if spec.tree is not None:
-        if removed:
-            container.put_archive("/tmp", remove_list_tar(removed))
+        container.put_archive("/tmp", tmp_tar(list(removed)))
         if set(os.listdir(spec.workdir)) - {".git"}:
             _put_tree(container, spec.workdir, WORKDIR, spool, skip=(".git",))
         trees = []
