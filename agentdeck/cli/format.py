@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence, TextIO
 from agentdeck.engine.api import FileHunks, escape_name
 from agentdeck.engine.models import (TERMINAL_STATES, Comment, EntryKind, Freshening,
                                      LandReport, LandStep, LogEntry, Overlap, Report,
-                                     StorageReport, Task, TaskState, TaskSummary,
+                                     StorageReport, Task, TaskSummary,
                                      format_size as size)
 
 SHOW_FIELDS = ("id", "title", "state", "review", "agent", "runtime", "endpoint", "repo",
@@ -173,7 +173,7 @@ def summary_table(rows: Sequence[TaskSummary]) -> str:
 def report_text(report: Report) -> str:
     """A batch report: a heading with the totals, then `summary_table`."""
     ended = report.count(*TERMINAL_STATES)
-    failed = report.count(TaskState.FAILED, TaskState.TIMED_OUT)
+    failed = report.failures
     head = (f"{safe_line(report.title)}: {len(report.tasks)} task(s), {ended} ended, "
             f"{failed} failed, cost ${report.cost_usd:.2f}")
     return head + ("\n" + summary_table(report.tasks) if report.tasks else "\n(no tasks)")

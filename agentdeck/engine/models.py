@@ -40,6 +40,11 @@ class TaskState(str, enum.Enum):
         return not self.is_terminal
 
     @property
+    def is_failure(self) -> bool:
+        """It ended without finishing its work: failed, or out of time (not cancelled)."""
+        return self in (TaskState.FAILED, TaskState.TIMED_OUT)
+
+    @property
     def can_requeue(self) -> bool:
         """A retry or a follow-up may queue the task again: it ended or waits for an answer."""
         return self.is_terminal or self is TaskState.NEEDS_INPUT
@@ -362,6 +367,11 @@ class Report:
 
     def count(self, *states: TaskState) -> int:
         return sum(t.state in states for t in self.tasks)
+
+    @property
+    def failures(self) -> int:
+        """Tasks that failed or ran out of time (`TaskState.is_failure`)."""
+        return sum(t.state.is_failure for t in self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "since": self.since, "cost_usd": self.cost_usd,

@@ -18,3 +18,7 @@ def test_open_reviews_wait_for_the_user():
     assert {r for r in ReviewState if r.is_open} == set(OPEN_REVIEWS) == {
         ReviewState.PENDING, ReviewState.CONFLICT}
 
+
+
+def test_a_failure_is_a_task_that_failed_or_ran_out_of_time_not_one_cancelled():
+    assert {s for s in TaskState if s.is_failure} == {TaskState.FAILED, TaskState.TIMED_OUT}

@@ -18,14 +18,14 @@ from agentdeck.desktop.widgets.plaintext import plain_label
 from agentdeck.desktop.widgets.qt_summary_model import SummaryColumn, SummaryRole, SummaryTableModel
 from agentdeck.desktop.widgets.theme import Theme
 from agentdeck.engine.api import LAST_NIGHT
-from agentdeck.engine.models import Batch, Report, Task, TaskState
+from agentdeck.engine.models import Batch, Report, Task
 
 _RELOAD_MS = 1000
 
 
 def report_heading(report: Report) -> str:
     """The report's title and totals, for the line above the table."""
-    failed = report.count(TaskState.FAILED, TaskState.TIMED_OUT)
+    failed = report.failures
     return (f"{report.title}: {len(report.tasks)} task(s), {failed} failed, "
             f"cost ${report.cost_usd:.2f}")
 

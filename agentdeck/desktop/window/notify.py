@@ -133,7 +133,7 @@ class Notifier(QObject):
                 self._show(task, message)
 
     def _show(self, task: Task, message: str) -> None:
-        failed = task.state in (TaskState.FAILED, TaskState.TIMED_OUT)
+        failed = task.state.is_failure
         if self._tray is not None:
             kind = (QSystemTrayIcon.MessageIcon.Warning if failed
                     else QSystemTrayIcon.MessageIcon.Information)
