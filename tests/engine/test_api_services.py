@@ -2,6 +2,7 @@
 copies, the TOML files read off the event loop."""
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -81,3 +82,15 @@ async def test_api_keys_are_stored_found_and_deleted(
     assert await idle_engine.find_secret("MY_KEY") == "sk-env"
     await idle_engine.delete_secret("MY_KEY")
     assert memory_keyring.items == {}
+
+
+async def test_opening_an_engine_bounds_how_long_the_loop_waits_for_the_gil(tmp_path: Path
+                                                                           ) -> None:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # Python's default
+    try:
+        engine = await open_engine(tmp_path / "home", drive_queue=False)
+        await engine.close()
+        assert sys.getswitchinterval() <= api.GIL_SWITCH_INTERVAL
+    finally:
+        sys.setswitchinterval(before)
