@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 import qasync
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from agentdeck import __version__
@@ -36,6 +37,8 @@ from agentdeck.engine.errors import AgentdeckError
 
 log = logging.getLogger("agentdeck.desktop")
 UI_STATE_FILE = "ui.ini"
+#: When start-up's objects are frozen out of full collections (`settle_startup`).
+SETTLE_AFTER_MS = 1000
 
 
 class Session:
@@ -47,6 +50,8 @@ class Session:
         self.ctx = AppContext(engine, self.bridge, self.runner, ui_state)
         self.closed = False
         self.theme = ThemeWatcher(ui_state.theme())
+        # The palette first: the window's icons are tinted for it once, not twice.
+        QApplication.instance().setPalette(palette_for(self.theme.theme))
         self.window = MainWindow(self.ctx, self.theme.theme)
         self.theme.changed.connect(self.apply_theme)
         self.window.theme_mode_changed.connect(self.theme.set_mode)
@@ -58,14 +63,14 @@ class Session:
         engine = await Engine.open(home, **engine_options)
         session = cls(engine, UiState(home / UI_STATE_FILE))
         await session.window.load()
-        settle_startup()
+        # Not before the first frame: the collection itself takes 30–45 ms.
+        QTimer.singleShot(SETTLE_AFTER_MS, settle_startup)
         return session
 
     def apply_theme(self, theme) -> None:
-        """Use ``theme`` everywhere (app palette, hand-painted views, tinted icons)."""
-        app = QApplication.instance()
-        app.setPalette(palette_for(theme))
-        icons.clear_cache()
+        """Use ``theme`` everywhere (app palette, hand-painted views, tinted icons: those
+        are cached by colour, so a theme seen before costs no rendering)."""
+        QApplication.instance().setPalette(palette_for(theme))
         self.window.set_theme(theme)
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ registered: Qt later fires a timer on freed memory and the app crashes. So autom
 collection is switched off and this timer collects on the GUI thread, using the
 collector's own thresholds.
 
-Once the first window is built, `settle_startup` moves what start-up made (modules,
+Once the first window is up, `settle_startup` moves what start-up made (modules,
 classes, widgets: some 60 000 objects) out of the collector's sight: a full collection
 otherwise walks all of them, 35–60 ms measured with 200 agents on the wall, a stall the
 user sees; after it, 3–5 ms.

@@ -77,7 +77,3 @@ def state_color(state: TaskState) -> QColor:
     """The colour of a task state."""
     return QColor(STATE_COLORS[state])
 
-
-def clear_cache() -> None:
-    """Forget rendered icons (after a theme change, so tool icons are re-tinted)."""
-    _icon.cache_clear()

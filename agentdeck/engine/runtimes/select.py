@@ -75,6 +75,8 @@ class RuntimeRegistry:
         if self.default != AUTO:
             return self.default
         try:
+            # Its module imports the Docker SDK (~0.2 s): in a thread, not on the loop.
+            await asyncio.to_thread(importlib.import_module, _DOCKER_MODULE)
             await self.get("docker").check()
         except Exception as exc:  # noqa: BLE001 - any failure means: not usable, say why
             self.default = "local"
