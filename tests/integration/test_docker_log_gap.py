@@ -39,16 +39,23 @@ def home(tmp_path: Path, docker_client: Any):
     remove_ours(docker_client, str(home))
 
 
-async def test_output_rotated_away_while_not_following_is_one_gap_then_each_line_once(
-        home: Path, make_spec: Any, docker_client: Any) -> None:
-    spec = make_spec(SCRIPT)
+async def _start_then_go_away(home: Path, spec: Any, docker_client: Any
+                              ) -> tuple[Any, Collector, Any]:
+    """Start the script, store its first 500 lines, close the runtime (the container
+    prints on): the sandbox, what was stored, the container."""
     first = runtime(home)
     stored = Collector()
     sandbox = await first.start(spec, stored)
     await wait_for(lambda: len(stored.out) == 500, "the first 500 lines")
-    await first.close()  # the engine goes away; the container prints on
+    await first.close()
+    return sandbox, stored, docker_client.containers.get(sandbox.ref.split("/", 1)[1])
+
+
+async def test_output_rotated_away_while_not_following_is_one_gap_then_each_line_once(
+        home: Path, make_spec: Any, docker_client: Any) -> None:
+    spec = make_spec(SCRIPT)
+    sandbox, stored, container = await _start_then_go_away(home, spec, docker_client)
     last_stored = LogCursor.decode(stored.cursor).stdout.ts_ns / 1e9
-    container = docker_client.containers.get(sandbox.ref.split("/", 1)[1])
     container.exec_run(["touch", "/tmp/flood"])
     await wait_for(lambda: daemon_log(container)[-1][1].startswith(f"{500 + FLOOD} "),
                    "the flood")
@@ -77,12 +84,7 @@ async def test_output_rotated_away_while_not_following_is_one_gap_then_each_line
 async def test_a_container_that_flooded_and_ended_while_away_shows_the_gap_once(
         home: Path, make_spec: Any, docker_client: Any) -> None:
     spec = make_spec(SCRIPT)
-    first = runtime(home)
-    stored = Collector()
-    sandbox = await first.start(spec, stored)
-    await wait_for(lambda: len(stored.out) == 500, "the first 500 lines")
-    await first.close()
-    container = docker_client.containers.get(sandbox.ref.split("/", 1)[1])
+    sandbox, stored, container = await _start_then_go_away(home, spec, docker_client)
     container.exec_run(["sh", "-c", "touch /tmp/flood /tmp/end"])
     await asyncio.to_thread(container.wait)
     kept = daemon_log(container)
