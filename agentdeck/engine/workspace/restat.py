@@ -53,11 +53,12 @@ def restat_index(source: Path, workdir: Path, out: Path, hash_len: int) -> Stats
     data = bytearray(source.read_bytes())
     entries, end = _parse(data, hash_len)
     stats: Stats = {}
+    root = os.fsencode(workdir)
     for entry in entries:
         if entry.gitlink:
             continue
         try:
-            st = os.lstat(os.path.join(os.fsencode(workdir), entry.name))
+            st = os.lstat(os.path.join(root, entry.name))
         except OSError as exc:
             raise IndexMismatch(f"{entry.name!r} missing in the clone") from exc
         if entry.matches(st):

@@ -52,7 +52,7 @@ def pack_tree(root: Path, out: IO[bytes], skip: tuple[str, ...] = ()) -> None:
             tar.add(root / entry, arcname=entry, recursive=True, filter=owned)
 
 
-class _ChunkReader:
+class ChunkReader:
     """A minimal read-only file over an iterator of byte chunks (for ``tarfile`` r|)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
@@ -245,7 +245,7 @@ def extract_capped(chunks: Iterable[bytes], dest: Path, top: str,
     try:
         tree = _Tree(staging_fd)
         files = size = 0
-        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+        with tarfile.open(fileobj=ChunkReader(chunks), mode="r|") as tar:
             for member in tar:
                 rel = _relative(member.name, top)
                 if rel is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentdeck.engine.errors import UnsafeChange
-from agentdeck.engine.runtimes.docker.archive import CollectLimits, _ChunkReader
+from agentdeck.engine.runtimes.docker.archive import CollectLimits, ChunkReader
 from agentdeck.engine.workspace import safefs
 
 TOP = "work"
@@ -78,7 +78,7 @@ def tar_from_daemon(container: Any, workdir: str, paths: list[str], out: IO[byte
                 continue
             chunks, _ = container.get_archive(f"{workdir}/{path}")
             try:
-                with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as one:
+                with tarfile.open(fileobj=ChunkReader(chunks), mode="r|") as one:
                     for member in one:
                         size += member.size if member.isfile() else 0
                         if size > limits.max_bytes:

@@ -10,8 +10,8 @@ by the sandbox user) writes type, ctime, size, device:inode and path of every en
 A path changed when its ctime is not older than `STAMP`'s (written by the daemon before
 anything is copied in; an unprivileged process cannot set a ctime back, and a write, a
 chmod, a rename, a new name all set it), or when it lies below a folder the base does not
-hold (a renamed folder's entries keep their ctimes on some storage drivers). Removed paths are the base's entries missing from a
-listed folder. The listing is written where the agent could have written it too, so it
+hold (a renamed folder's entries keep their ctimes on some storage drivers). Removed
+paths are the base's entries missing from a listed folder. The listing is written where the agent could have written it too, so it
 only chooses which paths to fetch: the fetched files still go through every check of
 `agentdeck.engine.runtimes.docker.archive.extract_capped`. A listing that is missing
 (the container was killed first, an older container), malformed or too large is not
@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import docker.errors
 
 from agentdeck.engine.runtimes.base import IgnoreRules
-from agentdeck.engine.runtimes.docker.archive import _ChunkReader
+from agentdeck.engine.runtimes.docker.archive import ChunkReader
 from agentdeck.engine.runtimes.docker.changes import Entry, Lister
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def _fetch(container: Any) -> bytes | None:
     try:
         if int(stat.get("size", 0)) > MAX_LISTING:
             return None
-        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+        with tarfile.open(fileobj=ChunkReader(chunks), mode="r|") as tar:
             member = tar.next()
             if member is None or not member.isfile() or member.size > MAX_LISTING:
                 return None

@@ -28,10 +28,10 @@ from agentdeck.engine.agents.builtin.host import (
     KILL_GRACE, MAX_FILE_BYTES, HeadTail, MissingFile, ToolError, checked_path,
 )
 from agentdeck.engine.errors import AgentdeckError
+from agentdeck.engine.runtimes.docker.archive import SANDBOX_UID, ChunkReader
 from agentdeck.engine.runtimes.docker.pool import UNREACHABLE
 
 WORKDIR = "/work"
-SANDBOX_UID = 1000
 #: Symlinks followed when reading, like the kernel's own limit in spirit.
 MAX_LINK_HOPS = 8
 #: Runs "$0" (the command) for at most "$1" seconds. The command gets a session of its
@@ -100,7 +100,7 @@ class DockerToolHost:
         if stat.get("size", 0) > MAX_FILE_BYTES:
             chunks.close()
             raise ToolError(f"{shown} is larger than {MAX_FILE_BYTES // 2**20} MB")
-        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+        with tarfile.open(fileobj=ChunkReader(chunks), mode="r|") as tar:
             member = tar.next()
             if member is None:
                 raise MissingFile(f"{shown}: no such file")
@@ -195,32 +195,11 @@ class _ExecReader(threading.Thread):
             self.ended.set_result(None)
 
 
-class _ChunkReader(io.RawIOBase):
-    """A file over the SDK's archive chunks, for tarfile's stream mode."""
-
-    def __init__(self, chunks: Any) -> None:
-        self._chunks = iter(chunks)
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buf))
-        target[:size], self._buf = self._buf[:size], self._buf[size:]
-        return size
-
-
 def _regular_files(chunks: Any, max_bytes: int) -> list[tuple[str, bytes]]:
     """The regular files of a tar stream up to ``max_bytes`` each (others are skipped)."""
     found = []
     try:
-        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+        with tarfile.open(fileobj=ChunkReader(chunks), mode="r|") as tar:
             for member in tar:
                 handle = tar.extractfile(member) if member.isfile() else None
                 if handle is not None and member.size <= max_bytes:

@@ -286,5 +286,6 @@ def _launch_state(run: RunDir) -> tuple[bool, bool, bool]:
         return True, False, False
     if run.exit_outcome() is not None:
         return False, True, False
+    # Read again after the liveness check: the supervisor writes the exit file, then ends.
     return False, False, bool(pids) and not is_alive(pids.get("supervisor")) and (
         run.exit_outcome() is None)
